@@ -1,0 +1,1 @@
+//! Velocity-model corpora.
