@@ -1,1 +1,19 @@
-//! placeholder
+//! Forward operators for velprior: 2-D constant-density acoustic finite-difference modelling
+//! (4th/8th order, OpenFWI damping border or C-PML), adjoint-state gradients with optional
+//! checkpointing, simple linear operators, image metrics, and a plain FWI baseline.
+//!
+//! Conventions: velocity models are `&[f32]` in m/s with shape (nz, nx), depth first,
+//! row-major; data are per shot (nt, n_receivers), shots concatenated.
+
+pub mod boundary;
+pub mod error;
+pub mod geometry;
+pub mod propagate;
+pub mod stencil;
+pub mod wavelet;
+
+pub use boundary::Boundary;
+pub use error::{PhysicsError, Result};
+pub use geometry::{Acquisition, ModelShape, Shot};
+pub use propagate::{SolverConfig, forward};
+pub use wavelet::{ricker, ricker_openfwi};

@@ -1,0 +1,284 @@
+//! Forward modelling: 2-D constant-density acoustic wave equation, leapfrog in time.
+//!
+//! uⁿ = 2uⁿ⁻¹ − uⁿ⁻² + v²dt²·W(uⁿ⁻¹) [− d·dt·(uⁿ⁻¹ − uⁿ⁻²)] + v_s²dt²·w[n]·δ_s,
+//! with W the 4th/8th-order Laplacian (plus the C-PML terms) and the source term scaled by
+//! v²dt² at the source cell, as the OpenFWI generator does. Receivers sample uⁿ after injection.
+
+use rayon::prelude::*;
+
+use crate::boundary::cpml::{CpmlFields, CpmlProfile, Layout};
+use crate::boundary::damping::damping_grid;
+use crate::boundary::{Boundary, Padding};
+use crate::error::{PhysicsError, Result, param};
+use crate::geometry::{Acquisition, ModelShape, Shot};
+use crate::stencil::{RowBlock, RowKind, Stencil, update_rows};
+
+/// Numerical parameters of the finite-difference solver.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolverConfig {
+    /// Grid spacing in both directions (m).
+    pub dx: f32,
+    /// Time step (s); also the sampling of the wavelet and of the recorded data.
+    pub dt: f32,
+    /// Spatial order of accuracy: 4 or 8.
+    #[serde(default = "default_order")]
+    pub order: usize,
+    /// Dominant source frequency (Hz): C-PML profile and the points-per-wavelength warning.
+    pub freq: f32,
+    /// Absorbing border.
+    pub boundary: Boundary,
+    /// Pressure-free surface at the top row of the model (no border above it).
+    #[serde(default)]
+    pub free_surface: bool,
+}
+
+fn default_order() -> usize {
+    4
+}
+
+impl SolverConfig {
+    /// The OpenFWI generator: dx = 10 m, dt = 1 ms, 15 Hz, 4th order, 120-cell damping border.
+    pub fn openfwi() -> Self {
+        Self {
+            dx: 10.0,
+            dt: 1e-3,
+            order: 4,
+            freq: 15.0,
+            boundary: Boundary::Damping { width: 120, reference_velocity: None },
+            free_surface: false,
+        }
+    }
+
+    /// The fast default: same grid as OpenFWI, 20-cell C-PML.
+    pub fn cpml(dx: f32, dt: f32, freq: f32, width: usize) -> Self {
+        Self { dx, dt, order: 4, freq, boundary: Boundary::Cpml { width, reflection: 1e-3 }, free_surface: false }
+    }
+}
+
+/// A model prepared for propagation: padded coefficients on the storage grid.
+pub(crate) struct Medium {
+    pub st: Stencil,
+    pub shape: ModelShape,
+    pub pad: Padding,
+    pub lay: Layout,
+    pub nzs: usize,
+    /// v²dt² on the storage grid (m²), zero on the halo.
+    pub c: Vec<f32>,
+    /// d·dt on the storage grid (damping border) or empty.
+    pub k: Vec<f32>,
+    pub cpml: Option<CpmlProfile>,
+    pub free_surface: bool,
+    pub dt: f32,
+}
+
+impl Medium {
+    /// Validate inputs (velocity, CFL, geometry) and build the padded coefficients.
+    pub fn new(v: &[f32], shape: ModelShape, cfg: &SolverConfig, acq: Option<&Acquisition>) -> Result<Self> {
+        shape.check_velocity(v)?;
+        if let Some(a) = acq {
+            a.check(shape)?;
+        }
+        let st = Stencil::new(cfg.order, cfg.dx)?;
+        if !(cfg.dt.is_finite() && cfg.dt > 0.0) {
+            return Err(param("dt", format!("time step must be > 0 s, got {}", cfg.dt)));
+        }
+        let vmax = v.iter().copied().fold(0.0f32, f32::max);
+        let vmin = v.iter().copied().fold(f32::INFINITY, f32::min);
+        let dt_max = st.max_stable_dt(vmax);
+        if cfg.dt > dt_max {
+            return Err(PhysicsError::Unstable { dt: cfg.dt, vmax, dx: cfg.dx, dt_max });
+        }
+        if cfg.freq > 0.0 {
+            let ppw = vmin / (2.0 * cfg.freq * cfg.dx);
+            if ppw < 5.0 {
+                tracing::warn!(
+                    "only {ppw:.1} grid points per minimum wavelength (vmin {vmin} m/s, 2×{} Hz, dx {} m): expect dispersion",
+                    cfg.freq,
+                    cfg.dx
+                );
+            }
+        }
+        let w = cfg.boundary.width();
+        let pad = Padding { top: if cfg.free_surface { 0 } else { w }, bottom: w, left: w, right: w };
+        let (nz, nx) = (shape.nz, shape.nx);
+        let (nzp, nxp) = (nz + pad.top + pad.bottom, nx + pad.left + pad.right);
+        let r = st.radius;
+        let (nzs, nxs) = (nzp + 2 * r, nxp + 2 * r);
+        let lay = Layout { nzp, nxp, nxs };
+        let dt2 = cfg.dt * cfg.dt;
+        let mut c = vec![0.0f32; nzs * nxs];
+        for i in 0..nzp {
+            let iz = i.saturating_sub(pad.top).min(nz - 1);
+            for j in 0..nxp {
+                let ix = j.saturating_sub(pad.left).min(nx - 1);
+                let vv = v[iz * nx + ix];
+                c[(i + r) * nxs + j + r] = vv * vv * dt2;
+            }
+        }
+        let (k, cpml) = match cfg.boundary {
+            Boundary::Damping { reference_velocity, .. } => {
+                let kp = damping_grid(pad, nz, nx, cfg.dx, cfg.dt, reference_velocity.unwrap_or(vmin));
+                let mut k = vec![0.0f32; nzs * nxs];
+                for i in 0..nzp {
+                    k[(i + r) * nxs + r..(i + r) * nxs + r + nxp].copy_from_slice(&kp[i * nxp..(i + 1) * nxp]);
+                }
+                (k, None)
+            }
+            Boundary::Cpml { reflection, .. } => {
+                if !(reflection > 0.0 && reflection < 1.0) {
+                    return Err(param("boundary.reflection", format!("must be in (0, 1), got {reflection}")));
+                }
+                let prof = CpmlProfile::new(pad, nz, nx, cfg.dx, cfg.dt, vmax, cfg.freq.max(1e-3), reflection, r);
+                (Vec::new(), Some(prof))
+            }
+        };
+        Ok(Self { st, shape, pad, lay, nzs, c, k, cpml, free_surface: cfg.free_surface, dt: cfg.dt })
+    }
+
+    /// Storage-grid index of model cell (iz, ix).
+    pub fn index(&self, (iz, ix): (usize, usize)) -> usize {
+        let r = self.st.radius;
+        (iz + self.pad.top + r) * self.lay.nxs + ix + self.pad.left + r
+    }
+
+    /// Number of floats in one storage-grid field.
+    pub fn field_len(&self) -> usize {
+        self.nzs * self.lay.nxs
+    }
+
+    /// Number of floats of W stored per time step (rows of the padded grid, storage width).
+    pub fn step_len(&self) -> usize {
+        self.lay.nzp * self.lay.nxs
+    }
+
+    fn kind(&self, store: bool) -> RowKind {
+        RowKind { damp: !self.k.is_empty(), corr: self.cpml.is_some(), store }
+    }
+
+    /// One leapfrog step on `s` (forward when `adjoint` is false, transposed otherwise):
+    /// s.prev ← next, then swap so that s.cur holds the new field. W is written to `store`.
+    pub fn step(&self, s: &mut State, store: Option<&mut [f32]>, adjoint: bool, threads: bool) {
+        if let Some(p) = &self.cpml {
+            if adjoint {
+                p.adjoint_correction(&self.st, &self.lay, &s.cur, &mut s.aux, &mut s.e, &mut s.g, &mut s.corr);
+            } else {
+                p.forward_correction(&self.st, &self.lay, &s.cur, &mut s.aux, &mut s.corr);
+            }
+        }
+        let r = self.st.radius;
+        let nxs = self.lay.nxs;
+        let kind = self.kind(store.is_some());
+        let mut empty: [f32; 0] = [];
+        let kk: &[f32] = if self.k.is_empty() { &self.c } else { &self.k };
+        let corr: &[f32] = if self.cpml.is_some() { &s.corr } else { &self.c };
+        let out = &mut s.prev[r * nxs..(r + self.lay.nzp) * nxs];
+        let blk = |row0: usize| RowBlock { st: &self.st, nxs, nxp: self.lay.nxp, row0, cur: &s.cur, c: &self.c, k: kk, corr };
+        let rows_per = 4;
+        match (store, threads) {
+            (Some(st), true) => out.par_chunks_mut(rows_per * nxs).zip(st.par_chunks_mut(rows_per * nxs)).enumerate().for_each(
+                |(ci, (o, w))| update_rows(&blk(r + ci * rows_per), o, w, kind),
+            ),
+            (None, true) => out
+                .par_chunks_mut(rows_per * nxs)
+                .enumerate()
+                .for_each(|(ci, o)| update_rows(&blk(r + ci * rows_per), o, &mut [], kind)),
+            (Some(st), false) => update_rows(&blk(r), out, st, kind),
+            (None, false) => update_rows(&blk(r), out, &mut empty, kind),
+        }
+        std::mem::swap(&mut s.prev, &mut s.cur);
+    }
+
+    /// Zero the top model row (free surface), applied after every step in both directions.
+    pub fn apply_free_surface(&self, u: &mut [f32]) {
+        if self.free_surface {
+            let r = self.st.radius;
+            let row = r * self.lay.nxs + r;
+            u[row..row + self.lay.nxp].fill(0.0);
+        }
+    }
+}
+
+/// Wavefields of one shot: uⁿ⁻² (overwritten by uⁿ), uⁿ⁻¹, and the C-PML auxiliaries.
+#[derive(Clone)]
+pub(crate) struct State {
+    pub prev: Vec<f32>,
+    pub cur: Vec<f32>,
+    pub aux: CpmlFields,
+    pub corr: Vec<f32>,
+    pub e: Vec<f32>,
+    pub g: Vec<f32>,
+}
+
+impl State {
+    pub fn new(m: &Medium) -> Self {
+        let n = m.field_len();
+        let na = if m.cpml.is_some() { n } else { 0 };
+        Self {
+            prev: vec![0.0; n],
+            cur: vec![0.0; n],
+            aux: CpmlFields::zeros(na),
+            corr: vec![0.0; na],
+            e: vec![0.0; na],
+            g: vec![0.0; na],
+        }
+    }
+}
+
+/// Run one shot forward; record (nt, n_rec) into `data`; optionally store W for every step
+/// (`store` holds nt·step_len floats) or hand each state to `checkpoint` before step n.
+pub(crate) fn forward_shot(
+    m: &Medium,
+    shot: &Shot,
+    wavelet: &[f32],
+    data: &mut [f32],
+    mut store: Option<&mut [f32]>,
+    mut checkpoint: impl FnMut(usize, &State),
+    threads: bool,
+) {
+    let mut s = State::new(m);
+    let src = m.index(shot.source);
+    let recs: Vec<usize> = shot.receivers.iter().map(|&p| m.index(p)).collect();
+    let nrec = recs.len();
+    let sl = m.step_len();
+    for (n, &w) in wavelet.iter().enumerate() {
+        checkpoint(n, &s);
+        let st = store.as_deref_mut().map(|b| &mut b[n * sl..(n + 1) * sl]);
+        m.step(&mut s, st, false, threads);
+        s.cur[src] += m.c[src] * w;
+        m.apply_free_surface(&mut s.cur);
+        for (d, &ri) in data[n * nrec..(n + 1) * nrec].iter_mut().zip(&recs) {
+            *d = s.cur[ri];
+        }
+    }
+}
+
+/// Whether to parallelise within shots (few shots) or across shots.
+pub(crate) fn within_shot_threads(n_shots: usize) -> bool {
+    n_shots < rayon::current_num_threads()
+}
+
+/// Model all shots of `acq` in velocity `v` (m/s, shape (nz, nx)).
+///
+/// Returns the data, shots concatenated, each of shape (nt, n_receivers) (time first, as the
+/// OpenFWI `seismic.npy` files per shot).
+pub fn forward(v: &[f32], shape: ModelShape, cfg: &SolverConfig, acq: &Acquisition) -> Result<Vec<f32>> {
+    let m = Medium::new(v, shape, cfg, Some(acq))?;
+    let mut data = vec![0.0f32; acq.data_len()];
+    let nt = acq.nt();
+    let threads = within_shot_threads(acq.shots.len());
+    let mut chunks: Vec<&mut [f32]> = Vec::new();
+    let mut rest: &mut [f32] = &mut data;
+    for s in &acq.shots {
+        let (a, b) = rest.split_at_mut(s.receivers.len() * nt);
+        chunks.push(a);
+        rest = b;
+    }
+    let run = |(shot, d): (&Shot, &mut &mut [f32])| forward_shot(&m, shot, &acq.wavelet, d, None, |_, _| {}, threads);
+    if threads {
+        acq.shots.iter().zip(chunks.iter_mut()).for_each(run);
+    } else {
+        acq.shots.par_iter().zip(chunks.par_iter_mut()).for_each(run);
+    }
+    Ok(data)
+}
