@@ -5,15 +5,21 @@
 //! Conventions: velocity models are `&[f32]` in m/s with shape (nz, nx), depth first,
 //! row-major; data are per shot (nt, n_receivers), shots concatenated.
 
+pub mod adjoint;
 pub mod boundary;
+pub mod checkpointing;
 pub mod error;
 pub mod geometry;
+pub mod misfit;
 pub mod propagate;
 pub mod stencil;
 pub mod wavelet;
 
+pub use adjoint::{GradientOptions, adjoint_gradient, misfit_and_gradient};
 pub use boundary::Boundary;
+pub use checkpointing::Storage;
 pub use error::{PhysicsError, Result};
 pub use geometry::{Acquisition, ModelShape, Shot};
+pub use misfit::Misfit;
 pub use propagate::{SolverConfig, forward};
 pub use wavelet::{ricker, ricker_openfwi};

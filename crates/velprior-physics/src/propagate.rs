@@ -52,7 +52,7 @@ impl SolverConfig {
 
     /// The fast default: same grid as OpenFWI, 20-cell C-PML.
     pub fn cpml(dx: f32, dt: f32, freq: f32, width: usize) -> Self {
-        Self { dx, dt, order: 4, freq, boundary: Boundary::Cpml { width, reflection: 1e-3 }, free_surface: false }
+        Self { dx, dt, order: 4, freq, boundary: Boundary::Cpml { width, reflection: 1e-3, max_velocity: None }, free_surface: false }
     }
 }
 
@@ -69,7 +69,6 @@ pub(crate) struct Medium {
     pub k: Vec<f32>,
     pub cpml: Option<CpmlProfile>,
     pub free_surface: bool,
-    pub dt: f32,
 }
 
 impl Medium {
@@ -125,15 +124,15 @@ impl Medium {
                 }
                 (k, None)
             }
-            Boundary::Cpml { reflection, .. } => {
+            Boundary::Cpml { reflection, max_velocity, .. } => {
                 if !(reflection > 0.0 && reflection < 1.0) {
                     return Err(param("boundary.reflection", format!("must be in (0, 1), got {reflection}")));
                 }
-                let prof = CpmlProfile::new(pad, nz, nx, cfg.dx, cfg.dt, vmax, cfg.freq.max(1e-3), reflection, r);
+                let prof = CpmlProfile::new(pad, nz, nx, cfg.dx, cfg.dt, max_velocity.unwrap_or(vmax), cfg.freq.max(1e-3), reflection, r);
                 (Vec::new(), Some(prof))
             }
         };
-        Ok(Self { st, shape, pad, lay, nzs, c, k, cpml, free_surface: cfg.free_surface, dt: cfg.dt })
+        Ok(Self { st, shape, pad, lay, nzs, c, k, cpml, free_surface: cfg.free_surface })
     }
 
     /// Storage-grid index of model cell (iz, ix).
@@ -225,32 +224,63 @@ impl State {
     }
 }
 
-/// Run one shot forward; record (nt, n_rec) into `data`; optionally store W for every step
-/// (`store` holds nt·step_len floats) or hand each state to `checkpoint` before step n.
-pub(crate) fn forward_shot(
+/// Advance `s` over steps `steps` of one shot: step n injects `wavelet[n]` at `src`.
+/// W of step n goes to `store[(n − steps.start)·step_len..]` when given; the receivers'
+/// samples of step n go to `data[n·n_rec..]` when given; `checkpoint(n, s)` sees the state
+/// before step n.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn advance(
     m: &Medium,
-    shot: &Shot,
+    s: &mut State,
+    steps: std::ops::Range<usize>,
     wavelet: &[f32],
-    data: &mut [f32],
+    src: usize,
+    recs: &[usize],
+    mut data: Option<&mut [f32]>,
     mut store: Option<&mut [f32]>,
     mut checkpoint: impl FnMut(usize, &State),
     threads: bool,
 ) {
-    let mut s = State::new(m);
-    let src = m.index(shot.source);
-    let recs: Vec<usize> = shot.receivers.iter().map(|&p| m.index(p)).collect();
     let nrec = recs.len();
     let sl = m.step_len();
-    for (n, &w) in wavelet.iter().enumerate() {
-        checkpoint(n, &s);
-        let st = store.as_deref_mut().map(|b| &mut b[n * sl..(n + 1) * sl]);
-        m.step(&mut s, st, false, threads);
-        s.cur[src] += m.c[src] * w;
+    let n0 = steps.start;
+    for n in steps {
+        checkpoint(n, s);
+        let st = store.as_deref_mut().map(|b| &mut b[(n - n0) * sl..(n - n0 + 1) * sl]);
+        m.step(s, st, false, threads);
+        s.cur[src] += m.c[src] * wavelet[n];
         m.apply_free_surface(&mut s.cur);
-        for (d, &ri) in data[n * nrec..(n + 1) * nrec].iter_mut().zip(&recs) {
-            *d = s.cur[ri];
+        if let Some(d) = data.as_deref_mut() {
+            for (d, &ri) in d[n * nrec..(n + 1) * nrec].iter_mut().zip(recs) {
+                *d = s.cur[ri];
+            }
         }
     }
+}
+
+/// Storage-grid indices of a shot's source and receivers.
+pub(crate) fn shot_indices(m: &Medium, shot: &Shot) -> (usize, Vec<usize>) {
+    (m.index(shot.source), shot.receivers.iter().map(|&p| m.index(p)).collect())
+}
+
+/// Run one shot forward from rest and record (nt, n_rec) into `data`.
+pub(crate) fn forward_shot(m: &Medium, shot: &Shot, wavelet: &[f32], data: &mut [f32], threads: bool) {
+    let mut s = State::new(m);
+    let (src, recs) = shot_indices(m, shot);
+    advance(m, &mut s, 0..wavelet.len(), wavelet, src, &recs, Some(data), None, |_, _| {}, threads);
+}
+
+/// Split a flat data vector into per-shot gathers.
+pub(crate) fn split_shots<'a>(data: &'a mut [f32], acq: &Acquisition) -> Vec<&'a mut [f32]> {
+    let nt = acq.nt();
+    let mut chunks = Vec::with_capacity(acq.shots.len());
+    let mut rest = data;
+    for s in &acq.shots {
+        let (a, b) = rest.split_at_mut(s.receivers.len() * nt);
+        chunks.push(a);
+        rest = b;
+    }
+    chunks
 }
 
 /// Whether to parallelise within shots (few shots) or across shots.
@@ -265,16 +295,9 @@ pub(crate) fn within_shot_threads(n_shots: usize) -> bool {
 pub fn forward(v: &[f32], shape: ModelShape, cfg: &SolverConfig, acq: &Acquisition) -> Result<Vec<f32>> {
     let m = Medium::new(v, shape, cfg, Some(acq))?;
     let mut data = vec![0.0f32; acq.data_len()];
-    let nt = acq.nt();
     let threads = within_shot_threads(acq.shots.len());
-    let mut chunks: Vec<&mut [f32]> = Vec::new();
-    let mut rest: &mut [f32] = &mut data;
-    for s in &acq.shots {
-        let (a, b) = rest.split_at_mut(s.receivers.len() * nt);
-        chunks.push(a);
-        rest = b;
-    }
-    let run = |(shot, d): (&Shot, &mut &mut [f32])| forward_shot(&m, shot, &acq.wavelet, d, None, |_, _| {}, threads);
+    let mut chunks = split_shots(&mut data, acq);
+    let run = |(shot, d): (&Shot, &mut &mut [f32])| forward_shot(&m, shot, &acq.wavelet, d, threads);
     if threads {
         acq.shots.iter().zip(chunks.iter_mut()).for_each(run);
     } else {

@@ -26,6 +26,10 @@ pub enum Boundary {
         /// Target reflection coefficient R (default 1e-3).
         #[serde(default = "default_reflection")]
         reflection: f32,
+        /// Velocity σmax is built from (m/s); `None` = the maximum of the model. Set it for
+        /// inversions: the gradient treats the profile as fixed.
+        #[serde(default)]
+        max_velocity: Option<f32>,
     },
 }
 

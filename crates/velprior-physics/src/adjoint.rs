@@ -1,0 +1,176 @@
+//! Adjoint-state gradient of a data misfit with respect to velocity.
+//!
+//! With λ̃ⁿ = v²dt²·λⁿ the adjoint recursion is the forward kernel run backwards in time with
+//! the transposed boundary terms: λ̃ⁿ = 2λ̃ⁿ⁺¹ − λ̃ⁿ⁺² + v²dt²·Wᵀ(λ̃ⁿ⁺¹) [− k(λ̃ⁿ⁺¹ − λ̃ⁿ⁺²)]
+//! + v²dt²·Rᵀ∂f/∂dⁿ, and ∂f/∂(v²dt²) = Σₙ λⁿ·Wⁿ (+ Σₙ λⁿ_s·w[n] at the source), so
+//! ∂f/∂v = 2/v · Σₙ λ̃ⁿ·Wⁿ on the padded grid, folded back onto the model (replicate padding).
+//! This is the exact transpose of the discrete forward code (discretise-then-optimise).
+
+use rayon::prelude::*;
+
+use crate::checkpointing::{Storage, plan};
+use crate::error::{PhysicsError, Result};
+use crate::geometry::{Acquisition, ModelShape, Shot};
+use crate::misfit::Misfit;
+use crate::propagate::{Medium, SolverConfig, State, advance, shot_indices, within_shot_threads};
+
+/// Per-shot result: misfit, Σₙ λ̃ⁿ·Wⁿ on the storage grid, modelled gather (nt, n_rec).
+type ShotOut = (f64, Vec<f32>, Vec<f32>);
+
+/// Forward then adjoint pass of one shot. `adjoint_source` maps the modelled gather to
+/// (misfit, ∂f/∂d).
+fn shot_gradient(
+    m: &Medium,
+    shot: &Shot,
+    wavelet: &[f32],
+    adjoint_source: &(dyn Fn(&[f32]) -> (f64, Vec<f32>) + Sync),
+    storage: Storage,
+    threads: bool,
+) -> ShotOut {
+    let nt = wavelet.len();
+    let sl = m.step_len();
+    let (src, recs) = shot_indices(m, shot);
+    let nrec = recs.len();
+    let off = m.st.radius * m.lay.nxs;
+    let mut g = vec![0.0f32; m.field_len()];
+    let mut data = vec![0.0f32; nt * nrec];
+    let mut lam = State::new(m);
+    // One adjoint step n using W of step n (`w`).
+    let back = |n: usize, w: &[f32], g: &mut [f32], lam: &mut State, adj: &[f32]| {
+        m.step(lam, None, true, threads);
+        for (k, &ri) in recs.iter().enumerate() {
+            lam.cur[ri] += m.c[ri] * adj[n * nrec + k];
+        }
+        m.apply_free_surface(&mut lam.cur);
+        for ((gi, li), wi) in g[off..off + sl].iter_mut().zip(&lam.cur[off..off + sl]).zip(w) {
+            *gi += li * wi;
+        }
+        g[src] += lam.cur[src] * wavelet[n];
+    };
+    let f;
+    match storage {
+        Storage::Checkpointed { every } => {
+            let k = every.max(1);
+            let mut snaps: Vec<State> = Vec::with_capacity(nt.div_ceil(k));
+            let mut s = State::new(m);
+            let keep = |n: usize, st: &State| {
+                if n % k == 0 {
+                    snaps.push(st.clone())
+                }
+            };
+            advance(m, &mut s, 0..nt, wavelet, src, &recs, Some(&mut data), None, keep, threads);
+            let (fv, adj) = adjoint_source(&data);
+            f = fv;
+            let mut buf = vec![0.0f32; k * sl];
+            for (si, snap) in snaps.into_iter().enumerate().rev() {
+                let (n0, n1) = (si * k, ((si + 1) * k).min(nt));
+                let mut s = snap;
+                advance(m, &mut s, n0..n1, wavelet, src, &recs, None, Some(&mut buf), |_, _| {}, threads);
+                for n in (n0..n1).rev() {
+                    back(n, &buf[(n - n0) * sl..(n - n0 + 1) * sl], &mut g, &mut lam, &adj);
+                }
+            }
+        }
+        _ => {
+            let mut buf = vec![0.0f32; nt * sl];
+            let mut s = State::new(m);
+            advance(m, &mut s, 0..nt, wavelet, src, &recs, Some(&mut data), Some(&mut buf), |_, _| {}, threads);
+            let (fv, adj) = adjoint_source(&data);
+            f = fv;
+            for n in (0..nt).rev() {
+                back(n, &buf[n * sl..(n + 1) * sl], &mut g, &mut lam, &adj);
+            }
+        }
+    }
+    (f, g, data)
+}
+
+/// Fold Σ λ̃·W on the storage grid into ∂f/∂v on the model: ×2/v, replicate padding summed
+/// back onto the edge cells.
+fn fold_gradient(m: &Medium, g: &[f32], v: &[f32]) -> Vec<f32> {
+    let (nz, nx) = (m.shape.nz, m.shape.nx);
+    let r = m.st.radius;
+    let mut out = vec![0.0f64; nz * nx];
+    for i in 0..m.lay.nzp {
+        let iz = i.saturating_sub(m.pad.top).min(nz - 1);
+        for j in 0..m.lay.nxp {
+            let ix = j.saturating_sub(m.pad.left).min(nx - 1);
+            out[iz * nx + ix] += f64::from(g[(i + r) * m.lay.nxs + j + r]);
+        }
+    }
+    out.iter().zip(v).map(|(gi, vi)| (2.0 * gi / f64::from(*vi)) as f32).collect()
+}
+
+/// Options of the gradient computation.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradientOptions {
+    /// Data misfit.
+    #[serde(default)]
+    pub misfit: Misfit,
+    /// Wavefield storage for the adjoint pass.
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+/// Run all shots forward and adjoint. `adjoint_source(shot_index, gather)` gives the misfit of
+/// a shot and ∂f/∂d for it. Returns (Σ misfit, ∂f/∂v (nz, nx), data).
+fn run_gradient(
+    v: &[f32],
+    shape: ModelShape,
+    cfg: &SolverConfig,
+    acq: &Acquisition,
+    adjoint_source: &(dyn Fn(usize, &[f32]) -> (f64, Vec<f32>) + Sync),
+    storage: Storage,
+) -> Result<(f64, Vec<f32>, Vec<f32>)> {
+    let m = Medium::new(v, shape, cfg, Some(acq))?;
+    let threads = within_shot_threads(acq.shots.len());
+    let conc = if threads { 1 } else { rayon::current_num_threads().min(acq.shots.len()) };
+    let snap = 2 * m.field_len() + 4 * m.cpml.as_ref().map_or(0, |_| m.field_len());
+    let storage = plan(storage, acq.nt(), m.step_len(), snap, conc);
+    tracing::debug!(?storage, "wavefield storage for the adjoint");
+    let one = |(i, shot): (usize, &Shot)| {
+        let adj = |d: &[f32]| adjoint_source(i, d);
+        shot_gradient(&m, shot, &acq.wavelet, &adj, storage, threads)
+    };
+    let outs: Vec<ShotOut> =
+        if threads { acq.shots.iter().enumerate().map(one).collect() } else { acq.shots.par_iter().enumerate().map(one).collect() };
+    let mut g = vec![0.0f32; m.field_len()];
+    let mut f = 0.0;
+    let mut data = Vec::with_capacity(acq.data_len());
+    for (fs, gs, ds) in outs {
+        f += fs;
+        g.iter_mut().zip(&gs).for_each(|(x, y)| *x += y);
+        data.extend_from_slice(&ds);
+    }
+    Ok((f, fold_gradient(&m, &g, v), data))
+}
+
+/// Gradient ∂f/∂v (shape (nz, nx), units of f per m/s) for a given adjoint source ∂f/∂d
+/// (same layout as the data). Linear in `adj_src`: this is Jᵀ·adj_src.
+pub fn adjoint_gradient(v: &[f32], shape: ModelShape, cfg: &SolverConfig, acq: &Acquisition, adj_src: &[f32], storage: Storage) -> Result<Vec<f32>> {
+    if adj_src.len() != acq.data_len() {
+        return Err(PhysicsError::Shape { what: "adjoint source", expected: acq.data_len(), got: adj_src.len() });
+    }
+    let offs = acq.data_offsets();
+    let adj = |i: usize, d: &[f32]| (0.0, adj_src[offs[i]..offs[i] + d.len()].to_vec());
+    Ok(run_gradient(v, shape, cfg, acq, &adj, storage)?.1)
+}
+
+/// Misfit f(F(v), d_obs) and its gradient ∂f/∂v (shape (nz, nx)), plus the modelled data.
+/// One forward and one adjoint propagation per shot.
+pub fn misfit_and_gradient(
+    v: &[f32],
+    shape: ModelShape,
+    cfg: &SolverConfig,
+    acq: &Acquisition,
+    d_obs: &[f32],
+    opts: GradientOptions,
+) -> Result<(f64, Vec<f32>, Vec<f32>)> {
+    if d_obs.len() != acq.data_len() {
+        return Err(PhysicsError::Shape { what: "observed data", expected: acq.data_len(), got: d_obs.len() });
+    }
+    let offs = acq.data_offsets();
+    let adj = |i: usize, d: &[f32]| opts.misfit.value_and_residual(d, &d_obs[offs[i]..offs[i] + d.len()]);
+    run_gradient(v, shape, cfg, acq, &adj, opts.storage)
+}
