@@ -52,3 +52,24 @@ pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
     let den: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
     (num / den).sqrt()
 }
+
+/// Read member `name` (e.g. "result.npy") of an uncompressed .npz as f32, C order, with shape.
+pub fn read_npz_member(rel: &str, name: &str) -> (Vec<f32>, Vec<usize>) {
+    let bytes = std::fs::read(data_path(rel)).unwrap();
+    let mut off = 0;
+    while bytes[off..off + 4] == [0x50, 0x4b, 0x03, 0x04] {
+        let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
+        let size = u32::from_le_bytes(bytes[off + 18..off + 22].try_into().unwrap()) as usize;
+        let (nl, el) = (u16_at(off + 26), u16_at(off + 28));
+        let fname = std::str::from_utf8(&bytes[off + 30..off + 30 + nl]).unwrap();
+        let start = off + 30 + nl + el;
+        if fname == name {
+            assert_eq!(u16_at(off + 8), 0, "npz member must be stored uncompressed");
+            let npy = npyz::NpyFile::new(&bytes[start..start + size]).unwrap();
+            let shape = npy.shape().iter().map(|&s| s as usize).collect();
+            return (npy.into_vec::<f32>().unwrap(), shape);
+        }
+        off = start + size;
+    }
+    panic!("{name} not found in {rel}");
+}

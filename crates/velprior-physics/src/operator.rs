@@ -1,0 +1,48 @@
+//! The `ForwardOperator` seam: d = F(m) and the misfit gradient, for posterior methods.
+
+use crate::adjoint::{GradientOptions, misfit_and_gradient};
+use crate::error::Result;
+use crate::geometry::{Acquisition, ModelShape};
+use crate::propagate::{SolverConfig, forward};
+
+/// A forward operator from a model m (shape (nz, nx), row-major) to data d (flat).
+/// Object-safe: posterior methods hold a `&dyn ForwardOperator`.
+pub trait ForwardOperator: Send + Sync {
+    /// Shape of the model the operator accepts.
+    fn model_shape(&self) -> ModelShape;
+    /// Number of data values F returns.
+    fn data_len(&self) -> usize;
+    /// d = F(m).
+    fn forward(&self, m: &[f32]) -> Result<Vec<f32>>;
+    /// Misfit f(F(m), d_obs) and ∂f/∂m (shape (nz, nx)).
+    fn misfit_and_gradient(&self, m: &[f32], d_obs: &[f32]) -> Result<(f64, Vec<f32>)>;
+}
+
+/// The acoustic finite-difference solver as a forward operator: m is velocity in m/s, d is the
+/// concatenated shot gathers, each (nt, n_receivers).
+#[derive(Debug, Clone)]
+pub struct AcousticOperator {
+    pub shape: ModelShape,
+    pub config: SolverConfig,
+    pub acquisition: Acquisition,
+    pub gradient: GradientOptions,
+}
+
+impl ForwardOperator for AcousticOperator {
+    fn model_shape(&self) -> ModelShape {
+        self.shape
+    }
+
+    fn data_len(&self) -> usize {
+        self.acquisition.data_len()
+    }
+
+    fn forward(&self, m: &[f32]) -> Result<Vec<f32>> {
+        forward(m, self.shape, &self.config, &self.acquisition)
+    }
+
+    fn misfit_and_gradient(&self, m: &[f32], d_obs: &[f32]) -> Result<(f64, Vec<f32>)> {
+        let (f, g, _) = misfit_and_gradient(m, self.shape, &self.config, &self.acquisition, d_obs, self.gradient)?;
+        Ok((f, g))
+    }
+}
