@@ -1,0 +1,203 @@
+//! Benchmark (not a test): one DDPM training step of the `unet_bench.py` UNet in candle, batch
+//! 16, 1×64×64, eps-MSE, AdamW(lr 2e-4, wd 0.01), linear betas 1e-4..0.02, T = 1000; then
+//! inference at batch 64. Mirrors `../shared/bench/unet_bench.py` for the speed comparison.
+//!
+//! ```text
+//! cargo run --release -p velprior-nn --example bench_unet_train_step -- [--steps 10] [--attn]
+//!     [--batch 16] [--infer-batch 64] [--infer-reps 7]
+//! ```
+//! Prints the median of `--steps` timed steps (after 3 warm-ups) with a forward / backward /
+//! optimizer breakdown, the cores other processes used meanwhile (as benchutil.py), and the
+//! ratio to PyTorch's reference figures (bench README: 0.79–0.96 s/step, 1.8–2.0 s inference).
+
+mod common;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use common::{arg, flag, loadavg, median, timed};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use velprior_nn::{UNet, UNetConfig, parameter_count};
+
+const T_STEPS: usize = 1000;
+const HW: usize = 64;
+
+/// Smooth layered "velocity-like" images in [-1, 1], as `synthetic_batch` of the script.
+fn synthetic_batch(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n * HW * HW);
+    for _ in 0..n {
+        let dip = (rng.random::<f32>() - 0.5) * 0.3;
+        let phase = rng.random::<f32>();
+        for iz in 0..HW {
+            for ix in 0..HW {
+                let z = iz as f32 / (HW - 1) as f32;
+                let x = ix as f32 / (HW - 1) as f32;
+                let img = z + dip * x;
+                let img = img + 0.2 * (8.0 * std::f32::consts::PI * (img + phase)).sin();
+                out.push(img * 2.0 - 1.0);
+            }
+        }
+    }
+    out
+}
+
+fn main() -> anyhow::Result<()> {
+    let steps: usize = arg("--steps", 10);
+    let batch: usize = arg("--batch", 16);
+    let infer_batch: usize = arg("--infer-batch", 64);
+    let infer_reps: usize = arg("--infer-reps", 7);
+    let cfg = if flag("--attn") {
+        UNetConfig::unet_bench_attn()
+    } else {
+        UNetConfig::unet_bench()
+    };
+    let dev = Device::Cpu;
+    let (net, varmap) = UNet::new_seeded(&cfg, 0, &dev)?;
+    println!(
+        "unet_bench{} in candle: {} params, threads = {}, loadavg at start: {}",
+        if cfg.mid_attention { " --attn" } else { "" },
+        parameter_count(&varmap),
+        candle_core::utils::get_num_threads(),
+        loadavg()
+    );
+
+    // DDPM linear schedule, computed inline (velprior-kernels will own this).
+    let mut abar = Vec::with_capacity(T_STEPS);
+    let mut prod = 1f64;
+    for i in 0..T_STEPS {
+        let beta = 1e-4 + (0.02 - 1e-4) * i as f64 / (T_STEPS - 1) as f64;
+        prod *= 1.0 - beta;
+        abar.push(prod);
+    }
+    let params = ParamsAdamW {
+        lr: 2e-4,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+    };
+    let mut opt = AdamW::new(varmap.all_vars(), params)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+
+    // One step; returns (data, forward+loss, backward, optimizer) seconds and the loss.
+    let mut step = |rng: &mut ChaCha8Rng| -> anyhow::Result<([f64; 4], f32)> {
+        let t0 = std::time::Instant::now();
+        let x0 = synthetic_batch(batch, rng);
+        let ts: Vec<usize> = (0..batch).map(|_| rng.random_range(0..T_STEPS)).collect();
+        let eps: Vec<f32> = (0..batch * HW * HW)
+            .map(|_| StandardNormal.sample(&mut *rng))
+            .collect();
+        let mut xt = Vec::with_capacity(x0.len());
+        for (b, &t) in ts.iter().enumerate() {
+            let (sa, sb) = (abar[t].sqrt() as f32, (1.0 - abar[t]).sqrt() as f32);
+            for i in b * HW * HW..(b + 1) * HW * HW {
+                xt.push(sa * x0[i] + sb * eps[i]);
+            }
+        }
+        let xt = Tensor::from_vec(xt, (batch, 1, HW, HW), &dev)?;
+        let eps = Tensor::from_vec(eps, (batch, 1, HW, HW), &dev)?;
+        let tt = Tensor::from_vec(
+            ts.iter().map(|&t| t as f32).collect::<Vec<_>>(),
+            batch,
+            &dev,
+        )?;
+        let t1 = std::time::Instant::now();
+        let loss = (net.forward(&xt, &tt, true)? - &eps)?.sqr()?.mean_all()?;
+        let l = loss.to_scalar::<f32>()?;
+        let t2 = std::time::Instant::now();
+        let grads = loss.backward()?;
+        let t3 = std::time::Instant::now();
+        opt.step(&grads)?;
+        drop(grads);
+        let t4 = std::time::Instant::now();
+        let d = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64();
+        Ok(([d(t0, t1), d(t1, t2), d(t2, t3), d(t3, t4)], l))
+    };
+
+    for i in 0..3 {
+        let (_, l) = step(&mut rng)?;
+        println!("warm-up {i}: loss {l:.4}");
+    }
+    let mut walls = Vec::new();
+    let mut parts: [Vec<f64>; 4] = Default::default();
+    let mut others = Vec::new();
+    for i in 0..steps {
+        let (res, rep) = timed(|| step(&mut rng));
+        let (p, l) = res?;
+        for k in 0..4 {
+            parts[k].push(p[k]);
+        }
+        walls.push(rep.wall);
+        others.push(rep.other_cores);
+        println!(
+            "step {i}: {:.3} s (data {:.3}, fwd {:.3}, bwd {:.3}, opt {:.3}) loss {l:.4}, \
+             other processes {:.2} cores",
+            rep.wall, p[0], p[1], p[2], p[3], rep.other_cores
+        );
+    }
+    let med = median(&walls);
+    let clean: Vec<f64> = walls
+        .iter()
+        .zip(&others)
+        .filter(|(_, o)| **o < 0.10)
+        .map(|(w, _)| *w)
+        .collect();
+    println!(
+        "\nTRAIN batch {batch}: median {med:.3} s/step over {steps} steps (min {:.3}); \
+         clean reps {} (median {:.3}); mean other cores {:.2}",
+        walls.iter().cloned().fold(f64::INFINITY, f64::min),
+        clean.len(),
+        median(&clean),
+        others.iter().sum::<f64>() / others.len().max(1) as f64
+    );
+    println!(
+        "  breakdown (medians): data {:.3}  forward+loss {:.3}  backward {:.3}  AdamW {:.3}",
+        median(&parts[0]),
+        median(&parts[1]),
+        median(&parts[2]),
+        median(&parts[3])
+    );
+    println!(
+        "  ratio to PyTorch reference 0.79–0.96 s/step (bench README, not measured here): \
+         {:.2}–{:.2}x slower",
+        med / 0.96,
+        med / 0.79
+    );
+
+    // Inference: batch 64, 1 warm-up + `infer_reps` timed, median.
+    let mut irng = ChaCha8Rng::seed_from_u64(1);
+    let xin: Vec<f32> = (0..infer_batch * HW * HW)
+        .map(|_| StandardNormal.sample(&mut irng))
+        .collect();
+    let xin = Tensor::from_vec(xin, (infer_batch, 1, HW, HW), &dev)?;
+    let tin: Vec<f32> = (0..infer_batch)
+        .map(|_| irng.random_range(0..T_STEPS) as f32)
+        .collect();
+    let tin = Tensor::from_vec(tin, infer_batch, &dev)?;
+    let _ = net.forward(&xin, &tin, false)?.to_dtype(DType::F32)?;
+    let mut iw = Vec::new();
+    let mut io = Vec::new();
+    for _ in 0..infer_reps {
+        let (r, rep) = timed(|| net.forward(&xin, &tin, false));
+        r?;
+        iw.push(rep.wall);
+        io.push(rep.other_cores);
+    }
+    let imed = median(&iw);
+    println!(
+        "INFER batch {infer_batch}: median {imed:.3} s over {infer_reps} (walls {:?}); \
+         mean other cores {:.2}",
+        iw.iter()
+            .map(|w| (w * 1000.0).round() / 1000.0)
+            .collect::<Vec<_>>(),
+        io.iter().sum::<f64>() / io.len().max(1) as f64
+    );
+    println!(
+        "  ratio to PyTorch reference 1.8–2.0 s (bench README, not measured here): {:.2}–{:.2}x",
+        imed / 2.0,
+        imed / 1.8
+    );
+    println!("loadavg at end: {}", loadavg());
+    Ok(())
+}

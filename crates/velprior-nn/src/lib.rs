@@ -1,0 +1,28 @@
+//! velprior-nn: networks on candle-nn for generative priors on 2-D velocity models.
+//!
+//! - [`UNet`] (+ [`UNetConfig`]): the DDPM ε-denoiser; tensor names are documented in
+//!   [`unet`] and are the checkpoint keys.
+//! - [`seeded_var_builder`]: reproducible PyTorch-default initialisation (candle's CPU RNG
+//!   cannot be seeded).
+//!
+//! Shapes follow the project convention: images are (N, C, H, W) f32, H = depth (z).
+
+pub mod attention;
+pub mod config;
+pub mod dropout;
+pub mod error;
+pub mod init;
+pub mod pad;
+pub mod res_block;
+pub mod resample;
+pub mod time_embedding;
+pub mod unet;
+
+pub use attention::Attention;
+pub use config::{PadMode, UNetConfig};
+pub use error::{NnError, Result};
+pub use init::seeded_var_builder;
+pub use res_block::ResBlock;
+pub use resample::{Downsample, Upsample};
+pub use time_embedding::{TimeEmbedding, sinusoidal_embedding};
+pub use unet::{UNet, parameter_count};

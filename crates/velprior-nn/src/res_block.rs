@@ -1,0 +1,78 @@
+//! Residual block of the UNet: GroupNorm → SiLU → 3×3 conv, plus the projected time
+//! embedding, then GroupNorm → SiLU → dropout → 3×3 conv, plus a (1×1-projected) skip.
+
+use candle_core::Tensor;
+use candle_nn::{Conv2d, GroupNorm, Linear, Module, VarBuilder};
+
+use crate::dropout::Dropout;
+use crate::error::Result;
+use crate::init::{conv2d, group_norm, linear};
+
+/// `ResBlock(cin, cout)` of `unet_bench.py`:
+/// ```text
+/// h = conv1(silu(norm1(x)))                 cin → cout
+/// h = h + time_proj(silu(temb))[:, :, None, None]
+/// h = conv2(dropout(silu(norm2(h))))        cout → cout
+/// return h + (x if cin == cout else skip(x))   skip: 1×1 conv
+/// ```
+/// Tensor names under its prefix: `norm1.{weight,bias}` (cin), `conv1.{weight,bias}`
+/// (cout, cin, 3, 3), `time_proj.{weight,bias}` (cout, tdim), `norm2.*` (cout),
+/// `conv2.*` (cout, cout, 3, 3), and `skip.*` (cout, cin, 1, 1) only when cin ≠ cout.
+#[derive(Debug, Clone)]
+pub struct ResBlock {
+    norm1: GroupNorm,
+    conv1: Conv2d,
+    time_proj: Linear,
+    norm2: GroupNorm,
+    conv2: Conv2d,
+    skip: Option<Conv2d>,
+}
+
+impl ResBlock {
+    /// Block from `cin` to `cout` channels with time-embedding width `tdim`.
+    pub fn new(
+        cin: usize,
+        cout: usize,
+        tdim: usize,
+        groups: usize,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        Ok(Self {
+            norm1: group_norm(groups, cin, vb.pp("norm1"))?,
+            conv1: conv2d(cin, cout, 3, 1, vb.pp("conv1"))?,
+            time_proj: linear(tdim, cout, vb.pp("time_proj"))?,
+            norm2: group_norm(groups, cout, vb.pp("norm2"))?,
+            conv2: conv2d(cout, cout, 3, 1, vb.pp("conv2"))?,
+            skip: if cin != cout {
+                Some(conv2d(cin, cout, 1, 1, vb.pp("skip"))?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// `x`: (N, cin, H, W); `temb_silu`: (N, tdim), the time embedding *after* SiLU (computed
+    /// once per forward in the UNet). Returns (N, cout, H, W).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        temb_silu: &Tensor,
+        dropout: &Dropout,
+        train: bool,
+    ) -> Result<Tensor> {
+        let h = self.conv1.forward(&self.norm1.forward(x)?.silu()?)?;
+        let t = self
+            .time_proj
+            .forward(temb_silu)?
+            .unsqueeze(2)?
+            .unsqueeze(3)?;
+        let h = h.broadcast_add(&t)?;
+        let h = dropout.forward(&self.norm2.forward(&h)?.silu()?, train)?;
+        let h = self.conv2.forward(&h)?;
+        let s = match &self.skip {
+            Some(c) => c.forward(x)?,
+            None => x.clone(),
+        };
+        Ok((h + s)?)
+    }
+}
