@@ -1,0 +1,16 @@
+//! Fused elementwise diffusion ops on (N, ...) f32 tensors, one family per file, each a candle
+//! `CustomOp` with `cpu_fwd` and (with the `cuda` feature) `cuda_fwd` side by side, and its CUDA
+//! source in `kernels/<same name>.cu`.
+//!
+//! Per-sample coefficients are computed in f64 from the [`Schedule`](crate::Schedule) by each
+//! op's public function, rounded once to f32, and captured in the op.
+
+pub mod ddim_step;
+pub mod ddpm_step;
+pub mod euler_maruyama;
+pub(crate) mod fused;
+pub mod guided_update;
+pub mod langevin;
+pub mod q_sample;
+pub mod tweedie;
+pub mod v_param;
