@@ -1,1 +1,50 @@
-fn main() {}
+//! `velprior`: generative priors for 2-D seismic velocity models.
+//!
+//! The binary only parses arguments and wires the library crates together; each
+//! subcommand lives in its own file.
+
+mod data;
+mod parse;
+mod progress;
+mod quickstart;
+
+use clap::{Parser, Subcommand};
+
+/// Generative priors for 2-D seismic velocity models: build corpora, train priors, sample
+/// posteriors of full-waveform inversion, and measure memorization.
+#[derive(Debug, Parser)]
+#[command(name = "velprior", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Velocity-model corpora: generate, import, inspect, draw, split.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// The main job on built-in defaults, no downloads: generate a corpus, write it to HDF5,
+    /// draw it, split it, and summarise it in a run folder.
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(cmd) => data::run(cmd),
+        Command::Quickstart(args) => quickstart::run(args),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

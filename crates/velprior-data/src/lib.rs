@@ -1,1 +1,24 @@
-//! Velocity-model corpora.
+//! Velocity-model corpora for velprior: HDF5 I/O, importers, synthetic generators,
+//! normalisation, statistics and rendering.
+//!
+//! Velocity models are f32 in m/s with shape (N, H, W): H depth samples (z), W lateral
+//! samples (x), row-major, z first.
+
+pub mod atomic;
+pub mod corpus;
+pub mod error;
+pub mod hdf5_io;
+pub mod import;
+pub mod normalise;
+pub mod render;
+pub mod run_dir;
+pub mod split;
+pub mod stats;
+pub mod synth;
+pub mod transform;
+
+pub use corpus::{Corpus, CorpusMeta, Parameters};
+pub use error::{DataError, Result};
+pub use hdf5_io::{CorpusReader, CorpusWriter, read_corpus, write_corpus};
+pub use normalise::Normalisation;
+pub use run_dir::RunDir;
