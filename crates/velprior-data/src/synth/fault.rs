@@ -57,7 +57,7 @@ impl Fault {
         let theta = self.dip_deg.to_radians();
         let (dx, dz) = (self.dip_direction * theta.cos(), theta.sin());
         let cross = (x - self.x0) * dz - (z - self.z0) * dx;
-        let hanging = cross * self.dip_direction < 0.0;
+        let hanging = cross * self.dip_direction > 0.0;
         if hanging {
             (x - self.throw * dx, z - self.throw * dz)
         } else {
