@@ -42,7 +42,11 @@ fn shot_gradient(
             lam.cur[ri] += m.c[ri] * adj[n * nrec + k];
         }
         m.apply_free_surface(&mut lam.cur);
-        for ((gi, li), wi) in g[off..off + sl].iter_mut().zip(&lam.cur[off..off + sl]).zip(w) {
+        for ((gi, li), wi) in g[off..off + sl]
+            .iter_mut()
+            .zip(&lam.cur[off..off + sl])
+            .zip(w)
+        {
             *gi += li * wi;
         }
         g[src] += lam.cur[src] * wavelet[n];
@@ -58,23 +62,62 @@ fn shot_gradient(
                     snaps.push(st.clone())
                 }
             };
-            advance(m, &mut s, 0..nt, wavelet, src, &recs, Some(&mut data), None, keep, threads);
+            advance(
+                m,
+                &mut s,
+                0..nt,
+                wavelet,
+                src,
+                &recs,
+                Some(&mut data),
+                None,
+                keep,
+                threads,
+            );
             let (fv, adj) = adjoint_source(&data);
             f = fv;
             let mut buf = vec![0.0f32; k * sl];
             for (si, snap) in snaps.into_iter().enumerate().rev() {
                 let (n0, n1) = (si * k, ((si + 1) * k).min(nt));
                 let mut s = snap;
-                advance(m, &mut s, n0..n1, wavelet, src, &recs, None, Some(&mut buf), |_, _| {}, threads);
+                advance(
+                    m,
+                    &mut s,
+                    n0..n1,
+                    wavelet,
+                    src,
+                    &recs,
+                    None,
+                    Some(&mut buf),
+                    |_, _| {},
+                    threads,
+                );
                 for n in (n0..n1).rev() {
-                    back(n, &buf[(n - n0) * sl..(n - n0 + 1) * sl], &mut g, &mut lam, &adj);
+                    back(
+                        n,
+                        &buf[(n - n0) * sl..(n - n0 + 1) * sl],
+                        &mut g,
+                        &mut lam,
+                        &adj,
+                    );
                 }
             }
         }
         _ => {
             let mut buf = vec![0.0f32; nt * sl];
             let mut s = State::new(m);
-            advance(m, &mut s, 0..nt, wavelet, src, &recs, Some(&mut data), Some(&mut buf), |_, _| {}, threads);
+            advance(
+                m,
+                &mut s,
+                0..nt,
+                wavelet,
+                src,
+                &recs,
+                Some(&mut data),
+                Some(&mut buf),
+                |_, _| {},
+                threads,
+            );
             let (fv, adj) = adjoint_source(&data);
             f = fv;
             for n in (0..nt).rev() {
@@ -98,7 +141,10 @@ fn fold_gradient(m: &Medium, g: &[f32], v: &[f32]) -> Vec<f32> {
             out[iz * nx + ix] += f64::from(g[(i + r) * m.lay.nxs + j + r]);
         }
     }
-    out.iter().zip(v).map(|(gi, vi)| (2.0 * gi / f64::from(*vi)) as f32).collect()
+    out.iter()
+        .zip(v)
+        .map(|(gi, vi)| (2.0 * gi / f64::from(*vi)) as f32)
+        .collect()
 }
 
 /// Options of the gradient computation.
@@ -125,7 +171,11 @@ fn run_gradient(
 ) -> Result<(f64, Vec<f32>, Vec<f32>)> {
     let m = Medium::new(v, shape, cfg, Some(acq))?;
     let threads = within_shot_threads(acq.shots.len());
-    let conc = if threads { 1 } else { rayon::current_num_threads().min(acq.shots.len()) };
+    let conc = if threads {
+        1
+    } else {
+        rayon::current_num_threads().min(acq.shots.len())
+    };
     let snap = 2 * m.field_len() + 4 * m.cpml.as_ref().map_or(0, |_| m.field_len());
     let storage = plan(storage, acq.nt(), m.step_len(), snap, conc);
     tracing::debug!(?storage, "wavefield storage for the adjoint");
@@ -133,8 +183,11 @@ fn run_gradient(
         let adj = |d: &[f32]| adjoint_source(i, d);
         shot_gradient(&m, shot, &acq.wavelet, &adj, storage, threads)
     };
-    let outs: Vec<ShotOut> =
-        if threads { acq.shots.iter().enumerate().map(one).collect() } else { acq.shots.par_iter().enumerate().map(one).collect() };
+    let outs: Vec<ShotOut> = if threads {
+        acq.shots.iter().enumerate().map(one).collect()
+    } else {
+        acq.shots.par_iter().enumerate().map(one).collect()
+    };
     let mut g = vec![0.0f32; m.field_len()];
     let mut f = 0.0;
     let mut data = Vec::with_capacity(acq.data_len());
@@ -148,9 +201,20 @@ fn run_gradient(
 
 /// Gradient ∂f/∂v (shape (nz, nx), units of f per m/s) for a given adjoint source ∂f/∂d
 /// (same layout as the data). Linear in `adj_src`: this is Jᵀ·adj_src.
-pub fn adjoint_gradient(v: &[f32], shape: ModelShape, cfg: &SolverConfig, acq: &Acquisition, adj_src: &[f32], storage: Storage) -> Result<Vec<f32>> {
+pub fn adjoint_gradient(
+    v: &[f32],
+    shape: ModelShape,
+    cfg: &SolverConfig,
+    acq: &Acquisition,
+    adj_src: &[f32],
+    storage: Storage,
+) -> Result<Vec<f32>> {
     if adj_src.len() != acq.data_len() {
-        return Err(PhysicsError::Shape { what: "adjoint source", expected: acq.data_len(), got: adj_src.len() });
+        return Err(PhysicsError::Shape {
+            what: "adjoint source",
+            expected: acq.data_len(),
+            got: adj_src.len(),
+        });
     }
     let offs = acq.data_offsets();
     let adj = |i: usize, d: &[f32]| (0.0, adj_src[offs[i]..offs[i] + d.len()].to_vec());
@@ -168,9 +232,16 @@ pub fn misfit_and_gradient(
     opts: GradientOptions,
 ) -> Result<(f64, Vec<f32>, Vec<f32>)> {
     if d_obs.len() != acq.data_len() {
-        return Err(PhysicsError::Shape { what: "observed data", expected: acq.data_len(), got: d_obs.len() });
+        return Err(PhysicsError::Shape {
+            what: "observed data",
+            expected: acq.data_len(),
+            got: d_obs.len(),
+        });
     }
     let offs = acq.data_offsets();
-    let adj = |i: usize, d: &[f32]| opts.misfit.value_and_residual(d, &d_obs[offs[i]..offs[i] + d.len()]);
+    let adj = |i: usize, d: &[f32]| {
+        opts.misfit
+            .value_and_residual(d, &d_obs[offs[i]..offs[i] + d.len()])
+    };
     run_gradient(v, shape, cfg, acq, &adj, opts.storage)
 }

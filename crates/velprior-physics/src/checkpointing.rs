@@ -24,7 +24,13 @@ impl Default for Storage {
 ///
 /// `step_floats`: floats stored per step; `snapshot_floats`: floats per checkpoint;
 /// `concurrent`: shots held in memory at the same time.
-pub fn plan(storage: Storage, nt: usize, step_floats: usize, snapshot_floats: usize, concurrent: usize) -> Storage {
+pub fn plan(
+    storage: Storage,
+    nt: usize,
+    step_floats: usize,
+    snapshot_floats: usize,
+    concurrent: usize,
+) -> Storage {
     match storage {
         Storage::Auto { budget_mib } => {
             let budget = (budget_mib as f64) * 1024.0 * 1024.0 / 4.0 / concurrent.max(1) as f64;
@@ -32,11 +38,16 @@ pub fn plan(storage: Storage, nt: usize, step_floats: usize, snapshot_floats: us
                 Storage::All
             } else {
                 // memory(k) = ceil(nt/k)·snapshot + k·step is minimal near k = sqrt(nt·snapshot/step).
-                let k = ((nt as f64 * snapshot_floats as f64 / step_floats.max(1) as f64).sqrt().round() as usize).clamp(1, nt.max(1));
+                let k = ((nt as f64 * snapshot_floats as f64 / step_floats.max(1) as f64)
+                    .sqrt()
+                    .round() as usize)
+                    .clamp(1, nt.max(1));
                 Storage::Checkpointed { every: k }
             }
         }
-        Storage::Checkpointed { every } => Storage::Checkpointed { every: every.clamp(1, nt.max(1)) },
+        Storage::Checkpointed { every } => Storage::Checkpointed {
+            every: every.clamp(1, nt.max(1)),
+        },
         Storage::All => Storage::All,
     }
 }
@@ -47,8 +58,17 @@ mod tests {
 
     #[test]
     fn auto_picks_all_when_it_fits_and_sqrt_checkpoints_otherwise() {
-        assert_eq!(plan(Storage::Auto { budget_mib: 1 }, 10, 100, 600, 1), Storage::All);
-        assert_eq!(plan(Storage::Auto { budget_mib: 1 }, 1000, 100_000, 600_000, 2), Storage::Checkpointed { every: 77 });
-        assert_eq!(plan(Storage::Checkpointed { every: 0 }, 10, 1, 1, 1), Storage::Checkpointed { every: 1 });
+        assert_eq!(
+            plan(Storage::Auto { budget_mib: 1 }, 10, 100, 600, 1),
+            Storage::All
+        );
+        assert_eq!(
+            plan(Storage::Auto { budget_mib: 1 }, 1000, 100_000, 600_000, 2),
+            Storage::Checkpointed { every: 77 }
+        );
+        assert_eq!(
+            plan(Storage::Checkpointed { every: 0 }, 10, 1, 1, 1),
+            Storage::Checkpointed { every: 1 }
+        );
     }
 }

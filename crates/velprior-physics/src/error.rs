@@ -9,16 +9,33 @@ pub enum PhysicsError {
     #[error(
         "unstable time step: dt = {dt} s with vmax = {vmax} m/s and dx = {dx} m exceeds the largest stable dt = {dt_max:.6e} s for this stencil; reduce dt or dx"
     )]
-    Unstable { dt: f32, vmax: f32, dx: f32, dt_max: f32 },
+    Unstable {
+        dt: f32,
+        vmax: f32,
+        dx: f32,
+        dt_max: f32,
+    },
     /// A velocity is NaN, infinite, zero or negative.
-    #[error("invalid velocity {value} m/s at (iz = {iz}, ix = {ix}): velocities must be finite and > 0")]
+    #[error(
+        "invalid velocity {value} m/s at (iz = {iz}, ix = {ix}): velocities must be finite and > 0"
+    )]
     BadVelocity { iz: usize, ix: usize, value: f32 },
     /// An array does not have the expected number of elements.
     #[error("shape mismatch for {what}: expected {expected} values, got {got}")]
-    Shape { what: &'static str, expected: usize, got: usize },
+    Shape {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
     /// A source or receiver lies outside the model grid.
     #[error("{what} at (iz = {iz}, ix = {ix}) is outside the {nz}x{nx} model grid")]
-    OutsideGrid { what: &'static str, iz: usize, ix: usize, nz: usize, nx: usize },
+    OutsideGrid {
+        what: &'static str,
+        iz: usize,
+        ix: usize,
+        nz: usize,
+        nx: usize,
+    },
     /// A parameter is out of range (non-positive dx, nt = 0, unsupported order, ...).
     #[error("invalid parameter {name}: {reason}")]
     Parameter { name: &'static str, reason: String },
@@ -29,5 +46,8 @@ pub type Result<T> = std::result::Result<T, PhysicsError>;
 
 /// Shorthand for a [`PhysicsError::Parameter`].
 pub(crate) fn param(name: &'static str, reason: impl Into<String>) -> PhysicsError {
-    PhysicsError::Parameter { name, reason: reason.into() }
+    PhysicsError::Parameter {
+        name,
+        reason: reason.into(),
+    }
 }

@@ -33,10 +33,18 @@ impl ModelShape {
             return Err(crate::error::param("model shape", "nz and nx must be > 0"));
         }
         if v.len() != self.len() {
-            return Err(PhysicsError::Shape { what: "velocity model", expected: self.len(), got: v.len() });
+            return Err(PhysicsError::Shape {
+                what: "velocity model",
+                expected: self.len(),
+                got: v.len(),
+            });
         }
         if let Some(i) = v.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
-            return Err(PhysicsError::BadVelocity { iz: i / self.nx, ix: i % self.nx, value: v[i] });
+            return Err(PhysicsError::BadVelocity {
+                iz: i / self.nx,
+                ix: i % self.nx,
+                value: v[i],
+            });
         }
         Ok(())
     }
@@ -72,7 +80,10 @@ impl Acquisition {
                 } else {
                     (i as f64 * (nx - 1) as f64 / (n_sources - 1) as f64).round_ties_even() as usize
                 };
-                Shot { source: (depth, ix), receivers: (0..nx).map(|j| (depth, j)).collect() }
+                Shot {
+                    source: (depth, ix),
+                    receivers: (0..nx).map(|j| (depth, j)).collect(),
+                }
             })
             .collect();
         Self { shots, wavelet }
@@ -104,14 +115,23 @@ impl Acquisition {
     /// Check that every source and receiver lies inside `shape` and the wavelet is non-empty.
     pub fn check(&self, shape: ModelShape) -> Result<()> {
         if self.wavelet.is_empty() {
-            return Err(crate::error::param("wavelet", "needs at least one time sample (nt > 0)"));
+            return Err(crate::error::param(
+                "wavelet",
+                "needs at least one time sample (nt > 0)",
+            ));
         }
         if self.shots.is_empty() {
             return Err(crate::error::param("shots", "acquisition has no shots"));
         }
         let inside = |what, (iz, ix): (usize, usize)| {
             if iz >= shape.nz || ix >= shape.nx {
-                Err(PhysicsError::OutsideGrid { what, iz, ix, nz: shape.nz, nx: shape.nx })
+                Err(PhysicsError::OutsideGrid {
+                    what,
+                    iz,
+                    ix,
+                    nz: shape.nz,
+                    nx: shape.nx,
+                })
             } else {
                 Ok(())
             }
@@ -137,7 +157,10 @@ mod tests {
         assert_eq!(xs, vec![0, 17, 34, 52, 69]);
         assert_eq!(a.data_len(), 5 * 70 * 4);
         assert!(a.check(ModelShape::new(2, 70)).is_ok());
-        assert!(matches!(a.check(ModelShape::new(1, 70)), Err(PhysicsError::OutsideGrid { .. })));
+        assert!(matches!(
+            a.check(ModelShape::new(1, 70)),
+            Err(PhysicsError::OutsideGrid { .. })
+        ));
     }
 
     #[test]

@@ -8,13 +8,22 @@ use crate::operator::ForwardOperator;
 
 fn check_len(what: &'static str, expected: usize, x: &[f32]) -> Result<()> {
     if x.len() != expected {
-        return Err(PhysicsError::Shape { what, expected, got: x.len() });
+        return Err(PhysicsError::Shape {
+            what,
+            expected,
+            got: x.len(),
+        });
     }
     Ok(())
 }
 
 /// Misfit and gradient Aᵀ∂f/∂d of a linear operator given A and Aᵀ.
-fn linear_misfit(misfit: Misfit, d: &[f32], d_obs: &[f32], adjoint: impl Fn(&[f32]) -> Vec<f32>) -> (f64, Vec<f32>) {
+fn linear_misfit(
+    misfit: Misfit,
+    d: &[f32],
+    d_obs: &[f32],
+    adjoint: impl Fn(&[f32]) -> Vec<f32>,
+) -> (f64, Vec<f32>) {
     let (f, r) = misfit.value_and_residual(d, d_obs);
     (f, adjoint(&r))
 }
@@ -31,9 +40,17 @@ impl Mask {
     /// `mask` has shape (nz, nx); data are the kept values in row-major order.
     pub fn new(shape: ModelShape, mask: &[bool], misfit: Misfit) -> Result<Self> {
         if mask.len() != shape.len() {
-            return Err(PhysicsError::Shape { what: "mask", expected: shape.len(), got: mask.len() });
+            return Err(PhysicsError::Shape {
+                what: "mask",
+                expected: shape.len(),
+                got: mask.len(),
+            });
         }
-        Ok(Self { shape, idx: (0..mask.len()).filter(|&i| mask[i]).collect(), misfit })
+        Ok(Self {
+            shape,
+            idx: (0..mask.len()).filter(|&i| mask[i]).collect(),
+            misfit,
+        })
     }
 
     /// Aᵀd: scatter data back onto the grid (zeros elsewhere).
@@ -77,9 +94,16 @@ impl GaussianBlur {
     /// Blur of (nz, nx) maps with σ in cells (> 0).
     pub fn new(shape: ModelShape, sigma: f32, misfit: Misfit) -> Result<Self> {
         if !(sigma.is_finite() && sigma > 0.0) {
-            return Err(param("sigma", format!("blur width must be > 0 cells, got {sigma}")));
+            return Err(param(
+                "sigma",
+                format!("blur width must be > 0 cells, got {sigma}"),
+            ));
         }
-        Ok(Self { shape, kernel: gaussian_kernel(sigma), misfit })
+        Ok(Self {
+            shape,
+            kernel: gaussian_kernel(sigma),
+            misfit,
+        })
     }
 
     /// A·m (= Aᵀ·m).
@@ -91,7 +115,9 @@ impl GaussianBlur {
 /// Normalised Gaussian kernel of σ cells, half-width ⌈4σ⌉.
 pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
     let h = (4.0 * sigma).ceil() as isize;
-    let w: Vec<f32> = (-h..=h).map(|k| (-(k * k) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let w: Vec<f32> = (-h..=h)
+        .map(|k| (-(k * k) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
     let s: f32 = w.iter().sum();
     w.iter().map(|x| x / s).collect()
 }
@@ -150,7 +176,10 @@ mod tests {
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f64 {
-        a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from(*x) * f64::from(*y))
+            .sum()
     }
 
     #[test]
@@ -159,7 +188,10 @@ mod tests {
         let b = GaussianBlur::new(s, 2.0, Misfit::L2).unwrap();
         let (x, y) = (rand_vec(s.len(), 1), rand_vec(s.len(), 2));
         let (lhs, rhs) = (dot(&b.apply(&x), &y), dot(&x, &b.apply(&y)));
-        assert!((lhs - rhs).abs() < 1e-5 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+        assert!(
+            (lhs - rhs).abs() < 1e-5 * lhs.abs().max(1.0),
+            "{lhs} vs {rhs}"
+        );
         let c = b.apply(&vec![1.0; s.len()]);
         assert!((c[10 * 31 + 15] - 1.0).abs() < 1e-5);
         assert!(c[0] < 0.5);
@@ -169,8 +201,10 @@ mod tests {
     fn linear_gradients_match_finite_differences() {
         let s = ModelShape::new(9, 11);
         let mask: Vec<bool> = (0..s.len()).map(|i| i % 3 != 0).collect();
-        let ops: Vec<Box<dyn ForwardOperator>> =
-            vec![Box::new(Mask::new(s, &mask, Misfit::L2).unwrap()), Box::new(GaussianBlur::new(s, 1.3, Misfit::L2).unwrap())];
+        let ops: Vec<Box<dyn ForwardOperator>> = vec![
+            Box::new(Mask::new(s, &mask, Misfit::L2).unwrap()),
+            Box::new(GaussianBlur::new(s, 1.3, Misfit::L2).unwrap()),
+        ];
         for op in &ops {
             let m = rand_vec(s.len(), 3);
             let d_obs = rand_vec(op.data_len(), 4);

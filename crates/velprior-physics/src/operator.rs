@@ -42,7 +42,14 @@ impl ForwardOperator for AcousticOperator {
     }
 
     fn misfit_and_gradient(&self, m: &[f32], d_obs: &[f32]) -> Result<(f64, Vec<f32>)> {
-        let (f, g, _) = misfit_and_gradient(m, self.shape, &self.config, &self.acquisition, d_obs, self.gradient)?;
+        let (f, g, _) = misfit_and_gradient(
+            m,
+            self.shape,
+            &self.config,
+            &self.acquisition,
+            d_obs,
+            self.gradient,
+        )?;
         Ok((f, g))
     }
 }

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use crate::boundary::cpml::{CpmlFields, CpmlProfile, Layout};
+use crate::boundary::cpml::{CpmlFields, CpmlProfile, Layout, Scratch};
 use crate::boundary::damping::damping_grid;
 use crate::boundary::{Boundary, Padding};
 use crate::error::{PhysicsError, Result, param};
@@ -45,14 +45,28 @@ impl SolverConfig {
             dt: 1e-3,
             order: 4,
             freq: 15.0,
-            boundary: Boundary::Damping { width: 120, reference_velocity: None },
+            boundary: Boundary::Damping {
+                width: 120,
+                reference_velocity: None,
+            },
             free_surface: false,
         }
     }
 
     /// The fast default: same grid as OpenFWI, 20-cell C-PML.
     pub fn cpml(dx: f32, dt: f32, freq: f32, width: usize) -> Self {
-        Self { dx, dt, order: 4, freq, boundary: Boundary::Cpml { width, reflection: 1e-3, max_velocity: None }, free_surface: false }
+        Self {
+            dx,
+            dt,
+            order: 4,
+            freq,
+            boundary: Boundary::Cpml {
+                width,
+                reflection: 1e-3,
+                max_velocity: None,
+            },
+            free_surface: false,
+        }
     }
 }
 
@@ -73,20 +87,33 @@ pub(crate) struct Medium {
 
 impl Medium {
     /// Validate inputs (velocity, CFL, geometry) and build the padded coefficients.
-    pub fn new(v: &[f32], shape: ModelShape, cfg: &SolverConfig, acq: Option<&Acquisition>) -> Result<Self> {
+    pub fn new(
+        v: &[f32],
+        shape: ModelShape,
+        cfg: &SolverConfig,
+        acq: Option<&Acquisition>,
+    ) -> Result<Self> {
         shape.check_velocity(v)?;
         if let Some(a) = acq {
             a.check(shape)?;
         }
         let st = Stencil::new(cfg.order, cfg.dx)?;
         if !(cfg.dt.is_finite() && cfg.dt > 0.0) {
-            return Err(param("dt", format!("time step must be > 0 s, got {}", cfg.dt)));
+            return Err(param(
+                "dt",
+                format!("time step must be > 0 s, got {}", cfg.dt),
+            ));
         }
         let vmax = v.iter().copied().fold(0.0f32, f32::max);
         let vmin = v.iter().copied().fold(f32::INFINITY, f32::min);
         let dt_max = st.max_stable_dt(vmax);
         if cfg.dt > dt_max {
-            return Err(PhysicsError::Unstable { dt: cfg.dt, vmax, dx: cfg.dx, dt_max });
+            return Err(PhysicsError::Unstable {
+                dt: cfg.dt,
+                vmax,
+                dx: cfg.dx,
+                dt_max,
+            });
         }
         if cfg.freq > 0.0 {
             let ppw = vmin / (2.0 * cfg.freq * cfg.dx);
@@ -99,7 +126,12 @@ impl Medium {
             }
         }
         let w = cfg.boundary.width();
-        let pad = Padding { top: if cfg.free_surface { 0 } else { w }, bottom: w, left: w, right: w };
+        let pad = Padding {
+            top: if cfg.free_surface { 0 } else { w },
+            bottom: w,
+            left: w,
+            right: w,
+        };
         let (nz, nx) = (shape.nz, shape.nx);
         let (nzp, nxp) = (nz + pad.top + pad.bottom, nx + pad.left + pad.right);
         let r = st.radius;
@@ -116,23 +148,60 @@ impl Medium {
             }
         }
         let (k, cpml) = match cfg.boundary {
-            Boundary::Damping { reference_velocity, .. } => {
-                let kp = damping_grid(pad, nz, nx, cfg.dx, cfg.dt, reference_velocity.unwrap_or(vmin));
+            Boundary::Damping {
+                reference_velocity, ..
+            } => {
+                let kp = damping_grid(
+                    pad,
+                    nz,
+                    nx,
+                    cfg.dx,
+                    cfg.dt,
+                    reference_velocity.unwrap_or(vmin),
+                );
                 let mut k = vec![0.0f32; nzs * nxs];
                 for i in 0..nzp {
-                    k[(i + r) * nxs + r..(i + r) * nxs + r + nxp].copy_from_slice(&kp[i * nxp..(i + 1) * nxp]);
+                    k[(i + r) * nxs + r..(i + r) * nxs + r + nxp]
+                        .copy_from_slice(&kp[i * nxp..(i + 1) * nxp]);
                 }
                 (k, None)
             }
-            Boundary::Cpml { reflection, max_velocity, .. } => {
+            Boundary::Cpml {
+                reflection,
+                max_velocity,
+                ..
+            } => {
                 if !(reflection > 0.0 && reflection < 1.0) {
-                    return Err(param("boundary.reflection", format!("must be in (0, 1), got {reflection}")));
+                    return Err(param(
+                        "boundary.reflection",
+                        format!("must be in (0, 1), got {reflection}"),
+                    ));
                 }
-                let prof = CpmlProfile::new(pad, nz, nx, cfg.dx, cfg.dt, max_velocity.unwrap_or(vmax), cfg.freq.max(1e-3), reflection, r);
+                let prof = CpmlProfile::new(
+                    pad,
+                    nz,
+                    nx,
+                    cfg.dx,
+                    cfg.dt,
+                    max_velocity.unwrap_or(vmax),
+                    cfg.freq.max(1e-3),
+                    reflection,
+                    r,
+                );
                 (Vec::new(), Some(prof))
             }
         };
-        Ok(Self { st, shape, pad, lay, nzs, c, k, cpml, free_surface: cfg.free_surface })
+        Ok(Self {
+            st,
+            shape,
+            pad,
+            lay,
+            nzs,
+            c,
+            k,
+            cpml,
+            free_surface: cfg.free_surface,
+        })
     }
 
     /// Storage-grid index of model cell (iz, ix).
@@ -152,7 +221,11 @@ impl Medium {
     }
 
     fn kind(&self, store: bool) -> RowKind {
-        RowKind { damp: !self.k.is_empty(), corr: self.cpml.is_some(), store }
+        RowKind {
+            damp: !self.k.is_empty(),
+            corr: self.cpml.is_some(),
+            store,
+        }
     }
 
     /// One leapfrog step on `s` (forward when `adjoint` is false, transposed otherwise):
@@ -160,9 +233,18 @@ impl Medium {
     pub fn step(&self, s: &mut State, store: Option<&mut [f32]>, adjoint: bool, threads: bool) {
         if let Some(p) = &self.cpml {
             if adjoint {
-                p.adjoint_correction(&self.st, &self.lay, &s.cur, &mut s.aux, &mut s.e, &mut s.g, &mut s.corr);
+                p.adjoint_correction(
+                    &self.st,
+                    &self.lay,
+                    &s.cur,
+                    &mut s.aux,
+                    &mut s.e,
+                    &mut s.g,
+                    &mut s.scratch,
+                    &mut s.corr,
+                );
             } else {
-                p.forward_correction(&self.st, &self.lay, &s.cur, &mut s.aux, &mut s.corr);
+                p.forward_correction(&self.st, &self.lay, &s.cur, &mut s.aux, &mut s.scratch, &mut s.corr);
             }
         }
         let r = self.st.radius;
@@ -170,14 +252,29 @@ impl Medium {
         let kind = self.kind(store.is_some());
         let mut empty: [f32; 0] = [];
         let kk: &[f32] = if self.k.is_empty() { &self.c } else { &self.k };
-        let corr: &[f32] = if self.cpml.is_some() { &s.corr } else { &self.c };
+        let corr: &[f32] = if self.cpml.is_some() {
+            &s.corr
+        } else {
+            &self.c
+        };
         let out = &mut s.prev[r * nxs..(r + self.lay.nzp) * nxs];
-        let blk = |row0: usize| RowBlock { st: &self.st, nxs, nxp: self.lay.nxp, row0, cur: &s.cur, c: &self.c, k: kk, corr };
+        let blk = |row0: usize| RowBlock {
+            st: &self.st,
+            nxs,
+            nxp: self.lay.nxp,
+            row0,
+            cur: &s.cur,
+            c: &self.c,
+            k: kk,
+            corr,
+        };
         let rows_per = 4;
         match (store, threads) {
-            (Some(st), true) => out.par_chunks_mut(rows_per * nxs).zip(st.par_chunks_mut(rows_per * nxs)).enumerate().for_each(
-                |(ci, (o, w))| update_rows(&blk(r + ci * rows_per), o, w, kind),
-            ),
+            (Some(st), true) => out
+                .par_chunks_mut(rows_per * nxs)
+                .zip(st.par_chunks_mut(rows_per * nxs))
+                .enumerate()
+                .for_each(|(ci, (o, w))| update_rows(&blk(r + ci * rows_per), o, w, kind)),
             (None, true) => out
                 .par_chunks_mut(rows_per * nxs)
                 .enumerate()
@@ -207,6 +304,7 @@ pub(crate) struct State {
     pub corr: Vec<f32>,
     pub e: Vec<f32>,
     pub g: Vec<f32>,
+    pub scratch: Scratch,
 }
 
 impl State {
@@ -220,6 +318,7 @@ impl State {
             corr: vec![0.0; na],
             e: vec![0.0; na],
             g: vec![0.0; na],
+            scratch: Scratch::default(),
         }
     }
 }
@@ -246,7 +345,9 @@ pub(crate) fn advance(
     let n0 = steps.start;
     for n in steps {
         checkpoint(n, s);
-        let st = store.as_deref_mut().map(|b| &mut b[(n - n0) * sl..(n - n0 + 1) * sl]);
+        let st = store
+            .as_deref_mut()
+            .map(|b| &mut b[(n - n0) * sl..(n - n0 + 1) * sl]);
         m.step(s, st, false, threads);
         s.cur[src] += m.c[src] * wavelet[n];
         m.apply_free_surface(&mut s.cur);
@@ -260,14 +361,34 @@ pub(crate) fn advance(
 
 /// Storage-grid indices of a shot's source and receivers.
 pub(crate) fn shot_indices(m: &Medium, shot: &Shot) -> (usize, Vec<usize>) {
-    (m.index(shot.source), shot.receivers.iter().map(|&p| m.index(p)).collect())
+    (
+        m.index(shot.source),
+        shot.receivers.iter().map(|&p| m.index(p)).collect(),
+    )
 }
 
 /// Run one shot forward from rest and record (nt, n_rec) into `data`.
-pub(crate) fn forward_shot(m: &Medium, shot: &Shot, wavelet: &[f32], data: &mut [f32], threads: bool) {
+pub(crate) fn forward_shot(
+    m: &Medium,
+    shot: &Shot,
+    wavelet: &[f32],
+    data: &mut [f32],
+    threads: bool,
+) {
     let mut s = State::new(m);
     let (src, recs) = shot_indices(m, shot);
-    advance(m, &mut s, 0..wavelet.len(), wavelet, src, &recs, Some(data), None, |_, _| {}, threads);
+    advance(
+        m,
+        &mut s,
+        0..wavelet.len(),
+        wavelet,
+        src,
+        &recs,
+        Some(data),
+        None,
+        |_, _| {},
+        threads,
+    );
 }
 
 /// Split a flat data vector into per-shot gathers.
@@ -292,16 +413,25 @@ pub(crate) fn within_shot_threads(n_shots: usize) -> bool {
 ///
 /// Returns the data, shots concatenated, each of shape (nt, n_receivers) (time first, as the
 /// OpenFWI `seismic.npy` files per shot).
-pub fn forward(v: &[f32], shape: ModelShape, cfg: &SolverConfig, acq: &Acquisition) -> Result<Vec<f32>> {
+pub fn forward(
+    v: &[f32],
+    shape: ModelShape,
+    cfg: &SolverConfig,
+    acq: &Acquisition,
+) -> Result<Vec<f32>> {
     let m = Medium::new(v, shape, cfg, Some(acq))?;
     let mut data = vec![0.0f32; acq.data_len()];
     let threads = within_shot_threads(acq.shots.len());
     let mut chunks = split_shots(&mut data, acq);
-    let run = |(shot, d): (&Shot, &mut &mut [f32])| forward_shot(&m, shot, &acq.wavelet, d, threads);
+    let run =
+        |(shot, d): (&Shot, &mut &mut [f32])| forward_shot(&m, shot, &acq.wavelet, d, threads);
     if threads {
         acq.shots.iter().zip(chunks.iter_mut()).for_each(run);
     } else {
-        acq.shots.par_iter().zip(chunks.par_iter_mut()).for_each(run);
+        acq.shots
+            .par_iter()
+            .zip(chunks.par_iter_mut())
+            .for_each(run);
     }
     Ok(data)
 }

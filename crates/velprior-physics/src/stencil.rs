@@ -8,7 +8,13 @@ use crate::error::{Result, param};
 
 /// Second-derivative coefficients c0..c4 (centre first) for orders 4 and 8, unit spacing.
 const D2_4: [f32; 5] = [-2.5, 4.0 / 3.0, -1.0 / 12.0, 0.0, 0.0];
-const D2_8: [f32; 5] = [-205.0 / 72.0, 8.0 / 5.0, -1.0 / 5.0, 8.0 / 315.0, -1.0 / 560.0];
+const D2_8: [f32; 5] = [
+    -205.0 / 72.0,
+    8.0 / 5.0,
+    -1.0 / 5.0,
+    8.0 / 315.0,
+    -1.0 / 560.0,
+];
 /// First-derivative coefficients a1..a4 for orders 4 and 8, unit spacing.
 const D1_4: [f32; 4] = [2.0 / 3.0, -1.0 / 12.0, 0.0, 0.0];
 const D1_8: [f32; 4] = [4.0 / 5.0, -1.0 / 5.0, 4.0 / 105.0, -1.0 / 280.0];
@@ -30,19 +36,31 @@ impl Stencil {
         let (d2, d1, radius) = match order {
             4 => (D2_4, D1_4, 2),
             8 => (D2_8, D1_8, 4),
-            _ => return Err(param("order", format!("spatial order must be 4 or 8, got {order}"))),
+            _ => {
+                return Err(param(
+                    "order",
+                    format!("spatial order must be 4 or 8, got {order}"),
+                ));
+            }
         };
         if !(dx.is_finite() && dx > 0.0) {
             return Err(param("dx", format!("grid spacing must be > 0 m, got {dx}")));
         }
         let s2 = 1.0 / (dx * dx);
-        Ok(Self { radius, d2: d2.map(|c| c * s2), d1: d1.map(|c| c / dx) })
+        Ok(Self {
+            radius,
+            d2: d2.map(|c| c * s2),
+            d1: d1.map(|c| c / dx),
+        })
     }
 
     /// Largest eigenvalue of −∇² (2-D) of this stencil, 1/m²: the Nyquist symbol.
     pub fn laplacian_spectral_radius(&self) -> f32 {
         let one_d: f32 = -self.d2[0]
-            - 2.0 * (1..5).map(|k| if k % 2 == 1 { -self.d2[k] } else { self.d2[k] }).sum::<f32>();
+            - 2.0
+                * (1..5)
+                    .map(|k| if k % 2 == 1 { -self.d2[k] } else { self.d2[k] })
+                    .sum::<f32>();
         2.0 * one_d
     }
 
@@ -81,7 +99,8 @@ pub(crate) struct RowBlock<'a> {
 pub(crate) fn update_rows(b: &RowBlock, out: &mut [f32], store: &mut [f32], kind: RowKind) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
             // SAFETY: the CPU supports the features enabled on `update_rows_avx2`.
             unsafe { update_rows_avx2(b, out, store, kind) };
             return;
@@ -134,9 +153,15 @@ fn rows<const R: usize, const DAMP: bool, const CORR: bool, const STORE: bool>(
         let corr = &b.corr[base..base + n];
         let xm: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base - k - 1..base - k - 1 + n]);
         let xp: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base + k + 1..base + k + 1 + n]);
-        let zm: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base - (k + 1) * nxs..base - (k + 1) * nxs + n]);
-        let zp: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base + (k + 1) * nxs..base + (k + 1) * nxs + n]);
-        let st: &mut [f32] = if STORE { &mut store[r * nxs + R..r * nxs + R + n] } else { &mut [] };
+        let zm: [&[f32]; R] =
+            std::array::from_fn(|k| &b.cur[base - (k + 1) * nxs..base - (k + 1) * nxs + n]);
+        let zp: [&[f32]; R] =
+            std::array::from_fn(|k| &b.cur[base + (k + 1) * nxs..base + (k + 1) * nxs + n]);
+        let st: &mut [f32] = if STORE {
+            &mut store[r * nxs + R..r * nxs + R + n]
+        } else {
+            &mut []
+        };
         for j in 0..n {
             let mut lap = centre * u0[j];
             for k in 0..R {

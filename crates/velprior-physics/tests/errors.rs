@@ -4,7 +4,12 @@ use velprior_physics::{Acquisition, ModelShape, PhysicsError, SolverConfig, forw
 
 fn setup() -> (Vec<f32>, ModelShape, SolverConfig, Acquisition) {
     let s = ModelShape::new(10, 12);
-    (vec![2000.0; s.len()], s, SolverConfig::cpml(10.0, 1e-3, 15.0, 5), Acquisition::surface(12, 2, 1, ricker(15.0, 1e-3, 20, 0.08)))
+    (
+        vec![2000.0; s.len()],
+        s,
+        SolverConfig::cpml(10.0, 1e-3, 15.0, 5),
+        Acquisition::surface(12, 2, 1, ricker(15.0, 1e-3, 20, 0.08)),
+    )
 }
 
 #[test]
@@ -19,7 +24,10 @@ fn unstable_dt_is_refused_with_the_largest_stable_dt() {
         other => panic!("expected Unstable, got {other:?}"),
     }
     let msg = e.to_string();
-    assert!(msg.contains("largest stable dt") && !msg.contains('\n'), "{msg}");
+    assert!(
+        msg.contains("largest stable dt") && !msg.contains('\n'),
+        "{msg}"
+    );
     cfg.dt = dt_max * 0.99;
     assert!(forward(&v, s, &cfg, &acq).is_ok());
 }
@@ -29,13 +37,25 @@ fn bad_models_and_geometry_are_errors() {
     let (v, s, cfg, mut acq) = setup();
     let mut bad = v.clone();
     bad[7] = f32::NAN;
-    assert!(matches!(forward(&bad, s, &cfg, &acq), Err(PhysicsError::BadVelocity { iz: 0, ix: 7, .. })));
+    assert!(matches!(
+        forward(&bad, s, &cfg, &acq),
+        Err(PhysicsError::BadVelocity { iz: 0, ix: 7, .. })
+    ));
     bad[7] = -1.0;
-    assert!(matches!(forward(&bad, s, &cfg, &acq), Err(PhysicsError::BadVelocity { .. })));
-    assert!(matches!(forward(&v[1..], s, &cfg, &acq), Err(PhysicsError::Shape { .. })));
+    assert!(matches!(
+        forward(&bad, s, &cfg, &acq),
+        Err(PhysicsError::BadVelocity { .. })
+    ));
+    assert!(matches!(
+        forward(&v[1..], s, &cfg, &acq),
+        Err(PhysicsError::Shape { .. })
+    ));
     let mut c8 = cfg.clone();
     c8.order = 6;
-    assert!(matches!(forward(&v, s, &c8, &acq), Err(PhysicsError::Parameter { .. })));
+    assert!(matches!(
+        forward(&v, s, &c8, &acq),
+        Err(PhysicsError::Parameter { .. })
+    ));
     acq.shots[0].source = (10, 0);
     let e = forward(&v, s, &cfg, &acq).unwrap_err();
     assert!(matches!(e, PhysicsError::OutsideGrid { .. }), "{e}");

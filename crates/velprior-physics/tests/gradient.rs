@@ -4,7 +4,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use velprior_physics::{
-    Acquisition, Boundary, GradientOptions, Misfit, ModelShape, SolverConfig, Storage, forward, misfit_and_gradient, ricker,
+    Acquisition, Boundary, GradientOptions, Misfit, ModelShape, SolverConfig, Storage, forward,
+    misfit_and_gradient, ricker,
 };
 
 const NZ: usize = 30;
@@ -34,10 +35,15 @@ fn direction(seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut d = vec![0.0f32; NZ * NX];
     for _ in 0..6 {
-        let (cz, cx, a): (f32, f32, f32) = (rng.random_range(0.0..NZ as f32), rng.random_range(0.0..NX as f32), rng.random_range(-1.0..1.0));
+        let (cz, cx, a): (f32, f32, f32) = (
+            rng.random_range(0.0..NZ as f32),
+            rng.random_range(0.0..NX as f32),
+            rng.random_range(-1.0..1.0),
+        );
         for iz in 0..NZ {
             for ix in 0..NX {
-                d[iz * NX + ix] += a * (-((iz as f32 - cz).powi(2) + (ix as f32 - cx).powi(2)) / 18.0).exp();
+                d[iz * NX + ix] +=
+                    a * (-((iz as f32 - cz).powi(2) + (ix as f32 - cx).powi(2)) / 18.0).exp();
             }
         }
     }
@@ -63,9 +69,14 @@ fn fd_check(cfg: &SolverConfig, misfit: Misfit, h: f32, tol: f64, label: &str) {
         // add noise so that the finite difference does not straddle kinks.
         let amp = 0.05 * d_obs.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        d_obs.iter_mut().for_each(|x| *x += amp * rng.random_range(-1.0f32..1.0));
+        d_obs
+            .iter_mut()
+            .for_each(|x| *x += amp * rng.random_range(-1.0f32..1.0));
     }
-    let opts = GradientOptions { misfit, storage: Storage::All };
+    let opts = GradientOptions {
+        misfit,
+        storage: Storage::All,
+    };
     let (_, g, _) = misfit_and_gradient(&v0, shape(), cfg, &acq, &d_obs, opts).unwrap();
     for seed in 0..3 {
         let dir = direction(seed);
@@ -74,36 +85,74 @@ fn fd_check(cfg: &SolverConfig, misfit: Misfit, h: f32, tol: f64, label: &str) {
         let (fp, _, _) = misfit_and_gradient(&vp, shape(), cfg, &acq, &d_obs, opts).unwrap();
         let (fm, _, _) = misfit_and_gradient(&vm, shape(), cfg, &acq, &d_obs, opts).unwrap();
         let fd = (fp - fm) / (2.0 * f64::from(h));
-        let an: f64 = g.iter().zip(&dir).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+        let an: f64 = g
+            .iter()
+            .zip(&dir)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
         let e = (fd - an).abs() / fd.abs();
-        println!("{label}, direction {seed}: finite difference {fd:.6e}, adjoint {an:.6e}, relative error {e:.2e}");
+        println!(
+            "{label}, direction {seed}: finite difference {fd:.6e}, adjoint {an:.6e}, relative error {e:.2e}"
+        );
         assert!(e < tol, "{label}: relative error {e} ≥ {tol}");
     }
 }
 
 fn cpml(order: usize, free_surface: bool) -> SolverConfig {
-    SolverConfig { dx: 10.0, dt: 1e-3, order, freq: 15.0, boundary: Boundary::Cpml { width: 10, reflection: 1e-3, max_velocity: Some(2400.0) }, free_surface }
+    SolverConfig {
+        dx: 10.0,
+        dt: 1e-3,
+        order,
+        freq: 15.0,
+        boundary: Boundary::Cpml {
+            width: 10,
+            reflection: 1e-3,
+            max_velocity: Some(2400.0),
+        },
+        free_surface,
+    }
 }
 
 #[test]
 fn gradient_matches_finite_differences_cpml_4th_order_l2() {
-    fd_check(&cpml(4, false), Misfit::L2, 2.0, 1e-2, "C-PML, 4th order, L2");
+    fd_check(
+        &cpml(4, false),
+        Misfit::L2,
+        2.0,
+        1e-2,
+        "C-PML, 4th order, L2",
+    );
 }
 
 #[test]
 fn gradient_matches_finite_differences_cpml_8th_order_free_surface_l2() {
-    fd_check(&cpml(8, true), Misfit::L2, 2.0, 1e-2, "C-PML, 8th order, free surface, L2");
+    fd_check(
+        &cpml(8, true),
+        Misfit::L2,
+        2.0,
+        1e-2,
+        "C-PML, 8th order, free surface, L2",
+    );
 }
 
 #[test]
 fn gradient_matches_finite_differences_cpml_l1() {
-    fd_check(&cpml(4, false), Misfit::L1, 2.0, 1e-2, "C-PML, 4th order, L1");
+    fd_check(
+        &cpml(4, false),
+        Misfit::L1,
+        2.0,
+        1e-2,
+        "C-PML, 4th order, L1",
+    );
 }
 
 #[test]
 fn gradient_matches_finite_differences_damping_border() {
     let cfg = SolverConfig {
-        boundary: Boundary::Damping { width: 20, reference_velocity: Some(1800.0) },
+        boundary: Boundary::Damping {
+            width: 20,
+            reference_velocity: Some(1800.0),
+        },
         ..cpml(4, false)
     };
     fd_check(&cfg, Misfit::L2, 2.0, 1e-2, "damping border, 4th order, L2");
@@ -113,13 +162,37 @@ fn gradient_matches_finite_differences_damping_border() {
 fn storage_modes_give_the_same_gradient() {
     let (vt, v0) = models();
     let acq = acquisition(200);
-    for cfg in [cpml(4, false), SolverConfig { boundary: Boundary::Damping { width: 20, reference_velocity: None }, ..cpml(8, true) }] {
+    for cfg in [
+        cpml(4, false),
+        SolverConfig {
+            boundary: Boundary::Damping {
+                width: 20,
+                reference_velocity: None,
+            },
+            ..cpml(8, true)
+        },
+    ] {
         let d_obs = forward(&vt, shape(), &cfg, &acq).unwrap();
         let run = |storage| {
-            misfit_and_gradient(&v0, shape(), &cfg, &acq, &d_obs, GradientOptions { misfit: Misfit::L2, storage }).unwrap()
+            misfit_and_gradient(
+                &v0,
+                shape(),
+                &cfg,
+                &acq,
+                &d_obs,
+                GradientOptions {
+                    misfit: Misfit::L2,
+                    storage,
+                },
+            )
+            .unwrap()
         };
         let (fa, ga, da) = run(Storage::All);
-        for storage in [Storage::Checkpointed { every: 7 }, Storage::Checkpointed { every: 200 }, Storage::Auto { budget_mib: 1 }] {
+        for storage in [
+            Storage::Checkpointed { every: 7 },
+            Storage::Checkpointed { every: 200 },
+            Storage::Auto { budget_mib: 1 },
+        ] {
             let (fc, gc, dc) = run(storage);
             assert_eq!(fa, fc);
             assert_eq!(da, dc);

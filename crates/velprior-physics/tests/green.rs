@@ -40,14 +40,33 @@ fn rel(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Model a homogeneous (n, n) grid, source at the centre, receivers at the given offsets.
-fn run(n: usize, order: usize, boundary: Boundary, nt: usize, offsets: &[(isize, isize)]) -> Vec<f32> {
+fn run(
+    n: usize,
+    order: usize,
+    boundary: Boundary,
+    nt: usize,
+    offsets: &[(isize, isize)],
+) -> Vec<f32> {
     let c = (n / 2) as isize;
     let shot = Shot {
         source: (c as usize, c as usize),
-        receivers: offsets.iter().map(|&(dz, dx)| ((c + dz) as usize, (c + dx) as usize)).collect(),
+        receivers: offsets
+            .iter()
+            .map(|&(dz, dx)| ((c + dz) as usize, (c + dx) as usize))
+            .collect(),
     };
-    let acq = Acquisition { shots: vec![shot], wavelet: ricker(F, DT, nt, DELAY) };
-    let cfg = SolverConfig { dx: DX, dt: DT, order, freq: F, boundary, free_surface: false };
+    let acq = Acquisition {
+        shots: vec![shot],
+        wavelet: ricker(F, DT, nt, DELAY),
+    };
+    let cfg = SolverConfig {
+        dx: DX,
+        dt: DT,
+        order,
+        freq: F,
+        boundary,
+        free_surface: false,
+    };
     forward(&vec![V; n * n], ModelShape::new(n, n), &cfg, &acq).unwrap()
 }
 
@@ -58,15 +77,29 @@ fn homogeneous_medium_matches_analytic_greens_function() {
     let offs = [(0isize, 30isize), (21, 21), (-30, 0)];
     let nt = 450;
     for (order, tol) in [(4usize, 0.02f64), (8, 0.02)] {
-        let d = run(121, order, Boundary::Cpml { width: 20, reflection: 1e-3, max_velocity: None }, nt, &offs);
+        let d = run(
+            121,
+            order,
+            Boundary::Cpml {
+                width: 20,
+                reflection: 1e-3,
+                max_velocity: None,
+            },
+            nt,
+            &offs,
+        );
         for (k, &(dz, dxo)) in offs.iter().enumerate() {
             let r = f64::from(DX) * ((dz * dz + dxo * dxo) as f64).sqrt();
             // Sample n holds the field at t = (n + 1)·dt (injection of w[n] is the leapfrog
             // source term of the step that produces it).
             let num: Vec<f64> = (0..nt).map(|n| f64::from(d[n * offs.len() + k])).collect();
-            let ana: Vec<f64> = (0..nt).map(|n| analytic(r, (n + 1) as f64 * f64::from(DT))).collect();
+            let ana: Vec<f64> = (0..nt)
+                .map(|n| analytic(r, (n + 1) as f64 * f64::from(DT)))
+                .collect();
             let e = rel(&num, &ana);
-            println!("order {order}, receiver offset ({dz}, {dxo}) r = {r:.1} m: relative L2 error vs analytic {e:.3e}");
+            println!(
+                "order {order}, receiver offset ({dz}, {dxo}) r = {r:.1} m: relative L2 error vs analytic {e:.3e}"
+            );
             assert!(e < tol, "order {order}: error {e} ≥ {tol}");
         }
     }
@@ -79,14 +112,46 @@ fn cpml_reflections_below_one_percent_of_direct_wave() {
     // bottom. Reflection = max |small − big| / max |big| per receiver.
     let offs = [(0isize, 25isize), (25, 25), (25, 0), (0, 0)];
     let nt = 600;
-    let small = run(61, 4, Boundary::Cpml { width: 20, reflection: 1e-3, max_velocity: None }, nt, &offs);
-    let big = run(381, 4, Boundary::Cpml { width: 20, reflection: 1e-3, max_velocity: None }, nt, &offs);
+    let small = run(
+        61,
+        4,
+        Boundary::Cpml {
+            width: 20,
+            reflection: 1e-3,
+            max_velocity: None,
+        },
+        nt,
+        &offs,
+    );
+    let big = run(
+        381,
+        4,
+        Boundary::Cpml {
+            width: 20,
+            reflection: 1e-3,
+            max_velocity: None,
+        },
+        nt,
+        &offs,
+    );
     for k in 0..offs.len() {
         let s: Vec<f32> = (0..nt).map(|n| small[n * offs.len() + k]).collect();
         let b: Vec<f32> = (0..nt).map(|n| big[n * offs.len() + k]).collect();
         let peak = b.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        let diff = s.iter().zip(&b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
-        println!("C-PML 20 cells, receiver offset {:?}: max reflection / direct = {:.3e}", offs[k], diff / peak);
-        assert!(diff / peak < 0.01, "reflection {} of direct wave at {:?}", diff / peak, offs[k]);
+        let diff = s
+            .iter()
+            .zip(&b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        println!(
+            "C-PML 20 cells, receiver offset {:?}: max reflection / direct = {:.3e}",
+            offs[k],
+            diff / peak
+        );
+        assert!(
+            diff / peak < 0.01,
+            "reflection {} of direct wave at {:?}",
+            diff / peak,
+            offs[k]
+        );
     }
 }

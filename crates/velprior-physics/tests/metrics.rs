@@ -16,7 +16,10 @@ fn metrics_match_red_diffeq_final_values() {
     assert_eq!(s, vec![70, 190]);
     let truth: Vec<f32> = truth.iter().map(|&v| normalise_velocity(v)).collect();
     let m = metrics_normalised(&result, &truth, ModelShape::new(70, 190)).unwrap();
-    println!("ours {m:?}; RED-DiffEq ssim {} mae {} rmse {}", ssim[299], mae[299], rmse[299]);
+    println!(
+        "ours {m:?}; RED-DiffEq ssim {} mae {} rmse {}",
+        ssim[299], mae[299], rmse[299]
+    );
     assert!((m.ssim - f64::from(ssim[299])).abs() < 1e-5);
     assert!((m.mae - f64::from(mae[299])).abs() < 1e-6);
     assert!((m.rmse - f64::from(rmse[299])).abs() < 1e-6);

@@ -19,8 +19,8 @@ pub(crate) struct CpmlProfile {
     pml_rows: Vec<usize>,
     corr_rows: Vec<usize>,
     in_corr_row: Vec<bool>,
-    pml_cols: Vec<usize>,
-    corr_cols: Vec<usize>,
+    pml_cols: Vec<std::ops::Range<usize>>,
+    corr_cols: Vec<std::ops::Range<usize>>,
 }
 
 /// Auxiliary fields on the storage grid: ψ and ζ per axis (forward), or their adjoint carries.
@@ -34,12 +34,77 @@ pub(crate) struct CpmlFields {
 
 impl CpmlFields {
     pub fn zeros(n: usize) -> Self {
-        Self { psi_z: vec![0.0; n], zeta_z: vec![0.0; n], psi_x: vec![0.0; n], zeta_x: vec![0.0; n] }
+        Self {
+            psi_z: vec![0.0; n],
+            zeta_z: vec![0.0; n],
+            psi_x: vec![0.0; n],
+            zeta_x: vec![0.0; n],
+        }
     }
 }
 
+/// Contiguous runs of a sorted index list.
+fn runs(idx: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for &i in idx {
+        match out.last_mut() {
+            Some(r) if r.end == i => r.end = i + 1,
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
+}
+
+/// out[j] = Σₖ d1[k]·(src[at + j + (k+1)·stride] − src[at + j − (k+1)·stride]).
+#[inline(always)]
+fn d1<const R: usize>(c: &[f32; 4], src: &[f32], at: usize, stride: usize, out: &mut [f32]) {
+    let n = out.len();
+    let p: [&[f32]; R] = std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
+    let m: [&[f32]; R] = std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut s = 0.0;
+        for k in 0..R {
+            s += c[k] * (p[k][j] - m[k][j]);
+        }
+        *o = s;
+    }
+}
+
+/// out[j] = d2[0]·src[at + j] + Σₖ d2[k+1]·(src[at + j + (k+1)·stride] + src[at + j − (k+1)·stride]).
+#[inline(always)]
+fn d2<const R: usize>(c: &[f32; 5], src: &[f32], at: usize, stride: usize, out: &mut [f32]) {
+    let n = out.len();
+    let z = &src[at..at + n];
+    let p: [&[f32]; R] = std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
+    let m: [&[f32]; R] = std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut s = c[0] * z[j];
+        for k in 0..R {
+            s += c[k + 1] * (p[k][j] + m[k][j]);
+        }
+        *o = s;
+    }
+}
+
+/// Scratch rows for the correction loops.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scratch {
+    t1: Vec<f32>,
+    t2: Vec<f32>,
+}
+
+
 /// (a, b) for one axis of `n_model` cells padded by `lo`/`hi` cells.
-fn axis_coeffs(lo: usize, hi: usize, n_model: usize, dx: f32, dt: f32, vmax: f32, freq: f32, refl: f32) -> (Vec<f32>, Vec<f32>) {
+fn axis_coeffs(
+    lo: usize,
+    hi: usize,
+    n_model: usize,
+    dx: f32,
+    dt: f32,
+    vmax: f32,
+    freq: f32,
+    refl: f32,
+) -> (Vec<f32>, Vec<f32>) {
     let n = lo + n_model + hi;
     let mut a = vec![1.0f32; n];
     let mut b = vec![0.0f32; n];
@@ -90,60 +155,92 @@ impl CpmlProfile {
         for &i in &corr_rows {
             in_corr_row[i] = true;
         }
-        Self { az, bz, ax, bx, pml_rows, corr_rows, in_corr_row, pml_cols, corr_cols }
+        Self { az, bz, ax, bx, pml_rows, corr_rows, in_corr_row, pml_cols: runs(&pml_cols), corr_cols: runs(&corr_cols) }
     }
 
     /// corr = W − ∇²u on the strips for wavefield `u`, advancing ψ, ζ one step.
-    pub fn forward_correction(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, corr: &mut [f32]) {
-        let r = st.radius;
-        let (d1, d2) = (&st.d1[..r], &st.d2);
-        let idx = |i: usize, j: usize| (i + r) * l.nxs + j + r;
-        let nxs = l.nxs;
+    pub fn forward_correction(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the enabled features.
+                unsafe { self.forward_avx2(st, l, u, f, sc, corr) };
+                return;
+            }
+        }
+        self.forward_dispatch(st, l, u, f, sc, corr);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn forward_avx2(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+        self.forward_dispatch(st, l, u, f, sc, corr);
+    }
+
+    #[inline(always)]
+    fn forward_dispatch(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+        if st.radius == 2 {
+            self.forward_r::<2>(st, l, u, f, sc, corr)
+        } else {
+            self.forward_r::<4>(st, l, u, f, sc, corr)
+        }
+    }
+
+    #[inline(always)]
+    fn forward_r<const R: usize>(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+        let (nxs, n) = (l.nxs, l.nxp);
+        let at = |i: usize, j: usize| (i + R) * nxs + j + R;
+        sc.t1.resize(n, 0.0);
+        sc.t2.resize(n, 0.0);
         // z axis: ψz on PML rows, then the correction on PML rows + halo (assigned).
         for &i in &self.pml_rows {
             let (a, b) = (self.az[i], self.bz[i]);
-            for j in 0..l.nxp {
-                let s = idx(i, j);
-                let du: f32 = (0..r).map(|k| d1[k] * (u[s + (k + 1) * nxs] - u[s - (k + 1) * nxs])).sum();
-                f.psi_z[s] = a * f.psi_z[s] + b * du;
+            d1::<R>(&st.d1, u, at(i, 0), nxs, &mut sc.t1);
+            for (p, du) in f.psi_z[at(i, 0)..at(i, 0) + n].iter_mut().zip(&sc.t1) {
+                *p = a * *p + b * du;
             }
         }
         for &i in &self.corr_rows {
             let (a, b) = (self.az[i], self.bz[i]);
-            for j in 0..l.nxp {
-                let s = idx(i, j);
-                let dpsi: f32 = (0..r).map(|k| d1[k] * (f.psi_z[s + (k + 1) * nxs] - f.psi_z[s - (k + 1) * nxs])).sum();
-                corr[s] = if b != 0.0 {
-                    let uzz = d2[0] * u[s] + (0..r).map(|k| d2[k + 1] * (u[s + (k + 1) * nxs] + u[s - (k + 1) * nxs])).sum::<f32>();
+            let s = at(i, 0);
+            d1::<R>(&st.d1, &f.psi_z, s, nxs, &mut sc.t1);
+            let c = &mut corr[s..s + n];
+            if b != 0.0 {
+                d2::<R>(&st.d2, u, s, nxs, &mut sc.t2);
+                for ((c, z), (dpsi, uzz)) in c.iter_mut().zip(&mut f.zeta_z[s..s + n]).zip(sc.t1.iter().zip(&sc.t2)) {
                     let t = uzz + dpsi;
-                    f.zeta_z[s] = a * f.zeta_z[s] + b * t;
-                    dpsi + b * t + f.zeta_z[s]
-                } else {
-                    dpsi
-                };
+                    *z = a * *z + b * t;
+                    *c = dpsi + b * t + *z;
+                }
+            } else {
+                c.copy_from_slice(&sc.t1);
             }
         }
         // x axis: per row, ψx on PML columns then the correction (added on z-strip rows).
         for i in 0..l.nzp {
-            for &j in &self.pml_cols {
-                let s = idx(i, j);
-                let du: f32 = (0..r).map(|k| d1[k] * (u[s + k + 1] - u[s - k - 1])).sum();
-                f.psi_x[s] = self.ax[j] * f.psi_x[s] + self.bx[j] * du;
+            for rg in &self.pml_cols {
+                let (s, m) = (at(i, rg.start), rg.len());
+                let t = &mut sc.t1[..m];
+                d1::<R>(&st.d1, u, s, 1, t);
+                for (((p, du), a), b) in f.psi_x[s..s + m].iter_mut().zip(t.iter()).zip(&self.ax[rg.clone()]).zip(&self.bx[rg.clone()]) {
+                    *p = a * *p + b * du;
+                }
             }
             let add = self.in_corr_row[i];
-            for &j in &self.corr_cols {
-                let s = idx(i, j);
-                let (a, b) = (self.ax[j], self.bx[j]);
-                let dpsi: f32 = (0..r).map(|k| d1[k] * (f.psi_x[s + k + 1] - f.psi_x[s - k - 1])).sum();
-                let c = if b != 0.0 {
-                    let uxx = d2[0] * u[s] + (0..r).map(|k| d2[k + 1] * (u[s + k + 1] + u[s - k - 1])).sum::<f32>();
-                    let t = uxx + dpsi;
-                    f.zeta_x[s] = a * f.zeta_x[s] + b * t;
-                    dpsi + b * t + f.zeta_x[s]
-                } else {
-                    dpsi
-                };
-                corr[s] = if add { corr[s] + c } else { c };
+            for rg in &self.corr_cols {
+                let (s, m) = (at(i, rg.start), rg.len());
+                let (t1, t2) = (&mut sc.t1[..m], &mut sc.t2[..m]);
+                d1::<R>(&st.d1, &f.psi_x, s, 1, t1);
+                d2::<R>(&st.d2, u, s, 1, t2);
+                let (ax, bx) = (&self.ax[rg.clone()], &self.bx[rg.clone()]);
+                for j in 0..m {
+                    let (dpsi, b) = (t1[j], bx[j]);
+                    let t = t2[j] + dpsi;
+                    let z = ax[j] * f.zeta_x[s + j] + b * t;
+                    f.zeta_x[s + j] = z;
+                    let c = dpsi + b * t + z;
+                    corr[s + j] = if add { corr[s + j] + c } else { c };
+                }
             }
         }
     }
@@ -151,81 +248,115 @@ impl CpmlProfile {
     /// Transpose of [`Self::forward_correction`] applied to `x` (= v²dt²·λ): corr = Wᵀx − ∇²x,
     /// advancing the adjoint carries in `f` (ψ̄, ζ̄) one step backwards. `e`, `g` are scratch
     /// storage-grid arrays that must be zero outside the PML strips (they stay so).
-    pub fn adjoint_correction(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], corr: &mut [f32]) {
-        let r = st.radius;
-        let (d1, d2) = (&st.d1[..r], &st.d2);
-        let idx = |i: usize, j: usize| (i + r) * l.nxs + j + r;
-        let nxs = l.nxs;
+    #[allow(clippy::too_many_arguments)]
+    pub fn adjoint_correction(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the enabled features.
+                unsafe { self.adjoint_avx2(st, l, x, f, e, g, sc, corr) };
+                return;
+            }
+        }
+        self.adjoint_dispatch(st, l, x, f, e, g, sc, corr);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn adjoint_avx2(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+        self.adjoint_dispatch(st, l, x, f, e, g, sc, corr);
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn adjoint_dispatch(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+        if st.radius == 2 {
+            self.adjoint_r::<2>(st, l, x, f, e, g, sc, corr)
+        } else {
+            self.adjoint_r::<4>(st, l, x, f, e, g, sc, corr)
+        }
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn adjoint_r<const R: usize>(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+        let (nxs, n) = (l.nxs, l.nxp);
+        let at = |i: usize, j: usize| (i + R) * nxs + j + R;
+        sc.t1.resize(n, 0.0);
+        sc.t2.resize(n, 0.0);
         // z axis. ζ̄tot = ζ̄ + x; e = b(x + ζ̄tot); ψ̄tot = ψ̄ − ∂z(x + e); g = b ψ̄tot;
         // corr = ∂zz e − ∂z g; carries ← a·tot.
         for &i in &self.pml_rows {
-            let (a, b) = (self.az[i], self.bz[i]);
-            for j in 0..l.nxp {
-                let s = idx(i, j);
-                let zt = f.zeta_z[s] + x[s];
-                e[s] = b * (x[s] + zt);
-                f.zeta_z[s] = a * zt;
+            let (a, b, s) = (self.az[i], self.bz[i], at(i, 0));
+            for ((ev, z), xv) in e[s..s + n].iter_mut().zip(&mut f.zeta_z[s..s + n]).zip(&x[s..s + n]) {
+                let zt = *z + xv;
+                *ev = b * (xv + zt);
+                *z = a * zt;
             }
         }
         for &i in &self.pml_rows {
-            let (a, b) = (self.az[i], self.bz[i]);
-            for j in 0..l.nxp {
-                let s = idx(i, j);
-                let dxe: f32 = (0..r)
-                    .map(|k| {
-                        let (p, m) = (s + (k + 1) * nxs, s - (k + 1) * nxs);
-                        d1[k] * ((x[p] + e[p]) - (x[m] + e[m]))
-                    })
-                    .sum();
-                let pt = f.psi_z[s] - dxe;
-                g[s] = b * pt;
-                f.psi_z[s] = a * pt;
+            let (a, b, s) = (self.az[i], self.bz[i], at(i, 0));
+            d1::<R>(&st.d1, x, s, nxs, &mut sc.t1);
+            d1::<R>(&st.d1, e, s, nxs, &mut sc.t2);
+            for ((gv, p), (dx1, dx2)) in g[s..s + n].iter_mut().zip(&mut f.psi_z[s..s + n]).zip(sc.t1.iter().zip(&sc.t2)) {
+                let pt = *p - (dx1 + dx2);
+                *gv = b * pt;
+                *p = a * pt;
             }
         }
         for &i in &self.corr_rows {
-            for j in 0..l.nxp {
-                let s = idx(i, j);
-                let ezz = d2[0] * e[s] + (0..r).map(|k| d2[k + 1] * (e[s + (k + 1) * nxs] + e[s - (k + 1) * nxs])).sum::<f32>();
-                let gz: f32 = (0..r).map(|k| d1[k] * (g[s + (k + 1) * nxs] - g[s - (k + 1) * nxs])).sum();
-                corr[s] = ezz - gz;
+            let s = at(i, 0);
+            d2::<R>(&st.d2, e, s, nxs, &mut sc.t1);
+            d1::<R>(&st.d1, g, s, nxs, &mut sc.t2);
+            for (c, (ezz, gz)) in corr[s..s + n].iter_mut().zip(sc.t1.iter().zip(&sc.t2)) {
+                *c = ezz - gz;
             }
         }
-        // x axis: the same along rows; e and g are reused (their z values are no longer needed,
-        // but they must be zero off the x strips: clear the z strips first).
+        // x axis: the same along rows; e and g are reused, so clear the z strips first.
         for &i in &self.pml_rows {
-            let row = idx(i, 0);
-            e[row..row + l.nxp].fill(0.0);
-            g[row..row + l.nxp].fill(0.0);
+            let s = at(i, 0);
+            e[s..s + n].fill(0.0);
+            g[s..s + n].fill(0.0);
         }
         for i in 0..l.nzp {
-            for &j in &self.pml_cols {
-                let s = idx(i, j);
-                let zt = f.zeta_x[s] + x[s];
-                e[s] = self.bx[j] * (x[s] + zt);
-                f.zeta_x[s] = self.ax[j] * zt;
+            for rg in &self.pml_cols {
+                let (s, m) = (at(i, rg.start), rg.len());
+                let (ax, bx) = (&self.ax[rg.clone()], &self.bx[rg.clone()]);
+                for j in 0..m {
+                    let zt = f.zeta_x[s + j] + x[s + j];
+                    e[s + j] = bx[j] * (x[s + j] + zt);
+                    f.zeta_x[s + j] = ax[j] * zt;
+                }
             }
-            for &j in &self.pml_cols {
-                let s = idx(i, j);
-                let dxe: f32 = (0..r).map(|k| d1[k] * ((x[s + k + 1] + e[s + k + 1]) - (x[s - k - 1] + e[s - k - 1]))).sum();
-                let pt = f.psi_x[s] - dxe;
-                g[s] = self.bx[j] * pt;
-                f.psi_x[s] = self.ax[j] * pt;
+            for rg in &self.pml_cols {
+                let (s, m) = (at(i, rg.start), rg.len());
+                let (t1, t2) = (&mut sc.t1[..m], &mut sc.t2[..m]);
+                d1::<R>(&st.d1, x, s, 1, t1);
+                d1::<R>(&st.d1, e, s, 1, t2);
+                let (ax, bx) = (&self.ax[rg.clone()], &self.bx[rg.clone()]);
+                for j in 0..m {
+                    let pt = f.psi_x[s + j] - (t1[j] + t2[j]);
+                    g[s + j] = bx[j] * pt;
+                    f.psi_x[s + j] = ax[j] * pt;
+                }
             }
             let add = self.in_corr_row[i];
-            for &j in &self.corr_cols {
-                let s = idx(i, j);
-                let exx = d2[0] * e[s] + (0..r).map(|k| d2[k + 1] * (e[s + k + 1] + e[s - k - 1])).sum::<f32>();
-                let gx: f32 = (0..r).map(|k| d1[k] * (g[s + k + 1] - g[s - k - 1])).sum();
-                let c = exx - gx;
-                corr[s] = if add { corr[s] + c } else { c };
+            for rg in &self.corr_cols {
+                let (s, m) = (at(i, rg.start), rg.len());
+                let (t1, t2) = (&mut sc.t1[..m], &mut sc.t2[..m]);
+                d2::<R>(&st.d2, e, s, 1, t1);
+                d1::<R>(&st.d1, g, s, 1, t2);
+                for j in 0..m {
+                    let c = t1[j] - t2[j];
+                    corr[s + j] = if add { corr[s + j] + c } else { c };
+                }
             }
-        }
-        // Leave e and g zero off the strips for the next call (clear the x strips).
-        for i in 0..l.nzp {
-            for &j in &self.pml_cols {
-                let s = idx(i, j);
-                e[s] = 0.0;
-                g[s] = 0.0;
+            // Leave e and g zero off the strips for the next row and call.
+            for rg in &self.pml_cols {
+                let (s, m) = (at(i, rg.start), rg.len());
+                e[s..s + m].fill(0.0);
+                g[s..s + m].fill(0.0);
             }
         }
     }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 /// Path of a file under the shared reference data directory.
 pub fn data_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel)
 }
 
 /// Read an .npy array as f32 in C (row-major) order, with its shape.
@@ -16,7 +18,12 @@ pub fn read_npy(rel: &str) -> (Vec<f32>, Vec<usize>) {
     let fortran = npy.order() == npyz::Order::Fortran;
     let dtype = npy.dtype();
     let raw: Vec<f32> = match dtype.descr().as_str() {
-        "<f8" => npy.into_vec::<f64>().unwrap().into_iter().map(|x| x as f32).collect(),
+        "<f8" => npy
+            .into_vec::<f64>()
+            .unwrap()
+            .into_iter()
+            .map(|x| x as f32)
+            .collect(),
         _ => npy.into_vec::<f32>().unwrap(),
     };
     if !fortran {
@@ -48,7 +55,11 @@ pub fn read_npy(rel: &str) -> (Vec<f32>, Vec<usize>) {
 
 /// ‖a − b‖ / ‖b‖.
 pub fn rel_l2(a: &[f32], b: &[f32]) -> f64 {
-    let num: f64 = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum();
+    let num: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum();
     let den: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
     (num / den).sqrt()
 }
