@@ -1,0 +1,17 @@
+# The two commands of the README go through here so that a fresh machine needs no set-up:
+# each target installs the system packages it needs first (scripts/setup.sh, idempotent).
+
+.PHONY: quickstart test setup bench
+
+# The main job on built-in defaults (no downloads): writes runs/quickstart/.
+quickstart:
+	bash scripts/setup.sh
+	cargo run --release -- quickstart --out runs/quickstart
+
+# The whole test suite (the command CI runs).
+test:
+	bash scripts/setup.sh --test
+	VELPRIOR_REQUIRE_PYTHON=1 cargo test --workspace
+
+setup:
+	bash scripts/setup.sh --test

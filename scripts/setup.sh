@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what velprior needs on a fresh Debian/Ubuntu machine, only where it is missing.
+#
+#   bash scripts/setup.sh          system packages for building (libhdf5-dev, pkg-config)
+#   bash scripts/setup.sh --test   also the Python packages the interoperability tests use
+#                                  (h5py, numpy, safetensors from PyPI)
+# Idempotent: a machine that already has everything is left untouched.
+set -euo pipefail
+
+need=()
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if ! pkg-config --exists hdf5 2>/dev/null && [ ! -e /usr/include/hdf5/serial/hdf5.h ] && [ ! -e /usr/include/hdf5.h ]; then
+    need+=(libhdf5-dev)
+fi
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${need[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--test" ]; then
+    if ! python3 -c "import h5py, numpy, safetensors" >/dev/null 2>&1; then
+        echo "setup: installing h5py numpy safetensors from PyPI" >&2
+        python3 -m pip install --quiet --disable-pip-version-check h5py numpy safetensors \
+            || python3 -m pip install --quiet --disable-pip-version-check --user h5py numpy safetensors
+    fi
+fi
