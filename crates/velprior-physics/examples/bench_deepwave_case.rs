@@ -103,6 +103,13 @@ fn main() {
     };
     let d_obs = forward(&vt, shape, &cfg, &acq).unwrap();
     let cells = (NZ * NX * nt * 10) as f64;
+    let only = std::env::args().nth(2).unwrap_or_default();
+    if only == "forward" {
+        for _ in 0..reps {
+            std::hint::black_box(forward(&v0, shape, &cfg, &acq).unwrap());
+        }
+        return;
+    }
     let (fm, fmin) = time(reps, || forward(&v0, shape, &cfg, &acq).unwrap());
     println!(
         "deepwave case forward: median {fm:.3} s (min {fmin:.3} s), {:.2e} interior updates/s; deepwave reference 0.38 s -> ratio {:.2}x",

@@ -27,6 +27,7 @@ fn shot_gradient(
     storage: Storage,
     threads: bool,
 ) -> ShotOut {
+    let _ftz = crate::stencil::FlushDenormals::new();
     let nt = wavelet.len();
     let sl = m.step_len();
     let (src, recs) = shot_indices(m, shot);

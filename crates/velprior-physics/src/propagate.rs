@@ -11,7 +11,7 @@ use crate::boundary::damping::damping_grid;
 use crate::boundary::{Boundary, Padding};
 use crate::error::{PhysicsError, Result, param};
 use crate::geometry::{Acquisition, ModelShape, Shot};
-use crate::stencil::{RowBlock, RowKind, Stencil, update_rows};
+use crate::stencil::{FlushDenormals, RowBlock, RowKind, Stencil, update_rows};
 
 /// Numerical parameters of the finite-difference solver.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -274,11 +274,17 @@ impl Medium {
                 .par_chunks_mut(rows_per * nxs)
                 .zip(st.par_chunks_mut(rows_per * nxs))
                 .enumerate()
-                .for_each(|(ci, (o, w))| update_rows(&blk(r + ci * rows_per), o, w, kind)),
+                .for_each(|(ci, (o, w))| {
+                    let _ftz = FlushDenormals::new();
+                    update_rows(&blk(r + ci * rows_per), o, w, kind)
+                }),
             (None, true) => out
                 .par_chunks_mut(rows_per * nxs)
                 .enumerate()
-                .for_each(|(ci, o)| update_rows(&blk(r + ci * rows_per), o, &mut [], kind)),
+                .for_each(|(ci, o)| {
+                    let _ftz = FlushDenormals::new();
+                    update_rows(&blk(r + ci * rows_per), o, &mut [], kind)
+                }),
             (Some(st), false) => update_rows(&blk(r), out, st, kind),
             (None, false) => update_rows(&blk(r), out, &mut empty, kind),
         }
@@ -340,6 +346,7 @@ pub(crate) fn advance(
     mut checkpoint: impl FnMut(usize, &State),
     threads: bool,
 ) {
+    let _ftz = FlushDenormals::new();
     let nrec = recs.len();
     let sl = m.step_len();
     let n0 = steps.start;

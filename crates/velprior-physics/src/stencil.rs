@@ -195,3 +195,40 @@ mod tests {
         assert!(Stencil::new(6, 10.0).is_err());
     }
 }
+
+/// Flush denormals to zero on this thread while alive (x86-64 MXCSR FTZ|DAZ), restoring the
+/// previous mode on drop. Wavefields and C-PML memory variables decay exponentially in the
+/// absorbing border; without this, denormal arithmetic makes steps up to ~50× slower.
+pub(crate) struct FlushDenormals {
+    #[cfg(target_arch = "x86_64")]
+    old: u32,
+}
+
+impl FlushDenormals {
+    pub fn new() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut old: u32 = 0;
+            // SAFETY: stmxcsr/ldmxcsr only read/write the SSE control register through a valid
+            // pointer to a local; FTZ|DAZ only changes how denormal results are rounded.
+            unsafe {
+                std::arch::asm!("stmxcsr [{}]", in(reg) &mut old, options(nostack));
+                let new = old | 0x8040;
+                std::arch::asm!("ldmxcsr [{}]", in(reg) &new, options(nostack, readonly));
+            }
+            Self { old }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        Self {}
+    }
+}
+
+impl Drop for FlushDenormals {
+    fn drop(&mut self) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: restores the value read in `new`.
+        unsafe {
+            std::arch::asm!("ldmxcsr [{}]", in(reg) &self.old, options(nostack, readonly));
+        }
+    }
+}
