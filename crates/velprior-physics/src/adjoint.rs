@@ -2,7 +2,7 @@
 //!
 //! With λ̃ⁿ = v²dt²·λⁿ the adjoint recursion is the forward kernel run backwards in time with
 //! the transposed boundary terms: λ̃ⁿ = 2λ̃ⁿ⁺¹ − λ̃ⁿ⁺² + v²dt²·Wᵀ(λ̃ⁿ⁺¹) [− k(λ̃ⁿ⁺¹ − λ̃ⁿ⁺²)]
-//! + v²dt²·Rᵀ∂f/∂dⁿ, and ∂f/∂(v²dt²) = Σₙ λⁿ·Wⁿ (+ Σₙ λⁿ_s·w[n] at the source), so
+//! plus v²dt²·Rᵀ∂f/∂dⁿ, and ∂f/∂(v²dt²) = Σₙ λⁿ·Wⁿ (+ Σₙ λⁿ_s·w[n] at the source), so
 //! ∂f/∂v = 2/v · Σₙ λ̃ⁿ·Wⁿ on the padded grid, folded back onto the model (replicate padding).
 //! This is the exact transpose of the discrete forward code (discretise-then-optimise).
 
@@ -14,6 +14,11 @@ use crate::geometry::{Acquisition, ModelShape, Shot};
 use crate::misfit::Misfit;
 use crate::propagate::{Medium, SolverConfig, State, advance, shot_indices, within_shot_threads};
 
+/// Maps a modelled gather to (misfit, ∂f/∂d).
+type AdjointSource<'a> = &'a (dyn Fn(&[f32]) -> (f64, Vec<f32>) + Sync);
+/// Maps (shot index, modelled gather) to (misfit, ∂f/∂d).
+type ShotAdjointSource<'a> = &'a (dyn Fn(usize, &[f32]) -> (f64, Vec<f32>) + Sync);
+
 /// Per-shot result: misfit, Σₙ λ̃ⁿ·Wⁿ on the storage grid, modelled gather (nt, n_rec).
 type ShotOut = (f64, Vec<f32>, Vec<f32>);
 
@@ -23,7 +28,7 @@ fn shot_gradient(
     m: &Medium,
     shot: &Shot,
     wavelet: &[f32],
-    adjoint_source: &(dyn Fn(&[f32]) -> (f64, Vec<f32>) + Sync),
+    adjoint_source: AdjointSource,
     storage: Storage,
     threads: bool,
 ) -> ShotOut {
@@ -59,7 +64,7 @@ fn shot_gradient(
             let mut snaps: Vec<State> = Vec::with_capacity(nt.div_ceil(k));
             let mut s = State::new(m);
             let keep = |n: usize, st: &State| {
-                if n % k == 0 {
+                if n.is_multiple_of(k) {
                     snaps.push(st.clone())
                 }
             };
@@ -167,7 +172,7 @@ fn run_gradient(
     shape: ModelShape,
     cfg: &SolverConfig,
     acq: &Acquisition,
-    adjoint_source: &(dyn Fn(usize, &[f32]) -> (f64, Vec<f32>) + Sync),
+    adjoint_source: ShotAdjointSource,
     storage: Storage,
 ) -> Result<(f64, Vec<f32>, Vec<f32>)> {
     let m = Medium::new(v, shape, cfg, Some(acq))?;

@@ -244,7 +244,14 @@ impl Medium {
                     &mut s.corr,
                 );
             } else {
-                p.forward_correction(&self.st, &self.lay, &s.cur, &mut s.aux, &mut s.scratch, &mut s.corr);
+                p.forward_correction(
+                    &self.st,
+                    &self.lay,
+                    &s.cur,
+                    &mut s.aux,
+                    &mut s.scratch,
+                    &mut s.corr,
+                );
             }
         }
         let r = self.st.radius;

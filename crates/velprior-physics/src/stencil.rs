@@ -181,21 +181,6 @@ fn rows<const R: usize, const DAMP: bool, const CORR: bool, const STORE: bool>(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cfl_limit_of_4th_order() {
-        let s = Stencil::new(4, 10.0).unwrap();
-        // 1-D Nyquist symbol of the 4th-order stencil is 16/3; 2-D is 32/3 (unit spacing).
-        assert!((s.laplacian_spectral_radius() * 100.0 - 32.0 / 3.0).abs() < 1e-4);
-        let dt = s.max_stable_dt(4500.0);
-        assert!((dt - 2.0 * 10.0 / (4500.0 * (32.0f32 / 3.0).sqrt())).abs() < 1e-8);
-        assert!(Stencil::new(6, 10.0).is_err());
-    }
-}
-
 /// Flush denormals to zero on this thread while alive (x86-64 MXCSR FTZ|DAZ), restoring the
 /// previous mode on drop. Wavefields and C-PML memory variables decay exponentially in the
 /// absorbing border; without this, denormal arithmetic makes steps up to ~50× slower.
@@ -230,5 +215,20 @@ impl Drop for FlushDenormals {
         unsafe {
             std::arch::asm!("ldmxcsr [{}]", in(reg) &self.old, options(nostack, readonly));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cfl_limit_of_4th_order() {
+        let s = Stencil::new(4, 10.0).unwrap();
+        // 1-D Nyquist symbol of the 4th-order stencil is 16/3; 2-D is 32/3 (unit spacing).
+        assert!((s.laplacian_spectral_radius() * 100.0 - 32.0 / 3.0).abs() < 1e-4);
+        let dt = s.max_stable_dt(4500.0);
+        assert!((dt - 2.0 * 10.0 / (4500.0 * (32.0f32 / 3.0).sqrt())).abs() < 1e-8);
+        assert!(Stencil::new(6, 10.0).is_err());
     }
 }

@@ -155,3 +155,39 @@ fn cpml_reflections_below_one_percent_of_direct_wave() {
         );
     }
 }
+
+#[test]
+fn cpml_is_stable_over_long_runs() {
+    // 3000 steps, fast medium and strong thin C-PML: the field must decay, not grow.
+    for (v, width, vmax) in [(4000.0f32, 10usize, 6000.0f32), (1500.0, 20, 4500.0)] {
+        let n = 40;
+        let shot = Shot {
+            source: (20, 20),
+            receivers: vec![(5, 5), (20, 35), (35, 20)],
+        };
+        let acq = Acquisition {
+            shots: vec![shot],
+            wavelet: ricker(F, DT, 3000, DELAY),
+        };
+        let cfg = SolverConfig {
+            dx: DX,
+            dt: DT,
+            order: 8,
+            freq: F,
+            boundary: Boundary::Cpml {
+                width,
+                reflection: 1e-3,
+                max_velocity: Some(vmax),
+            },
+            free_surface: true,
+        };
+        let d = forward(&vec![v; n * n], ModelShape::new(n, n), &cfg, &acq).unwrap();
+        let peak = d.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let tail = d[2500 * 3..].iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        println!("v {v} width {width}: peak {peak:.3e}, max over the last 500 steps {tail:.3e}");
+        assert!(
+            tail < 1e-3 * peak,
+            "late-time amplitude {tail} vs peak {peak}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! C-PML for the second-order scalar wave equation (Pasalic & McGarry 2010, as in deepwave).
 //!
 //! Per axis ξ with coefficients a = exp(−(σ+α)dt), b = σ/(σ+α)·(a − 1) (zero inside the model):
-//! ψⁿ = a ψⁿ⁻¹ + b ∂ξuⁿ,  T = ∂ξξuⁿ + ∂ξψⁿ,  ζⁿ = a ζⁿ⁻¹ + b T,  Wξ = (1 + b) T + ζⁿ,
+//! ψⁿ = a ψⁿ⁻¹ + b ∂ξuⁿ,  T = ∂ξξuⁿ + ∂ξψⁿ,  ζⁿ = a ζⁿ⁻¹ + b T,  Wξ = T + ζⁿ,
 //! and uⁿ⁺¹ = 2uⁿ − uⁿ⁻¹ + v²dt² (Wz + Wx). The plain Laplacian is computed by the fused row
 //! kernel; this module adds the correction Wξ − ∂ξξu on the border strips (plus a halo of R
 //! cells where ∂ξψ reaches into the model), and its exact transpose for the adjoint.
@@ -78,8 +78,10 @@ fn runs_exact(idx: &[usize]) -> Vec<std::ops::Range<usize>> {
 #[inline(always)]
 fn d1<const R: usize>(c: &[f32; 4], src: &[f32], at: usize, stride: usize, out: &mut [f32]) {
     let n = out.len();
-    let p: [&[f32]; R] = std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
-    let m: [&[f32]; R] = std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
+    let p: [&[f32]; R] =
+        std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
+    let m: [&[f32]; R] =
+        std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
     for (j, o) in out.iter_mut().enumerate() {
         let mut s = 0.0;
         for k in 0..R {
@@ -94,8 +96,10 @@ fn d1<const R: usize>(c: &[f32; 4], src: &[f32], at: usize, stride: usize, out: 
 fn d2<const R: usize>(c: &[f32; 5], src: &[f32], at: usize, stride: usize, out: &mut [f32]) {
     let n = out.len();
     let z = &src[at..at + n];
-    let p: [&[f32]; R] = std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
-    let m: [&[f32]; R] = std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
+    let p: [&[f32]; R] =
+        std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
+    let m: [&[f32]; R] =
+        std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
     for (j, o) in out.iter_mut().enumerate() {
         let mut s = c[0] * z[j];
         for k in 0..R {
@@ -112,8 +116,8 @@ pub(crate) struct Scratch {
     t2: Vec<f32>,
 }
 
-
 /// (a, b) for one axis of `n_model` cells padded by `lo`/`hi` cells.
+#[allow(clippy::too_many_arguments)]
 fn axis_coeffs(
     lo: usize,
     hi: usize,
@@ -165,7 +169,17 @@ pub(crate) struct Layout {
 impl CpmlProfile {
     /// Coefficients for a model (nz, nx) padded by `pad`; `vmax` (m/s) and `freq` (Hz).
     #[allow(clippy::too_many_arguments)]
-    pub fn new(pad: Padding, nz: usize, nx: usize, dx: f32, dt: f32, vmax: f32, freq: f32, refl: f32, r: usize) -> Self {
+    pub fn new(
+        pad: Padding,
+        nz: usize,
+        nx: usize,
+        dx: f32,
+        dt: f32,
+        vmax: f32,
+        freq: f32,
+        refl: f32,
+        r: usize,
+    ) -> Self {
         let (az, bz) = axis_coeffs(pad.top, pad.bottom, nz, dx, dt, vmax, freq, refl);
         let (ax, bx) = axis_coeffs(pad.left, pad.right, nx, dx, dt, vmax, freq, refl);
         let (pml_rows, corr_rows) = strips(&bz, r);
@@ -175,14 +189,34 @@ impl CpmlProfile {
             in_corr_row[i] = true;
         }
         let nxp = ax.len();
-        Self { az, bz, ax, bx, pml_rows, corr_rows, in_corr_row, pml_cols: runs(&pml_cols, nxp), corr_cols: runs(&corr_cols, nxp) }
+        Self {
+            az,
+            bz,
+            ax,
+            bx,
+            pml_rows,
+            corr_rows,
+            in_corr_row,
+            pml_cols: runs(&pml_cols, nxp),
+            corr_cols: runs(&corr_cols, nxp),
+        }
     }
 
     /// corr = W − ∇²u on the strips for wavefield `u`, advancing ψ, ζ one step.
-    pub fn forward_correction(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+    pub fn forward_correction(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        u: &[f32],
+        f: &mut CpmlFields,
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 // SAFETY: the CPU supports the enabled features.
                 unsafe { self.forward_avx2(st, l, u, f, sc, corr) };
                 return;
@@ -193,12 +227,28 @@ impl CpmlProfile {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+    unsafe fn forward_avx2(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        u: &[f32],
+        f: &mut CpmlFields,
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         self.forward_dispatch(st, l, u, f, sc, corr);
     }
 
     #[inline(always)]
-    fn forward_dispatch(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+    fn forward_dispatch(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        u: &[f32],
+        f: &mut CpmlFields,
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         if st.radius == 2 {
             self.forward_r::<2>(st, l, u, f, sc, corr)
         } else {
@@ -207,7 +257,15 @@ impl CpmlProfile {
     }
 
     #[inline(always)]
-    fn forward_r<const R: usize>(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields, sc: &mut Scratch, corr: &mut [f32]) {
+    fn forward_r<const R: usize>(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        u: &[f32],
+        f: &mut CpmlFields,
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         let (nxs, n) = (l.nxs, l.nxp);
         let at = |i: usize, j: usize| (i + R) * nxs + j + R;
         sc.t1.resize(n, 0.0);
@@ -227,10 +285,14 @@ impl CpmlProfile {
             let c = &mut corr[s..s + n];
             if b != 0.0 {
                 d2::<R>(&st.d2, u, s, nxs, &mut sc.t2);
-                for ((c, z), (dpsi, uzz)) in c.iter_mut().zip(&mut f.zeta_z[s..s + n]).zip(sc.t1.iter().zip(&sc.t2)) {
+                for ((c, z), (dpsi, uzz)) in c
+                    .iter_mut()
+                    .zip(&mut f.zeta_z[s..s + n])
+                    .zip(sc.t1.iter().zip(&sc.t2))
+                {
                     let t = uzz + dpsi;
                     *z = a * *z + b * t;
-                    *c = dpsi + b * t + *z;
+                    *c = dpsi + *z;
                 }
             } else {
                 c.copy_from_slice(&sc.t1);
@@ -242,7 +304,12 @@ impl CpmlProfile {
                 let (s, m) = (at(i, rg.start), rg.len());
                 let t = &mut sc.t1[..m];
                 d1::<R>(&st.d1, u, s, 1, t);
-                for (((p, du), a), b) in f.psi_x[s..s + m].iter_mut().zip(t.iter()).zip(&self.ax[rg.clone()]).zip(&self.bx[rg.clone()]) {
+                for (((p, du), a), b) in f.psi_x[s..s + m]
+                    .iter_mut()
+                    .zip(t.iter())
+                    .zip(&self.ax[rg.clone()])
+                    .zip(&self.bx[rg.clone()])
+                {
                     *p = a * *p + b * du;
                 }
             }
@@ -259,7 +326,7 @@ impl CpmlProfile {
                     let t = t2[j] + dpsi;
                     let z = ax[j] * zx[j] + b * t;
                     zx[j] = z;
-                    t1[j] = dpsi + b * t + z;
+                    t1[j] = dpsi + z;
                 }
                 let cr = &mut corr[s..s + m];
                 if add {
@@ -275,10 +342,22 @@ impl CpmlProfile {
     /// advancing the adjoint carries in `f` (ψ̄, ζ̄) one step backwards. `e`, `g` are scratch
     /// storage-grid arrays that must be zero outside the PML strips (they stay so).
     #[allow(clippy::too_many_arguments)]
-    pub fn adjoint_correction(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+    pub fn adjoint_correction(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        x: &[f32],
+        f: &mut CpmlFields,
+        e: &mut [f32],
+        g: &mut [f32],
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 // SAFETY: the CPU supports the enabled features.
                 unsafe { self.adjoint_avx2(st, l, x, f, e, g, sc, corr) };
                 return;
@@ -290,13 +369,33 @@ impl CpmlProfile {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn adjoint_avx2(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+    unsafe fn adjoint_avx2(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        x: &[f32],
+        f: &mut CpmlFields,
+        e: &mut [f32],
+        g: &mut [f32],
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         self.adjoint_dispatch(st, l, x, f, e, g, sc, corr);
     }
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn adjoint_dispatch(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+    fn adjoint_dispatch(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        x: &[f32],
+        f: &mut CpmlFields,
+        e: &mut [f32],
+        g: &mut [f32],
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         if st.radius == 2 {
             self.adjoint_r::<2>(st, l, x, f, e, g, sc, corr)
         } else {
@@ -306,18 +405,32 @@ impl CpmlProfile {
 
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn adjoint_r<const R: usize>(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields, e: &mut [f32], g: &mut [f32], sc: &mut Scratch, corr: &mut [f32]) {
+    fn adjoint_r<const R: usize>(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        x: &[f32],
+        f: &mut CpmlFields,
+        e: &mut [f32],
+        g: &mut [f32],
+        sc: &mut Scratch,
+        corr: &mut [f32],
+    ) {
         let (nxs, n) = (l.nxs, l.nxp);
         let at = |i: usize, j: usize| (i + R) * nxs + j + R;
         sc.t1.resize(n, 0.0);
         sc.t2.resize(n, 0.0);
-        // z axis. ζ̄tot = ζ̄ + x; e = b(x + ζ̄tot); ψ̄tot = ψ̄ − ∂z(x + e); g = b ψ̄tot;
+        // z axis. ζ̄tot = ζ̄ + x; e = b·ζ̄tot (T̄ = x + e); ψ̄tot = ψ̄ − ∂z(x + e); g = b ψ̄tot;
         // corr = ∂zz e − ∂z g; carries ← a·tot.
         for &i in &self.pml_rows {
             let (a, b, s) = (self.az[i], self.bz[i], at(i, 0));
-            for ((ev, z), xv) in e[s..s + n].iter_mut().zip(&mut f.zeta_z[s..s + n]).zip(&x[s..s + n]) {
+            for ((ev, z), xv) in e[s..s + n]
+                .iter_mut()
+                .zip(&mut f.zeta_z[s..s + n])
+                .zip(&x[s..s + n])
+            {
                 let zt = *z + xv;
-                *ev = b * (xv + zt);
+                *ev = b * zt;
                 *z = a * zt;
             }
         }
@@ -325,7 +438,11 @@ impl CpmlProfile {
             let (a, b, s) = (self.az[i], self.bz[i], at(i, 0));
             d1::<R>(&st.d1, x, s, nxs, &mut sc.t1);
             d1::<R>(&st.d1, e, s, nxs, &mut sc.t2);
-            for ((gv, p), (dx1, dx2)) in g[s..s + n].iter_mut().zip(&mut f.psi_z[s..s + n]).zip(sc.t1.iter().zip(&sc.t2)) {
+            for ((gv, p), (dx1, dx2)) in g[s..s + n]
+                .iter_mut()
+                .zip(&mut f.psi_z[s..s + n])
+                .zip(sc.t1.iter().zip(&sc.t2))
+            {
                 let pt = *p - (dx1 + dx2);
                 *gv = b * pt;
                 *p = a * pt;
@@ -352,7 +469,7 @@ impl CpmlProfile {
                 let (zx, xs, es) = (&mut f.zeta_x[s..s + m], &x[s..s + m], &mut e[s..s + m]);
                 for j in 0..m {
                     let zt = zx[j] + xs[j];
-                    es[j] = bx[j] * (xs[j] + zt);
+                    es[j] = bx[j] * zt;
                     zx[j] = ax[j] * zt;
                 }
             }
@@ -377,9 +494,13 @@ impl CpmlProfile {
                 d1::<R>(&st.d1, g, s, 1, t2);
                 let cr = &mut corr[s..s + m];
                 if add {
-                    cr.iter_mut().zip(t1.iter().zip(t2.iter())).for_each(|(c, (a, b))| *c += a - b);
+                    cr.iter_mut()
+                        .zip(t1.iter().zip(t2.iter()))
+                        .for_each(|(c, (a, b))| *c += a - b);
                 } else {
-                    cr.iter_mut().zip(t1.iter().zip(t2.iter())).for_each(|(c, (a, b))| *c = a - b);
+                    cr.iter_mut()
+                        .zip(t1.iter().zip(t2.iter()))
+                        .for_each(|(c, (a, b))| *c = a - b);
                 }
             }
             // Leave e and g zero off the strips for the next row and call.

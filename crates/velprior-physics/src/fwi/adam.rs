@@ -15,7 +15,15 @@ pub struct Adam {
 impl Adam {
     /// Adam with step size `lr` (units of the parameters) for `n` parameters.
     pub fn new(n: usize, lr: f32, beta1: f32, beta2: f32, eps: f32) -> Self {
-        Self { lr, beta1, beta2, eps, m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+        Self {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
     }
 
     /// x ← x − lr·m̂/(√v̂ + ε).
@@ -40,7 +48,11 @@ mod tests {
         let mut x = vec![3.0f32, -2.0];
         let mut opt = Adam::new(2, 0.1, 0.9, 0.999, 1e-8);
         for _ in 0..500 {
-            let g: Vec<f32> = x.iter().zip([1.0f32, 10.0]).map(|(x, a)| 2.0 * a * (x - 1.0)).collect();
+            let g: Vec<f32> = x
+                .iter()
+                .zip([1.0f32, 10.0])
+                .map(|(x, a)| 2.0 * a * (x - 1.0))
+                .collect();
             opt.step(&mut x, &g);
         }
         assert!(x.iter().all(|v| (v - 1.0).abs() < 1e-2), "{x:?}");

@@ -12,13 +12,20 @@ pub struct Lbfgs {
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
 }
 
 impl Lbfgs {
     /// Memory of `history` pairs.
     pub fn new(history: usize) -> Self {
-        Self { history: history.max(1), s: VecDeque::new(), y: VecDeque::new() }
+        Self {
+            history: history.max(1),
+            s: VecDeque::new(),
+            y: VecDeque::new(),
+        }
     }
 
     /// True before the first curvature pair is stored.
@@ -33,14 +40,32 @@ impl Lbfgs {
         let mut alpha = vec![0.0; k];
         let rho: Vec<f64> = (0..k).map(|i| 1.0 / dot(&self.y[i], &self.s[i])).collect();
         for i in (0..k).rev() {
-            alpha[i] = rho[i] * self.s[i].iter().zip(&q).map(|(s, q)| f64::from(*s) * q).sum::<f64>();
-            q.iter_mut().zip(&self.y[i]).for_each(|(q, y)| *q -= alpha[i] * f64::from(*y));
+            alpha[i] = rho[i]
+                * self.s[i]
+                    .iter()
+                    .zip(&q)
+                    .map(|(s, q)| f64::from(*s) * q)
+                    .sum::<f64>();
+            q.iter_mut()
+                .zip(&self.y[i])
+                .for_each(|(q, y)| *q -= alpha[i] * f64::from(*y));
         }
-        let gamma = if k > 0 { dot(&self.s[k - 1], &self.y[k - 1]) / dot(&self.y[k - 1], &self.y[k - 1]) } else { 1.0 };
+        let gamma = if k > 0 {
+            dot(&self.s[k - 1], &self.y[k - 1]) / dot(&self.y[k - 1], &self.y[k - 1])
+        } else {
+            1.0
+        };
         q.iter_mut().for_each(|q| *q *= gamma);
         for i in 0..k {
-            let beta = rho[i] * self.y[i].iter().zip(&q).map(|(y, q)| f64::from(*y) * q).sum::<f64>();
-            q.iter_mut().zip(&self.s[i]).for_each(|(q, s)| *q += (alpha[i] - beta) * f64::from(*s));
+            let beta = rho[i]
+                * self.y[i]
+                    .iter()
+                    .zip(&q)
+                    .map(|(y, q)| f64::from(*y) * q)
+                    .sum::<f64>();
+            q.iter_mut()
+                .zip(&self.s[i])
+                .for_each(|(q, s)| *q += (alpha[i] - beta) * f64::from(*s));
         }
         q.iter().map(|&x| -x as f32).collect()
     }
@@ -58,6 +83,9 @@ impl Lbfgs {
     }
 }
 
+/// Objective: x ↦ (f, ∂f/∂x).
+pub type Objective<'a, E> = &'a mut dyn FnMut(&[f32]) -> Result<(f64, Vec<f32>), E>;
+
 /// One projected L-BFGS iteration on `f` from (x, fx, g): direction, backtracking line search
 /// (Armijo c = 1e-4, halving, at most 10 trials), curvature update. `first_step` scales the
 /// first direction to a largest change of that size. Returns the accepted (x, f, g), or the
@@ -69,7 +97,7 @@ pub fn lbfgs_iteration<E>(
     g: &[f32],
     first_step: f32,
     project: &dyn Fn(&mut [f32]),
-    f: &mut dyn FnMut(&[f32]) -> Result<(f64, Vec<f32>), E>,
+    f: Objective<E>,
 ) -> Result<(Vec<f32>, f64, Vec<f32>), E> {
     let mut d = mem.direction(g);
     if mem.is_empty() {
@@ -100,8 +128,18 @@ mod tests {
     fn lbfgs_minimises_an_ill_conditioned_quadratic() {
         let a = [1.0f64, 100.0, 10.0];
         let mut fun = |x: &[f32]| -> Result<(f64, Vec<f32>), ()> {
-            let f = x.iter().zip(a).map(|(x, a)| a * (f64::from(*x) - 1.0).powi(2)).sum();
-            Ok((f, x.iter().zip(a).map(|(x, a)| (2.0 * a * (f64::from(*x) - 1.0)) as f32).collect()))
+            let f = x
+                .iter()
+                .zip(a)
+                .map(|(x, a)| a * (f64::from(*x) - 1.0).powi(2))
+                .sum();
+            Ok((
+                f,
+                x.iter()
+                    .zip(a)
+                    .map(|(x, a)| (2.0 * a * (f64::from(*x) - 1.0)) as f32)
+                    .collect(),
+            ))
         };
         let mut x = vec![0.0f32; 3];
         let (mut fx, mut g) = fun(&x).unwrap();

@@ -6,7 +6,11 @@ use crate::geometry::ModelShape;
 /// Forward differences (∂z x, ∂x x) with zero at the last row/column.
 fn diffs(x: &[f32], s: ModelShape, i: usize, j: usize) -> (f32, f32) {
     let k = i * s.nx + j;
-    let dz = if i + 1 < s.nz { x[k + s.nx] - x[k] } else { 0.0 };
+    let dz = if i + 1 < s.nz {
+        x[k + s.nx] - x[k]
+    } else {
+        0.0
+    };
     let dx = if j + 1 < s.nx { x[k + 1] - x[k] } else { 0.0 };
     (dz, dx)
 }
@@ -33,7 +37,14 @@ pub fn tikhonov(x: &[f32], s: ModelShape) -> (f64, Vec<f32>) {
         for j in 0..s.nx {
             let (dz, dx) = diffs(x, s, i, j);
             r += f64::from(dz * dz + dx * dx);
-            scatter(&mut g, s, i, j, (2.0 * f64::from(dz) / n) as f32, (2.0 * f64::from(dx) / n) as f32);
+            scatter(
+                &mut g,
+                s,
+                i,
+                j,
+                (2.0 * f64::from(dz) / n) as f32,
+                (2.0 * f64::from(dx) / n) as f32,
+            );
         }
     }
     (r / n, g)
@@ -50,7 +61,14 @@ pub fn total_variation(x: &[f32], s: ModelShape) -> (f64, Vec<f32>) {
             let (dz, dx) = diffs(x, s, i, j);
             let m = (dz * dz + dx * dx + eps2).sqrt();
             r += f64::from(m);
-            scatter(&mut g, s, i, j, (f64::from(dz / m) / n) as f32, (f64::from(dx / m) / n) as f32);
+            scatter(
+                &mut g,
+                s,
+                i,
+                j,
+                (f64::from(dz / m) / n) as f32,
+                (f64::from(dx / m) / n) as f32,
+            );
         }
     }
     (r / n, g)
@@ -70,9 +88,19 @@ mod tests {
         for f in [tikhonov, total_variation] {
             let (_, g) = f(&x, s);
             let h = 1e-3f32;
-            let at = |t: f32| f(&x.iter().zip(&d).map(|(a, b)| a + t * b).collect::<Vec<_>>(), s).0;
+            let at = |t: f32| {
+                f(
+                    &x.iter().zip(&d).map(|(a, b)| a + t * b).collect::<Vec<_>>(),
+                    s,
+                )
+                .0
+            };
             let fd = (at(h) - at(-h)) / (2.0 * f64::from(h));
-            let an: f64 = g.iter().zip(&d).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+            let an: f64 = g
+                .iter()
+                .zip(&d)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum();
             assert!((fd - an).abs() < 1e-3 * an.abs().max(1e-3), "{fd} vs {an}");
         }
     }
