@@ -2,12 +2,17 @@
 //!
 //! - [`UNet`] (+ [`UNetConfig`]): the DDPM ε-denoiser; tensor names are documented in
 //!   [`unet`] and are the checkpoint keys.
+//! - [`MlpAutoencoder`] / [`ConvAutoencoder`] (+ [`regularised_ae_loss`], [`fit_latent_std`],
+//!   [`sample_prior`]): the regularised-AE baseline prior.
 //! - [`seeded_var_builder`]: reproducible PyTorch-default initialisation (candle's CPU RNG
 //!   cannot be seeded).
 //!
 //! Shapes follow the project convention: images are (N, C, H, W) f32, H = depth (z).
 
+pub mod ae_conv;
+pub mod ae_mlp;
 pub mod attention;
+pub mod autoencoder;
 pub mod config;
 pub mod dropout;
 pub mod error;
@@ -18,7 +23,10 @@ pub mod resample;
 pub mod time_embedding;
 pub mod unet;
 
+pub use ae_conv::{ConvAeConfig, ConvAutoencoder};
+pub use ae_mlp::{MlpAeConfig, MlpAutoencoder};
 pub use attention::Attention;
+pub use autoencoder::{AeLoss, Autoencoder, fit_latent_std, regularised_ae_loss, sample_prior};
 pub use config::{PadMode, UNetConfig};
 pub use error::{NnError, Result};
 pub use init::seeded_var_builder;

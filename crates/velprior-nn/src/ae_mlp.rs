@@ -1,0 +1,127 @@
+//! MLP regularised autoencoder for 1-D velocity profiles (N, L) (e.g. one depth column).
+
+use candle_core::Tensor;
+use candle_nn::{Linear, Module, VarBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::autoencoder::Autoencoder;
+use crate::error::{NnError, Result, config_err};
+use crate::init::linear;
+
+/// Architecture of [`MlpAutoencoder`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpAeConfig {
+    /// Length L of a profile.
+    pub input_dim: usize,
+    /// Hidden widths of the encoder (the decoder mirrors them), e.g. [256, 128].
+    pub hidden: Vec<usize>,
+    /// Latent dimension k.
+    pub latent_dim: usize,
+    /// Weight λ of the latent penalty λ‖E(x)‖² (used by the trainer).
+    #[serde(default = "default_lambda")]
+    pub lambda: f64,
+}
+
+fn default_lambda() -> f64 {
+    1e-3
+}
+
+impl MlpAeConfig {
+    /// Check every key.
+    pub fn validate(&self) -> Result<()> {
+        if self.input_dim == 0 {
+            return Err(config_err("input_dim", "must be at least 1"));
+        }
+        if self.latent_dim == 0 {
+            return Err(config_err("latent_dim", "must be at least 1"));
+        }
+        if self.hidden.contains(&0) {
+            return Err(config_err("hidden", "widths must be at least 1"));
+        }
+        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
+            return Err(config_err("lambda", "must be a finite number ≥ 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Encoder `L → hidden… → k` and decoder `k → …hidden → L`, SiLU between linear layers.
+///
+/// Tensor names: `encoder.{i}.{weight,bias}` and `decoder.{i}.{weight,bias}`, `i` = layer
+/// index from the input side of each network.
+#[derive(Debug, Clone)]
+pub struct MlpAutoencoder {
+    cfg: MlpAeConfig,
+    encoder: Vec<Linear>,
+    decoder: Vec<Linear>,
+}
+
+fn mlp(dims: &[usize], vb: VarBuilder) -> Result<Vec<Linear>> {
+    dims.windows(2)
+        .enumerate()
+        .map(|(i, d)| Ok(linear(d[0], d[1], vb.pp(i.to_string()))?))
+        .collect()
+}
+
+fn run(layers: &[Linear], x: &Tensor) -> Result<Tensor> {
+    let mut h = x.clone();
+    for (i, l) in layers.iter().enumerate() {
+        h = l.forward(&h)?;
+        if i + 1 < layers.len() {
+            h = h.silu()?;
+        }
+    }
+    Ok(h)
+}
+
+impl MlpAutoencoder {
+    /// Build from a validated config and a `VarBuilder` (e.g. [`crate::seeded_var_builder`]).
+    pub fn new(cfg: &MlpAeConfig, vb: VarBuilder) -> Result<Self> {
+        cfg.validate()?;
+        let mut enc = vec![cfg.input_dim];
+        enc.extend(&cfg.hidden);
+        enc.push(cfg.latent_dim);
+        let dec: Vec<usize> = enc.iter().rev().copied().collect();
+        Ok(Self {
+            cfg: cfg.clone(),
+            encoder: mlp(&enc, vb.pp("encoder"))?,
+            decoder: mlp(&dec, vb.pp("decoder"))?,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MlpAeConfig {
+        &self.cfg
+    }
+}
+
+impl Autoencoder for MlpAutoencoder {
+    fn latent_dim(&self) -> usize {
+        self.cfg.latent_dim
+    }
+
+    /// x (N, L) → z (N, k).
+    fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        if x.rank() != 2 || x.dim(1)? != self.cfg.input_dim {
+            return Err(NnError::Shape(format!(
+                "MLP autoencoder expects (N, {}) profiles, got {:?}",
+                self.cfg.input_dim,
+                x.dims()
+            )));
+        }
+        run(&self.encoder, x)
+    }
+
+    /// z (N, k) → x̂ (N, L).
+    fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        if z.rank() != 2 || z.dim(1)? != self.cfg.latent_dim {
+            return Err(NnError::Shape(format!(
+                "MLP autoencoder expects latents (N, {}), got {:?}",
+                self.cfg.latent_dim,
+                z.dims()
+            )));
+        }
+        run(&self.decoder, z)
+    }
+}

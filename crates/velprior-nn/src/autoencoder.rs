@@ -1,0 +1,101 @@
+//! Regularised autoencoder (the pedagogical baseline prior): loss ‖x − D(E(x))‖² + λ‖E(x)‖²,
+//! sampling z ~ N(0, s²I) with s the empirical std of the corpus latents, then x = D(z).
+//!
+//! Two encoders/decoders implement [`Autoencoder`]: [`crate::MlpAutoencoder`] for 1-D
+//! profiles (N, L) and [`crate::ConvAutoencoder`] for 2-D models (N, C, H, W). The loss,
+//! the latent-std fit and sampling are shared here.
+
+use candle_core::{DType, Device, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::error::{NnError, Result};
+
+/// An encoder/decoder pair with a `latent_dim`-dimensional code.
+pub trait Autoencoder {
+    /// Latent dimension k.
+    fn latent_dim(&self) -> usize;
+    /// x (N, …) → z (N, k).
+    fn encode(&self, x: &Tensor) -> Result<Tensor>;
+    /// z (N, k) → x̂ (N, …), the same trailing shape as the inputs.
+    fn decode(&self, z: &Tensor) -> Result<Tensor>;
+}
+
+/// The three terms of the regularised-AE loss, each a scalar tensor.
+#[derive(Debug, Clone)]
+pub struct AeLoss {
+    /// `recon + lambda · latent` (differentiable).
+    pub total: Tensor,
+    /// mean over the batch of ‖x_n − D(E(x_n))‖² (sum over pixels).
+    pub recon: Tensor,
+    /// mean over the batch of ‖E(x_n)‖².
+    pub latent: Tensor,
+}
+
+/// Regularised-AE loss on a batch `x` (N, …): per-sample squared norms averaged over N.
+pub fn regularised_ae_loss(ae: &dyn Autoencoder, x: &Tensor, lambda: f64) -> Result<AeLoss> {
+    let n = x.dim(0)?;
+    let z = ae.encode(x)?;
+    let xr = ae.decode(&z)?;
+    if xr.dims() != x.dims() {
+        return Err(NnError::Shape(format!(
+            "decoder output {:?} differs from input {:?}",
+            xr.dims(),
+            x.dims()
+        )));
+    }
+    let recon = ((x - &xr)?.sqr()?.sum_all()? / n as f64)?;
+    let latent = (z.sqr()?.sum_all()? / n as f64)?;
+    let total = (&recon + (&latent * lambda)?)?;
+    Ok(AeLoss {
+        total,
+        recon,
+        latent,
+    })
+}
+
+/// Empirical std s of all latent entries of a corpus `x` (N, …), encoded in chunks of
+/// `batch` samples: s² = mean over samples and latent dims of (z − z̄)², z̄ the global mean.
+pub fn fit_latent_std(ae: &dyn Autoencoder, x: &Tensor, batch: usize) -> Result<f64> {
+    let n = x.dim(0)?;
+    if n == 0 {
+        return Err(NnError::Shape(
+            "cannot fit the latent std of an empty corpus".into(),
+        ));
+    }
+    let batch = batch.max(1);
+    let (mut s1, mut s2, mut cnt) = (0f64, 0f64, 0usize);
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        let z = ae.encode(&x.narrow(0, start, len)?)?.detach();
+        let v = z.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+        s1 += v.iter().sum::<f64>();
+        s2 += v.iter().map(|a| a * a).sum::<f64>();
+        cnt += v.len();
+        start += len;
+    }
+    let mean = s1 / cnt as f64;
+    Ok((s2 / cnt as f64 - mean * mean).max(0.0).sqrt())
+}
+
+/// Draw `n` prior samples: z ~ N(0, s²I) from a ChaCha8 stream seeded by `seed`, x = D(z).
+pub fn sample_prior(
+    ae: &dyn Autoencoder,
+    n: usize,
+    latent_std: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<Tensor> {
+    let k = ae.latent_dim();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let z: Vec<f32> = (0..n * k)
+        .map(|_| {
+            let e: f64 = StandardNormal.sample(&mut rng);
+            (latent_std * e) as f32
+        })
+        .collect();
+    let z = Tensor::from_vec(z, (n, k), device)?;
+    ae.decode(&z)
+}
