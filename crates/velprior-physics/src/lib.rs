@@ -4,6 +4,26 @@
 //!
 //! Conventions: velocity models are `&[f32]` in m/s with shape (nz, nx), depth first,
 //! row-major; data are per shot (nt, n_receivers), shots concatenated.
+//!
+//! ```no_run
+//! use velprior_physics::*;
+//! let v = vec![2000.0f32; 70 * 70];
+//! let shape = ModelShape::new(70, 70);
+//! // OpenFWI acquisition and the OpenFWI-exact preset (120-cell damping border).
+//! let acq = Acquisition::surface(70, 5, 1, ricker_openfwi(15.0, 1e-3, 1000));
+//! let d = forward(&v, shape, &SolverConfig::openfwi(), &acq)?;
+//! // The fast default (20-cell C-PML) and an L1 misfit gradient w.r.t. velocity (m/s).
+//! let cfg = SolverConfig::cpml(10.0, 1e-3, 15.0, 20);
+//! let opts = GradientOptions { misfit: Misfit::L1, storage: Storage::default() };
+//! let (f, grad, _data) = misfit_and_gradient(&v, shape, &cfg, &acq, &d, opts)?;
+//! # Ok::<(), PhysicsError>(())
+//! ```
+//!
+//! Modules: `wavelet` (Ricker), `geometry` (shape, shots), `stencil` (4th/8th-order
+//! coefficients, CFL, fused row kernel), `boundary::{damping, cpml}`, `propagate` (forward),
+//! `adjoint` (gradient), `checkpointing` (storage plans), `misfit`, `operator`
+//! (`ForwardOperator`), `linear_ops` (mask, blur), `metrics` (RED-DiffEq SSIM/MAE/RMSE),
+//! `fwi` (config, Adam, L-BFGS, regularisers, smoothing, multiscale).
 
 pub mod adjoint;
 pub mod boundary;

@@ -109,6 +109,101 @@ fn d2<const R: usize>(c: &[f32; 5], src: &[f32], at: usize, stride: usize, out: 
     }
 }
 
+/// Per-cell coefficient: one value for a whole row (z axis) or one per column (x axis).
+trait Coef: Copy {
+    fn get(self, j: usize) -> f32;
+}
+
+impl Coef for f32 {
+    #[inline(always)]
+    fn get(self, _: usize) -> f32 {
+        self
+    }
+}
+
+impl Coef for &[f32] {
+    #[inline(always)]
+    fn get(self, j: usize) -> f32 {
+        self[j]
+    }
+}
+
+/// ψ ← a·ψ + b·∂u for the cells starting at storage index `s` (derivative along `stride`).
+#[inline(always)]
+fn psi_update<const R: usize, C: Coef>(
+    d1c: &[f32; 4],
+    u: &[f32],
+    s: usize,
+    stride: usize,
+    a: C,
+    b: C,
+    psi: &mut [f32],
+) {
+    let n = psi.len();
+    let up: [&[f32]; R] =
+        std::array::from_fn(|k| &u[s + (k + 1) * stride..s + (k + 1) * stride + n]);
+    let um: [&[f32]; R] =
+        std::array::from_fn(|k| &u[s - (k + 1) * stride..s - (k + 1) * stride + n]);
+    for (j, p) in psi.iter_mut().enumerate() {
+        let mut du = 0.0;
+        for k in 0..R {
+            du += d1c[k] * (up[k][j] - um[k][j]);
+        }
+        *p = a.get(j) * *p + b.get(j) * du;
+    }
+}
+
+/// corr = ∂ψ + ζ with ζ ← a·ζ + b·(∂²u + ∂ψ) (or corr = ∂ψ where `pml` is false), assigned or
+/// added (`add`), for the cells starting at storage index `s` along `stride`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn correction<const R: usize, C: Coef>(
+    st: &Stencil,
+    u: &[f32],
+    psi: &[f32],
+    s: usize,
+    stride: usize,
+    a: C,
+    b: C,
+    pml: bool,
+    zeta: &mut [f32],
+    corr: &mut [f32],
+    add: bool,
+) {
+    let n = corr.len();
+    let (d1c, d2c) = (&st.d1, &st.d2);
+    let pp: [&[f32]; R] =
+        std::array::from_fn(|k| &psi[s + (k + 1) * stride..s + (k + 1) * stride + n]);
+    let pm: [&[f32]; R] =
+        std::array::from_fn(|k| &psi[s - (k + 1) * stride..s - (k + 1) * stride + n]);
+    if !pml {
+        for (j, c) in corr.iter_mut().enumerate() {
+            let mut dpsi = 0.0;
+            for k in 0..R {
+                dpsi += d1c[k] * (pp[k][j] - pm[k][j]);
+            }
+            *c = if add { *c + dpsi } else { dpsi };
+        }
+        return;
+    }
+    let u0 = &u[s..s + n];
+    let up: [&[f32]; R] =
+        std::array::from_fn(|k| &u[s + (k + 1) * stride..s + (k + 1) * stride + n]);
+    let um: [&[f32]; R] =
+        std::array::from_fn(|k| &u[s - (k + 1) * stride..s - (k + 1) * stride + n]);
+    let zeta = &mut zeta[..n];
+    for (j, c) in corr.iter_mut().enumerate() {
+        let (mut dpsi, mut uxx) = (0.0, d2c[0] * u0[j]);
+        for k in 0..R {
+            dpsi += d1c[k] * (pp[k][j] - pm[k][j]);
+            uxx += d2c[k + 1] * (up[k][j] + um[k][j]);
+        }
+        let z = a.get(j) * zeta[j] + b.get(j) * (uxx + dpsi);
+        zeta[j] = z;
+        *c = if add { *c + dpsi + z } else { dpsi + z };
+    }
+}
+
 /// Scratch rows for the correction loops.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scratch {
@@ -263,77 +358,62 @@ impl CpmlProfile {
         l: &Layout,
         u: &[f32],
         f: &mut CpmlFields,
-        sc: &mut Scratch,
+        _sc: &mut Scratch,
         corr: &mut [f32],
     ) {
         let (nxs, n) = (l.nxs, l.nxp);
         let at = |i: usize, j: usize| (i + R) * nxs + j + R;
-        sc.t1.resize(n, 0.0);
-        sc.t2.resize(n, 0.0);
         // z axis: ψz on PML rows, then the correction on PML rows + halo (assigned).
         for &i in &self.pml_rows {
-            let (a, b) = (self.az[i], self.bz[i]);
-            d1::<R>(&st.d1, u, at(i, 0), nxs, &mut sc.t1);
-            for (p, du) in f.psi_z[at(i, 0)..at(i, 0) + n].iter_mut().zip(&sc.t1) {
-                *p = a * *p + b * du;
-            }
+            let s = at(i, 0);
+            psi_update::<R, _>(
+                &st.d1,
+                u,
+                s,
+                nxs,
+                self.az[i],
+                self.bz[i],
+                &mut f.psi_z[s..s + n],
+            );
         }
         for &i in &self.corr_rows {
-            let (a, b) = (self.az[i], self.bz[i]);
             let s = at(i, 0);
-            d1::<R>(&st.d1, &f.psi_z, s, nxs, &mut sc.t1);
-            let c = &mut corr[s..s + n];
-            if b != 0.0 {
-                d2::<R>(&st.d2, u, s, nxs, &mut sc.t2);
-                for ((c, z), (dpsi, uzz)) in c
-                    .iter_mut()
-                    .zip(&mut f.zeta_z[s..s + n])
-                    .zip(sc.t1.iter().zip(&sc.t2))
-                {
-                    let t = uzz + dpsi;
-                    *z = a * *z + b * t;
-                    *c = dpsi + *z;
-                }
-            } else {
-                c.copy_from_slice(&sc.t1);
-            }
+            let (a, b) = (self.az[i], self.bz[i]);
+            correction::<R, _>(
+                st,
+                u,
+                &f.psi_z,
+                s,
+                nxs,
+                a,
+                b,
+                b != 0.0,
+                &mut f.zeta_z[s..s + n],
+                &mut corr[s..s + n],
+                false,
+            );
         }
-        // x axis: per row, ψx on PML columns then the correction (added on z-strip rows).
+        // x axis: per row and strip, ψx then the correction (added on z-strip rows). The
+        // widened runs hold both the PML cells and their halo (b = 0, a = 1 there: ψ stays 0).
         for i in 0..l.nzp {
-            for rg in &self.pml_cols {
-                let (s, m) = (at(i, rg.start), rg.len());
-                let t = &mut sc.t1[..m];
-                d1::<R>(&st.d1, u, s, 1, t);
-                for (((p, du), a), b) in f.psi_x[s..s + m]
-                    .iter_mut()
-                    .zip(t.iter())
-                    .zip(&self.ax[rg.clone()])
-                    .zip(&self.bx[rg.clone()])
-                {
-                    *p = a * *p + b * du;
-                }
-            }
             let add = self.in_corr_row[i];
             for rg in &self.corr_cols {
                 let (s, m) = (at(i, rg.start), rg.len());
-                let (t1, t2) = (&mut sc.t1[..m], &mut sc.t2[..m]);
-                d1::<R>(&st.d1, &f.psi_x, s, 1, t1);
-                d2::<R>(&st.d2, u, s, 1, t2);
                 let (ax, bx) = (&self.ax[rg.clone()], &self.bx[rg.clone()]);
-                let zx = &mut f.zeta_x[s..s + m];
-                for j in 0..m {
-                    let (dpsi, b) = (t1[j], bx[j]);
-                    let t = t2[j] + dpsi;
-                    let z = ax[j] * zx[j] + b * t;
-                    zx[j] = z;
-                    t1[j] = dpsi + z;
-                }
-                let cr = &mut corr[s..s + m];
-                if add {
-                    cr.iter_mut().zip(t1.iter()).for_each(|(c, v)| *c += v);
-                } else {
-                    cr.copy_from_slice(t1);
-                }
+                psi_update::<R, _>(&st.d1, u, s, 1, ax, bx, &mut f.psi_x[s..s + m]);
+                correction::<R, _>(
+                    st,
+                    u,
+                    &f.psi_x,
+                    s,
+                    1,
+                    ax,
+                    bx,
+                    true,
+                    &mut f.zeta_x[s..s + m],
+                    &mut corr[s..s + m],
+                    add,
+                );
             }
         }
     }
