@@ -110,7 +110,7 @@ impl Ddim {
         let (s, ax, bx, sab_prev, c_dir, ex, ex0, lo, hi) =
             (c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]);
         let mean = |x: f32, e: f32| {
-            let x0 = (ax * x + bx * e).max(lo).min(hi);
+            let x0 = fused::clip(ax * x + bx * e, lo, hi);
             let e2 = ex * x + ex0 * x0;
             sab_prev * x0 + c_dir * e2
         };

@@ -111,7 +111,7 @@ impl DdpmAncestral {
             return fused::affine3(c[0], c[1], c[2], x, e, z, out);
         }
         let (s, ax, bx, c0, c1, lo, hi) = (c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
-        let mean = |x: f32, e: f32| c0 * (ax * x + bx * e).max(lo).min(hi) + c1 * x;
+        let mean = |x: f32, e: f32| c0 * fused::clip(ax * x + bx * e, lo, hi) + c1 * x;
         match z {
             Some(z) => {
                 for (((o, &x), &e), &z) in out.iter_mut().zip(x).zip(e).zip(z) {

@@ -50,18 +50,14 @@ pub(crate) fn check_inputs(op: &'static str, inputs: &[&Tensor]) -> Result<(usiz
         }
     }
     let n = first.dims()[0];
-    let sample_len = if n == 0 { 0 } else { first.elem_count() / n };
+    let sample_len = first.elem_count().checked_div(n).unwrap_or(0);
     Ok((n, sample_len))
 }
 
 /// Elements per sample of a (N, ...) layout.
 pub(crate) fn sample_len(l: &Layout) -> usize {
     let n = l.dims().first().copied().unwrap_or(1);
-    if n == 0 {
-        0
-    } else {
-        l.shape().elem_count() / n
-    }
+    l.shape().elem_count().checked_div(n).unwrap_or(0)
 }
 
 /// The f32 data of a contiguous CPU input.
@@ -140,7 +136,9 @@ pub(crate) fn cuda_launch(
     let out = unsafe { dev.alloc::<f32>(numel)? };
     if numel > 0 {
         let ptx = crate::cuda::ptx(kernel).map_err(candle_core::Error::wrap)?;
-        let func = dev.get_or_load_custom_func(kernel.func, kernel.name, &ptx)?;
+        // Loaded once per device: candle caches modules by name in each `CudaDevice`.
+        let module = format!("velprior_{}", kernel.name);
+        let func = dev.get_or_load_custom_func(kernel.func, &module, &ptx)?;
         let coef_dev = dev.clone_htod(coef)?;
         let (v0, v1, v2) = (
             &views[0],
@@ -197,6 +195,14 @@ pub(crate) fn affine3(
             }
         }
     }
+}
+
+/// v clamped to [lo, hi], NaN mapping to lo like CUDA's `fminf(fmaxf(v, lo), hi)`. Written with
+/// comparisons (not `f32::max`) so that the loops using it vectorise to `maxps`/`minps`.
+#[inline(always)]
+pub(crate) fn clip(v: f32, lo: f32, hi: f32) -> f32 {
+    let v = if v > lo { v } else { lo };
+    if v < hi { v } else { hi }
 }
 
 /// Validates optional clip bounds; returns them (±∞ when absent).
