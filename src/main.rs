@@ -7,6 +7,8 @@ mod data;
 mod parse;
 mod progress;
 mod quickstart;
+mod sample;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +29,10 @@ enum Command {
     /// The main job on built-in defaults, no downloads: generate a corpus, write it to HDF5,
     /// draw it, split it, and summarise it in a run folder.
     Quickstart(quickstart::QuickstartArgs),
+    /// Train a diffusion prior on an HDF5 corpus from a TOML config (configs/).
+    Train(train::TrainArgs),
+    /// Draw velocity models from a trained prior's checkpoint.
+    Sample(sample::SampleArgs),
 }
 
 fn main() {
@@ -42,6 +48,8 @@ fn main() {
     let result = match cli.command {
         Command::Data(cmd) => data::run(cmd),
         Command::Quickstart(args) => quickstart::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Sample(args) => sample::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

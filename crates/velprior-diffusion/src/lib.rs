@@ -2,10 +2,19 @@
 //! mixture, empirical optimal denoiser), samplers (DDPM ancestral, DDIM, VP-SDE
 //! Euler–Maruyama, predictor–corrector), the trainer and checkpoints.
 
+pub mod checkpoint;
+pub mod config;
 pub mod denoiser;
+pub mod ema;
 pub mod error;
+pub mod noise;
+pub mod objective;
+pub mod optim;
 pub mod oracles;
+pub mod prior;
 pub mod samplers;
+pub mod trainer;
+pub mod unet_denoiser;
 
 pub use denoiser::{Denoiser, NoiseLevel};
 pub use error::{DiffusionError, Result};

@@ -1,0 +1,77 @@
+//! Training objectives: ε-, v- and x₀-prediction on discrete timesteps (Ho et al. 2020;
+//! Salimans & Ho 2022), and continuous-time denoising score matching on the VP-SDE
+//! (Song et al. 2021), all as an MSE between the network output and its target.
+
+use candle_core::Tensor;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use velprior_kernels::{Schedule, q_sample};
+use velprior_nn::UNet;
+
+use crate::config::{DiffusionConfig, Objective};
+use crate::noise::{per_sample, standard_normal};
+use crate::Result;
+
+/// Smallest continuous time drawn for score matching (avoids the σ → 0 singularity).
+pub const T_MIN: f64 = 1e-3;
+
+/// Network time input for continuous time t ∈ (0, 1]: t·1000, the scale of discrete indices.
+pub fn continuous_time_input(t: f64) -> f32 {
+    (t * 1000.0) as f32
+}
+
+/// Draws timesteps and noise for the batch `x0` (N, C, H, W), noises it and returns the MSE of
+/// the network's prediction against the objective's target.
+pub fn training_loss(
+    unet: &UNet,
+    x0: &Tensor,
+    diffusion: &DiffusionConfig,
+    schedule: &Schedule,
+    rng: &mut ChaCha8Rng,
+) -> Result<Tensor> {
+    let n = x0.dim(0)?;
+    let device = x0.device();
+    let eps = standard_normal(rng, x0.dims(), device)?;
+    let (x_t, sqrt_ab, sqrt_omab, time) = if diffusion.continuous {
+        let t: Vec<f64> = (0..n).map(|_| rng.random_range(T_MIN..=1.0)).collect();
+        let ab: Vec<f64> = t.iter().map(|&t| diffusion.sde.alpha_bar(t)).collect();
+        let a = per_sample(&ab.iter().map(|a| a.sqrt()).collect::<Vec<_>>(), device)?;
+        let b = per_sample(&t.iter().map(|&t| diffusion.sde.marginal_std(t)).collect::<Vec<_>>(), device)?;
+        let x_t = (x0.broadcast_mul(&a)? + eps.broadcast_mul(&b)?)?;
+        let time: Vec<f32> = t.iter().map(|&t| continuous_time_input(t)).collect();
+        (x_t, a, b, time)
+    } else {
+        let t: Vec<usize> = (0..n).map(|_| rng.random_range(0..schedule.len())).collect();
+        let x_t = q_sample(x0, &eps, t.as_slice(), schedule)?;
+        let tables = schedule.tables_f64();
+        let a = per_sample(&t.iter().map(|&k| tables.sqrt_alphas_cumprod[k]).collect::<Vec<_>>(), device)?;
+        let b = per_sample(&t.iter().map(|&k| tables.sqrt_one_minus_alphas_cumprod[k]).collect::<Vec<_>>(), device)?;
+        (x_t, a, b, t.iter().map(|&k| k as f32).collect())
+    };
+    let time = Tensor::from_vec(time, n, device)?;
+    let out = unet.forward(&x_t, &time, true)?;
+    let target = match diffusion.objective {
+        Objective::Eps => eps,
+        Objective::X0 => x0.clone(),
+        Objective::V => (eps.broadcast_mul(&sqrt_ab)? - x0.broadcast_mul(&sqrt_omab)?)?,
+    };
+    Ok((out - target)?.sqr()?.mean_all()?)
+}
+
+/// Converts a network output to ε̂ given x_t and per-sample √ᾱ, √(1−ᾱ) of shape (N, 1, 1, 1).
+pub fn eps_from_output(
+    objective: Objective,
+    out: &Tensor,
+    x_t: &Tensor,
+    sqrt_ab: &Tensor,
+    sqrt_omab: &Tensor,
+) -> Result<Tensor> {
+    Ok(match objective {
+        Objective::Eps => out.clone(),
+        // x_t = √ᾱ x₀ + √(1−ᾱ) ε  ⇒  ε = (x_t − √ᾱ x̂₀)/√(1−ᾱ).
+        Objective::X0 => (x_t - out.broadcast_mul(sqrt_ab)?)?.broadcast_div(sqrt_omab)?,
+        // v = √ᾱ ε − √(1−ᾱ) x₀  ⇒  ε = √ᾱ v + √(1−ᾱ) x_t.
+        Objective::V => (out.broadcast_mul(sqrt_ab)? + x_t.broadcast_mul(sqrt_omab)?)?,
+    })
+}
+

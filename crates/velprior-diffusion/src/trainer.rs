@@ -1,0 +1,384 @@
+//! The diffusion trainer: streams batches from an HDF5 corpus, takes AdamW steps on the
+//! configured objective, keeps EMA weights, logs metrics as JSON lines and writes atomic,
+//! resumable checkpoints. Progress and pictures hang off a [`TrainObserver`].
+//!
+//! Resuming is exact: every random choice (batch indices, flips, timesteps, noise, dropout)
+//! comes from one ChaCha8 stream whose position is checkpointed, so 20 steps equal 10 steps +
+//! resume + 10 steps bit for bit on the same machine.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use velprior_data::render::{RenderOptions, render_grid, save_png};
+use velprior_data::transform::flip_lateral;
+use velprior_data::{CorpusReader, Normalisation, RunDir};
+use velprior_kernels::Schedule;
+use velprior_nn::UNet;
+
+use crate::checkpoint::{CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint};
+use crate::config::{DiffusionConfig, TrainConfig};
+use crate::ema::Ema;
+use crate::error::{DiffusionError, Result};
+use crate::objective::training_loss;
+use crate::optim::{AdamW, AdamWConfig};
+use crate::samplers::{NoObserver, SamplerConfig, sample};
+use crate::unet_denoiser::UNetDenoiser;
+
+/// File name of the latest checkpoint inside the run folder.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// File name of the metrics log inside the run folder.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
+/// Position of the trainer's random stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RngState {
+    /// ChaCha seed, hex.
+    pub seed: String,
+    /// Stream number.
+    pub stream: u64,
+    /// Word position (decimal string: it is a u128).
+    pub word_pos: String,
+}
+
+impl RngState {
+    fn capture(rng: &ChaCha8Rng) -> RngState {
+        let seed: String = rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
+        RngState { seed, stream: rng.get_stream(), word_pos: rng.get_word_pos().to_string() }
+    }
+
+    fn restore(&self) -> Result<ChaCha8Rng> {
+        let bad = || DiffusionError::Checkpoint("checkpoint RNG state is malformed".into());
+        let bytes: Vec<u8> = (0..self.seed.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(self.seed.get(i..i + 2).unwrap_or("zz"), 16).map_err(|_| bad()))
+            .collect::<Result<_>>()?;
+        let seed: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(self.word_pos.parse().map_err(|_| bad())?);
+        Ok(rng)
+    }
+}
+
+/// Diffusion-specific checkpoint metadata (`CheckpointMeta::details`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffusionDetails {
+    /// UNet architecture.
+    pub model: velprior_nn::UNetConfig,
+    /// Noise process and objective.
+    pub diffusion: DiffusionConfig,
+    /// Optimiser settings.
+    pub optimizer: AdamWConfig,
+    /// AdamW updates taken.
+    pub optimizer_steps: usize,
+    /// Total steps of the run (the learning-rate schedule depends on it).
+    pub total_steps: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Seed of the run.
+    pub seed: u64,
+    /// EMA decay.
+    pub ema_decay: f64,
+    /// The random stream's position.
+    pub rng: RngState,
+}
+
+/// One logged point of training.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepMetrics {
+    /// Steps done.
+    pub step: usize,
+    /// Mean loss since the previous log line.
+    pub loss: f64,
+    /// Learning rate of the last step.
+    pub lr: f64,
+    /// Gradient norm (before clipping) of the last step.
+    pub grad_norm: f64,
+    /// Optimiser steps per second since the previous log line.
+    pub steps_per_s: f64,
+}
+
+/// Hooks for progress bars, pictures and logs; every method has a no-op default.
+pub trait TrainObserver {
+    /// Called after every logged step.
+    fn on_log(&mut self, _metrics: &StepMetrics) {}
+    /// Called after every step with the step count.
+    fn on_step(&mut self, _step: usize, _total: usize) {}
+    /// Called after a checkpoint is written.
+    fn on_checkpoint(&mut self, _trainer: &Trainer, _path: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An observer that does nothing.
+pub struct Silent;
+impl TrainObserver for Silent {}
+
+/// A diffusion training run.
+pub struct Trainer {
+    cfg: TrainConfig,
+    run: RunDir,
+    reader: CorpusReader,
+    norm: Normalisation,
+    schedule: Schedule,
+    unet: UNet,
+    varmap: VarMap,
+    names: Vec<String>,
+    vars: Vec<Var>,
+    opt: AdamW,
+    ema: Ema,
+    rng: ChaCha8Rng,
+    step: usize,
+    fingerprint: CorpusFingerprint,
+}
+
+impl Trainer {
+    /// A fresh run: seeded initial weights, zero optimiser state.
+    pub fn new(cfg: TrainConfig) -> Result<Trainer> {
+        let device = Device::Cpu;
+        let reader = CorpusReader::open(&cfg.data.corpus, Some(&cfg.data.dataset))?;
+        let norm = Normalisation::new(cfg.data.vmin, cfg.data.vmax)?;
+        let schedule = cfg.diffusion.schedule()?;
+        let seed = cfg.train.seed;
+        let (unet, varmap) = UNet::new_seeded(&cfg.model, seed, &device)?;
+        let (names, vars) = sorted_vars(&varmap);
+        let opt = AdamW::new(vars.clone(), cfg.train.optimizer)?;
+        let ema = Ema::new(&vars, cfg.train.ema_decay)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(1);
+        let fingerprint = fingerprint(&reader)?;
+        let run = RunDir::create(&cfg.output)?;
+        Ok(Trainer { cfg, run, reader, norm, schedule, unet, varmap, names, vars, opt, ema, rng, step: 0, fingerprint })
+    }
+
+    /// Continues the run saved in `checkpoint`; the config must describe the same model,
+    /// noise process and corpus.
+    pub fn resume(cfg: TrainConfig, checkpoint: &Path) -> Result<Trainer> {
+        let mut t = Trainer::new(cfg)?;
+        let (meta, tensors) = load_checkpoint(checkpoint, &Device::Cpu)?;
+        let details = diffusion_details(&meta, checkpoint)?;
+        let mismatch = |what: &str| {
+            Err(DiffusionError::Checkpoint(format!(
+                "{}: the checkpoint's {what} differs from the config's; resume with the config it was trained with",
+                checkpoint.display()
+            )))
+        };
+        if details.model != t.cfg.model {
+            return mismatch("[model]");
+        }
+        if details.diffusion != t.cfg.diffusion {
+            return mismatch("[diffusion]");
+        }
+        if meta.normalisation != t.norm {
+            return mismatch("data.vmin/vmax");
+        }
+        if !meta.corpus.same_data(&t.fingerprint) {
+            return mismatch("corpus (shape or content)");
+        }
+        let get = |name: &str| {
+            tensors.get(name).cloned().ok_or_else(|| {
+                DiffusionError::Checkpoint(format!("{}: tensor '{name}' is missing", checkpoint.display()))
+            })
+        };
+        for (k, name) in t.names.iter().enumerate() {
+            t.vars[k].set(&get(&format!("model.{name}"))?)?;
+            t.ema.shadow[k] = get(&format!("ema.{name}"))?;
+            t.opt.first[k] = get(&format!("adam_m.{name}"))?;
+            t.opt.second[k] = get(&format!("adam_v.{name}"))?;
+        }
+        t.opt.steps_taken = details.optimizer_steps;
+        t.rng = details.rng.restore()?;
+        t.step = meta.step;
+        Ok(t)
+    }
+
+    /// Steps taken so far.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    /// The run folder.
+    pub fn run_dir(&self) -> &RunDir {
+        &self.run
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.cfg
+    }
+
+    /// The normalisation of the corpus.
+    pub fn normalisation(&self) -> Normalisation {
+        self.norm
+    }
+
+    /// The trained network's variables by name (for tests and inspection).
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    /// The EMA weights by their network names.
+    pub fn ema_tensors(&self) -> HashMap<String, Tensor> {
+        self.names.iter().cloned().zip(self.ema.shadow.iter().cloned()).collect()
+    }
+
+    /// Trains until `cfg.train.steps` (or `stop_after` steps, for interrupted runs), logging
+    /// and checkpointing on the way. Returns the path of the last checkpoint.
+    pub fn run(&mut self, observer: &mut dyn TrainObserver, stop_after: Option<usize>) -> Result<PathBuf> {
+        let total = self.cfg.train.steps;
+        let end = stop_after.map_or(total, |s| s.min(total));
+        let checkpoint = self.run.path(CHECKPOINT_FILE);
+        let (mut loss_sum, mut loss_count, mut tick) = (0.0, 0usize, Instant::now());
+        while self.step < end {
+            let lr = self.cfg.train.optimizer.lr_at(self.step, total);
+            let x0 = self.next_batch()?;
+            self.unet.set_dropout_seed(self.cfg.train.seed ^ (self.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let loss = training_loss(&self.unet, &x0, &self.cfg.diffusion, &self.schedule, &mut self.rng)?;
+            let value = loss.to_scalar::<f32>()? as f64;
+            if !value.is_finite() {
+                let keep = if checkpoint.exists() {
+                    format!("the last good checkpoint is {}", checkpoint.display())
+                } else {
+                    "no checkpoint was written yet".to_string()
+                };
+                return Err(DiffusionError::Diverged(format!(
+                    "training diverged at step {}: loss is {value}; {keep}; lower train.optimizer.lr or set train.optimizer.grad_clip",
+                    self.step + 1
+                )));
+            }
+            let grads = loss.backward()?;
+            let report = self.opt.step(&grads, lr)?;
+            self.ema.update(&self.vars)?;
+            self.step += 1;
+            loss_sum += value;
+            loss_count += 1;
+            observer.on_step(self.step, total);
+            if self.step % self.cfg.train.log_every == 0 || self.step == end {
+                let metrics = StepMetrics {
+                    step: self.step,
+                    loss: loss_sum / loss_count as f64,
+                    lr,
+                    grad_norm: report.grad_norm,
+                    steps_per_s: loss_count as f64 / tick.elapsed().as_secs_f64(),
+                };
+                self.run.append_jsonl(METRICS_FILE, &metrics)?;
+                observer.on_log(&metrics);
+                (loss_sum, loss_count, tick) = (0.0, 0, Instant::now());
+            }
+            if self.step % self.cfg.train.checkpoint_every == 0 || self.step == end {
+                self.save(&checkpoint)?;
+                observer.on_checkpoint(self, &checkpoint)?;
+            }
+            let every = self.cfg.train.sample_every;
+            if (every > 0 && self.step % every == 0) || self.step == total {
+                self.draw_samples()?;
+            }
+        }
+        Ok(checkpoint)
+    }
+
+    /// Writes a checkpoint of the current state to `path`.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let c = &self.cfg;
+        let details = DiffusionDetails {
+            model: c.model.clone(),
+            diffusion: c.diffusion.clone(),
+            optimizer: c.train.optimizer,
+            optimizer_steps: self.opt.steps_taken,
+            total_steps: c.train.steps,
+            batch_size: c.train.batch_size,
+            seed: c.train.seed,
+            ema_decay: c.train.ema_decay,
+            rng: RngState::capture(&self.rng),
+        };
+        let [_, h, w] = self.reader.shape();
+        let meta = CheckpointMeta {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            kind: PriorKind::Diffusion,
+            step: self.step,
+            normalisation: self.norm,
+            model_shape: [h, w],
+            spacing: [self.reader.meta.dx, self.reader.meta.dz],
+            corpus: self.fingerprint.clone(),
+            details: serde_json::to_value(details).map_err(|e| DiffusionError::Checkpoint(e.to_string()))?,
+        };
+        let mut tensors = Vec::with_capacity(4 * self.names.len());
+        for (k, name) in self.names.iter().enumerate() {
+            tensors.push((format!("model.{name}"), self.vars[k].as_tensor().clone()));
+            tensors.push((format!("ema.{name}"), self.ema.shadow[k].clone()));
+            tensors.push((format!("adam_m.{name}"), self.opt.first[k].clone()));
+            tensors.push((format!("adam_v.{name}"), self.opt.second[k].clone()));
+        }
+        save_checkpoint(path, &meta, &tensors)
+    }
+
+    /// Samples `train.sample_count` models from the EMA weights with deterministic DDIM
+    /// (`train.sample_steps` steps, seed = run seed) and saves them as `samples-step<N>.png`.
+    pub fn draw_samples(&self) -> Result<PathBuf> {
+        let device = Device::Cpu;
+        let vb = VarBuilder::from_tensors(self.ema_tensors(), DType::F32, &device);
+        let denoiser = UNetDenoiser::new(UNet::new(&self.cfg.model, vb)?, &self.cfg.diffusion);
+        let [_, h, w] = self.reader.shape();
+        let n = self.cfg.train.sample_count.max(1);
+        let sampler = SamplerConfig::Ddim { steps: self.cfg.train.sample_steps.max(1), eta: 0.0, clip: Some([-1.0, 1.0]) };
+        let x = sample(&denoiser, &sampler, &self.schedule, &[n, 1, h, w], &device, self.cfg.train.seed, &mut NoObserver)?;
+        let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+        self.norm.denormalise(&mut v);
+        let options = RenderOptions {
+            range: Some((self.norm.vmin, self.norm.vmax)),
+            title: Some(format!("EMA samples at step {}", self.step)),
+            ..Default::default()
+        };
+        let img = render_grid(&v, [n, h, w], n.min(8), &options, None)?;
+        let path = self.run.path(&format!("samples-step{:06}.png", self.step));
+        save_png(&path, &img)?;
+        Ok(path)
+    }
+
+    /// Draws a batch: uniform indices, normalised, randomly mirrored; shape (B, 1, H, W).
+    fn next_batch(&mut self) -> Result<Tensor> {
+        let [n, h, w] = self.reader.shape();
+        let b = self.cfg.train.batch_size;
+        let indices: Vec<usize> = (0..b).map(|_| self.rng.random_range(0..n)).collect();
+        let mut data = self.reader.read_batch(&indices)?;
+        self.norm.normalise(&mut data);
+        if self.cfg.data.flip_lateral {
+            for model in data.chunks_exact_mut(h * w) {
+                if self.rng.random_bool(0.5) {
+                    flip_lateral(model, w);
+                }
+            }
+        }
+        Ok(Tensor::from_vec(data, (b, 1, h, w), &Device::Cpu)?)
+    }
+}
+
+/// Parses the diffusion details of a checkpoint, refusing other prior kinds.
+pub fn diffusion_details(meta: &CheckpointMeta, path: &Path) -> Result<DiffusionDetails> {
+    if meta.kind != PriorKind::Diffusion {
+        return Err(DiffusionError::Checkpoint(format!("{}: holds a {:?} prior, not a diffusion model", path.display(), meta.kind)));
+    }
+    serde_json::from_value(meta.details.clone())
+        .map_err(|e| DiffusionError::Checkpoint(format!("{}: bad diffusion metadata ({e})", path.display())))
+}
+
+fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut pairs: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs.into_iter().unzip()
+}
+
+fn fingerprint(reader: &CorpusReader) -> Result<CorpusFingerprint> {
+    let shape = reader.shape();
+    let first = reader.read_range(0, 1)?;
+    let last = reader.read_range(shape[0] - 1, 1)?;
+    Ok(CorpusFingerprint::new(reader.path(), shape, &first, &last))
+}

@@ -1,0 +1,135 @@
+//! Trainer bookkeeping: resume is bit-exact, checkpoints are atomic and validated, configs
+//! reject unknown keys, divergence stops with a clear message.
+
+use std::path::Path;
+
+use velprior_data::synth::{Family, SynthSpec, generate};
+use velprior_data::write_corpus;
+use velprior_diffusion::checkpoint::load_checkpoint;
+use velprior_diffusion::config::TrainConfig;
+use velprior_diffusion::trainer::{CHECKPOINT_FILE, Silent, Trainer};
+
+fn tiny_config(dir: &Path, out: &str, steps: usize, checkpoint_every: usize) -> TrainConfig {
+    let corpus = dir.join("corpus.h5");
+    if !corpus.exists() {
+        let c = generate(&SynthSpec { shape: Some([12, 12]), ..SynthSpec::new(Family::Curvevel, 8, 1) }).unwrap();
+        write_corpus(&corpus, &c).unwrap();
+    }
+    let text = format!(
+        r#"
+output = "{out}"
+[data]
+corpus = "{corpus}"
+vmin = 1500.0
+vmax = 4500.0
+[model]
+base_channels = 8
+channel_mult = [1, 2]
+res_blocks_per_level = 1
+groups = 4
+time_sinusoid_dim = 8
+time_embed_dim = 16
+dropout = 0.1
+[diffusion]
+timesteps = 100
+objective = "v"
+[train]
+steps = {steps}
+batch_size = 4
+seed = 7
+log_every = 2
+checkpoint_every = {checkpoint_every}
+[train.optimizer]
+lr = 1e-3
+warmup_steps = 3
+min_lr_ratio = 0.1
+"#,
+        out = dir.join(out).display(),
+        corpus = corpus.display()
+    );
+    TrainConfig::from_toml(&text, Path::new("test.toml")).unwrap()
+}
+
+fn weights(t: &Trainer) -> Vec<(String, Vec<f32>)> {
+    let data = t.varmap().data().lock().unwrap();
+    let mut w: Vec<(String, Vec<f32>)> =
+        data.iter().map(|(k, v)| (k.clone(), v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())).collect();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w
+}
+
+#[test]
+fn twenty_steps_equal_ten_plus_resume_plus_ten() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut straight = Trainer::new(tiny_config(dir.path(), "a", 20, 10)).unwrap();
+    straight.run(&mut Silent, None).unwrap();
+
+    let cfg = tiny_config(dir.path(), "b", 20, 10);
+    let mut first = Trainer::new(cfg.clone()).unwrap();
+    let ckpt = first.run(&mut Silent, Some(10)).unwrap();
+    assert_eq!(first.step(), 10);
+    drop(first);
+    let mut resumed = Trainer::resume(cfg, &ckpt).unwrap();
+    assert_eq!(resumed.step(), 10);
+    resumed.run(&mut Silent, None).unwrap();
+
+    assert_eq!(weights(&straight), weights(&resumed), "weights differ after resume");
+    let ema_a = straight.ema_tensors();
+    let ema_b = resumed.ema_tensors();
+    for (k, a) in &ema_a {
+        let (a, b): (Vec<f32>, Vec<f32>) =
+            (a.flatten_all().unwrap().to_vec1().unwrap(), ema_b[k].flatten_all().unwrap().to_vec1().unwrap());
+        assert_eq!(a, b, "EMA {k} differs");
+    }
+    // Metrics: the resumed run appended lines 12..20 after 2..10.
+    let lines = std::fs::read_to_string(dir.path().join("b/metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 10);
+}
+
+#[test]
+fn checkpoint_has_documented_names_and_truncation_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Trainer::new(tiny_config(dir.path(), "c", 2, 1)).unwrap();
+    let path = t.run(&mut Silent, None).unwrap();
+    let (meta, tensors) = load_checkpoint(&path, &candle_core::Device::Cpu).unwrap();
+    assert_eq!(meta.step, 2);
+    assert_eq!(meta.model_shape, [12, 12]);
+    for prefix in ["model.", "ema.", "adam_m.", "adam_v."] {
+        assert!(tensors.keys().any(|k| k.starts_with(prefix)), "no {prefix} tensors");
+    }
+    assert!(tensors.contains_key("model.conv_in.weight"), "{:?}", tensors.keys().take(5).collect::<Vec<_>>());
+    assert!(dir.path().join("c").join(format!("{CHECKPOINT_FILE}.json")).exists());
+    // No temporary file left in the run folder.
+    assert!(std::fs::read_dir(dir.path().join("c")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = load_checkpoint(&cut, &candle_core::Device::Cpu).unwrap_err().to_string();
+    assert!(msg.contains("truncated"), "{msg}");
+
+    // A config that does not match the checkpoint is refused by name.
+    let mut other = tiny_config(dir.path(), "c", 4, 1);
+    other.model.base_channels = 16;
+    let msg = Trainer::resume(other, &path).err().unwrap().to_string();
+    assert!(msg.contains("[model]"), "{msg}");
+}
+
+#[test]
+fn unknown_config_keys_are_rejected_by_name() {
+    let text = "output = \"x\"\n[data]\ncorpus = \"c.h5\"\nvmin = 1500.0\nvmax = 4500.0\n[train]\nstepz = 3\n";
+    let msg = TrainConfig::from_toml(text, Path::new("my.toml")).unwrap_err().to_string();
+    assert!(msg.contains("my.toml") && msg.contains("stepz") && msg.contains("line 7"), "{msg}");
+}
+
+#[test]
+fn divergence_stops_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), "d", 50, 1);
+    cfg.train.optimizer.lr = 1e9;
+    cfg.train.optimizer.grad_clip = None;
+    cfg.train.optimizer.warmup_steps = 0;
+    let mut t = Trainer::new(cfg).unwrap();
+    let msg = t.run(&mut Silent, None).unwrap_err().to_string();
+    assert!(msg.contains("diverged") && msg.contains("last good checkpoint"), "{msg}");
+}
