@@ -122,6 +122,7 @@ fn main() -> anyhow::Result<()> {
     let mut walls = Vec::new();
     let mut parts: [Vec<f64>; 4] = Default::default();
     let mut others = Vec::new();
+    let mut cpus = Vec::new();
     for i in 0..steps {
         let (res, rep) = timed(|| step(&mut rng));
         let (p, l) = res?;
@@ -130,10 +131,11 @@ fn main() -> anyhow::Result<()> {
         }
         walls.push(rep.wall);
         others.push(rep.other_cores);
+        cpus.push(rep.own_cpu);
         println!(
             "step {i}: {:.3} s (data {:.3}, fwd {:.3}, bwd {:.3}, opt {:.3}) loss {l:.4}, \
-             other processes {:.2} cores",
-            rep.wall, p[0], p[1], p[2], p[3], rep.other_cores
+             own CPU {:.3} s, other processes {:.2} cores",
+            rep.wall, p[0], p[1], p[2], p[3], rep.own_cpu, rep.other_cores
         );
     }
     let med = median(&walls);
@@ -150,6 +152,10 @@ fn main() -> anyhow::Result<()> {
         clean.len(),
         median(&clean),
         others.iter().sum::<f64>() / others.len().max(1) as f64
+    );
+    println!(
+        "  own CPU (user+sys, all threads): median {:.3} s/step; PyTorch 2 threads ≈ 2 × wall",
+        median(&cpus)
     );
     println!(
         "  breakdown (medians): data {:.3}  forward+loss {:.3}  backward {:.3}  AdamW {:.3}",
@@ -178,19 +184,22 @@ fn main() -> anyhow::Result<()> {
     let _ = net.forward(&xin, &tin, false)?.to_dtype(DType::F32)?;
     let mut iw = Vec::new();
     let mut io = Vec::new();
+    let mut ic = Vec::new();
     for _ in 0..infer_reps {
         let (r, rep) = timed(|| net.forward(&xin, &tin, false));
         r?;
         iw.push(rep.wall);
         io.push(rep.other_cores);
+        ic.push(rep.own_cpu);
     }
     let imed = median(&iw);
     println!(
         "INFER batch {infer_batch}: median {imed:.3} s over {infer_reps} (walls {:?}); \
-         mean other cores {:.2}",
+         own CPU median {:.3} s; mean other cores {:.2}",
         iw.iter()
             .map(|w| (w * 1000.0).round() / 1000.0)
             .collect::<Vec<_>>(),
+        median(&ic),
         io.iter().sum::<f64>() / io.len().max(1) as f64
     );
     println!(

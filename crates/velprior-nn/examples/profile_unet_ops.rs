@@ -4,7 +4,7 @@
 //! backward exactly as candle's autograd computes it — and multiplies by its count.
 //!
 //! ```text
-//! cargo run --release -p velprior-nn --example profile_unet_ops -- [--reps 5] [--batch 16]
+//! cargo run --release -p velprior-nn --example profile_unet_ops -- [--reps 5] [--batch 16] [--wall]
 //! ```
 //! Conv backward is split into the input gradient (candle: `conv_transpose2d`) and the weight
 //! gradient (candle: `conv2d` on transposed tensors). Elementwise / norm ops are timed by
@@ -88,13 +88,16 @@ fn randn(shape: &[usize]) -> Tensor {
     Tensor::randn(0f32, 1.0, shape, &Device::Cpu).unwrap()
 }
 
+/// Median over `reps` (after one warm-up) of the process CPU seconds (all threads) spent in
+/// `f`, or of the wall seconds with `--wall`. CPU time is robust to other processes on a busy
+/// machine; wall time is what a user waits.
 fn time_reps(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
+    let wall = common::flag("--wall");
     let mut v = Vec::new();
     for _ in 0..reps {
-        let t0 = std::time::Instant::now();
-        f();
-        v.push(t0.elapsed().as_secs_f64());
+        let (_, rep) = common::timed(&mut f);
+        v.push(if wall { rep.wall } else { rep.own_cpu });
     }
     median(&v)
 }
@@ -119,7 +122,17 @@ fn main() -> anyhow::Result<()> {
     let n: usize = arg("--batch", 16);
     let hw = 64;
     let cfg = UNetConfig::unet_bench();
-    println!("profile at batch {n}, {hw}x{hw}; loadavg {}", loadavg());
+    println!(
+        "profile at batch {n}, {hw}x{hw}; {} per op (median of {reps}); candle threads {}; \
+         loadavg {}",
+        if common::flag("--wall") {
+            "wall s"
+        } else {
+            "process CPU s"
+        },
+        candle_core::utils::get_num_threads(),
+        loadavg()
+    );
     let ops = walk(&cfg, hw);
 
     // Identity harness overhead per shape (mul by g, sum, their backward).

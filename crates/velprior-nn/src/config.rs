@@ -155,7 +155,7 @@ impl UNetConfig {
         }
         for l in 0..self.levels() {
             let c = self.level_channels(l);
-            if c % self.groups != 0 {
+            if !c.is_multiple_of(self.groups) {
                 return Err(config_err(
                     "groups",
                     format!(
@@ -166,7 +166,7 @@ impl UNetConfig {
                 ));
             }
         }
-        if self.time_sinusoid_dim < 2 || self.time_sinusoid_dim % 2 != 0 {
+        if self.time_sinusoid_dim < 2 || !self.time_sinusoid_dim.is_multiple_of(2) {
             return Err(config_err(
                 "time_sinusoid_dim",
                 format!(
@@ -202,7 +202,7 @@ impl UNetConfig {
         }
         for l in attn_levels {
             let c = self.level_channels(l);
-            if c % self.attention_heads != 0 {
+            if !c.is_multiple_of(self.attention_heads) {
                 return Err(config_err(
                     "attention_heads",
                     format!(

@@ -18,7 +18,7 @@ pub fn sinusoidal_embedding(t: &Tensor, dim: usize) -> Result<Tensor> {
             t.dims()
         )));
     }
-    if dim < 2 || dim % 2 != 0 {
+    if dim < 2 || !dim.is_multiple_of(2) {
         return Err(NnError::Shape(format!(
             "sinusoidal embedding dim {dim} must be even and at least 2"
         )));

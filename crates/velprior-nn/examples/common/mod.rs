@@ -47,6 +47,8 @@ pub fn loadavg() -> String {
 #[derive(Debug, Clone, Copy)]
 pub struct Rep {
     pub wall: f64,
+    /// CPU seconds (user + sys, all threads) of this process.
+    pub own_cpu: f64,
     pub other_cores: f64,
 }
 
@@ -61,6 +63,7 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Rep) {
         out,
         Rep {
             wall,
+            own_cpu: own,
             other_cores: other / wall.max(1e-9),
         },
     )
