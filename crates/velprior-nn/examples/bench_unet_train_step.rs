@@ -115,7 +115,8 @@ fn main() -> anyhow::Result<()> {
         Ok(([d(t0, t1), d(t1, t2), d(t2, t3), d(t3, t4)], l))
     };
 
-    for i in 0..3 {
+    // `--steps 0` skips training entirely (inference timing only).
+    for i in 0..if steps == 0 { 0 } else { 3 } {
         let (_, l) = step(&mut rng)?;
         println!("warm-up {i}: loss {l:.4}");
     }
@@ -138,38 +139,40 @@ fn main() -> anyhow::Result<()> {
             rep.wall, p[0], p[1], p[2], p[3], rep.own_cpu, rep.other_cores
         );
     }
-    let med = median(&walls);
-    let clean: Vec<f64> = walls
-        .iter()
-        .zip(&others)
-        .filter(|(_, o)| **o < 0.10)
-        .map(|(w, _)| *w)
-        .collect();
-    println!(
-        "\nTRAIN batch {batch}: median {med:.3} s/step over {steps} steps (min {:.3}); \
-         clean reps {} (median {:.3}); mean other cores {:.2}",
-        walls.iter().cloned().fold(f64::INFINITY, f64::min),
-        clean.len(),
-        median(&clean),
-        others.iter().sum::<f64>() / others.len().max(1) as f64
-    );
-    println!(
-        "  own CPU (user+sys, all threads): median {:.3} s/step; PyTorch 2 threads ≈ 2 × wall",
-        median(&cpus)
-    );
-    println!(
-        "  breakdown (medians): data {:.3}  forward+loss {:.3}  backward {:.3}  AdamW {:.3}",
-        median(&parts[0]),
-        median(&parts[1]),
-        median(&parts[2]),
-        median(&parts[3])
-    );
-    println!(
-        "  ratio to PyTorch reference 0.79–0.96 s/step (bench README, not measured here): \
-         {:.2}–{:.2}x slower",
-        med / 0.96,
-        med / 0.79
-    );
+    if steps > 0 {
+        let med = median(&walls);
+        let clean: Vec<f64> = walls
+            .iter()
+            .zip(&others)
+            .filter(|(_, o)| **o < 0.10)
+            .map(|(w, _)| *w)
+            .collect();
+        println!(
+            "\nTRAIN batch {batch}: median {med:.3} s/step over {steps} steps (min {:.3}); \
+             clean reps {} (median {:.3}); mean other cores {:.2}",
+            walls.iter().cloned().fold(f64::INFINITY, f64::min),
+            clean.len(),
+            median(&clean),
+            others.iter().sum::<f64>() / others.len().max(1) as f64
+        );
+        println!(
+            "  own CPU (user+sys, all threads): median {:.3} s/step; PyTorch 2 threads ≈ 2 × wall",
+            median(&cpus)
+        );
+        println!(
+            "  breakdown (medians): data {:.3}  forward+loss {:.3}  backward {:.3}  AdamW {:.3}",
+            median(&parts[0]),
+            median(&parts[1]),
+            median(&parts[2]),
+            median(&parts[3])
+        );
+        println!(
+            "  ratio to PyTorch reference 0.79–0.96 s/step (bench README, not measured here): \
+             {:.2}–{:.2}x slower",
+            med / 0.96,
+            med / 0.79
+        );
+    }
 
     // Inference: batch 64, 1 warm-up + `infer_reps` timed, median.
     let mut irng = ChaCha8Rng::seed_from_u64(1);
