@@ -16,6 +16,9 @@ use velprior_kernels::{DdpmStep, Schedule, ddpm_step, q_sample};
 
 const CALLS: usize = 20;
 
+/// (name, bytes moved per call, the call).
+type Case<'a> = (&'static str, f64, Box<dyn FnMut() + 'a>);
+
 fn secs_per_call(f: &mut dyn FnMut()) -> f64 {
     let t = Instant::now();
     for _ in 0..CALLS {
@@ -69,8 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         clip_x0: Some((-1.0, 1.0)),
         ..Default::default()
     };
-    // (name, bytes moved per call, the call)
-    let mut cases: Vec<(&str, f64, Box<dyn FnMut() + '_>)> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             "copy (preallocated)",
             2.0 * bytes,
