@@ -33,6 +33,6 @@ pub use ops::langevin::{langevin_snr_step_size, langevin_step};
 pub use ops::q_sample::q_sample;
 pub use ops::tweedie::tweedie_x0;
 pub use ops::v_param::{eps_from_v, v_target, x0_from_v};
-pub use schedule::{BetaSchedule, Schedule};
+pub use schedule::{BetaSchedule, Schedule, ScheduleTables};
 pub use timesteps::AsTimesteps;
 pub use vp_sde::VpSde;
