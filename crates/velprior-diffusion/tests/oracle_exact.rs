@@ -382,3 +382,54 @@ fn oracles_reject_bad_inputs() {
             .all(|v| (v - want).abs() < 1e-6)
     );
 }
+
+/// Timing at the intended scale (K = 3000 models of 70 × 70, a batch of 16): `cargo test -p
+/// velprior-diffusion --test oracle_exact -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn empirical_oracle_at_scale() {
+    let (k, n) = (3000, 16);
+    let train = Tensor::rand(-1f32, 1f32, (k, 1, 70, 70), &Device::Cpu).unwrap();
+    let t0 = std::time::Instant::now();
+    let oracle = EmpiricalOracle::new(&train).unwrap();
+    let build = t0.elapsed();
+    // x_t near model 7 at a small noise level: the posterior is (nearly) one-hot on it.
+    let ab = 0.99f64;
+    let noise = Tensor::randn(0f32, 1f32, (n, 1, 70, 70), &Device::Cpu).unwrap();
+    let x = ((train.narrow(0, 7, 1).unwrap().repeat((n, 1, 1, 1)).unwrap() * ab.sqrt()).unwrap()
+        + (noise * (1.0 - ab).sqrt()).unwrap())
+    .unwrap();
+    let levels = vec![
+        NoiseLevel {
+            alpha_bar: ab,
+            t: 0.05
+        };
+        n
+    ];
+    let t1 = std::time::Instant::now();
+    let x0 = oracle.posterior_mean(&x, &levels).unwrap();
+    let call = t1.elapsed();
+    let err = (x0 - train.narrow(0, 7, 1).unwrap().repeat((n, 1, 1, 1)).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    // High noise: every weight non-zero (the dense gemm path).
+    let high = vec![
+        NoiseLevel {
+            alpha_bar: 0.01,
+            t: 0.9
+        };
+        n
+    ];
+    let t2 = std::time::Instant::now();
+    oracle.predict_eps(&x, &high).unwrap();
+    eprintln!("one call at alpha_bar = 0.01 (dense): {:?}", t2.elapsed());
+    eprintln!(
+        "K = {k}, D = 4900: build {build:?}, one call with N = {n}: {call:?}, max |x̂0 − x_7| = {err:e}"
+    );
+    assert!(err < 1e-5);
+}

@@ -30,7 +30,7 @@
 //! predictor–corrector adds the unadjusted-Langevin excess of at most r² (2.6% at r = 0.16).
 //! The measured largest |z| of each run is printed with `--nocapture`.
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -1,7 +1,7 @@
 //! The empirical oracle: the optimal denoiser of a finite training set, the perfectly memorising
 //! reference for memorization studies.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{CpuStorage, DType, Device, Storage, Tensor};
 use rayon::prelude::*;
 
 use crate::denoiser::{Denoiser, NoiseLevel, check_levels};
@@ -70,13 +70,13 @@ impl EmpiricalOracle {
     }
 
     /// The posterior weights softmax_k(−‖x_t − √ᾱ x_k‖²/(2(1 − ᾱ))) of each row of `x` (n × D,
-    /// f64 CPU) at its level, as an n × K f64 tensor.
-    fn weights(&self, x: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor> {
-        let k = self.len();
-        let dots = x
-            .matmul(&self.train.t()?)?
-            .flatten_all()?
-            .to_vec1::<f64>()?;
+    /// f64 CPU) at its level, n × K row-major.
+    fn weights(&self, x: &Tensor, levels: &[NoiseLevel]) -> Result<Vec<f64>> {
+        let (k, n) = (self.len(), levels.len());
+        // (K × D)·(D × n) is the faster orientation for gemm (large m); transpose the small result.
+        let dots = self.train.matmul(&x.t()?)?.t()?.contiguous()?;
+        let dots = dots.flatten_all()?.to_vec1::<f64>()?;
+        debug_assert_eq!(dots.len(), n * k);
         let xs = x.sqr()?.sum(1)?.to_vec1::<f64>()?;
         let mut w = dots;
         w.par_chunks_mut(k)
@@ -97,7 +97,7 @@ impl EmpiricalOracle {
                     *v /= total;
                 }
             });
-        Ok(Tensor::from_vec(w, (levels.len(), k), &Device::Cpu)?)
+        Ok(w)
     }
 
     /// E[x_0 | x_t] for x_t (N, ...) with D values per sample, in x_t's shape, dtype and device.
@@ -133,9 +133,42 @@ impl EmpiricalOracle {
             let len = CHUNK.min(n - start);
             let xb = x.narrow(0, start, len)?;
             let w = self.weights(&xb, &levels[start..start + len])?;
-            parts.push(w.matmul(&self.train)?);
+            parts.push(self.mix(w, len)?);
         }
         Ok(Tensor::cat(&parts, 0)?)
+    }
+
+    /// Σ_k w_nk x_k for the n × K weights `w`: a gemm when many weights are non-zero (high
+    /// noise), else a sparse sum over the non-zero ones (low noise, where the softmax is nearly
+    /// one-hot and the dense product would read all K models for nothing).
+    fn mix(&self, w: Vec<f64>, n: usize) -> Result<Tensor> {
+        let (k, d) = (self.len(), self.dim());
+        let nnz = w.iter().filter(|v| **v > 0.0).count();
+        if nnz * 8 > n * k {
+            return Ok(Tensor::from_vec(w, (n, k), &Device::Cpu)?.matmul(&self.train)?);
+        }
+        let (storage, layout) = self.train.storage_and_layout();
+        let train = match (&*storage, layout.contiguous_offsets()) {
+            (Storage::Cpu(CpuStorage::F64(v)), Some((a, b))) => &v[a..b],
+            _ => {
+                return Err(DiffusionError::invalid(
+                    "EmpiricalOracle: training set is not contiguous f64",
+                ));
+            }
+        };
+        let mut out = vec![0.0f64; n * d];
+        out.par_chunks_mut(d)
+            .zip(w.par_chunks(k))
+            .for_each(|(o, wr)| {
+                for (wk, m) in wr.iter().zip(train.chunks(d)) {
+                    if *wk > 0.0 {
+                        for (o, v) in o.iter_mut().zip(m) {
+                            *o += wk * v;
+                        }
+                    }
+                }
+            });
+        Ok(Tensor::from_vec(out, (n, d), &Device::Cpu)?)
     }
 }
 

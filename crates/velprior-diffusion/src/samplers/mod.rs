@@ -165,7 +165,7 @@ impl SamplerConfig {
             return bad("steps = 0: need at least 1 step".into());
         }
         if let Some([lo, hi]) = clip
-            && !(lo < hi)
+            && lo.partial_cmp(hi) != Some(std::cmp::Ordering::Less)
         {
             return bad(format!(
                 "clip = [{lo}, {hi}]: need lo < hi, e.g. [-1.0, 1.0]"
