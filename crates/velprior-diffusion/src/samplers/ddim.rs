@@ -15,9 +15,10 @@ use crate::noise::standard_normal;
 ///
 /// `x` is the initial noise, shape (N, C, H, W) f32; `schedule` is usually the training schedule
 /// respaced to S steps ([`velprior_kernels::respacing::uniform_timesteps`]). η = 0 (`opts.eta`) is
-/// the deterministic sampler (an Euler discretisation of the probability-flow ODE, so it has an
-/// O(1/S) bias); η = 1 on the full schedule is DDPM with σ² = β̃. Noise z (only for η > 0) comes
-/// from `rng`; `observer` sees x_k and x̂_0 before each step.
+/// the deterministic sampler (an Euler discretisation of the probability-flow ODE: for a 1-D
+/// Gaussian of variance λ ∈ [0.05, 1] the variance comes out 4–11% low with S = 100 and 1.5–5%
+/// with S = 250, linear schedule); η = 1 on the full schedule is DDPM with σ² = β̃. Noise z
+/// (only for η > 0) comes from `rng`; `observer` sees x_k and x̂_0 before each step.
 pub fn sample_ddim(
     model: &dyn Denoiser,
     x: Tensor,

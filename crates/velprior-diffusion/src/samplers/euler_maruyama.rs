@@ -16,9 +16,10 @@ use crate::noise::standard_normal;
 /// (the "denoise" of Song et al.'s code; Jolicoeur-Martineau et al. 2021).
 ///
 /// `ts` is the decreasing time grid 1 = t_0 > … > t_S = t_min > 0 ([`super::vp_time_grid`]);
-/// `x` the initial noise, shape (N, C, H, W) f32. Known bias: EM is weak order 1, so moments
-/// are off by O(max β · Δ) (≈ 1% for a Gaussian with S = 1000, β_max = 20), and the output
-/// keeps the t_min noise level shrunk by Tweedie (negligible for t_min = 1e-3).
+/// `x` the initial noise, shape (N, C, H, W) f32. Known bias: EM is weak order 1; for a 1-D
+/// Gaussian of variance λ ∈ [0.05, 1] (closed-form recursion of this chain, β ∈ [0.1, 20],
+/// t_min = 1e-3) the output variance is off by +1.5 … 2.4% with 100 steps, ≤ 0.3% with 500 and
+/// ≤ 0.13% with 1000.
 pub fn sample_euler_maruyama(
     model: &dyn Denoiser,
     x: Tensor,

@@ -39,7 +39,8 @@ use crate::{DiffusionError, Result};
 pub struct SamplerStep<'a> {
     /// 0-based index of this step.
     pub step: usize,
-    /// Total number of steps (denoiser evaluations of the main loop) of the run.
+    /// Total number of steps of the run: the schedule length for DDPM / DDIM, grid points for
+    /// the SDE samplers (steps + the final denoising; corrector evaluations are not reported).
     pub num_steps: usize,
     /// The noise level of x.
     pub level: NoiseLevel,
