@@ -4,6 +4,7 @@
 //! subcommand lives in its own file.
 
 mod data;
+mod fwi;
 mod parse;
 mod progress;
 mod quickstart;
@@ -33,6 +34,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Draw velocity models from a trained prior's checkpoint.
     Sample(sample::SampleArgs),
+    /// Plain full-waveform inversion (Adam or L-BFGS, Tikhonov/TV) from a TOML config.
+    Fwi(fwi::FwiArgs),
 }
 
 fn main() {
@@ -50,6 +53,7 @@ fn main() {
         Command::Quickstart(args) => quickstart::run(args),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Fwi(args) => fwi::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

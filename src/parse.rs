@@ -34,7 +34,7 @@ pub fn range(s: &str) -> Result<(f32, f32), String> {
         .trim()
         .parse()
         .map_err(|_| format!("'{b}' in '{s}' is not a number"))?;
-    if !(a < b) {
+    if a >= b || a.is_nan() || b.is_nan() {
         return Err(format!("range '{s}' needs MIN < MAX"));
     }
     Ok((a, b))

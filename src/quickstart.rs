@@ -1,19 +1,82 @@
 //! `velprior quickstart`: the main job on built-in defaults, no downloads.
 //!
 //! Generates an OpenFWI-style CurveFault corpus, writes it to HDF5, draws it, splits it into
-//! train/test files, and draws one sample of every built-in family; everything lands in one
-//! run folder with a JSON summary.
+//! train/test files, draws one sample of every built-in family, trains a small diffusion prior
+//! for a few hundred steps and draws samples from it; everything lands in one run folder with
+//! a JSON summary.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
+use candle_core::Device;
 use clap::Args;
+use indicatif::ProgressBar;
 use serde_json::json;
 use velprior_data::render::{RenderOptions, render_grid, save_png};
 use velprior_data::split::train_test_split;
 use velprior_data::synth::{Family, SynthSpec, generate, generate_to_file};
-use velprior_data::{CorpusReader, RunDir, write_corpus};
+use velprior_data::{Corpus, CorpusMeta, CorpusReader, RunDir, write_corpus};
+use velprior_diffusion::config::{
+    DataConfig, DiffusionConfig, ScheduleName, TrainConfig, TrainLoopConfig,
+};
+use velprior_diffusion::optim::AdamWConfig;
+use velprior_diffusion::prior::DiffusionPrior;
+use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
+use velprior_diffusion::trainer::{TrainObserver, Trainer};
+use velprior_nn::UNetConfig;
+
+use crate::progress;
+
+struct StepBar(ProgressBar);
+
+impl TrainObserver for StepBar {
+    fn on_step(&mut self, step: usize, _total: usize) {
+        self.0.set_position(step as u64);
+    }
+}
+
+/// The small prior of `configs/diffusion-cpu-quick.toml`, on the quickstart's train split.
+fn quick_train_config(run: &RunDir, steps: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        output: run.path("prior"),
+        data: DataConfig {
+            corpus: run.path("train.h5"),
+            dataset: "velocity".into(),
+            vmin: 1500.0,
+            vmax: 4500.0,
+            flip_lateral: true,
+        },
+        model: UNetConfig {
+            base_channels: 16,
+            channel_mult: vec![1, 2, 2],
+            res_blocks_per_level: 1,
+            groups: 8,
+            time_sinusoid_dim: 32,
+            time_embed_dim: 64,
+            ..UNetConfig::default()
+        },
+        diffusion: DiffusionConfig {
+            schedule: ScheduleName::Cosine,
+            ..DiffusionConfig::default()
+        },
+        train: TrainLoopConfig {
+            steps,
+            batch_size: 8,
+            seed,
+            ema_decay: 0.99,
+            log_every: 25,
+            checkpoint_every: steps,
+            optimizer: AdamWConfig {
+                lr: 1e-3,
+                warmup_steps: steps / 10,
+                min_lr_ratio: 0.05,
+                ..AdamWConfig::default()
+            },
+            ..TrainLoopConfig::default()
+        },
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct QuickstartArgs {
@@ -26,6 +89,9 @@ pub struct QuickstartArgs {
     /// Random seed of every stochastic step.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Training steps of the small diffusion prior (0 skips training and sampling).
+    #[arg(long, default_value_t = 100)]
+    train_steps: usize,
 }
 
 /// Runs the quickstart pipeline.
@@ -37,7 +103,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     )?;
     let t0 = Instant::now();
 
-    tracing::info!("1/3 generating {} curvefault models (70x70, 10 m)", a.n);
+    tracing::info!("1/5 generating {} curvefault models (70x70, 10 m)", a.n);
     let spec = SynthSpec::new(Family::Curvefault, a.n, a.seed);
     let corpus_path = run.path("corpus.h5");
     generate_to_file(&spec, &corpus_path, 1024, |_| {})?;
@@ -59,12 +125,12 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     )?;
     save_png(&run.path("corpus.png"), &grid)?;
 
-    tracing::info!("2/3 splitting 90/10 into train.h5 / test.h5");
+    tracing::info!("2/5 splitting 90/10 into train.h5 / test.h5");
     let (train, test) = train_test_split(n, 0.1, a.seed)?;
     write_corpus(&run.path("train.h5"), &corpus.select(&train)?)?;
     write_corpus(&run.path("test.h5"), &corpus.select(&test)?)?;
 
-    tracing::info!("3/3 drawing every built-in family");
+    tracing::info!("3/5 drawing every built-in family");
     for family in Family::ALL {
         let sample = generate(&SynthSpec::new(family, 8, a.seed))?;
         let [k, fh, fw] = sample.shape();
@@ -79,10 +145,65 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         )?;
     }
 
+    let prior = if a.train_steps > 0 {
+        tracing::info!(
+            "4/5 training a small diffusion prior for {} steps",
+            a.train_steps
+        );
+        let cfg = quick_train_config(&run, a.train_steps, a.seed);
+        let t_train = Instant::now();
+        let mut trainer = Trainer::new(cfg)?;
+        let bar = progress::bar(a.train_steps as u64, "steps");
+        let checkpoint = trainer.run(&mut StepBar(bar.clone()), None)?;
+        bar.finish_and_clear();
+        let train_s = t_train.elapsed().as_secs_f64();
+        tracing::info!("5/5 sampling 16 models (DDIM, 50 steps)");
+        let prior = DiffusionPrior::load(&checkpoint)?;
+        let sampler = SamplerConfig::Ddim {
+            steps: 50,
+            eta: 0.0,
+            clip: Some([-1.0, 1.0]),
+        };
+        let x = sample(
+            &prior.denoiser,
+            &sampler,
+            &prior.schedule,
+            &[16, 1, h, w],
+            &Device::Cpu,
+            a.seed,
+            &mut NoObserver,
+        )?;
+        let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+        prior.meta.normalisation.denormalise(&mut v);
+        let samples = Corpus::new(
+            v,
+            [16, h, w],
+            CorpusMeta {
+                source: "quickstart prior samples".into(),
+                ..Default::default()
+            },
+        )?;
+        write_corpus(&run.path("samples.h5"), &samples)?;
+        let opts = RenderOptions {
+            range: Some((1500.0, 4500.0)),
+            title: Some(format!("prior samples after {} steps", a.train_steps)),
+            ..Default::default()
+        };
+        save_png(
+            &run.path("samples.png"),
+            &render_grid(samples.velocity(), [16, h, w], 4, &opts, None)?,
+        )?;
+        json!({"checkpoint": checkpoint.file_name().map(|f| f.to_string_lossy().to_string()),
+               "train_steps": a.train_steps, "train_wall_time_s": train_s, "samples": "samples.h5"})
+    } else {
+        serde_json::Value::Null
+    };
+
     let v = corpus.velocity();
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     let pictures: Vec<String> = std::iter::once("corpus.png".to_string())
         .chain(Family::ALL.iter().map(|f| format!("family-{f}.png")))
+        .chain((a.train_steps > 0).then(|| "samples.png".to_string()))
         .collect();
     let summary = json!({
         "corpus": {"file": "corpus.h5", "models": n, "shape": [h, w], "dx_m": 10.0,
@@ -90,6 +211,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
                    "max_m_s": v.iter().copied().fold(f32::MIN, f32::max), "mean_m_s": mean},
         "split": {"train": train.len(), "test": test.len(), "seed": a.seed},
         "pictures": pictures,
+        "prior": prior,
         "wall_time_s": t0.elapsed().as_secs_f64(),
     });
     let path = run.write_json("summary.json", &summary)?;

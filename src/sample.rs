@@ -8,7 +8,9 @@ use clap::{Args, ValueEnum};
 use velprior_data::render::{RenderOptions, render_grid, render_model, save_gif, save_png};
 use velprior_data::{Corpus, CorpusMeta, write_corpus};
 use velprior_diffusion::prior::DiffusionPrior;
-use velprior_diffusion::samplers::{NoObserver, SamplerConfig, SamplerObserver, SamplerStep, Variance, sample};
+use velprior_diffusion::samplers::{
+    NoObserver, SamplerConfig, SamplerObserver, SamplerStep, Variance, sample,
+};
 
 use crate::progress;
 
@@ -81,10 +83,28 @@ pub fn run(a: SampleArgs) -> Result<()> {
     let prior = DiffusionPrior::load(&a.checkpoint)?;
     let clip = Some([-1.0, 1.0]);
     let cfg = match a.sampler {
-        SamplerKind::Ddpm => SamplerConfig::Ddpm { steps: a.steps, variance: Variance::Posterior, clip },
-        SamplerKind::Ddim => SamplerConfig::Ddim { steps: a.steps.unwrap_or(50), eta: a.eta, clip },
-        SamplerKind::EulerMaruyama => SamplerConfig::EulerMaruyama { steps: a.steps.unwrap_or(500), t_min: 1e-3, clip },
-        SamplerKind::Pc => SamplerConfig::Pc { steps: a.steps.unwrap_or(500), snr: a.snr, corrector_steps: 1, t_min: 1e-3, clip },
+        SamplerKind::Ddpm => SamplerConfig::Ddpm {
+            steps: a.steps,
+            variance: Variance::Posterior,
+            clip,
+        },
+        SamplerKind::Ddim => SamplerConfig::Ddim {
+            steps: a.steps.unwrap_or(50),
+            eta: a.eta,
+            clip,
+        },
+        SamplerKind::EulerMaruyama => SamplerConfig::EulerMaruyama {
+            steps: a.steps.unwrap_or(500),
+            t_min: 1e-3,
+            clip,
+        },
+        SamplerKind::Pc => SamplerConfig::Pc {
+            steps: a.steps.unwrap_or(500),
+            snr: a.snr,
+            corrector_steps: 1,
+            t_min: 1e-3,
+            clip,
+        },
     };
     let [h, w] = prior.meta.model_shape;
     let norm = prior.meta.normalisation;
@@ -93,9 +113,21 @@ pub fn run(a: SampleArgs) -> Result<()> {
     let mut trajectory = Trajectory { frames: Vec::new() };
     for (k, start) in (0..a.n).step_by(a.batch).enumerate() {
         let count = a.batch.min(a.n - start);
-        let observer: &mut dyn SamplerObserver = if k == 0 && a.gif.is_some() { &mut trajectory } else { &mut NoObserver };
+        let observer: &mut dyn SamplerObserver = if k == 0 && a.gif.is_some() {
+            &mut trajectory
+        } else {
+            &mut NoObserver
+        };
         let seed = a.seed.wrapping_add(k as u64);
-        let x = sample(&prior.denoiser, &cfg, &prior.schedule, &[count, 1, h, w], &Device::Cpu, seed, observer)?;
+        let x = sample(
+            &prior.denoiser,
+            &cfg,
+            &prior.schedule,
+            &[count, 1, h, w],
+            &Device::Cpu,
+            seed,
+            observer,
+        )?;
         let mut v = x.flatten_all()?.to_vec1::<f32>()?;
         norm.denormalise(&mut v);
         velocity.extend(v);
@@ -103,13 +135,29 @@ pub fn run(a: SampleArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let [dx, dz] = prior.meta.spacing;
-    let meta = CorpusMeta { dx, dz, source: format!("velprior sample {} seed {}", a.checkpoint.display(), a.seed) };
+    let meta = CorpusMeta {
+        dx,
+        dz,
+        source: format!("velprior sample {} seed {}", a.checkpoint.display(), a.seed),
+    };
     let corpus = Corpus::new(velocity, [a.n, h, w], meta)?;
     write_corpus(&a.output, &corpus)?;
-    let options = RenderOptions { range: Some((norm.vmin, norm.vmax)), ..Default::default() };
+    let options = RenderOptions {
+        range: Some((norm.vmin, norm.vmax)),
+        ..Default::default()
+    };
     if let Some(png) = &a.png {
         let shown = a.n.min(64);
-        save_png(png, &render_grid(&corpus.velocity()[..shown * h * w], [shown, h, w], 8, &options, None)?)?;
+        save_png(
+            png,
+            &render_grid(
+                &corpus.velocity()[..shown * h * w],
+                [shown, h, w],
+                8,
+                &options,
+                None,
+            )?,
+        )?;
     }
     if let Some(gif) = &a.gif {
         let frames = trajectory

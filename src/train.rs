@@ -34,7 +34,8 @@ impl TrainObserver for Progress {
     }
 
     fn on_log(&mut self, m: &StepMetrics) {
-        self.bar.set_message(format!("loss {:.4} lr {:.2e}", m.loss, m.lr));
+        self.bar
+            .set_message(format!("loss {:.4} lr {:.2e}", m.loss, m.lr));
     }
 }
 
@@ -44,11 +45,16 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let steps = cfg.train.steps;
     let out = cfg.output.clone();
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::copy(&a.config, out.join("config.toml")).with_context(|| format!("copying the config into {}", out.display()))?;
+    std::fs::copy(&a.config, out.join("config.toml"))
+        .with_context(|| format!("copying the config into {}", out.display()))?;
     let mut trainer = match &a.resume {
         None => Trainer::new(cfg)?,
         Some(p) => {
-            let ckpt = if p.as_os_str().is_empty() { out.join(CHECKPOINT_FILE) } else { p.clone() };
+            let ckpt = if p.as_os_str().is_empty() {
+                out.join(CHECKPOINT_FILE)
+            } else {
+                p.clone()
+            };
             tracing::info!("resuming from {}", ckpt.display());
             Trainer::resume(cfg, &ckpt)?
         }
@@ -58,6 +64,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let mut observer = Progress { bar };
     let checkpoint = trainer.run(&mut observer, a.stop_after)?;
     observer.bar.finish_and_clear();
-    tracing::info!("step {}: checkpoint {} (metrics in {})", trainer.step(), checkpoint.display(), out.join("metrics.jsonl").display());
+    tracing::info!(
+        "step {}: checkpoint {} (metrics in {})",
+        trainer.step(),
+        checkpoint.display(),
+        out.join("metrics.jsonl").display()
+    );
     Ok(())
 }

@@ -7,7 +7,10 @@ use std::process::Command;
 
 #[test]
 fn h5py_round_trips_both_ways() {
-    let has_h5py = Command::new("python3").args(["-c", "import h5py, numpy"]).output().is_ok_and(|o| o.status.success());
+    let has_h5py = Command::new("python3")
+        .args(["-c", "import h5py, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !has_h5py {
         assert!(
             std::env::var("VELPRIOR_REQUIRE_PYTHON").as_deref() != Ok("1"),
@@ -24,5 +27,10 @@ fn h5py_round_trips_both_ways() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

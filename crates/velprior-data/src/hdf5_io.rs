@@ -371,10 +371,10 @@ fn read_meta(path: &Path, ds: &hdf5::Dataset, file: &hdf5::File) -> Result<Corpu
             missing.join("/")
         );
     }
-    if let Ok(a) = ds.attr("source") {
-        if let Ok(s) = a.read_scalar::<VarLenUnicode>() {
-            meta.source = s.as_str().to_string();
-        }
+    if let Ok(a) = ds.attr("source")
+        && let Ok(s) = a.read_scalar::<VarLenUnicode>()
+    {
+        meta.source = s.as_str().to_string();
     }
     if !(meta.dx > 0.0 && meta.dz > 0.0 && meta.dx.is_finite() && meta.dz.is_finite()) {
         return Err(DataError::bad_file(

@@ -24,7 +24,7 @@ fn npy_bytes(descr: &str, fortran: bool, shape: &[usize], payload: &[u8]) -> Vec
         "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape_txt}, }}",
         if fortran { "True" } else { "False" }
     );
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -59,7 +59,11 @@ impl CorpusFingerprint {
                 h = h.wrapping_mul(0x0000_0100_0000_01b3);
             }
         }
-        CorpusFingerprint { path: path.to_path_buf(), shape, hash: format!("{h:016x}") }
+        CorpusFingerprint {
+            path: path.to_path_buf(),
+            shape,
+            hash: format!("{h:016x}"),
+        }
     }
 
     /// True when both describe the same data (the path may differ).
@@ -92,38 +96,55 @@ pub struct CheckpointMeta {
 }
 
 /// Writes `tensors` and `meta` to `path` (and `path.json`) atomically.
-pub fn save_checkpoint(path: &Path, meta: &CheckpointMeta, tensors: &[(String, Tensor)]) -> Result<()> {
-    let json = serde_json::to_string(meta).map_err(|e| DiffusionError::Checkpoint(format!("metadata: {e}")))?;
+pub fn save_checkpoint(
+    path: &Path,
+    meta: &CheckpointMeta,
+    tensors: &[(String, Tensor)],
+) -> Result<()> {
+    let json = serde_json::to_string(meta)
+        .map_err(|e| DiffusionError::Checkpoint(format!("metadata: {e}")))?;
     let info = HashMap::from([(METADATA_KEY.to_string(), json)]);
     let data: Vec<(&str, &Tensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let bytes = safetensors::serialize(data, Some(info))
-        .map_err(|e| DiffusionError::Checkpoint(format!("{}: cannot serialise ({e})", path.display())))?;
+    let bytes = safetensors::serialize(data, Some(info)).map_err(|e| {
+        DiffusionError::Checkpoint(format!("{}: cannot serialise ({e})", path.display()))
+    })?;
     write_bytes(path, &bytes)?;
-    let pretty = serde_json::to_string_pretty(meta).map_err(|e| DiffusionError::Checkpoint(e.to_string()))?;
+    let pretty = serde_json::to_string_pretty(meta)
+        .map_err(|e| DiffusionError::Checkpoint(e.to_string()))?;
     write_bytes(&sidecar(path), format!("{pretty}\n").as_bytes())?;
     Ok(())
 }
 
 /// Reads a checkpoint: its metadata and every tensor by name.
-pub fn load_checkpoint(path: &Path, device: &Device) -> Result<(CheckpointMeta, HashMap<String, Tensor>)> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| DiffusionError::Checkpoint(format!("{}: cannot read checkpoint ({e})", path.display())))?;
+pub fn load_checkpoint(
+    path: &Path,
+    device: &Device,
+) -> Result<(CheckpointMeta, HashMap<String, Tensor>)> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        DiffusionError::Checkpoint(format!("{}: cannot read checkpoint ({e})", path.display()))
+    })?;
     let bad = |what: String| {
         DiffusionError::Checkpoint(format!(
             "{}: {what}; the file is truncated or not a velprior checkpoint (use another checkpoint or retrain)",
             path.display()
         ))
     };
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| bad(format!("unreadable ({e})")))?;
-    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(format!("unreadable ({e})")))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(format!("unreadable ({e})")))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("unreadable ({e})")))?;
     let json = header
         .metadata()
         .as_ref()
         .and_then(|m| m.get(METADATA_KEY))
         .ok_or_else(|| bad("no velprior metadata".into()))?;
-    let meta: CheckpointMeta = serde_json::from_str(json).map_err(|e| bad(format!("bad metadata ({e})")))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(json).map_err(|e| bad(format!("bad metadata ({e})")))?;
     if meta.format != FORMAT || meta.version > VERSION {
-        return Err(bad(format!("format {} v{} is not {FORMAT} v{VERSION} or older", meta.format, meta.version)));
+        return Err(bad(format!(
+            "format {} v{} is not {FORMAT} v{VERSION} or older",
+            meta.format, meta.version
+        )));
     }
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {

@@ -180,7 +180,9 @@ impl TrainConfig {
     /// Parses TOML text; `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &Path) -> Result<TrainConfig> {
         let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
             DiffusionError::Config(format!("{}{at}: {}", origin.display(), e.message().trim()))
         })?;
@@ -190,14 +192,20 @@ impl TrainConfig {
 
     /// Reads and parses a TOML file.
     pub fn load(path: &Path) -> Result<TrainConfig> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| DiffusionError::Config(format!("{}: cannot read config ({e})", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            DiffusionError::Config(format!("{}: cannot read config ({e})", path.display()))
+        })?;
         TrainConfig::from_toml(&text, path)
     }
 
     fn validate(&self, origin: &Path) -> Result<()> {
-        let bad = |key: &str, why: &str| Err(DiffusionError::Config(format!("{}: {key} {why}", origin.display())));
-        if !(self.data.vmin < self.data.vmax) {
+        let bad = |key: &str, why: &str| {
+            Err(DiffusionError::Config(format!(
+                "{}: {key} {why}",
+                origin.display()
+            )))
+        };
+        if self.data.vmin >= self.data.vmax || self.data.vmin.is_nan() || self.data.vmax.is_nan() {
             return bad("data.vmin/vmax", "must satisfy vmin < vmax (m/s)");
         }
         let t = &self.train;
@@ -210,10 +218,12 @@ impl TrainConfig {
         if t.log_every == 0 || t.checkpoint_every == 0 {
             return bad("train.log_every/checkpoint_every", "must be positive");
         }
-        if !(t.optimizer.lr > 0.0) {
+        if t.optimizer.lr <= 0.0 || t.optimizer.lr.is_nan() {
             return bad("train.optimizer.lr", "must be positive");
         }
-        self.model.validate().map_err(|e| DiffusionError::Config(format!("{}: model: {e}", origin.display())))?;
+        self.model
+            .validate()
+            .map_err(|e| DiffusionError::Config(format!("{}: model: {e}", origin.display())))?;
         self.diffusion.schedule()?;
         Ok(())
     }

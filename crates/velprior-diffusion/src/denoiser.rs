@@ -22,7 +22,10 @@ impl NoiseLevel {
     /// The level of step `index` of a discrete schedule with `num_train_timesteps` steps and
     /// cumulative product `alpha_bar`.
     pub fn discrete(index: usize, num_train_timesteps: usize, alpha_bar: f64) -> NoiseLevel {
-        NoiseLevel { alpha_bar, t: (index + 1) as f64 / num_train_timesteps as f64 }
+        NoiseLevel {
+            alpha_bar,
+            t: (index + 1) as f64 / num_train_timesteps as f64,
+        }
     }
 
     /// √(1 − ᾱ): the noise standard deviation σ.
@@ -64,7 +67,10 @@ pub fn check_levels(op: &str, x_t: &Tensor, levels: &[NoiseLevel]) -> Result<(us
             levels.len()
         )));
     }
-    if let Some(l) = levels.iter().find(|l| !(l.alpha_bar >= 0.0 && l.alpha_bar < 1.0)) {
+    if let Some(l) = levels
+        .iter()
+        .find(|l| !(l.alpha_bar >= 0.0 && l.alpha_bar < 1.0))
+    {
         return Err(DiffusionError::invalid(format!(
             "{op}: alpha_bar must be in [0, 1), got {}",
             l.alpha_bar

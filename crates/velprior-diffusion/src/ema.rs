@@ -14,14 +14,18 @@ pub struct Ema {
 impl Ema {
     /// Starts the average at the current weights.
     pub fn new(vars: &[Var], decay: f64) -> Result<Self> {
-        let shadow = vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
+        let shadow = vars
+            .iter()
+            .map(|v| v.as_tensor().copy())
+            .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(Ema { shadow, decay })
     }
 
     /// Moves the average towards the current weights.
     pub fn update(&mut self, vars: &[Var]) -> Result<()> {
         for (s, v) in self.shadow.iter_mut().zip(vars) {
-            *s = ((&*s * self.decay)? + (v.as_tensor() * (1.0 - self.decay))?)?;
+            // Detached: the average must not keep an autograd history across steps.
+            *s = ((&*s * self.decay)? + (v.as_tensor().detach() * (1.0 - self.decay))?)?.detach();
         }
         Ok(())
     }

@@ -8,9 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use velprior_kernels::{Schedule, q_sample};
 use velprior_nn::UNet;
 
+use crate::Result;
 use crate::config::{DiffusionConfig, Objective};
 use crate::noise::{per_sample, standard_normal};
-use crate::Result;
 
 /// Smallest continuous time drawn for score matching (avoids the σ → 0 singularity).
 pub const T_MIN: f64 = 1e-3;
@@ -36,16 +36,33 @@ pub fn training_loss(
         let t: Vec<f64> = (0..n).map(|_| rng.random_range(T_MIN..=1.0)).collect();
         let ab: Vec<f64> = t.iter().map(|&t| diffusion.sde.alpha_bar(t)).collect();
         let a = per_sample(&ab.iter().map(|a| a.sqrt()).collect::<Vec<_>>(), device)?;
-        let b = per_sample(&t.iter().map(|&t| diffusion.sde.marginal_std(t)).collect::<Vec<_>>(), device)?;
+        let b = per_sample(
+            &t.iter()
+                .map(|&t| diffusion.sde.marginal_std(t))
+                .collect::<Vec<_>>(),
+            device,
+        )?;
         let x_t = (x0.broadcast_mul(&a)? + eps.broadcast_mul(&b)?)?;
         let time: Vec<f32> = t.iter().map(|&t| continuous_time_input(t)).collect();
         (x_t, a, b, time)
     } else {
-        let t: Vec<usize> = (0..n).map(|_| rng.random_range(0..schedule.len())).collect();
+        let t: Vec<usize> = (0..n)
+            .map(|_| rng.random_range(0..schedule.len()))
+            .collect();
         let x_t = q_sample(x0, &eps, t.as_slice(), schedule)?;
         let tables = schedule.tables_f64();
-        let a = per_sample(&t.iter().map(|&k| tables.sqrt_alphas_cumprod[k]).collect::<Vec<_>>(), device)?;
-        let b = per_sample(&t.iter().map(|&k| tables.sqrt_one_minus_alphas_cumprod[k]).collect::<Vec<_>>(), device)?;
+        let a = per_sample(
+            &t.iter()
+                .map(|&k| tables.sqrt_alphas_cumprod[k])
+                .collect::<Vec<_>>(),
+            device,
+        )?;
+        let b = per_sample(
+            &t.iter()
+                .map(|&k| tables.sqrt_one_minus_alphas_cumprod[k])
+                .collect::<Vec<_>>(),
+            device,
+        )?;
         (x_t, a, b, t.iter().map(|&k| k as f32).collect())
     };
     let time = Tensor::from_vec(time, n, device)?;
@@ -74,4 +91,3 @@ pub fn eps_from_output(
         Objective::V => (out.broadcast_mul(sqrt_ab)? + x_t.broadcast_mul(sqrt_omab)?)?,
     })
 }
-

@@ -81,9 +81,18 @@ pub struct StepReport {
 impl AdamW {
     /// An optimiser with zero moments for `vars`.
     pub fn new(vars: Vec<Var>, config: AdamWConfig) -> Result<Self> {
-        let first = vars.iter().map(|v| v.zeros_like()).collect::<candle_core::Result<Vec<_>>>()?;
+        let first = vars
+            .iter()
+            .map(|v| v.zeros_like())
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let second = first.clone();
-        Ok(AdamW { vars, first, second, steps_taken: 0, config })
+        Ok(AdamW {
+            vars,
+            first,
+            second,
+            steps_taken: 0,
+            config,
+        })
     }
 
     /// Global L2 norm of the gradients of the optimiser's variables.
@@ -91,7 +100,11 @@ impl AdamW {
         let mut sum = 0.0f64;
         for var in &self.vars {
             if let Some(g) = grads.get(var) {
-                sum += g.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+                sum += g
+                    .sqr()?
+                    .sum_all()?
+                    .to_dtype(candle_core::DType::F64)?
+                    .to_scalar::<f64>()?;
             }
         }
         Ok(sum.sqrt())
@@ -110,14 +123,15 @@ impl AdamW {
         let (bc1, bc2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
         for (k, var) in self.vars.iter().enumerate() {
             let Some(g) = grads.get(var) else { continue };
-            let g = if clip < 1.0 { (g * clip)? } else { g.clone() };
+            let g = if clip < 1.0 { (g * clip)? } else { g.clone() }.detach();
             let m = ((&self.first[k] * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
             let v = ((&self.second[k] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
-            let decayed = (var.as_tensor() * (1.0 - lr * c.weight_decay))?;
+            let decayed = (var.as_tensor().detach() * (1.0 - lr * c.weight_decay))?;
             var.set(&(decayed - (update * lr)?)?)?;
-            self.first[k] = m;
-            self.second[k] = v;
+            // Detached so the moments never carry an autograd history from step to step.
+            self.first[k] = m.detach();
+            self.second[k] = v.detach();
         }
         Ok(StepReport { grad_norm, lr })
     }
@@ -129,7 +143,12 @@ mod tests {
 
     #[test]
     fn warmup_then_cosine() {
-        let c = AdamWConfig { lr: 1.0, warmup_steps: 10, min_lr_ratio: 0.1, ..Default::default() };
+        let c = AdamWConfig {
+            lr: 1.0,
+            warmup_steps: 10,
+            min_lr_ratio: 0.1,
+            ..Default::default()
+        };
         assert!((c.lr_at(0, 110) - 0.1).abs() < 1e-12);
         assert!((c.lr_at(9, 110) - 1.0).abs() < 1e-12);
         assert!((c.lr_at(10, 110) - 1.0).abs() < 1e-12);
@@ -141,13 +160,21 @@ mod tests {
     fn one_step_matches_the_adamw_formula() {
         // f(w) = ½ w², gradient w; first step: m̂ = g, v̂ = g², update = g/(|g| + ε) ≈ sign(g).
         let w = Var::new(&[2.0f32, -3.0], &candle_core::Device::Cpu).unwrap();
-        let cfg = AdamWConfig { lr: 0.1, weight_decay: 0.5, grad_clip: None, ..Default::default() };
+        let cfg = AdamWConfig {
+            lr: 0.1,
+            weight_decay: 0.5,
+            grad_clip: None,
+            ..Default::default()
+        };
         let mut opt = AdamW::new(vec![w.clone()], cfg).unwrap();
         let loss = (w.as_tensor().sqr().unwrap().sum_all().unwrap() * 0.5).unwrap();
         let grads = loss.backward().unwrap();
         opt.step(&grads, 0.1).unwrap();
         let got = w.as_tensor().to_vec1::<f32>().unwrap();
         let expect = [2.0 * (1.0 - 0.05) - 0.1, -3.0 * (1.0 - 0.05) + 0.1];
-        assert!((got[0] - expect[0]).abs() < 1e-6 && (got[1] - expect[1]).abs() < 1e-6, "{got:?}");
+        assert!(
+            (got[0] - expect[0]).abs() < 1e-6 && (got[1] - expect[1]).abs() < 1e-6,
+            "{got:?}"
+        );
     }
 }

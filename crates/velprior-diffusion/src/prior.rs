@@ -1,5 +1,5 @@
 //! Loading a trained diffusion prior for sampling: the EMA weights of a checkpoint wrapped
-//! as a [`Denoiser`], with the schedule and normalisation it was trained with.
+//! as a [`Denoiser`](crate::Denoiser), with the schedule and normalisation it was trained with.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,13 +37,24 @@ impl DiffusionPrior {
             .filter_map(|(name, t)| name.strip_prefix("ema.").map(|n| (n.to_string(), t)))
             .collect();
         if ema.is_empty() {
-            return Err(DiffusionError::Checkpoint(format!("{}: no EMA weights (ema.*) found", path.display())));
+            return Err(DiffusionError::Checkpoint(format!(
+                "{}: no EMA weights (ema.*) found",
+                path.display()
+            )));
         }
         let vb = VarBuilder::from_tensors(ema, DType::F32, &device);
         let unet = UNet::new(&details.model, vb).map_err(|e| {
-            DiffusionError::Checkpoint(format!("{}: weights do not match the recorded architecture ({e})", path.display()))
+            DiffusionError::Checkpoint(format!(
+                "{}: weights do not match the recorded architecture ({e})",
+                path.display()
+            ))
         })?;
         let schedule = details.diffusion.schedule()?;
-        Ok(DiffusionPrior { denoiser: UNetDenoiser::new(unet, &details.diffusion), schedule, meta, details })
+        Ok(DiffusionPrior {
+            denoiser: UNetDenoiser::new(unet, &details.diffusion),
+            schedule,
+            meta,
+            details,
+        })
     }
 }

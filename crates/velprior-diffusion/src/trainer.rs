@@ -21,7 +21,9 @@ use velprior_data::{CorpusReader, Normalisation, RunDir};
 use velprior_kernels::Schedule;
 use velprior_nn::UNet;
 
-use crate::checkpoint::{CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint};
+use crate::checkpoint::{
+    CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
+};
 use crate::config::{DiffusionConfig, TrainConfig};
 use crate::ema::Ema;
 use crate::error::{DiffusionError, Result};
@@ -49,14 +51,20 @@ pub struct RngState {
 impl RngState {
     fn capture(rng: &ChaCha8Rng) -> RngState {
         let seed: String = rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
-        RngState { seed, stream: rng.get_stream(), word_pos: rng.get_word_pos().to_string() }
+        RngState {
+            seed,
+            stream: rng.get_stream(),
+            word_pos: rng.get_word_pos().to_string(),
+        }
     }
 
     fn restore(&self) -> Result<ChaCha8Rng> {
         let bad = || DiffusionError::Checkpoint("checkpoint RNG state is malformed".into());
         let bytes: Vec<u8> = (0..self.seed.len())
             .step_by(2)
-            .map(|i| u8::from_str_radix(self.seed.get(i..i + 2).unwrap_or("zz"), 16).map_err(|_| bad()))
+            .map(|i| {
+                u8::from_str_radix(self.seed.get(i..i + 2).unwrap_or("zz"), 16).map_err(|_| bad())
+            })
             .collect::<Result<_>>()?;
         let seed: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
         let mut rng = ChaCha8Rng::from_seed(seed);
@@ -154,7 +162,22 @@ impl Trainer {
         rng.set_stream(1);
         let fingerprint = fingerprint(&reader)?;
         let run = RunDir::create(&cfg.output)?;
-        Ok(Trainer { cfg, run, reader, norm, schedule, unet, varmap, names, vars, opt, ema, rng, step: 0, fingerprint })
+        Ok(Trainer {
+            cfg,
+            run,
+            reader,
+            norm,
+            schedule,
+            unet,
+            varmap,
+            names,
+            vars,
+            opt,
+            ema,
+            rng,
+            step: 0,
+            fingerprint,
+        })
     }
 
     /// Continues the run saved in `checkpoint`; the config must describe the same model,
@@ -183,7 +206,10 @@ impl Trainer {
         }
         let get = |name: &str| {
             tensors.get(name).cloned().ok_or_else(|| {
-                DiffusionError::Checkpoint(format!("{}: tensor '{name}' is missing", checkpoint.display()))
+                DiffusionError::Checkpoint(format!(
+                    "{}: tensor '{name}' is missing",
+                    checkpoint.display()
+                ))
             })
         };
         for (k, name) in t.names.iter().enumerate() {
@@ -225,12 +251,20 @@ impl Trainer {
 
     /// The EMA weights by their network names.
     pub fn ema_tensors(&self) -> HashMap<String, Tensor> {
-        self.names.iter().cloned().zip(self.ema.shadow.iter().cloned()).collect()
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.ema.shadow.iter().cloned())
+            .collect()
     }
 
     /// Trains until `cfg.train.steps` (or `stop_after` steps, for interrupted runs), logging
     /// and checkpointing on the way. Returns the path of the last checkpoint.
-    pub fn run(&mut self, observer: &mut dyn TrainObserver, stop_after: Option<usize>) -> Result<PathBuf> {
+    pub fn run(
+        &mut self,
+        observer: &mut dyn TrainObserver,
+        stop_after: Option<usize>,
+    ) -> Result<PathBuf> {
         let total = self.cfg.train.steps;
         let end = stop_after.map_or(total, |s| s.min(total));
         let checkpoint = self.run.path(CHECKPOINT_FILE);
@@ -238,8 +272,16 @@ impl Trainer {
         while self.step < end {
             let lr = self.cfg.train.optimizer.lr_at(self.step, total);
             let x0 = self.next_batch()?;
-            self.unet.set_dropout_seed(self.cfg.train.seed ^ (self.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            let loss = training_loss(&self.unet, &x0, &self.cfg.diffusion, &self.schedule, &mut self.rng)?;
+            self.unet.set_dropout_seed(
+                self.cfg.train.seed ^ (self.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
+            let loss = training_loss(
+                &self.unet,
+                &x0,
+                &self.cfg.diffusion,
+                &self.schedule,
+                &mut self.rng,
+            )?;
             let value = loss.to_scalar::<f32>()? as f64;
             if !value.is_finite() {
                 let keep = if checkpoint.exists() {
@@ -259,7 +301,7 @@ impl Trainer {
             loss_sum += value;
             loss_count += 1;
             observer.on_step(self.step, total);
-            if self.step % self.cfg.train.log_every == 0 || self.step == end {
+            if self.step.is_multiple_of(self.cfg.train.log_every) || self.step == end {
                 let metrics = StepMetrics {
                     step: self.step,
                     loss: loss_sum / loss_count as f64,
@@ -271,12 +313,12 @@ impl Trainer {
                 observer.on_log(&metrics);
                 (loss_sum, loss_count, tick) = (0.0, 0, Instant::now());
             }
-            if self.step % self.cfg.train.checkpoint_every == 0 || self.step == end {
+            if self.step.is_multiple_of(self.cfg.train.checkpoint_every) || self.step == end {
                 self.save(&checkpoint)?;
                 observer.on_checkpoint(self, &checkpoint)?;
             }
             let every = self.cfg.train.sample_every;
-            if (every > 0 && self.step % every == 0) || self.step == total {
+            if (every > 0 && self.step.is_multiple_of(every)) || self.step == total {
                 self.draw_samples()?;
             }
         }
@@ -307,7 +349,8 @@ impl Trainer {
             model_shape: [h, w],
             spacing: [self.reader.meta.dx, self.reader.meta.dz],
             corpus: self.fingerprint.clone(),
-            details: serde_json::to_value(details).map_err(|e| DiffusionError::Checkpoint(e.to_string()))?,
+            details: serde_json::to_value(details)
+                .map_err(|e| DiffusionError::Checkpoint(e.to_string()))?,
         };
         let mut tensors = Vec::with_capacity(4 * self.names.len());
         for (k, name) in self.names.iter().enumerate() {
@@ -327,8 +370,20 @@ impl Trainer {
         let denoiser = UNetDenoiser::new(UNet::new(&self.cfg.model, vb)?, &self.cfg.diffusion);
         let [_, h, w] = self.reader.shape();
         let n = self.cfg.train.sample_count.max(1);
-        let sampler = SamplerConfig::Ddim { steps: self.cfg.train.sample_steps.max(1), eta: 0.0, clip: Some([-1.0, 1.0]) };
-        let x = sample(&denoiser, &sampler, &self.schedule, &[n, 1, h, w], &device, self.cfg.train.seed, &mut NoObserver)?;
+        let sampler = SamplerConfig::Ddim {
+            steps: self.cfg.train.sample_steps.max(1),
+            eta: 0.0,
+            clip: Some([-1.0, 1.0]),
+        };
+        let x = sample(
+            &denoiser,
+            &sampler,
+            &self.schedule,
+            &[n, 1, h, w],
+            &device,
+            self.cfg.train.seed,
+            &mut NoObserver,
+        )?;
         let mut v = x.flatten_all()?.to_vec1::<f32>()?;
         self.norm.denormalise(&mut v);
         let options = RenderOptions {
@@ -363,10 +418,15 @@ impl Trainer {
 /// Parses the diffusion details of a checkpoint, refusing other prior kinds.
 pub fn diffusion_details(meta: &CheckpointMeta, path: &Path) -> Result<DiffusionDetails> {
     if meta.kind != PriorKind::Diffusion {
-        return Err(DiffusionError::Checkpoint(format!("{}: holds a {:?} prior, not a diffusion model", path.display(), meta.kind)));
+        return Err(DiffusionError::Checkpoint(format!(
+            "{}: holds a {:?} prior, not a diffusion model",
+            path.display(),
+            meta.kind
+        )));
     }
-    serde_json::from_value(meta.details.clone())
-        .map_err(|e| DiffusionError::Checkpoint(format!("{}: bad diffusion metadata ({e})", path.display())))
+    serde_json::from_value(meta.details.clone()).map_err(|e| {
+        DiffusionError::Checkpoint(format!("{}: bad diffusion metadata ({e})", path.display()))
+    })
 }
 
 fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {

@@ -4,11 +4,11 @@
 use candle_core::Tensor;
 use velprior_nn::UNet;
 
+use crate::Result;
 use crate::config::{DiffusionConfig, Objective};
 use crate::denoiser::{Denoiser, NoiseLevel};
 use crate::noise::per_sample;
 use crate::objective::{continuous_time_input, eps_from_output};
-use crate::Result;
 
 /// A trained UNet with the conventions it was trained under.
 pub struct UNetDenoiser {
@@ -22,7 +22,11 @@ impl UNetDenoiser {
     /// Wraps `unet` trained with `diffusion`.
     pub fn new(unet: UNet, diffusion: &DiffusionConfig) -> Self {
         let discrete_timesteps = (!diffusion.continuous).then_some(diffusion.timesteps);
-        UNetDenoiser { unet, objective: diffusion.objective, discrete_timesteps }
+        UNetDenoiser {
+            unet,
+            objective: diffusion.objective,
+            discrete_timesteps,
+        }
     }
 
     /// The network.
@@ -45,8 +49,17 @@ impl Denoiser for UNetDenoiser {
         let time: Vec<f32> = levels.iter().map(|l| self.time_input(l)).collect();
         let time = Tensor::from_vec(time, levels.len(), device)?;
         let out = self.unet.forward(x_t, &time, false)?;
-        let a = per_sample(&levels.iter().map(|l| l.alpha_bar.sqrt()).collect::<Vec<_>>(), device)?;
-        let b = per_sample(&levels.iter().map(NoiseLevel::sigma).collect::<Vec<_>>(), device)?;
+        let a = per_sample(
+            &levels
+                .iter()
+                .map(|l| l.alpha_bar.sqrt())
+                .collect::<Vec<_>>(),
+            device,
+        )?;
+        let b = per_sample(
+            &levels.iter().map(NoiseLevel::sigma).collect::<Vec<_>>(),
+            device,
+        )?;
         eps_from_output(self.objective, &out, x_t, &a, &b)
     }
 }

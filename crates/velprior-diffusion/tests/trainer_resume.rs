@@ -12,7 +12,11 @@ use velprior_diffusion::trainer::{CHECKPOINT_FILE, Silent, Trainer};
 fn tiny_config(dir: &Path, out: &str, steps: usize, checkpoint_every: usize) -> TrainConfig {
     let corpus = dir.join("corpus.h5");
     if !corpus.exists() {
-        let c = generate(&SynthSpec { shape: Some([12, 12]), ..SynthSpec::new(Family::Curvevel, 8, 1) }).unwrap();
+        let c = generate(&SynthSpec {
+            shape: Some([12, 12]),
+            ..SynthSpec::new(Family::Curvevel, 8, 1)
+        })
+        .unwrap();
         write_corpus(&corpus, &c).unwrap();
     }
     let text = format!(
@@ -52,8 +56,15 @@ min_lr_ratio = 0.1
 
 fn weights(t: &Trainer) -> Vec<(String, Vec<f32>)> {
     let data = t.varmap().data().lock().unwrap();
-    let mut w: Vec<(String, Vec<f32>)> =
-        data.iter().map(|(k, v)| (k.clone(), v.as_tensor().flatten_all().unwrap().to_vec1().unwrap())).collect();
+    let mut w: Vec<(String, Vec<f32>)> = data
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_tensor().flatten_all().unwrap().to_vec1().unwrap(),
+            )
+        })
+        .collect();
     w.sort_by(|a, b| a.0.cmp(&b.0));
     w
 }
@@ -73,12 +84,18 @@ fn twenty_steps_equal_ten_plus_resume_plus_ten() {
     assert_eq!(resumed.step(), 10);
     resumed.run(&mut Silent, None).unwrap();
 
-    assert_eq!(weights(&straight), weights(&resumed), "weights differ after resume");
+    assert_eq!(
+        weights(&straight),
+        weights(&resumed),
+        "weights differ after resume"
+    );
     let ema_a = straight.ema_tensors();
     let ema_b = resumed.ema_tensors();
     for (k, a) in &ema_a {
-        let (a, b): (Vec<f32>, Vec<f32>) =
-            (a.flatten_all().unwrap().to_vec1().unwrap(), ema_b[k].flatten_all().unwrap().to_vec1().unwrap());
+        let (a, b): (Vec<f32>, Vec<f32>) = (
+            a.flatten_all().unwrap().to_vec1().unwrap(),
+            ema_b[k].flatten_all().unwrap().to_vec1().unwrap(),
+        );
         assert_eq!(a, b, "EMA {k} differs");
     }
     // Metrics: the resumed run appended lines 12..20 after 2..10.
@@ -95,17 +112,37 @@ fn checkpoint_has_documented_names_and_truncation_is_detected() {
     assert_eq!(meta.step, 2);
     assert_eq!(meta.model_shape, [12, 12]);
     for prefix in ["model.", "ema.", "adam_m.", "adam_v."] {
-        assert!(tensors.keys().any(|k| k.starts_with(prefix)), "no {prefix} tensors");
+        assert!(
+            tensors.keys().any(|k| k.starts_with(prefix)),
+            "no {prefix} tensors"
+        );
     }
-    assert!(tensors.contains_key("model.conv_in.weight"), "{:?}", tensors.keys().take(5).collect::<Vec<_>>());
-    assert!(dir.path().join("c").join(format!("{CHECKPOINT_FILE}.json")).exists());
+    assert!(
+        tensors.contains_key("model.conv_in.weight"),
+        "{:?}",
+        tensors.keys().take(5).collect::<Vec<_>>()
+    );
+    assert!(
+        dir.path()
+            .join("c")
+            .join(format!("{CHECKPOINT_FILE}.json"))
+            .exists()
+    );
     // No temporary file left in the run folder.
-    assert!(std::fs::read_dir(dir.path().join("c")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+    assert!(
+        std::fs::read_dir(dir.path().join("c")).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp"))
+    );
 
     let bytes = std::fs::read(&path).unwrap();
     let cut = dir.path().join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let msg = load_checkpoint(&cut, &candle_core::Device::Cpu).unwrap_err().to_string();
+    let msg = load_checkpoint(&cut, &candle_core::Device::Cpu)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("truncated"), "{msg}");
 
     // A config that does not match the checkpoint is refused by name.
@@ -118,8 +155,13 @@ fn checkpoint_has_documented_names_and_truncation_is_detected() {
 #[test]
 fn unknown_config_keys_are_rejected_by_name() {
     let text = "output = \"x\"\n[data]\ncorpus = \"c.h5\"\nvmin = 1500.0\nvmax = 4500.0\n[train]\nstepz = 3\n";
-    let msg = TrainConfig::from_toml(text, Path::new("my.toml")).unwrap_err().to_string();
-    assert!(msg.contains("my.toml") && msg.contains("stepz") && msg.contains("line 7"), "{msg}");
+    let msg = TrainConfig::from_toml(text, Path::new("my.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("my.toml") && msg.contains("stepz") && msg.contains("line 7"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -131,5 +173,8 @@ fn divergence_stops_with_a_clear_message() {
     cfg.train.optimizer.warmup_steps = 0;
     let mut t = Trainer::new(cfg).unwrap();
     let msg = t.run(&mut Silent, None).unwrap_err().to_string();
-    assert!(msg.contains("diverged") && msg.contains("last good checkpoint"), "{msg}");
+    assert!(
+        msg.contains("diverged") && msg.contains("last good checkpoint"),
+        "{msg}"
+    );
 }

@@ -46,7 +46,13 @@ impl Default for RenderOptions {
 
 /// Renders one (h, w) row-major model (z down, x right).
 pub fn render_model(model: &[f32], shape: [usize; 2], options: &RenderOptions) -> Result<RgbImage> {
-    render_grid(model, [1, shape[0], shape[1]], 1, options, None)
+    let options = RenderOptions {
+        pixels_per_sample: options
+            .pixels_per_sample
+            .or(Some((768 / shape[0].max(shape[1]) as u32).max(1))),
+        ..options.clone()
+    };
+    render_grid(model, [1, shape[0], shape[1]], 1, &options, None)
 }
 
 /// Renders N models of (h, w) as a grid of `cols` columns on one colour scale with one

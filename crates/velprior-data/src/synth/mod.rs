@@ -142,7 +142,7 @@ impl SynthSpec {
         } else {
             [8, 8]
         };
-        if self.n == 0 || h < min[0] || w < min[1] || !(self.spacing > 0.0) {
+        if self.n == 0 || h < min[0] || w < min[1] || self.spacing <= 0.0 || self.spacing.is_nan() {
             return Err(DataError::invalid(format!(
                 "cannot generate {} {h}x{w} '{}' models at {} m: need n >= 1, size >= {}x{} and \
                  spacing > 0",

@@ -1,0 +1,162 @@
+//! `velprior fwi --config file.toml`: plain full-waveform inversion (the baseline every prior
+//! is compared against), with a run folder of logs, pictures and the result.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use velprior_data::import::read_npy;
+use velprior_data::render::{Colormap, RenderOptions, render_model, save_png};
+use velprior_data::{Corpus, CorpusMeta, RunDir, read_corpus, write_corpus};
+use velprior_physics::{FwiConfig, ModelShape, run_fwi, velocity_metrics};
+
+use crate::progress;
+
+#[derive(Debug, Args)]
+pub struct FwiArgs {
+    /// TOML FWI config (e.g. configs/fwi-marmousi-tv.toml); unknown keys are rejected.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Run folder.
+    #[arg(long, short, default_value = "runs/fwi")]
+    out: PathBuf,
+    /// Override the number of iterations (without multiscale stages).
+    #[arg(long)]
+    iterations: Option<usize>,
+}
+
+/// Reads one velocity model (m/s) from .npy or HDF5 as ((nz, nx), values).
+fn read_model(path: &Path) -> Result<(ModelShape, Vec<f32>)> {
+    let is_npy = path.extension().is_some_and(|e| e == "npy");
+    let (shape, values) = if is_npy {
+        let raw = read_npy(path)?;
+        let dims: Vec<usize> = raw.shape.iter().copied().filter(|&d| d != 1).collect();
+        match dims.as_slice() {
+            [nz, nx] => ([*nz, *nx], raw.values),
+            _ => bail!(
+                "{}: shape {:?} is not one 2-D model",
+                path.display(),
+                raw.shape
+            ),
+        }
+    } else {
+        let c = read_corpus(path, None)?;
+        let [_, h, w] = c.shape();
+        ([h, w], c.model(0).to_vec())
+    };
+    velprior_data::corpus::validate_velocities(
+        &values,
+        [1, shape[0], shape[1]],
+        &path.display().to_string(),
+    )?;
+    Ok((ModelShape::new(shape[0], shape[1]), values))
+}
+
+/// Runs `velprior fwi`.
+pub fn run(a: FwiArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("{}: cannot read config", a.config.display()))?;
+    let mut cfg: FwiConfig = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", a.config.display(), e.message().trim()))?;
+    if let Some(n) = a.iterations {
+        cfg.iterations = n;
+    }
+    let truth = cfg
+        .files
+        .true_model
+        .as_deref()
+        .map(|p| read_model(Path::new(p)))
+        .transpose()?;
+    let initial = cfg
+        .files
+        .initial_model
+        .as_deref()
+        .map(|p| read_model(Path::new(p)))
+        .transpose()?;
+    let shape = match (&truth, &initial) {
+        (Some((s, _)), _) | (None, Some((s, _))) => *s,
+        (None, None) => bail!(
+            "{}: files.true_model or files.initial_model is needed",
+            a.config.display()
+        ),
+    };
+    let observed = read_npy(Path::new(&cfg.files.observed))?.values;
+    let run = RunDir::create(&a.out)?;
+    std::fs::write(run.path("config.toml"), &text)
+        .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
+    let log_path = run.path("metrics.jsonl");
+    let _ = std::fs::remove_file(&log_path);
+    let total = if cfg.multiscale.is_empty() {
+        cfg.iterations
+    } else {
+        cfg.multiscale.iter().map(|s| s.iterations).sum()
+    };
+    let bar = progress::bar(total as u64, "iterations");
+    let t0 = Instant::now();
+    let mut log_error = None;
+    let result = run_fwi(
+        &cfg,
+        shape,
+        &observed,
+        truth.as_ref().map(|t| t.1.as_slice()),
+        initial.as_ref().map(|t| t.1.as_slice()),
+        &mut |line, _| {
+            if let Err(e) = run.append_jsonl("metrics.jsonl", line) {
+                log_error.get_or_insert(e);
+            }
+            bar.inc(1);
+        },
+    )?;
+    bar.finish_and_clear();
+    if let Some(e) = log_error {
+        return Err(e.into());
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let (nz, nx) = (shape.nz, shape.nx);
+    let range = Some((cfg.vmin, cfg.vmax));
+    let draw = |name: &str, v: &[f32], title: &str| -> Result<()> {
+        let opts = RenderOptions {
+            range,
+            title: Some(title.to_string()),
+            ..Default::default()
+        };
+        save_png(&run.path(name), &render_model(v, [nz, nx], &opts)?)?;
+        Ok(())
+    };
+    draw("start.png", &result.start, "start")?;
+    draw("result.png", &result.model, "FWI result")?;
+    let meta = CorpusMeta {
+        dx: cfg.solver.dx as f64,
+        dz: cfg.solver.dx as f64,
+        source: format!("velprior fwi {}", a.config.display()),
+    };
+    write_corpus(
+        &run.path("result.h5"),
+        &Corpus::new(result.model.clone(), [1, nz, nx], meta)?,
+    )?;
+    let mut summary = serde_json::json!({"iterations": result.log.len(), "wall_time_s": wall,
+        "final_misfit": result.log.last().map(|l| l.misfit)});
+    if let Some((_, t)) = &truth {
+        draw("truth.png", t, "truth")?;
+        let error: Vec<f32> = result.model.iter().zip(t).map(|(r, t)| r - t).collect();
+        let span = error.iter().fold(1.0f32, |m, e| m.max(e.abs()));
+        let opts = RenderOptions {
+            colormap: Colormap::Rdbu,
+            range: Some((-span, span)),
+            title: Some("result - truth".into()),
+            ..Default::default()
+        };
+        save_png(
+            &run.path("error.png"),
+            &render_model(&error, [nz, nx], &opts)?,
+        )?;
+        summary["start_metrics"] =
+            serde_json::to_value(velocity_metrics(&result.start, t, shape)?)?;
+        summary["final_metrics"] =
+            serde_json::to_value(velocity_metrics(&result.model, t, shape)?)?;
+    }
+    let path = run.write_json("summary.json", &summary)?;
+    println!("fwi done in {wall:.1} s: {}", path.display());
+    Ok(())
+}

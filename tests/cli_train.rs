@@ -1,0 +1,204 @@
+//! End-to-end: `velprior train` then `velprior sample` on a tiny config, the quickstart with a
+//! short training run, and clear errors for bad configs and checkpoints.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn velprior(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_velprior"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn one_error_line(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert!(
+        lines.len() == 1 && lines[0].contains(needle),
+        "'{needle}' not in: {stderr}"
+    );
+}
+
+fn tiny_config(dir: &Path, corpus: &Path) -> std::path::PathBuf {
+    let text = format!(
+        "output = \"{}\"\n[data]\ncorpus = \"{}\"\nvmin = 1500.0\nvmax = 4500.0\n\
+         [model]\nbase_channels = 8\nchannel_mult = [1, 2]\nres_blocks_per_level = 1\ngroups = 4\n\
+         time_sinusoid_dim = 8\ntime_embed_dim = 16\n[diffusion]\ntimesteps = 50\n\
+         [train]\nsteps = 6\nbatch_size = 2\nlog_every = 2\ncheckpoint_every = 3\nsample_count = 2\nsample_steps = 3\n",
+        dir.join("run").display(),
+        corpus.display()
+    );
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn train_then_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c.h5");
+    ok(&velprior(&[
+        "data",
+        "synth",
+        "-f",
+        "flatvel",
+        "-n",
+        "6",
+        "--size",
+        "12x12",
+        "-o",
+        corpus.to_str().unwrap(),
+    ]));
+    let cfg = tiny_config(dir.path(), &corpus);
+    ok(&velprior(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--stop-after",
+        "3",
+    ]));
+    ok(&velprior(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--resume",
+    ]));
+    let run = dir.path().join("run");
+    for f in [
+        "checkpoint.safetensors",
+        "checkpoint.safetensors.json",
+        "metrics.jsonl",
+        "config.toml",
+        "samples-step000006.png",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+
+    let ckpt = run.join("checkpoint.safetensors");
+    let out = dir.path().join("samples.h5");
+    let (png, gif) = (dir.path().join("s.png"), dir.path().join("t.gif"));
+    ok(&velprior(&[
+        "sample",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "-n",
+        "3",
+        "--batch",
+        "2",
+        "--steps",
+        "4",
+        "-o",
+        out.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+        "--gif",
+        gif.to_str().unwrap(),
+    ]));
+    let samples = velprior_data::read_corpus(&out, None).unwrap();
+    assert_eq!(samples.shape(), [3, 12, 12]);
+    assert!(
+        samples
+            .velocity()
+            .iter()
+            .all(|&v| (1500.0..=4500.0).contains(&v))
+    );
+    assert!(png.exists() && gif.exists());
+    // Same seed, same bits.
+    let again = dir.path().join("again.h5");
+    ok(&velprior(&[
+        "sample",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "-n",
+        "3",
+        "--batch",
+        "2",
+        "--steps",
+        "4",
+        "-o",
+        again.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        velprior_data::read_corpus(&again, None).unwrap().velocity(),
+        samples.velocity()
+    );
+
+    let cut = dir.path().join("cut.safetensors");
+    let bytes = std::fs::read(&ckpt).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    let bad = dir.path().join("bad.h5");
+    one_error_line(
+        &velprior(&[
+            "sample",
+            "--checkpoint",
+            cut.to_str().unwrap(),
+            "-o",
+            bad.to_str().unwrap(),
+        ]),
+        "truncated",
+    );
+    assert!(!bad.exists());
+}
+
+#[test]
+fn bad_config_keys_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "output = \"x\"\n[data]\ncorpus = \"c.h5\"\nvmin = 1500.0\nvmax = 4500.0\nlearning_rate = 3\n").unwrap();
+    one_error_line(
+        &velprior(&["train", "--config", cfg.to_str().unwrap()]),
+        "learning_rate",
+    );
+    one_error_line(
+        &velprior(&[
+            "train",
+            "--config",
+            dir.path().join("missing.toml").to_str().unwrap(),
+        ]),
+        "missing.toml",
+    );
+}
+
+#[test]
+fn quickstart_trains_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("qs");
+    ok(&velprior(&[
+        "quickstart",
+        "--out",
+        run.to_str().unwrap(),
+        "-n",
+        "32",
+        "--train-steps",
+        "4",
+    ]));
+    for f in [
+        "samples.h5",
+        "samples.png",
+        "prior/checkpoint.safetensors",
+        "summary.json",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+}
