@@ -67,6 +67,8 @@ fn quick_train_config(run: &RunDir, steps: usize, seed: u64) -> TrainConfig {
             ema_decay: 0.99,
             log_every: 25,
             checkpoint_every: steps,
+            // The quickstart draws its own samples after training.
+            sample_count: 0,
             optimizer: AdamWConfig {
                 lr: 1e-3,
                 warmup_steps: steps / 10,
@@ -92,6 +94,9 @@ pub struct QuickstartArgs {
     /// Training steps of the small diffusion prior (0 skips training and sampling).
     #[arg(long, default_value_t = 100)]
     train_steps: usize,
+    /// DDIM steps used to sample the trained prior.
+    #[arg(long, default_value_t = 50)]
+    sample_steps: usize,
 }
 
 /// Runs the quickstart pipeline.
@@ -157,10 +162,10 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         let checkpoint = trainer.run(&mut StepBar(bar.clone()), None)?;
         bar.finish_and_clear();
         let train_s = t_train.elapsed().as_secs_f64();
-        tracing::info!("5/5 sampling 16 models (DDIM, 50 steps)");
+        tracing::info!("5/5 sampling 16 models (DDIM, {} steps)", a.sample_steps);
         let prior = DiffusionPrior::load(&checkpoint)?;
         let sampler = SamplerConfig::Ddim {
-            steps: 50,
+            steps: a.sample_steps.max(1),
             eta: 0.0,
             clip: Some([-1.0, 1.0]),
         };

@@ -15,9 +15,12 @@ pub struct TrainArgs {
     /// TOML experiment config (see configs/); unknown keys are rejected.
     #[arg(long, short)]
     config: PathBuf,
-    /// Continue from the run folder's last checkpoint (or the checkpoint given).
-    #[arg(long, num_args = 0..=1, default_missing_value = "")]
-    resume: Option<PathBuf>,
+    /// Continue from the run folder's last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Continue from this checkpoint instead.
+    #[arg(long, conflicts_with = "resume")]
+    resume_from: Option<PathBuf>,
     /// Stop after this many steps in total (the schedule still spans train.steps), e.g. to
     /// split a long run across jobs.
     #[arg(long)]
@@ -47,14 +50,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::copy(&a.config, out.join("config.toml"))
         .with_context(|| format!("copying the config into {}", out.display()))?;
-    let mut trainer = match &a.resume {
+    let resume_from = a
+        .resume_from
+        .clone()
+        .or(a.resume.then(|| out.join(CHECKPOINT_FILE)));
+    let mut trainer = match resume_from {
         None => Trainer::new(cfg)?,
-        Some(p) => {
-            let ckpt = if p.as_os_str().is_empty() {
-                out.join(CHECKPOINT_FILE)
-            } else {
-                p.clone()
-            };
+        Some(ckpt) => {
             tracing::info!("resuming from {}", ckpt.display());
             Trainer::resume(cfg, &ckpt)?
         }

@@ -143,7 +143,7 @@ pub struct TrainLoopConfig {
     pub checkpoint_every: usize,
     /// Draw a grid of samples every this many steps (0 = only at the end).
     pub sample_every: usize,
-    /// Samples in that grid.
+    /// Samples in that grid (0 = no sample grids).
     pub sample_count: usize,
     /// DDIM steps used for those samples.
     pub sample_steps: usize,

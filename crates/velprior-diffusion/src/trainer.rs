@@ -318,7 +318,9 @@ impl Trainer {
                 observer.on_checkpoint(self, &checkpoint)?;
             }
             let every = self.cfg.train.sample_every;
-            if (every > 0 && self.step.is_multiple_of(every)) || self.step == total {
+            if self.cfg.train.sample_count > 0
+                && ((every > 0 && self.step.is_multiple_of(every)) || self.step == total)
+            {
                 self.draw_samples()?;
             }
         }
@@ -370,6 +372,7 @@ impl Trainer {
         let denoiser = UNetDenoiser::new(UNet::new(&self.cfg.model, vb)?, &self.cfg.diffusion);
         let [_, h, w] = self.reader.shape();
         let n = self.cfg.train.sample_count.max(1);
+
         let sampler = SamplerConfig::Ddim {
             steps: self.cfg.train.sample_steps.max(1),
             eta: 0.0,

@@ -178,3 +178,32 @@ fn divergence_stops_with_a_clear_message() {
         "{msg}"
     );
 }
+
+#[test]
+fn continuous_score_matching_trains_and_samples_with_the_sde() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path(), "e", 4, 4);
+    cfg.diffusion.continuous = true;
+    cfg.diffusion.objective = velprior_diffusion::config::Objective::X0;
+    let mut t = Trainer::new(cfg).unwrap();
+    let ckpt = t.run(&mut Silent, None).unwrap();
+    let prior = velprior_diffusion::prior::DiffusionPrior::load(&ckpt).unwrap();
+    let sampler = velprior_diffusion::samplers::SamplerConfig::EulerMaruyama {
+        steps: 5,
+        t_min: 1e-3,
+        clip: Some([-1.0, 1.0]),
+    };
+    let x = velprior_diffusion::samplers::sample(
+        &prior.denoiser,
+        &sampler,
+        &prior.schedule,
+        &[2, 1, 12, 12],
+        &candle_core::Device::Cpu,
+        0,
+        &mut velprior_diffusion::samplers::NoObserver,
+    )
+    .unwrap();
+    let v: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+    assert_eq!(v.len(), 2 * 144);
+    assert!(v.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
+}
