@@ -92,7 +92,8 @@ fn train_then_sample() {
             .unwrap()
             .lines()
             .count(),
-        3
+        4,
+        "log lines at steps 2 and 3 (end of the interrupted run), then 4 and 6"
     );
 
     let ckpt = run.join("checkpoint.safetensors");
