@@ -92,7 +92,7 @@ pub struct QuickstartArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Training steps of the small diffusion prior (0 skips training and sampling).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 30)]
     train_steps: usize,
     /// DDIM steps used to sample the trained prior.
     #[arg(long, default_value_t = 50)]
