@@ -4,6 +4,8 @@
 //!   [`unet`] and are the checkpoint keys.
 //! - [`MlpAutoencoder`] / [`ConvAutoencoder`] (+ [`regularised_ae_loss`], [`fit_latent_std`],
 //!   [`sample_prior`]): the regularised-AE baseline prior.
+//! - [`GaussianPrior`]: the probabilistic-PCA Gaussian baseline (sampling, log-density and
+//!   its gradient in closed form).
 //! - [`seeded_var_builder`]: reproducible PyTorch-default initialisation (candle's CPU RNG
 //!   cannot be seeded).
 //!
@@ -16,6 +18,7 @@ pub mod autoencoder;
 pub mod config;
 pub mod dropout;
 pub mod error;
+pub mod gaussian_prior;
 pub mod init;
 pub mod pad;
 pub mod res_block;
@@ -29,6 +32,7 @@ pub use attention::Attention;
 pub use autoencoder::{AeLoss, Autoencoder, fit_latent_std, regularised_ae_loss, sample_prior};
 pub use config::{PadMode, UNetConfig};
 pub use error::{NnError, Result};
+pub use gaussian_prior::GaussianPrior;
 pub use init::seeded_var_builder;
 pub use res_block::ResBlock;
 pub use resample::{Downsample, Upsample};
