@@ -182,7 +182,7 @@ fn run_gradient(
     } else {
         rayon::current_num_threads().min(acq.shots.len())
     };
-    let snap = 2 * m.field_len() + 4 * m.cpml.as_ref().map_or(0, |_| m.field_len());
+    let snap = State::new(&m).len();
     let storage = plan(storage, acq.nt(), m.step_len(), snap, conc);
     tracing::debug!(?storage, "wavefield storage for the adjoint");
     let one = |(i, shot): (usize, &Shot)| {

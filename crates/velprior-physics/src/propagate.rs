@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use crate::boundary::cpml::{CpmlFields, CpmlProfile, Layout, Scratch};
+use crate::boundary::cpml::{CorrView, CpmlFields, CpmlProfile};
 use crate::boundary::damping::damping_grid;
 use crate::boundary::{Boundary, Padding};
 use crate::error::{PhysicsError, Result, param};
@@ -68,6 +68,13 @@ impl SolverConfig {
             free_surface: false,
         }
     }
+}
+
+/// Padded grid sizes: `nzp` × `nxp` modelling cells, storage row stride `nxs` (= nxp + 2R).
+pub(crate) struct Layout {
+    pub nzp: usize,
+    pub nxp: usize,
+    pub nxs: usize,
 }
 
 /// A model prepared for propagation: padded coefficients on the storage grid.
@@ -223,7 +230,6 @@ impl Medium {
     fn kind(&self, store: bool) -> RowKind {
         RowKind {
             damp: !self.k.is_empty(),
-            corr: self.cpml.is_some(),
             store,
         }
     }
@@ -231,27 +237,12 @@ impl Medium {
     /// One leapfrog step on `s` (forward when `adjoint` is false, transposed otherwise):
     /// s.prev ← next, then swap so that s.cur holds the new field. W is written to `store`.
     pub fn step(&self, s: &mut State, store: Option<&mut [f32]>, adjoint: bool, threads: bool) {
-        if let Some(p) = &self.cpml {
+        let (nzp, nxp, nxs) = (self.lay.nzp, self.lay.nxp, self.lay.nxs);
+        if let (Some(p), Some(aux)) = (&self.cpml, s.aux.as_mut()) {
             if adjoint {
-                p.adjoint_correction(
-                    &self.st,
-                    &self.lay,
-                    &s.cur,
-                    &mut s.aux,
-                    &mut s.e,
-                    &mut s.g,
-                    &mut s.scratch,
-                    &mut s.corr,
-                );
+                p.adjoint_step(&self.st, nzp, nxp, nxs, &s.cur, aux);
             } else {
-                p.forward_correction(
-                    &self.st,
-                    &self.lay,
-                    &s.cur,
-                    &mut s.aux,
-                    &mut s.scratch,
-                    &mut s.corr,
-                );
+                p.forward_step(&self.st, nzp, nxp, nxs, &s.cur, aux);
             }
         }
         let r = self.st.radius;
@@ -259,16 +250,15 @@ impl Medium {
         let kind = self.kind(store.is_some());
         let mut empty: [f32; 0] = [];
         let kk: &[f32] = if self.k.is_empty() { &self.c } else { &self.k };
-        let corr: &[f32] = if self.cpml.is_some() {
-            &s.corr
-        } else {
-            &self.c
+        let corr = match (&self.cpml, &s.aux) {
+            (Some(prof), Some(f)) => Some(CorrView { prof, f, nxp }),
+            _ => None,
         };
         let out = &mut s.prev[r * nxs..(r + self.lay.nzp) * nxs];
         let blk = |row0: usize| RowBlock {
             st: &self.st,
             nxs,
-            nxp: self.lay.nxp,
+            nxp,
             row0,
             cur: &s.cur,
             c: &self.c,
@@ -308,31 +298,30 @@ impl Medium {
     }
 }
 
-/// Wavefields of one shot: uⁿ⁻² (overwritten by uⁿ), uⁿ⁻¹, and the C-PML auxiliaries.
+/// Wavefields of one shot: uⁿ⁻² (overwritten by uⁿ), uⁿ⁻¹, and the C-PML state.
 #[derive(Clone)]
 pub(crate) struct State {
     pub prev: Vec<f32>,
     pub cur: Vec<f32>,
-    pub aux: CpmlFields,
-    pub corr: Vec<f32>,
-    pub e: Vec<f32>,
-    pub g: Vec<f32>,
-    pub scratch: Scratch,
+    pub aux: Option<CpmlFields>,
 }
 
 impl State {
     pub fn new(m: &Medium) -> Self {
         let n = m.field_len();
-        let na = if m.cpml.is_some() { n } else { 0 };
         Self {
             prev: vec![0.0; n],
             cur: vec![0.0; n],
-            aux: CpmlFields::zeros(na),
-            corr: vec![0.0; na],
-            e: vec![0.0; na],
-            g: vec![0.0; na],
-            scratch: Scratch::default(),
+            aux: m
+                .cpml
+                .as_ref()
+                .map(|p| CpmlFields::zeros(p, m.lay.nzp, m.lay.nxp)),
         }
+    }
+
+    /// Number of floats held (for memory planning).
+    pub fn len(&self) -> usize {
+        self.prev.len() + self.cur.len() + self.aux.as_ref().map_or(0, CpmlFields::len)
     }
 }
 

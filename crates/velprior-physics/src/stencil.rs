@@ -4,6 +4,7 @@
 //! `R = order/2` zero cells on every side, row-major, so every stencil is a contiguous slice
 //! operation without bounds tests. Halo cells are never written: the field is zero-extended.
 
+use crate::boundary::cpml::{CorrView, RowCorr};
 use crate::error::{Result, param};
 
 /// Second-derivative coefficients c0..c4 (centre first) for orders 4 and 8, unit spacing.
@@ -75,8 +76,6 @@ impl Stencil {
 pub(crate) struct RowKind {
     /// Subtract k·(u − prev) (quadratic damping border).
     pub damp: bool,
-    /// Add a boundary correction to W (C-PML).
-    pub corr: bool,
     /// Write W = ∇²u (+ correction) to a store buffer (for the gradient).
     pub store: bool,
 }
@@ -91,7 +90,8 @@ pub(crate) struct RowBlock<'a> {
     pub cur: &'a [f32],
     pub c: &'a [f32],
     pub k: &'a [f32],
-    pub corr: &'a [f32],
+    /// C-PML corrections added to W on the strips.
+    pub corr: Option<CorrView<'a>>,
 }
 
 /// Update the rows held by `out` (the previous wavefield, overwritten by the next one):
@@ -117,67 +117,104 @@ unsafe fn update_rows_avx2(b: &RowBlock, out: &mut [f32], store: &mut [f32], kin
 
 #[inline(always)]
 fn update_rows_generic(b: &RowBlock, out: &mut [f32], store: &mut [f32], kind: RowKind) {
-    match (b.st.radius, kind.damp, kind.corr, kind.store) {
-        (2, true, false, false) => rows::<2, true, false, false>(b, out, store),
-        (2, true, false, true) => rows::<2, true, false, true>(b, out, store),
-        (2, false, true, false) => rows::<2, false, true, false>(b, out, store),
-        (2, false, true, true) => rows::<2, false, true, true>(b, out, store),
-        (2, _, _, false) => rows::<2, true, true, false>(b, out, store),
-        (2, _, _, true) => rows::<2, true, true, true>(b, out, store),
-        (_, true, false, false) => rows::<4, true, false, false>(b, out, store),
-        (_, true, false, true) => rows::<4, true, false, true>(b, out, store),
-        (_, false, true, false) => rows::<4, false, true, false>(b, out, store),
-        (_, false, true, true) => rows::<4, false, true, true>(b, out, store),
-        (_, _, _, false) => rows::<4, true, true, false>(b, out, store),
-        (_, _, _, true) => rows::<4, true, true, true>(b, out, store),
+    match (b.st.radius, kind.damp, kind.store) {
+        (2, true, false) => rows::<2, true, false>(b, out, store),
+        (2, true, true) => rows::<2, true, true>(b, out, store),
+        (2, false, false) => rows::<2, false, false>(b, out, store),
+        (2, false, true) => rows::<2, false, true>(b, out, store),
+        (_, true, false) => rows::<4, true, false>(b, out, store),
+        (_, true, true) => rows::<4, true, true>(b, out, store),
+        (_, false, false) => rows::<4, false, false>(b, out, store),
+        (_, false, true) => rows::<4, false, true>(b, out, store),
     }
 }
 
 #[inline(always)]
-fn rows<const R: usize, const DAMP: bool, const CORR: bool, const STORE: bool>(
+fn rows<const R: usize, const DAMP: bool, const STORE: bool>(
     b: &RowBlock,
     out: &mut [f32],
     store: &mut [f32],
 ) {
     let (nxs, n) = (b.nxs, b.nxp);
-    let centre = 2.0 * b.st.d2[0];
-    let cf: [f32; R] = std::array::from_fn(|k| b.st.d2[k + 1]);
     let nrows = out.len() / nxs;
     for r in 0..nrows {
         let i = b.row0 + r;
-        let base = i * nxs + R;
-        let o = &mut out[r * nxs + R..r * nxs + R + n];
-        let u0 = &b.cur[base..base + n];
-        let c = &b.c[base..base + n];
-        let kk = &b.k[base..base + n];
-        let corr = &b.corr[base..base + n];
-        let xm: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base - k - 1..base - k - 1 + n]);
-        let xp: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base + k + 1..base + k + 1 + n]);
-        let zm: [&[f32]; R] =
-            std::array::from_fn(|k| &b.cur[base - (k + 1) * nxs..base - (k + 1) * nxs + n]);
-        let zp: [&[f32]; R] =
-            std::array::from_fn(|k| &b.cur[base + (k + 1) * nxs..base + (k + 1) * nxs + n]);
-        let st: &mut [f32] = if STORE {
-            &mut store[r * nxs + R..r * nxs + R + n]
+        let o = &mut out[r * nxs..(r + 1) * nxs];
+        let w: &mut [f32] = if STORE {
+            &mut store[r * nxs..(r + 1) * nxs]
         } else {
             &mut []
         };
-        for j in 0..n {
-            let mut lap = centre * u0[j];
-            for k in 0..R {
-                lap += cf[k] * ((xm[k][j] + xp[k][j]) + (zm[k][j] + zp[k][j]));
+        let Some(cv) = &b.corr else {
+            segment::<R, DAMP, false, STORE>(b, i, 0..n, o, w, &[]);
+            continue;
+        };
+        match cv.row(i - R) {
+            RowCorr::Full(cz) => segment::<R, DAMP, true, STORE>(b, i, 0..n, o, w, cz),
+            RowCorr::Strips => {
+                let mut j0 = 0;
+                for (k, xr) in cv.prof.xs.iter().enumerate() {
+                    segment::<R, DAMP, false, STORE>(b, i, j0..xr.start, o, w, &[]);
+                    let cx = cv.x_row(k, i - R);
+                    segment::<R, DAMP, true, STORE>(b, i, xr.clone(), o, w, cx);
+                    j0 = xr.end;
+                }
+                segment::<R, DAMP, false, STORE>(b, i, j0..n, o, w, &[]);
             }
-            let w = if CORR { lap + corr[j] } else { lap };
-            if STORE {
-                st[j] = w;
-            }
-            let (u, p) = (u0[j], o[j]);
-            let mut next = 2.0 * u - p + c[j] * w;
-            if DAMP {
-                next -= kk[j] * (u - p);
-            }
-            o[j] = next;
         }
+    }
+}
+
+/// Columns `cols` of storage row `i`: `o` and `w` hold the whole storage row, `corr` the
+/// correction of the segment's cells.
+#[inline(always)]
+fn segment<const R: usize, const DAMP: bool, const CORR: bool, const STORE: bool>(
+    b: &RowBlock,
+    i: usize,
+    cols: std::ops::Range<usize>,
+    o: &mut [f32],
+    w: &mut [f32],
+    corr: &[f32],
+) {
+    let n = cols.len();
+    if n == 0 {
+        return;
+    }
+    let nxs = b.nxs;
+    let centre = 2.0 * b.st.d2[0];
+    let cf: [f32; R] = std::array::from_fn(|k| b.st.d2[k + 1]);
+    let base = i * nxs + R + cols.start;
+    let o = &mut o[R + cols.start..R + cols.end];
+    let u0 = &b.cur[base..base + n];
+    let c = &b.c[base..base + n];
+    let kk: &[f32] = if DAMP { &b.k[base..base + n] } else { &[] };
+    let corr: &[f32] = if CORR { &corr[..n] } else { &[] };
+    let xm: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base - k - 1..base - k - 1 + n]);
+    let xp: [&[f32]; R] = std::array::from_fn(|k| &b.cur[base + k + 1..base + k + 1 + n]);
+    let zm: [&[f32]; R] =
+        std::array::from_fn(|k| &b.cur[base - (k + 1) * nxs..base - (k + 1) * nxs + n]);
+    let zp: [&[f32]; R] =
+        std::array::from_fn(|k| &b.cur[base + (k + 1) * nxs..base + (k + 1) * nxs + n]);
+    let st: &mut [f32] = if STORE {
+        &mut w[R + cols.start..R + cols.end]
+    } else {
+        &mut []
+    };
+    for j in 0..n {
+        let mut lap = centre * u0[j];
+        for k in 0..R {
+            lap += cf[k] * ((xm[k][j] + xp[k][j]) + (zm[k][j] + zp[k][j]));
+        }
+        let wv = if CORR { lap + corr[j] } else { lap };
+        if STORE {
+            st[j] = wv;
+        }
+        let (u, p) = (u0[j], o[j]);
+        let mut next = 2.0 * u - p + c[j] * wv;
+        if DAMP {
+            next -= kk[j] * (u - p);
+        }
+        o[j] = next;
     }
 }
 

@@ -1,217 +1,102 @@
 //! C-PML for the second-order scalar wave equation (Pasalic & McGarry 2010, as in deepwave).
 //!
-//! Per axis ξ with coefficients a = exp(−(σ+α)dt), b = σ/(σ+α)·(a − 1) (zero inside the model):
-//! ψⁿ = a ψⁿ⁻¹ + b ∂ξuⁿ,  T = ∂ξξuⁿ + ∂ξψⁿ,  ζⁿ = a ζⁿ⁻¹ + b T,  Wξ = T + ζⁿ,
-//! and uⁿ⁺¹ = 2uⁿ − uⁿ⁻¹ + v²dt² (Wz + Wx). The plain Laplacian is computed by the fused row
-//! kernel; this module adds the correction Wξ − ∂ξξu on the border strips (plus a halo of R
-//! cells where ∂ξψ reaches into the model), and its exact transpose for the adjoint.
+//! Per axis ξ with coefficients a = exp(−(σ+α)dt), b = σ/(σ+α)·(a − 1) (both zero inside the
+//! model): ψⁿ = a ψⁿ⁻¹ + b ∂ξuⁿ,  T = ∂ξξuⁿ + ∂ξψⁿ,  ζⁿ = a ζⁿ⁻¹ + b T,  Wξ = T + ζⁿ,
+//! and uⁿ⁺¹ = 2uⁿ − uⁿ⁻¹ + v²dt² (Wz + Wx). The plain Laplacian is computed by the row kernel;
+//! the correction Wξ − ∂ξξu is non-zero only on *strips*: the PML cells plus a halo of R cells
+//! where ∂ξψ reaches into the model. The memory variables and the correction are stored
+//! compactly per strip (z strips: whole rows, x strips: a few columns of every row), so the
+//! working set of a shot stays close to the three full-grid arrays (u, uⁿ⁻¹, v²dt²).
+//! [`cpml_forward`](super::cpml_forward) advances them, [`cpml_adjoint`](super::cpml_adjoint)
+//! applies the exact transpose.
+
+use std::ops::Range;
 
 use super::Padding;
-use crate::stencil::Stencil;
 
 /// Per-axis C-PML coefficients and the strips where they act.
 #[derive(Debug, Clone)]
 pub(crate) struct CpmlProfile {
-    az: Vec<f32>,
-    bz: Vec<f32>,
-    ax: Vec<f32>,
-    bx: Vec<f32>,
-    pml_rows: Vec<usize>,
-    corr_rows: Vec<usize>,
-    in_corr_row: Vec<bool>,
-    pml_cols: Vec<std::ops::Range<usize>>,
-    corr_cols: Vec<std::ops::Range<usize>>,
+    pub az: Vec<f32>,
+    pub bz: Vec<f32>,
+    pub ax: Vec<f32>,
+    pub bx: Vec<f32>,
+    /// Stencil half-width R.
+    pub r: usize,
+    /// Padded-grid rows of the z strips (PML rows + R-row halo towards the model).
+    pub zs: Vec<Range<usize>>,
+    /// Padded-grid columns of the x strips (PML columns + halo, widened to multiples of 8
+    /// cells where the strips stay apart; the extra cells have a = b = 0).
+    pub xs: Vec<Range<usize>>,
 }
 
-/// Auxiliary fields on the storage grid: ψ and ζ per axis (forward), or their adjoint carries.
+/// Compact per-strip C-PML state: ψ and ζ per axis (forward), or their adjoint carries, plus
+/// the correction W − ∇²u of the current step.
+///
+/// z strip k of `len` rows: ψ is (len + 2R) × nxp (R zero rows on each side, so ∂zψ needs no
+/// bounds tests), ζ and the correction are len × nxp. x strip k of `len` columns: ψ is
+/// nzp × (len + 2R), ζ and the correction nzp × len.
 #[derive(Debug, Clone)]
 pub(crate) struct CpmlFields {
-    pub psi_z: Vec<f32>,
-    pub zeta_z: Vec<f32>,
-    pub psi_x: Vec<f32>,
-    pub zeta_x: Vec<f32>,
+    pub psi_z: Vec<Vec<f32>>,
+    pub zeta_z: Vec<Vec<f32>>,
+    pub corr_z: Vec<Vec<f32>>,
+    pub psi_x: Vec<Vec<f32>>,
+    pub zeta_x: Vec<Vec<f32>>,
+    pub corr_x: Vec<Vec<f32>>,
+    /// Adjoint scratch e, g per z strip ((len + 2R) × nxp, zero pads) and for one x-strip row.
+    pub e_z: Vec<Vec<f32>>,
+    pub g_z: Vec<Vec<f32>>,
+    pub e_row: Vec<f32>,
+    pub g_row: Vec<f32>,
 }
 
 impl CpmlFields {
-    pub fn zeros(n: usize) -> Self {
+    /// Zero state for `p` on a padded grid of `nzp` rows and `nxp` columns.
+    pub fn zeros(p: &CpmlProfile, nzp: usize, nxp: usize) -> Self {
+        let r2 = 2 * p.r;
+        let z = |extra: usize| -> Vec<Vec<f32>> {
+            p.zs.iter()
+                .map(|s| vec![0.0; (s.len() + extra) * nxp])
+                .collect()
+        };
+        let x = |extra: usize| -> Vec<Vec<f32>> {
+            p.xs.iter()
+                .map(|s| vec![0.0; nzp * (s.len() + extra)])
+                .collect()
+        };
+        let wmax = p.xs.iter().map(|s| s.len() + r2).max().unwrap_or(0);
         Self {
-            psi_z: vec![0.0; n],
-            zeta_z: vec![0.0; n],
-            psi_x: vec![0.0; n],
-            zeta_x: vec![0.0; n],
+            psi_z: z(r2),
+            zeta_z: z(0),
+            corr_z: z(0),
+            psi_x: x(r2),
+            zeta_x: x(0),
+            corr_x: x(0),
+            e_z: z(r2),
+            g_z: z(r2),
+            e_row: vec![0.0; wmax],
+            g_row: vec![0.0; wmax],
         }
     }
-}
 
-/// Contiguous runs of a sorted index list over 0..n, widened towards the model to a multiple of
-/// 8 cells so the loops vectorise without remainders (the extra cells have b = 0 and carry
-/// zero corrections, so the result is unchanged).
-fn runs(idx: &[usize], n: usize) -> Vec<std::ops::Range<usize>> {
-    let mut out = runs_exact(idx);
-    for r in &mut out {
-        let w = r.len().next_multiple_of(8).min(n);
-        if r.start == 0 {
-            r.end = w;
-        } else if r.end == n {
-            r.start = n - w;
-        }
-    }
-    if out.windows(2).any(|p| p[0].end > p[1].start) {
-        return runs_exact(idx);
-    }
-    out
-}
-
-/// Contiguous runs of a sorted index list.
-fn runs_exact(idx: &[usize]) -> Vec<std::ops::Range<usize>> {
-    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
-    for &i in idx {
-        match out.last_mut() {
-            Some(r) if r.end == i => r.end = i + 1,
-            _ => out.push(i..i + 1),
-        }
-    }
-    out
-}
-
-/// out[j] = Σₖ d1[k]·(src[at + j + (k+1)·stride] − src[at + j − (k+1)·stride]).
-#[inline(always)]
-fn d1<const R: usize>(c: &[f32; 4], src: &[f32], at: usize, stride: usize, out: &mut [f32]) {
-    let n = out.len();
-    let p: [&[f32]; R] =
-        std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
-    let m: [&[f32]; R] =
-        std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
-    for (j, o) in out.iter_mut().enumerate() {
-        let mut s = 0.0;
-        for k in 0..R {
-            s += c[k] * (p[k][j] - m[k][j]);
-        }
-        *o = s;
+    /// Number of floats held (for memory planning).
+    pub fn len(&self) -> usize {
+        let sum = |v: &[Vec<f32>]| v.iter().map(Vec::len).sum::<usize>();
+        sum(&self.psi_z)
+            + sum(&self.zeta_z)
+            + sum(&self.corr_z)
+            + sum(&self.psi_x)
+            + sum(&self.zeta_x)
+            + sum(&self.corr_x)
+            + sum(&self.e_z)
+            + sum(&self.g_z)
+            + self.e_row.len()
+            + self.g_row.len()
     }
 }
 
-/// out[j] = d2[0]·src[at + j] + Σₖ d2[k+1]·(src[at + j + (k+1)·stride] + src[at + j − (k+1)·stride]).
-#[inline(always)]
-fn d2<const R: usize>(c: &[f32; 5], src: &[f32], at: usize, stride: usize, out: &mut [f32]) {
-    let n = out.len();
-    let z = &src[at..at + n];
-    let p: [&[f32]; R] =
-        std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]);
-    let m: [&[f32]; R] =
-        std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]);
-    for (j, o) in out.iter_mut().enumerate() {
-        let mut s = c[0] * z[j];
-        for k in 0..R {
-            s += c[k + 1] * (p[k][j] + m[k][j]);
-        }
-        *o = s;
-    }
-}
-
-/// Per-cell coefficient: one value for a whole row (z axis) or one per column (x axis).
-trait Coef: Copy {
-    fn get(self, j: usize) -> f32;
-}
-
-impl Coef for f32 {
-    #[inline(always)]
-    fn get(self, _: usize) -> f32 {
-        self
-    }
-}
-
-impl Coef for &[f32] {
-    #[inline(always)]
-    fn get(self, j: usize) -> f32 {
-        self[j]
-    }
-}
-
-/// ψ ← a·ψ + b·∂u for the cells starting at storage index `s` (derivative along `stride`).
-#[inline(always)]
-fn psi_update<const R: usize, C: Coef>(
-    d1c: &[f32; 4],
-    u: &[f32],
-    s: usize,
-    stride: usize,
-    a: C,
-    b: C,
-    psi: &mut [f32],
-) {
-    let n = psi.len();
-    let up: [&[f32]; R] =
-        std::array::from_fn(|k| &u[s + (k + 1) * stride..s + (k + 1) * stride + n]);
-    let um: [&[f32]; R] =
-        std::array::from_fn(|k| &u[s - (k + 1) * stride..s - (k + 1) * stride + n]);
-    for (j, p) in psi.iter_mut().enumerate() {
-        let mut du = 0.0;
-        for k in 0..R {
-            du += d1c[k] * (up[k][j] - um[k][j]);
-        }
-        *p = a.get(j) * *p + b.get(j) * du;
-    }
-}
-
-/// corr = ∂ψ + ζ with ζ ← a·ζ + b·(∂²u + ∂ψ) (or corr = ∂ψ where `pml` is false), assigned or
-/// added (`add`), for the cells starting at storage index `s` along `stride`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn correction<const R: usize, C: Coef>(
-    st: &Stencil,
-    u: &[f32],
-    psi: &[f32],
-    s: usize,
-    stride: usize,
-    a: C,
-    b: C,
-    pml: bool,
-    zeta: &mut [f32],
-    corr: &mut [f32],
-    add: bool,
-) {
-    let n = corr.len();
-    let (d1c, d2c) = (&st.d1, &st.d2);
-    let pp: [&[f32]; R] =
-        std::array::from_fn(|k| &psi[s + (k + 1) * stride..s + (k + 1) * stride + n]);
-    let pm: [&[f32]; R] =
-        std::array::from_fn(|k| &psi[s - (k + 1) * stride..s - (k + 1) * stride + n]);
-    if !pml {
-        for (j, c) in corr.iter_mut().enumerate() {
-            let mut dpsi = 0.0;
-            for k in 0..R {
-                dpsi += d1c[k] * (pp[k][j] - pm[k][j]);
-            }
-            *c = if add { *c + dpsi } else { dpsi };
-        }
-        return;
-    }
-    let u0 = &u[s..s + n];
-    let up: [&[f32]; R] =
-        std::array::from_fn(|k| &u[s + (k + 1) * stride..s + (k + 1) * stride + n]);
-    let um: [&[f32]; R] =
-        std::array::from_fn(|k| &u[s - (k + 1) * stride..s - (k + 1) * stride + n]);
-    let zeta = &mut zeta[..n];
-    for (j, c) in corr.iter_mut().enumerate() {
-        let (mut dpsi, mut uxx) = (0.0, d2c[0] * u0[j]);
-        for k in 0..R {
-            dpsi += d1c[k] * (pp[k][j] - pm[k][j]);
-            uxx += d2c[k + 1] * (up[k][j] + um[k][j]);
-        }
-        let z = a.get(j) * zeta[j] + b.get(j) * (uxx + dpsi);
-        zeta[j] = z;
-        *c = if add { *c + dpsi + z } else { dpsi + z };
-    }
-}
-
-/// Scratch rows for the correction loops.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Scratch {
-    t1: Vec<f32>,
-    t2: Vec<f32>,
-}
-
-/// (a, b) for one axis of `n_model` cells padded by `lo`/`hi` cells.
+/// (a, b) for one axis of `n_model` cells padded by `lo`/`hi` cells; a = b = 0 off the PML.
 #[allow(clippy::too_many_arguments)]
 fn axis_coeffs(
     lo: usize,
@@ -224,7 +109,7 @@ fn axis_coeffs(
     refl: f32,
 ) -> (Vec<f32>, Vec<f32>) {
     let n = lo + n_model + hi;
-    let mut a = vec![1.0f32; n];
+    let mut a = vec![0.0f32; n];
     let mut b = vec![0.0f32; n];
     for i in 0..n {
         let (d, w) = if i < lo {
@@ -245,24 +130,39 @@ fn axis_coeffs(
     (a, b)
 }
 
-/// Indices with b ≠ 0, and those within `r` of one (where ∂ξψ is non-zero).
-fn strips(b: &[f32], r: usize) -> (Vec<usize>, Vec<usize>) {
-    let pml: Vec<usize> = (0..b.len()).filter(|&i| b[i] != 0.0).collect();
-    let corr = (0..b.len())
-        .filter(|&i| (i.saturating_sub(r)..(i + r + 1).min(b.len())).any(|k| b[k] != 0.0))
-        .collect();
-    (pml, corr)
+/// Contiguous runs of the cells within `r` of one with b ≠ 0 (where the correction acts).
+fn strip_runs(b: &[f32], r: usize) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = Vec::new();
+    let near = |i: usize| (i.saturating_sub(r)..(i + r + 1).min(b.len())).any(|k| b[k] != 0.0);
+    for i in (0..b.len()).filter(|&i| near(i)) {
+        match out.last_mut() {
+            Some(s) if s.end == i => s.end = i + 1,
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
 }
 
-/// Geometry needed by the correction loops.
-pub(crate) struct Layout {
-    pub nzp: usize,
-    pub nxp: usize,
-    pub nxs: usize,
+/// Widen runs towards the model to multiples of 8 cells (vector width) if they stay apart.
+fn widen(runs: Vec<Range<usize>>, n: usize) -> Vec<Range<usize>> {
+    let mut out = runs.clone();
+    for s in &mut out {
+        let w = s.len().next_multiple_of(8).min(n);
+        if s.start == 0 {
+            s.end = w;
+        } else if s.end == n {
+            s.start = n - w;
+        }
+    }
+    if out.windows(2).any(|p| p[0].end > p[1].start) {
+        return runs;
+    }
+    out
 }
 
 impl CpmlProfile {
-    /// Coefficients for a model (nz, nx) padded by `pad`; `vmax` (m/s) and `freq` (Hz).
+    /// Coefficients for a model (nz, nx) padded by `pad`; `vmax` (m/s) and `freq` (Hz), stencil
+    /// half-width `r`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         pad: Padding,
@@ -277,318 +177,92 @@ impl CpmlProfile {
     ) -> Self {
         let (az, bz) = axis_coeffs(pad.top, pad.bottom, nz, dx, dt, vmax, freq, refl);
         let (ax, bx) = axis_coeffs(pad.left, pad.right, nx, dx, dt, vmax, freq, refl);
-        let (pml_rows, corr_rows) = strips(&bz, r);
-        let (pml_cols, corr_cols) = strips(&bx, r);
-        let mut in_corr_row = vec![false; bz.len()];
-        for &i in &corr_rows {
-            in_corr_row[i] = true;
-        }
-        let nxp = ax.len();
+        let zs = strip_runs(&bz, r);
+        let xs = widen(strip_runs(&bx, r), ax.len());
         Self {
             az,
             bz,
             ax,
             bx,
-            pml_rows,
-            corr_rows,
-            in_corr_row,
-            pml_cols: runs(&pml_cols, nxp),
-            corr_cols: runs(&corr_cols, nxp),
+            r,
+            zs,
+            xs,
         }
     }
 
-    /// corr = W − ∇²u on the strips for wavefield `u`, advancing ψ, ζ one step.
-    pub fn forward_correction(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU supports the enabled features.
-                unsafe { self.forward_avx2(st, l, u, f, sc, corr) };
-                return;
-            }
+    /// The z strip holding padded row `i` and the row's index in it.
+    #[inline]
+    pub fn z_row(&self, i: usize) -> Option<(usize, usize)> {
+        self.zs
+            .iter()
+            .position(|s| s.contains(&i))
+            .map(|k| (k, i - self.zs[k].start))
+    }
+}
+
+/// The correction of one padded row for the row kernel.
+pub(crate) enum RowCorr<'a> {
+    /// A z-strip row: the correction of all nxp cells.
+    Full(&'a [f32]),
+    /// Any other row: corrections on the x strips only.
+    Strips,
+}
+
+/// Read-only view of the corrections of a step, for the row kernel.
+#[derive(Clone, Copy)]
+pub(crate) struct CorrView<'a> {
+    pub prof: &'a CpmlProfile,
+    pub f: &'a CpmlFields,
+    pub nxp: usize,
+}
+
+impl<'a> CorrView<'a> {
+    /// How padded row `i` is corrected.
+    #[inline]
+    pub fn row(&self, i: usize) -> RowCorr<'a> {
+        match self.prof.z_row(i) {
+            Some((k, li)) => RowCorr::Full(&self.f.corr_z[k][li * self.nxp..(li + 1) * self.nxp]),
+            None => RowCorr::Strips,
         }
-        self.forward_dispatch(st, l, u, f, sc, corr);
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        self.forward_dispatch(st, l, u, f, sc, corr);
+    /// Correction of x strip `k` on padded row `i`.
+    #[inline]
+    pub fn x_row(&self, k: usize, i: usize) -> &'a [f32] {
+        let w = self.prof.xs[k].len();
+        &self.f.corr_x[k][i * w..(i + 1) * w]
     }
+}
 
+/// Per-cell coefficient: one value for a whole row (z axis) or one per column (x axis).
+pub(super) trait Coef: Copy {
+    fn get(self, j: usize) -> f32;
+}
+
+impl Coef for f32 {
     #[inline(always)]
-    fn forward_dispatch(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        if st.radius == 2 {
-            self.forward_r::<2>(st, l, u, f, sc, corr)
-        } else {
-            self.forward_r::<4>(st, l, u, f, sc, corr)
-        }
+    fn get(self, _: usize) -> f32 {
+        self
     }
+}
 
+impl Coef for &[f32] {
     #[inline(always)]
-    fn forward_r<const R: usize>(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        _sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        let (nxs, n) = (l.nxs, l.nxp);
-        let at = |i: usize, j: usize| (i + R) * nxs + j + R;
-        // z axis: ψz on PML rows, then the correction on PML rows + halo (assigned).
-        for &i in &self.pml_rows {
-            let s = at(i, 0);
-            psi_update::<R, _>(
-                &st.d1,
-                u,
-                s,
-                nxs,
-                self.az[i],
-                self.bz[i],
-                &mut f.psi_z[s..s + n],
-            );
-        }
-        for &i in &self.corr_rows {
-            let s = at(i, 0);
-            let (a, b) = (self.az[i], self.bz[i]);
-            correction::<R, _>(
-                st,
-                u,
-                &f.psi_z,
-                s,
-                nxs,
-                a,
-                b,
-                b != 0.0,
-                &mut f.zeta_z[s..s + n],
-                &mut corr[s..s + n],
-                false,
-            );
-        }
-        // x axis: per row and strip, ψx then the correction (added on z-strip rows). The
-        // widened runs hold both the PML cells and their halo (b = 0, a = 1 there: ψ stays 0).
-        for i in 0..l.nzp {
-            let add = self.in_corr_row[i];
-            for rg in &self.corr_cols {
-                let (s, m) = (at(i, rg.start), rg.len());
-                let (ax, bx) = (&self.ax[rg.clone()], &self.bx[rg.clone()]);
-                psi_update::<R, _>(&st.d1, u, s, 1, ax, bx, &mut f.psi_x[s..s + m]);
-                correction::<R, _>(
-                    st,
-                    u,
-                    &f.psi_x,
-                    s,
-                    1,
-                    ax,
-                    bx,
-                    true,
-                    &mut f.zeta_x[s..s + m],
-                    &mut corr[s..s + m],
-                    add,
-                );
-            }
-        }
+    fn get(self, j: usize) -> f32 {
+        self[j]
     }
+}
 
-    /// Transpose of [`Self::forward_correction`] applied to `x` (= v²dt²·λ): corr = Wᵀx − ∇²x,
-    /// advancing the adjoint carries in `f` (ψ̄, ζ̄) one step backwards. `e`, `g` are scratch
-    /// storage-grid arrays that must be zero outside the PML strips (they stay so).
-    #[allow(clippy::too_many_arguments)]
-    pub fn adjoint_correction(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        x: &[f32],
-        f: &mut CpmlFields,
-        e: &mut [f32],
-        g: &mut [f32],
-        sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU supports the enabled features.
-                unsafe { self.adjoint_avx2(st, l, x, f, e, g, sc, corr) };
-                return;
-            }
-        }
-        self.adjoint_dispatch(st, l, x, f, e, g, sc, corr);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn adjoint_avx2(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        x: &[f32],
-        f: &mut CpmlFields,
-        e: &mut [f32],
-        g: &mut [f32],
-        sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        self.adjoint_dispatch(st, l, x, f, e, g, sc, corr);
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn adjoint_dispatch(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        x: &[f32],
-        f: &mut CpmlFields,
-        e: &mut [f32],
-        g: &mut [f32],
-        sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        if st.radius == 2 {
-            self.adjoint_r::<2>(st, l, x, f, e, g, sc, corr)
-        } else {
-            self.adjoint_r::<4>(st, l, x, f, e, g, sc, corr)
-        }
-    }
-
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn adjoint_r<const R: usize>(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        x: &[f32],
-        f: &mut CpmlFields,
-        e: &mut [f32],
-        g: &mut [f32],
-        sc: &mut Scratch,
-        corr: &mut [f32],
-    ) {
-        let (nxs, n) = (l.nxs, l.nxp);
-        let at = |i: usize, j: usize| (i + R) * nxs + j + R;
-        sc.t1.resize(n, 0.0);
-        sc.t2.resize(n, 0.0);
-        // z axis. ζ̄tot = ζ̄ + x; e = b·ζ̄tot (T̄ = x + e); ψ̄tot = ψ̄ − ∂z(x + e); g = b ψ̄tot;
-        // corr = ∂zz e − ∂z g; carries ← a·tot.
-        for &i in &self.pml_rows {
-            let (a, b, s) = (self.az[i], self.bz[i], at(i, 0));
-            for ((ev, z), xv) in e[s..s + n]
-                .iter_mut()
-                .zip(&mut f.zeta_z[s..s + n])
-                .zip(&x[s..s + n])
-            {
-                let zt = *z + xv;
-                *ev = b * zt;
-                *z = a * zt;
-            }
-        }
-        for &i in &self.pml_rows {
-            let (a, b, s) = (self.az[i], self.bz[i], at(i, 0));
-            d1::<R>(&st.d1, x, s, nxs, &mut sc.t1);
-            d1::<R>(&st.d1, e, s, nxs, &mut sc.t2);
-            for ((gv, p), (dx1, dx2)) in g[s..s + n]
-                .iter_mut()
-                .zip(&mut f.psi_z[s..s + n])
-                .zip(sc.t1.iter().zip(&sc.t2))
-            {
-                let pt = *p - (dx1 + dx2);
-                *gv = b * pt;
-                *p = a * pt;
-            }
-        }
-        for &i in &self.corr_rows {
-            let s = at(i, 0);
-            d2::<R>(&st.d2, e, s, nxs, &mut sc.t1);
-            d1::<R>(&st.d1, g, s, nxs, &mut sc.t2);
-            for (c, (ezz, gz)) in corr[s..s + n].iter_mut().zip(sc.t1.iter().zip(&sc.t2)) {
-                *c = ezz - gz;
-            }
-        }
-        // x axis: the same along rows; e and g are reused, so clear the z strips first.
-        for &i in &self.pml_rows {
-            let s = at(i, 0);
-            e[s..s + n].fill(0.0);
-            g[s..s + n].fill(0.0);
-        }
-        for i in 0..l.nzp {
-            for rg in &self.pml_cols {
-                let (s, m) = (at(i, rg.start), rg.len());
-                let (ax, bx) = (&self.ax[rg.clone()], &self.bx[rg.clone()]);
-                let (zx, xs, es) = (&mut f.zeta_x[s..s + m], &x[s..s + m], &mut e[s..s + m]);
-                for j in 0..m {
-                    let zt = zx[j] + xs[j];
-                    es[j] = bx[j] * zt;
-                    zx[j] = ax[j] * zt;
-                }
-            }
-            for rg in &self.pml_cols {
-                let (s, m) = (at(i, rg.start), rg.len());
-                let (t1, t2) = (&mut sc.t1[..m], &mut sc.t2[..m]);
-                d1::<R>(&st.d1, x, s, 1, t1);
-                d1::<R>(&st.d1, e, s, 1, t2);
-                let (ax, bx) = (&self.ax[rg.clone()], &self.bx[rg.clone()]);
-                let (px, gs) = (&mut f.psi_x[s..s + m], &mut g[s..s + m]);
-                for j in 0..m {
-                    let pt = px[j] - (t1[j] + t2[j]);
-                    gs[j] = bx[j] * pt;
-                    px[j] = ax[j] * pt;
-                }
-            }
-            let add = self.in_corr_row[i];
-            for rg in &self.corr_cols {
-                let (s, m) = (at(i, rg.start), rg.len());
-                let (t1, t2) = (&mut sc.t1[..m], &mut sc.t2[..m]);
-                d2::<R>(&st.d2, e, s, 1, t1);
-                d1::<R>(&st.d1, g, s, 1, t2);
-                let cr = &mut corr[s..s + m];
-                if add {
-                    cr.iter_mut()
-                        .zip(t1.iter().zip(t2.iter()))
-                        .for_each(|(c, (a, b))| *c += a - b);
-                } else {
-                    cr.iter_mut()
-                        .zip(t1.iter().zip(t2.iter()))
-                        .for_each(|(c, (a, b))| *c = a - b);
-                }
-            }
-            // Leave e and g zero off the strips for the next row and call.
-            for rg in &self.pml_cols {
-                let (s, m) = (at(i, rg.start), rg.len());
-                e[s..s + m].fill(0.0);
-                g[s..s + m].fill(0.0);
-            }
-        }
-    }
+/// The slices src[at ± (k+1)·stride ..][..n], k = 0..R (plus, minus).
+#[inline(always)]
+pub(super) fn taps<const R: usize>(
+    src: &[f32],
+    at: usize,
+    stride: usize,
+    n: usize,
+) -> ([&[f32]; R], [&[f32]; R]) {
+    (
+        std::array::from_fn(|k| &src[at + (k + 1) * stride..at + (k + 1) * stride + n]),
+        std::array::from_fn(|k| &src[at - (k + 1) * stride..at - (k + 1) * stride + n]),
+    )
 }

@@ -1,6 +1,8 @@
 //! Absorbing boundaries: the OpenFWI quadratic damping border and C-PML.
 
 pub mod cpml;
+pub mod cpml_adjoint;
+pub mod cpml_forward;
 pub mod damping;
 
 /// Which absorbing border surrounds the model. The velocity is replicate-padded into it.
