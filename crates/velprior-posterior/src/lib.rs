@@ -3,5 +3,6 @@
 //! diagnostics for prior and posterior samples.
 
 pub mod error;
+pub mod memorization;
 
 pub use error::{PosteriorError, Result};

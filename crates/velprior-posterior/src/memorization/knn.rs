@@ -1,0 +1,308 @@
+//! Exact k-nearest-neighbour search of M query models among N training models: squared L2
+//! through ‖q‖² + ‖t‖² − 2 q·t with one blocked matrix product per (query block, training
+//! chunk), or normalised cross-correlation (NCC) on centred unit vectors; the training set is
+//! streamed chunk by chunk, and the winners are recomputed exactly in f64.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::source::TrainSource;
+use crate::error::{PosteriorError, Result};
+
+/// How two models are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Euclidean distance ‖q − t‖ (smaller is nearer).
+    L2,
+    /// Normalised cross-correlation (q − q̄)·(t − t̄) / (‖q − q̄‖ ‖t − t̄‖) in [−1, 1]
+    /// (larger is nearer; 0 for a constant model).
+    Ncc,
+}
+
+/// Settings of [`knn`].
+#[derive(Debug, Clone, Copy)]
+pub struct KnnOptions {
+    /// Neighbours per query (1 ≤ k ≤ N).
+    pub k: usize,
+    /// Comparison.
+    pub metric: Metric,
+    /// Training models read and multiplied at a time (bounds memory: chunk·D + block·chunk
+    /// floats).
+    pub chunk: usize,
+    /// Queries handled per pass over the training set.
+    pub query_block: usize,
+    /// Extra candidates kept from the f32 product and re-ranked in f64 (guards near ties).
+    pub refine_extra: usize,
+}
+
+impl KnnOptions {
+    /// Top-`k` with `metric`, 4,096-model chunks, 2,048-query blocks, 4 extra candidates.
+    pub fn new(k: usize, metric: Metric) -> Self {
+        KnnOptions {
+            k,
+            metric,
+            chunk: 4096,
+            query_block: 2048,
+            refine_extra: 4,
+        }
+    }
+}
+
+/// The k nearest training models of each query, nearest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Neighbours {
+    /// Neighbours per query.
+    pub k: usize,
+    /// What `values` are.
+    pub metric: Metric,
+    /// Training indices, row-major (M, k).
+    pub indices: Vec<usize>,
+    /// Euclidean distances (L2) or correlations (NCC), row-major (M, k), computed in f64.
+    pub values: Vec<f64>,
+}
+
+impl Neighbours {
+    /// Number of queries M.
+    pub fn len(&self) -> usize {
+        self.indices.len() / self.k.max(1)
+    }
+
+    /// True when there is no query.
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Indices and values of query `i`'s neighbours, nearest first.
+    pub fn row(&self, i: usize) -> (&[usize], &[f64]) {
+        let r = i * self.k..(i + 1) * self.k;
+        (&self.indices[r.clone()], &self.values[r])
+    }
+}
+
+/// Finds each query's `opts.k` nearest models in `train`; `queries` is row-major (M, D) in the
+/// same units as `train` (normalised).
+pub fn knn(queries: &[f32], train: &dyn TrainSource, opts: &KnnOptions) -> Result<Neighbours> {
+    let (d, n) = (train.dim(), train.len());
+    if d == 0 || queries.len() % d != 0 {
+        return Err(PosteriorError::invalid(format!(
+            "queries of {} values are not whole models of {d} values (H·W of the training set)",
+            queries.len()
+        )));
+    }
+    if opts.k == 0 || opts.k > n {
+        return Err(PosteriorError::invalid(format!(
+            "k = {} neighbours asked of a training set of {n} models; use 1 ≤ k ≤ {n}",
+            opts.k
+        )));
+    }
+    if opts.chunk == 0 || opts.query_block == 0 {
+        return Err(PosteriorError::invalid(
+            "knn chunk and query_block must be at least 1",
+        ));
+    }
+    let m = queries.len() / d;
+    let mut out = Neighbours {
+        k: opts.k,
+        metric: opts.metric,
+        indices: Vec::with_capacity(m * opts.k),
+        values: Vec::with_capacity(m * opts.k),
+    };
+    for block in queries.chunks(opts.query_block * d) {
+        search_block(block, d, train, opts, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// One pass over the training set for a block of queries.
+fn search_block(
+    block: &[f32],
+    d: usize,
+    train: &dyn TrainSource,
+    opts: &KnnOptions,
+    out: &mut Neighbours,
+) -> Result<()> {
+    let (mb, n) = (block.len() / d, train.len());
+    let keep = (opts.k + opts.refine_extra).min(n);
+    let q = prepare(block.to_vec(), d, opts.metric);
+    let mut heaps: Vec<TopK> = (0..mb).map(|_| TopK::new(keep)).collect();
+    let mut dots = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let c = opts.chunk.min(n - start);
+        let t = prepare(train.read(start, c)?, d, opts.metric);
+        // Selection key per (i, j): ‖t_j‖² − 2 q_i·t_j (L2; ‖q_i‖² is constant per row), or
+        // −2 q_i·t_j on unit vectors (NCC).
+        let t_norm: Vec<f32> = match opts.metric {
+            Metric::L2 => t.chunks(d).map(dot32).collect(),
+            Metric::Ncc => vec![0.0; c],
+        };
+        dots.resize(mb * c, 0.0);
+        gemm_abt(&mut dots, &q, &t, mb, c, d, -2.0);
+        heaps
+            .par_iter_mut()
+            .zip(dots.par_chunks(c))
+            .for_each(|(heap, row)| {
+                for (j, (&g, &tn)) in row.iter().zip(&t_norm).enumerate() {
+                    heap.push(tn + g, start + j);
+                }
+            });
+        start += c;
+    }
+    refine(block, d, train, opts, &heaps, out)
+}
+
+/// Re-ranks each query's candidates by the exact f64 distance (or correlation).
+fn refine(
+    block: &[f32],
+    d: usize,
+    train: &dyn TrainSource,
+    opts: &KnnOptions,
+    heaps: &[TopK],
+    out: &mut Neighbours,
+) -> Result<()> {
+    let mut wanted: Vec<usize> = heaps.iter().flat_map(|h| h.indices()).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let rows = train.read_rows(&wanted)?;
+    let row_of = |idx: usize| {
+        let r = wanted.binary_search(&idx).expect("candidate was read");
+        &rows[r * d..(r + 1) * d]
+    };
+    let ranked: Vec<Vec<(f64, usize)>> = heaps
+        .par_iter()
+        .zip(block.par_chunks(d))
+        .map(|(heap, q)| {
+            let mut cand: Vec<(f64, usize)> = heap
+                .indices()
+                .map(|j| {
+                    let t = row_of(j);
+                    let key = match opts.metric {
+                        Metric::L2 => exact_l2(q, t),
+                        Metric::Ncc => -exact_ncc(q, t),
+                    };
+                    (key, j)
+                })
+                .collect();
+            cand.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            cand.truncate(opts.k);
+            cand
+        })
+        .collect();
+    for cand in ranked {
+        for (key, j) in cand {
+            out.indices.push(j);
+            out.values.push(match opts.metric {
+                Metric::L2 => key,
+                Metric::Ncc => -key,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Centres and unit-normalises each row for NCC (constant rows become zero); L2 rows as given.
+fn prepare(mut rows: Vec<f32>, d: usize, metric: Metric) -> Vec<f32> {
+    if metric == Metric::Ncc {
+        rows.par_chunks_mut(d).for_each(|r| {
+            let mean = r.iter().map(|&v| f64::from(v)).sum::<f64>() / d as f64;
+            let ss: f64 = r.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
+            let scale = if ss > 0.0 { 1.0 / ss.sqrt() } else { 0.0 };
+            r.iter_mut()
+                .for_each(|v| *v = ((f64::from(*v) - mean) * scale) as f32);
+        });
+    }
+    rows
+}
+
+/// dst (m, n) = alpha · a (m, d) · b (n, d)ᵀ, all row-major, with the `gemm` crate's blocked,
+/// multithreaded kernels.
+fn gemm_abt(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, d: usize, alpha: f32) {
+    assert!(dst.len() == m * n && a.len() == m * d && b.len() == n * d);
+    // SAFETY: the three buffers hold exactly the (m, n), (m, d) and (n, d) row-major matrices
+    // described by the strides below, and dst does not alias a or b (it is &mut).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            d,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            d as isize,
+            b.as_ptr(),
+            d as isize,
+            1,
+            0.0,
+            alpha,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+fn dot32(r: &[f32]) -> f32 {
+    r.iter().map(|v| v * v).sum()
+}
+
+/// Exact Euclidean distance in f64.
+pub fn exact_l2(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Exact normalised cross-correlation in f64 (0 when either model is constant).
+pub fn exact_ncc(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len() as f64;
+    let ma = a.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let mb = b.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa > 0.0 && bb > 0.0 {
+        ab / (aa * bb).sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// The `cap` smallest keys seen so far, sorted; ties keep the earlier index.
+struct TopK {
+    cap: usize,
+    items: Vec<(f32, usize)>,
+}
+
+impl TopK {
+    fn new(cap: usize) -> Self {
+        TopK {
+            cap,
+            items: Vec::with_capacity(cap + 1),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, key: f32, idx: usize) {
+        if self.items.len() == self.cap && key >= self.items[self.cap - 1].0 {
+            return;
+        }
+        let pos = self.items.partition_point(|e| e.0 <= key);
+        self.items.insert(pos, (key, idx));
+        self.items.truncate(self.cap);
+    }
+
+    fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.items.iter().map(|e| e.1)
+    }
+}

@@ -1,0 +1,17 @@
+//! Memorization diagnostics: does a prior (or its posterior) copy its training models?
+//! Exact nearest neighbours in the training set, the ratio criteria of Gu et al. and
+//! Siahkoohi & Sabeddu, reports with pictures, training-set-size sweeps and self-consuming
+//! loops.
+
+pub mod chart;
+pub mod criteria;
+pub mod knn;
+pub mod mann_whitney;
+pub mod report;
+pub mod source;
+
+pub use criteria::{CriteriaSummary, SampleCriteria, criteria, neighbours_needed, summarise};
+pub use knn::{KnnOptions, Metric, Neighbours, knn};
+pub use mann_whitney::{MannWhitney, mann_whitney};
+pub use report::{Assessment, MemorizationReport, SampleRecord, assess, write_report};
+pub use source::{Hdf5Source, InMemory, TrainSource};
