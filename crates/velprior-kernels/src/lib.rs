@@ -16,6 +16,7 @@
 //!
 //! All ops take and return `f32` tensors.
 
+pub mod cpu;
 pub mod cuda;
 mod error;
 pub mod ops;

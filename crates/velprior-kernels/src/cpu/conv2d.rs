@@ -1,0 +1,161 @@
+//! 2-D convolution (cross-correlation, as PyTorch's `Conv2d`) with fused bias, as a candle
+//! `CustomOp3` whose backward pass runs the input- and weight-gradient kernels of
+//! [`conv2d_grad`](super::conv2d_grad).
+//!
+//! Per sample n and band of output rows: `out[n][:, band] = W · im2col(x[n], band) + b`, with
+//! W the (cout, cin·kh·kw) kernel matrix; a 1×1 unpadded stride-1 conv multiplies by x[n] itself.
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::conv2d_grad::{ConvInputGrad, ConvWeightGrad};
+use super::gemm::{MatRef, sgemm};
+use super::im2col::{ConvGeom, im2col};
+use super::{check_cpu_f32, cpu_slice, gemm_threads};
+use crate::{Error, Result};
+
+const OP: &str = "conv2d";
+
+/// `conv2d(x, w, b)` with square `stride` and zero `padding` on both sides, as
+/// `torch.nn.functional.conv2d` (dilation 1, groups 1). `x`: (N, cin, H, W), `w`:
+/// (cout, cin, kh, kw), `b`: (cout,) or none. Returns (N, cout, (H + 2p − kh)/s + 1,
+/// (W + 2p − kw)/s + 1). Differentiable in `x`, `w` and `b`; f32 on the CPU only.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    check_cpu_f32(OP, &[x, w])?;
+    let (_, cin, h, wd) = x
+        .dims4()
+        .map_err(|_| Error::arg(OP, format!("x must be (N, C, H, W), got {:?}", x.dims())))?;
+    let (cout, wcin, kh, kw) = w.dims4().map_err(|_| {
+        Error::arg(
+            OP,
+            format!("w must be (cout, cin, kh, kw), got {:?}", w.dims()),
+        )
+    })?;
+    if wcin != cin {
+        return Err(Error::arg(
+            OP,
+            format!("x has {cin} channels but w expects {wcin}"),
+        ));
+    }
+    if x.elem_count() == 0 || w.elem_count() == 0 {
+        return Err(Error::arg(OP, "empty input or kernel"));
+    }
+    let geom = ConvGeom::new((cin, h, wd), (cout, kh, kw), stride, padding).ok_or_else(|| {
+        Error::arg(
+            OP,
+            format!(
+                "stride {stride} / padding {padding} invalid for a {h}×{wd} input and {kh}×{kw} kernel"
+            ),
+        )
+    })?;
+    let b = match b {
+        Some(b) => {
+            check_cpu_f32(OP, &[b])?;
+            if b.dims() != [cout] {
+                return Err(Error::arg(
+                    OP,
+                    format!("b must be ({cout},), got {:?}", b.dims()),
+                ));
+            }
+            b.contiguous()?
+        }
+        None => Tensor::zeros(cout, candle_core::DType::F32, x.device())?,
+    };
+    let op = Conv2dOp { geom };
+    Ok(x.contiguous()?.apply_op3(&w.contiguous()?, &b, op)?)
+}
+
+/// The forward op; `geom` is per sample.
+struct Conv2dOp {
+    geom: ConvGeom,
+}
+
+impl CustomOp3 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        OP
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, w, b) = (
+            cpu_slice(OP, sx, lx)?,
+            cpu_slice(OP, sw, lw)?,
+            cpu_slice(OP, sb, lb)?,
+        );
+        let g = self.geom;
+        let n = lx.dims()[0];
+        let out = forward(x, w, b, n, &g);
+        Ok((CpuStorage::F32(out), Shape::from((n, g.cout, g.ho, g.wo))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        dy: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let g = self.geom;
+        let dy = dy.contiguous()?;
+        let dx = if x.track_op() {
+            Some(w.apply_op2_no_bwd(&dy, &ConvInputGrad { geom: g })?)
+        } else {
+            None
+        };
+        let (dw, db) = if w.track_op() || b.track_op() {
+            let flat = x.apply_op2_no_bwd(&dy, &ConvWeightGrad { geom: g })?;
+            let wn = g.cout * g.k();
+            (
+                Some(flat.narrow(0, 0, wn)?.reshape(w.shape())?),
+                Some(flat.narrow(0, wn, g.cout)?),
+            )
+        } else {
+            (None, None)
+        };
+        Ok((dx, dw, db))
+    }
+}
+
+/// The forward pass on raw slices: x (n, cin, h, w), w (cout, k), b (cout).
+fn forward(x: &[f32], w: &[f32], b: &[f32], n: usize, g: &ConvGeom) -> Vec<f32> {
+    let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
+    let mut out = vec![0f32; n * g.cout * ohw];
+    let threads = gemm_threads(n);
+    let wmat = MatRef::new(w, g.cout, k, k, 1);
+    out.par_chunks_mut(g.cout * ohw).enumerate().for_each_init(
+        Vec::new,
+        |cols: &mut Vec<f32>, (s, out_s)| {
+            let xs = &x[s * g.cin * hw..(s + 1) * g.cin * hw];
+            for (co, &bc) in b.iter().enumerate() {
+                out_s[co * ohw..(co + 1) * ohw].fill(bc);
+            }
+            for band in g.bands() {
+                let t = (band.1 - band.0) * g.wo;
+                let p0 = band.0 * g.wo;
+                let rhs = if g.is_pointwise() {
+                    MatRef::new(&xs[p0..], g.cin, t, hw, 1)
+                } else {
+                    cols.resize(k * t, 0.0);
+                    im2col(xs, g, band, cols);
+                    MatRef::new(cols, k, t, t, 1)
+                };
+                sgemm(&mut out_s[p0..], ohw, wmat, rhs, true, threads);
+            }
+        },
+    );
+    out
+}

@@ -1,0 +1,129 @@
+//! Backward kernels of [`conv2d`](super::conv2d()): the input gradient
+//! `dx[n] = col2im(Wᵀ · dy[n])` and the weight / bias gradients
+//! `dW = Σ_n dy[n] · im2col(x[n])ᵀ`, `db = Σ_n Σ_pixels dy[n]`, band by band.
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Shape};
+use rayon::prelude::*;
+
+use super::gemm::{MatRef, sgemm};
+use super::im2col::{ConvGeom, col2im_add, im2col};
+use super::{cpu_slice, gemm_threads, reduction_chunk};
+
+/// Input gradient: (w, dy) → dx of shape (N, cin, h, w).
+pub(crate) struct ConvInputGrad {
+    pub geom: ConvGeom,
+}
+
+impl CustomOp2 for ConvInputGrad {
+    fn name(&self) -> &'static str {
+        "conv2d_input_grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sdy: &CpuStorage,
+        ldy: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (w, dy) = (
+            cpu_slice(self.name(), sw, lw)?,
+            cpu_slice(self.name(), sdy, ldy)?,
+        );
+        let g = self.geom;
+        let n = ldy.dims()[0];
+        let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
+        let mut dx = vec![0f32; n * g.cin * hw];
+        let threads = gemm_threads(n);
+        // Wᵀ: (k, cout), element (r, co) = w[co·k + r].
+        let wt = MatRef::new(w, k, g.cout, 1, k);
+        dx.par_chunks_mut(g.cin * hw).enumerate().for_each_init(
+            Vec::new,
+            |cols: &mut Vec<f32>, (s, dx_s)| {
+                let dys = &dy[s * g.cout * ohw..(s + 1) * g.cout * ohw];
+                for band in g.bands() {
+                    let t = (band.1 - band.0) * g.wo;
+                    let p0 = band.0 * g.wo;
+                    let rhs = MatRef::new(&dys[p0..], g.cout, t, ohw, 1);
+                    if g.is_pointwise() {
+                        sgemm(&mut dx_s[p0..], hw, wt, rhs, false, threads);
+                    } else {
+                        cols.resize(k * t, 0.0);
+                        sgemm(cols, t, wt, rhs, false, threads);
+                        col2im_add(cols, &g, band, dx_s);
+                    }
+                }
+            },
+        );
+        Ok((CpuStorage::F32(dx), Shape::from((n, g.cin, g.h, g.w))))
+    }
+}
+
+/// Weight and bias gradients: (x, dy) → flat [dW (cout·cin·kh·kw); db (cout)].
+pub(crate) struct ConvWeightGrad {
+    pub geom: ConvGeom,
+}
+
+impl CustomOp2 for ConvWeightGrad {
+    fn name(&self) -> &'static str {
+        "conv2d_weight_grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sdy: &CpuStorage,
+        ldy: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (x, dy) = (
+            cpu_slice(self.name(), sx, lx)?,
+            cpu_slice(self.name(), sdy, ldy)?,
+        );
+        let g = self.geom;
+        let n = lx.dims()[0];
+        let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
+        let len = g.cout * k + g.cout;
+        let chunk = reduction_chunk(n);
+        let chunks = n.div_ceil(chunk);
+        let threads = gemm_threads(chunks);
+        // One partial [dW; db] per chunk of samples, summed sample by sample in order.
+        let partials: Vec<Vec<f32>> = (0..chunks)
+            .into_par_iter()
+            .map_init(Vec::new, |cols: &mut Vec<f32>, c| {
+                let mut acc = vec![0f32; len];
+                let (dw, db) = acc.split_at_mut(g.cout * k);
+                for s in c * chunk..((c + 1) * chunk).min(n) {
+                    let xs = &x[s * g.cin * hw..(s + 1) * g.cin * hw];
+                    let dys = &dy[s * g.cout * ohw..(s + 1) * g.cout * ohw];
+                    for (co, d) in db.iter_mut().enumerate() {
+                        let row = &dys[co * ohw..(co + 1) * ohw];
+                        *d += row.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+                    }
+                    for band in g.bands() {
+                        let t = (band.1 - band.0) * g.wo;
+                        let p0 = band.0 * g.wo;
+                        let lhs = MatRef::new(&dys[p0..], g.cout, t, ohw, 1);
+                        // im2col(x)ᵀ: (t, k).
+                        let rhs = if g.is_pointwise() {
+                            MatRef::new(&xs[p0..], t, g.cin, 1, hw)
+                        } else {
+                            cols.resize(k * t, 0.0);
+                            im2col(xs, &g, band, cols);
+                            MatRef::new(cols, t, k, 1, t)
+                        };
+                        sgemm(dw, k, lhs, rhs, true, threads);
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut out = vec![0f32; len];
+        for p in &partials {
+            for (o, &v) in out.iter_mut().zip(p) {
+                *o += v;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from(len)))
+    }
+}

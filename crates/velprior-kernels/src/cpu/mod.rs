@@ -1,0 +1,68 @@
+//! CPU kernels for the UNet's hot operations, as candle custom ops with analytic backward passes:
+//! [`conv2d()`] (im2col / col2im on the `gemm` crate, bias fused), [`group_norm()`] (fused
+//! GroupNorm + optional SiLU).
+//!
+//! They take and return f32 tensors on `Device::Cpu` and return an error on any other device:
+//! callers keep candle's own ops there. Work is split over the batch with rayon (or inside
+//! gemm when the batch is smaller than the thread pool); reductions over the batch (weight,
+//! bias and affine gradients) are summed in a fixed order, so every result is bitwise
+//! reproducible whatever the thread count. Gradients of gradients are not supported.
+
+pub mod conv2d;
+mod conv2d_grad;
+mod gemm;
+pub mod group_norm;
+mod im2col;
+
+pub use conv2d::conv2d;
+pub use group_norm::group_norm;
+
+use candle_core::{CpuStorage, DType, Layout, Tensor};
+
+use crate::{Error, Result};
+
+/// Samples per partial sum of a batch reduction: at most 8 partials, independent of the thread
+/// count (so results do not depend on it).
+pub(crate) fn reduction_chunk(n: usize) -> usize {
+    n.div_ceil(8).max(1)
+}
+
+/// Threads to give each gemm when `tasks` independent tasks run in parallel.
+pub(crate) fn gemm_threads(tasks: usize) -> usize {
+    let pool = rayon::current_num_threads();
+    if tasks >= pool { 1 } else { pool }
+}
+
+/// The f32 data of a contiguous CPU input.
+pub(crate) fn cpu_slice<'a>(
+    op: &'static str,
+    s: &'a CpuStorage,
+    l: &Layout,
+) -> candle_core::Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => Err(candle_core::Error::Msg(format!(
+            "{op}: input is not contiguous"
+        ))),
+    }
+}
+
+/// Checks that every tensor is f32 on the CPU.
+pub(crate) fn check_cpu_f32(op: &'static str, ts: &[&Tensor]) -> Result<()> {
+    for t in ts {
+        if !t.device().is_cpu() {
+            return Err(Error::arg(
+                op,
+                "CPU-only op called on another device; use candle's own op there",
+            ));
+        }
+        if t.dtype() != DType::F32 {
+            return Err(Error::arg(
+                op,
+                format!("tensors must be f32, got {:?}", t.dtype()),
+            ));
+        }
+    }
+    Ok(())
+}

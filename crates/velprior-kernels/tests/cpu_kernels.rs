@@ -1,0 +1,206 @@
+//! The CPU kernels of `velprior_kernels::cpu` against candle's own ops (the reference): values
+//! and gradients (through candle's autograd on a random linear functional of the output) on
+//! random shapes with odd sizes, stride 1 and 2, padding 0 and 1, non-square kernels, several
+//! row bands, and GroupNorm with and without SiLU. Also: bitwise equal results for 1 and 2 threads.
+
+use candle_core::{D, DType, Device, Module, Tensor, Var};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use velprior_kernels::cpu;
+
+fn randn(rng: &mut ChaCha8Rng, dims: &[usize]) -> Tensor {
+    let n: usize = dims.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
+    Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+}
+
+/// max |a − b| ≤ tol · max(1, max |b|).
+fn assert_close(what: &str, a: &Tensor, b: &Tensor, tol: f32) {
+    assert_eq!(a.dims(), b.dims(), "{what}: shapes differ");
+    let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let scale = b.iter().fold(1f32, |m, v| m.max(v.abs()));
+    let err = a
+        .iter()
+        .zip(&b)
+        .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(
+        err <= tol * scale,
+        "{what}: max error {err} > {tol} × {scale}"
+    );
+}
+
+/// Values and gradients of `f(x, w, b)` (the kernel) and `g(x, w, b)` (the reference) for
+/// `loss = Σ r ⊙ out`.
+fn compare(
+    what: &str,
+    inputs: [Tensor; 3],
+    r: &Tensor,
+    f: impl Fn(&[&Tensor; 3]) -> Tensor,
+    g: impl Fn(&[&Tensor; 3]) -> Tensor,
+    tol: f32,
+) {
+    let run = |h: &dyn Fn(&[&Tensor; 3]) -> Tensor| {
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|t| Var::from_tensor(t).unwrap())
+            .collect();
+        let out = h(&[
+            vars[0].as_tensor(),
+            vars[1].as_tensor(),
+            vars[2].as_tensor(),
+        ]);
+        let grads = (&out * r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gs: Vec<Tensor> = vars.iter().map(|v| grads.get(v).unwrap().clone()).collect();
+        (out, gs)
+    };
+    let (out, gs) = run(&f);
+    let (out_ref, gs_ref) = run(&g);
+    assert_close(&format!("{what} forward"), &out, &out_ref, tol);
+    for (i, name) in ["d/dx", "d/dw", "d/db"].iter().enumerate() {
+        assert_close(&format!("{what} {name}"), &gs[i], &gs_ref[i], tol);
+    }
+}
+
+/// (n, cin, h, w, cout, kh, kw, stride, padding). With stride 2, H and W have the same parity:
+/// candle 0.11's conv2d backward takes the output padding of its input gradient from H alone.
+const CONV_CASES: [(
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+); 9] = [
+    (2, 3, 7, 5, 4, 3, 3, 1, 1),
+    (3, 2, 9, 7, 5, 3, 3, 2, 1),
+    (2, 3, 8, 8, 3, 3, 3, 2, 1),
+    (1, 4, 6, 5, 3, 1, 1, 1, 0),
+    (2, 3, 5, 8, 2, 3, 3, 1, 0),
+    (2, 2, 7, 7, 3, 3, 3, 2, 0),
+    (2, 3, 6, 7, 2, 2, 3, 1, 1),
+    (1, 2, 5, 5, 2, 1, 1, 1, 1),
+    // Several bands of output rows per sample (k · wo · rows > the band budget).
+    (2, 16, 45, 41, 5, 3, 3, 1, 1),
+];
+
+#[test]
+fn conv2d_matches_candle_values_and_gradients() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for (n, cin, h, w, cout, kh, kw, s, p) in CONV_CASES {
+        let x = randn(&mut rng, &[n, cin, h, w]);
+        let wt = randn(&mut rng, &[cout, cin, kh, kw]);
+        let b = randn(&mut rng, &[cout]);
+        let (ho, wo) = ((h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1);
+        let r = randn(&mut rng, &[n, cout, ho, wo]);
+        compare(
+            &format!("conv2d {:?}", (n, cin, h, w, cout, kh, kw, s, p)),
+            [x, wt, b],
+            &r,
+            |t| cpu::conv2d(t[0], t[1], Some(t[2]), s, p).unwrap(),
+            |t| {
+                let y = t[0].conv2d(t[1], p, s, 1, 1).unwrap();
+                y.broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
+                    .unwrap()
+            },
+            2e-5,
+        );
+    }
+}
+
+#[test]
+fn conv2d_rejects_bad_shapes() {
+    let x = Tensor::zeros((1, 3, 4, 4), DType::F32, &Device::Cpu).unwrap();
+    let w = Tensor::zeros((2, 2, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    let err = cpu::conv2d(&x, &w, None, 1, 1).unwrap_err().to_string();
+    assert!(err.contains("3 channels"), "{err}");
+    let w = Tensor::zeros((2, 3, 7, 7), DType::F32, &Device::Cpu).unwrap();
+    assert!(cpu::conv2d(&x, &w, None, 1, 1).is_err());
+}
+
+/// (n, c, h, w, groups)
+const GN_CASES: [(usize, usize, usize, usize, usize); 4] = [
+    (2, 8, 5, 7, 4),
+    (3, 6, 3, 3, 3),
+    (1, 4, 9, 2, 1),
+    (2, 16, 11, 13, 8),
+];
+
+#[test]
+fn group_norm_matches_candle_values_and_gradients() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for (n, c, h, w, g) in GN_CASES {
+        for silu in [true, false] {
+            // Offset and scaled input: the statistics must not rely on zero-mean data.
+            let x = ((randn(&mut rng, &[n, c, h, w]) * 3.0).unwrap() + 1.5).unwrap();
+            let gamma = (randn(&mut rng, &[c]) + 1.0).unwrap();
+            let beta = randn(&mut rng, &[c]);
+            let r = randn(&mut rng, &[n, c, h, w]);
+            compare(
+                &format!("group_norm silu={silu} {:?}", (n, c, h, w, g)),
+                [x, gamma, beta],
+                &r,
+                |t| cpu::group_norm(t[0], t[1], t[2], g, 1e-5, silu).unwrap(),
+                |t| {
+                    let gn =
+                        candle_nn::GroupNorm::new(t[1].clone(), t[2].clone(), c, g, 1e-5).unwrap();
+                    let y = gn.forward(t[0]).unwrap();
+                    if silu { y.silu().unwrap() } else { y }
+                },
+                2e-5,
+            );
+        }
+    }
+}
+
+#[test]
+fn group_norm_rejects_bad_groups() {
+    let x = Tensor::zeros((1, 6, 2, 2), DType::F32, &Device::Cpu).unwrap();
+    let g = Tensor::ones(6, DType::F32, &Device::Cpu).unwrap();
+    let err = cpu::group_norm(&x, &g, &g, 4, 1e-5, true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("6 channels"), "{err}");
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let x = randn(&mut rng, &[5, 6, 13, 11]);
+    let w = randn(&mut rng, &[4, 6, 3, 3]);
+    let b = randn(&mut rng, &[4]);
+    let gamma = randn(&mut rng, &[4]);
+    let run = |threads: usize| -> Vec<Vec<f32>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let (xv, wv, bv) = (
+                Var::from_tensor(&x).unwrap(),
+                Var::from_tensor(&w).unwrap(),
+                Var::from_tensor(&b).unwrap(),
+            );
+            let y =
+                cpu::conv2d(xv.as_tensor(), wv.as_tensor(), Some(bv.as_tensor()), 2, 1).unwrap();
+            let y = cpu::group_norm(&y, &gamma, &b, 2, 1e-5, true).unwrap();
+            let loss = y.sqr().unwrap().sum(D::Minus1).unwrap().sum_all().unwrap();
+            let grads = loss.backward().unwrap();
+            [
+                y,
+                grads.get(&xv).unwrap().clone(),
+                grads.get(&wv).unwrap().clone(),
+                grads.get(&bv).unwrap().clone(),
+            ]
+            .iter()
+            .map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+            .collect()
+        })
+    };
+    assert_eq!(run(1), run(2));
+    assert_eq!(run(1), run(3));
+}
