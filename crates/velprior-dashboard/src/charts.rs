@@ -1,0 +1,164 @@
+//! Metric curves as inline SVG, drawn with plotters.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Chart size in pixels.
+const SIZE: (u32, u32) = (460, 250);
+/// Line colours for the runs of a comparison, in order.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// One named curve.
+pub struct Curve<'a> {
+    /// Legend entry (a run id in comparisons; empty for a single curve).
+    pub name: &'a str,
+    /// (x, y) points in x order.
+    pub points: &'a [(f64, f64)],
+}
+
+/// An SVG line chart titled `title` of `curves` against `x_label`. The y axis is logarithmic
+/// when every value is positive and they span more than two decades. Returns `None` when there
+/// is nothing finite to draw.
+pub fn line_chart(title: &str, x_label: &str, curves: &[Curve]) -> Option<String> {
+    let all = || curves.iter().flat_map(|c| c.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in all().filter(|p| p.0.is_finite() && p.1.is_finite()) {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    if x0 > x1 {
+        return None;
+    }
+    if x1 == x0 {
+        x1 = x0 + 1.0;
+    }
+    let log = y0 > 0.0 && y1 / y0 > 100.0;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        if log {
+            draw(&root, title, x_label, curves, x0..x1, (y0..y1).log_scale())?;
+        } else {
+            let pad = if y1 > y0 {
+                0.05 * (y1 - y0)
+            } else {
+                0.5 * y0.abs().max(1.0)
+            };
+            draw(
+                &root,
+                title,
+                x_label,
+                curves,
+                x0..x1,
+                (y0 - pad)..(y1 + pad),
+            )?;
+        }
+        root.present().ok()?;
+    }
+    Some(svg)
+}
+
+fn draw<Y>(
+    root: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    x_label: &str,
+    curves: &[Curve],
+    x: std::ops::Range<f64>,
+    y: Y,
+) -> Option<()>
+where
+    Y: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+    <Y as plotters::coord::ranged1d::AsRangedCoord>::CoordDescType:
+        plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 15))
+        .margin(8)
+        .x_label_area_size(34)
+        .y_label_area_size(58)
+        .build_cartesian_2d(x, y)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .x_labels(6)
+        .y_labels(6)
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .ok()?;
+    for (i, c) in curves.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let series = chart
+            .draw_series(LineSeries::new(
+                c.points
+                    .iter()
+                    .copied()
+                    .filter(|p| p.0.is_finite() && p.1.is_finite()),
+                colour.stroke_width(2),
+            ))
+            .ok()?;
+        if !c.name.is_empty() {
+            series
+                .label(c.name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
+        }
+    }
+    if curves.iter().any(|c| !c.name.is_empty()) {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .ok()?;
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_linear_and_log_charts_and_skips_empty_ones() {
+        let pts = [(0.0, 1.0), (1.0, 0.5), (2.0, 0.25)];
+        let svg = line_chart(
+            "loss",
+            "step",
+            &[Curve {
+                name: "",
+                points: &pts,
+            }],
+        )
+        .unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("loss") && svg.contains("<polyline"));
+        let decades = [(0.0, 1e3), (1.0, 1.0), (2.0, 1e-2)];
+        let svg = line_chart(
+            "misfit",
+            "iteration",
+            &[Curve {
+                name: "a",
+                points: &decades,
+            }],
+        )
+        .unwrap();
+        assert!(svg.contains("misfit"));
+        assert!(
+            line_chart(
+                "x",
+                "step",
+                &[Curve {
+                    name: "",
+                    points: &[]
+                }]
+            )
+            .is_none()
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! HTML pages: the run list, one run, and a comparison of runs (maud templates).
+
+use std::collections::BTreeSet;
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use crate::charts::{Curve, line_chart};
+use crate::runs::Run;
+
+/// The stylesheet, embedded (no CDN).
+const CSS: &str = include_str!("../assets/style.css");
+
+/// The page frame: title, navigation, styles.
+pub fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) " · velprior" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                nav { a href="/" { "velprior runs" } }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn date(t: std::time::SystemTime) -> String {
+    httpdate::fmt_http_date(t)
+}
+
+fn number(x: f64) -> String {
+    if x == 0.0 || (1e-3..1e5).contains(&x.abs()) {
+        format!("{:.4}", x)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{x:.3e}")
+    }
+}
+
+fn run_link(id: &str) -> String {
+    format!("/run/{id}")
+}
+
+/// The list of runs with kind, date, headline numbers and a comparison form.
+pub fn index(runs: &[Run]) -> Markup {
+    layout(
+        "runs",
+        html! {
+            h1 { "Runs" }
+            @if runs.is_empty() {
+                p.warn { "No run folders here yet. Run e.g. " code { "velprior quickstart" } " and reload." }
+            } @else {
+                form action="/compare" method="get" {
+                    table {
+                        tr { th { "compare" } th { "run" } th { "kind" } th { "modified" } th { "headline" } }
+                        @for r in runs {
+                            tr {
+                                td { input type="checkbox" name="run" value=(r.id); }
+                                td {
+                                    a href=(run_link(&r.id)) { (r.id) }
+                                    @if !r.warnings.is_empty() { " " span.badge title=(r.warnings.join("\n")) { "⚠ " (r.warnings.len()) } }
+                                }
+                                td { (r.kind) }
+                                td { (date(r.modified)) }
+                                td.small {
+                                    @for (k, v) in &r.headline { span.kv { (k) " = " (number(*v)) } " " }
+                                }
+                            }
+                        }
+                    }
+                    button type="submit" { "Compare selected runs" }
+                }
+            }
+        },
+    )
+}
+
+/// One run: warnings, numbers, metric curves, pictures, files and its config.
+pub fn run(r: &Run, playground: bool) -> Markup {
+    layout(
+        &r.id,
+        html! {
+            h1 { (r.id) " " span.kind { (r.kind) } }
+            p.small { "modified " (date(r.modified)) }
+            @for w in &r.warnings { p.warn { "⚠ " (w) } }
+            @if playground {
+                p { a.button href=(format!("/playground/{}", r.id)) { "Open the latent-space playground" } }
+            }
+            @if !r.summary.is_empty() {
+                h2 { "Summary" }
+                table { @for (k, v) in &r.summary { tr { td { (k) } td.num { (number(*v)) } } } }
+            }
+            @if !r.metrics.series.is_empty() {
+                h2 { "Metrics" }
+                div.charts {
+                    @for (name, pts) in &r.metrics.series {
+                        @if let Some(svg) = line_chart(name, &r.metrics.x_label, &[Curve { name: "", points: pts }]) {
+                            div.chart { (PreEscaped(svg)) }
+                        }
+                    }
+                }
+            }
+            @if !r.images.is_empty() {
+                h2 { "Pictures" }
+                div.gallery {
+                    @for f in &r.images {
+                        figure {
+                            a href=(format!("/files/{}", f.rel)) { img src=(format!("/files/{}", f.rel)) alt=(f.rel) loading="lazy"; }
+                            figcaption { (f.rel.rsplit('/').next().unwrap_or(&f.rel)) }
+                        }
+                    }
+                }
+            }
+            @if !r.files.is_empty() {
+                h2 { "Files" }
+                ul {
+                    @for f in &r.files {
+                        li { a href=(format!("/files/{}", f.rel)) { (f.rel.rsplit('/').next().unwrap_or(&f.rel)) } " " span.small { (f.bytes) " bytes" } }
+                    }
+                }
+            }
+            @if let Some((name, text)) = &r.config {
+                h2 { (name) }
+                pre { (text) }
+            }
+        },
+    )
+}
+
+/// Several runs side by side: their numbers in one table and shared metrics overlaid.
+pub fn compare(runs: &[Run]) -> Markup {
+    let keys: BTreeSet<&str> = runs
+        .iter()
+        .flat_map(|r| {
+            r.summary
+                .iter()
+                .chain(r.headline.iter())
+                .map(|(k, _)| k.as_str())
+        })
+        .collect();
+    let value = |r: &Run, k: &str| {
+        r.summary
+            .iter()
+            .chain(r.metrics.last_values().iter())
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| number(*v))
+            .unwrap_or_else(|| "—".into())
+    };
+    let shared: BTreeSet<&String> = runs
+        .iter()
+        .flat_map(|r| r.metrics.series.keys())
+        .filter(|k| {
+            runs.iter()
+                .filter(|r| r.metrics.series.contains_key(*k))
+                .count()
+                >= 2
+        })
+        .collect();
+    layout(
+        "compare",
+        html! {
+            h1 { "Comparison" }
+            table {
+                tr { th { "metric" } @for r in runs { th { a href=(run_link(&r.id)) { (r.id) } } } }
+                tr { td { "kind" } @for r in runs { td { (r.kind) } } }
+                @for k in &keys { tr { td { (k) } @for r in runs { td.num { (value(r, k)) } } } }
+            }
+            @if !shared.is_empty() {
+                h2 { "Shared metrics" }
+                div.charts {
+                    @for name in &shared {
+                        @let curves: Vec<Curve> = runs.iter().filter_map(|r| Some(Curve { name: &r.id, points: r.metrics.series.get(*name)? })).collect();
+                        @if let Some(svg) = line_chart(name, &runs[0].metrics.x_label, &curves) {
+                            div.chart { (PreEscaped(svg)) }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

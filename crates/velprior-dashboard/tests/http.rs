@@ -1,0 +1,140 @@
+//! HTTP tests against a real dashboard server on loopback, over a fixture runs folder.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+
+/// Writes the fixture: a finished run, a half-written run, and a nested run.
+fn fixture(root: &Path) {
+    let good = root.join("train-good");
+    std::fs::create_dir_all(&good).unwrap();
+    std::fs::write(
+        good.join("config.toml"),
+        "kind = \"train\"\n[train]\nsteps = 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        good.join("metrics.jsonl"),
+        "{\"step\":1,\"loss\":1.0}\n{\"step\":2,\"loss\":0.5}\n{\"step\":3,\"loss\":0.25}\n",
+    )
+    .unwrap();
+    std::fs::write(good.join("summary.json"), "{\"ssim\": 0.61, \"mae\": 0.15}").unwrap();
+    std::fs::write(good.join("samples.png"), b"\x89PNG\r\n\x1a\nfake").unwrap();
+    std::fs::write(good.join("samples.h5"), b"HDF").unwrap();
+
+    let half = root.join("fwi-half");
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(
+        half.join("metrics.jsonl"),
+        "{\"iteration\":0,\"loss\":2.0,\"ssim\":0.3}\n{\"iteration\":1,\"lo",
+    )
+    .unwrap();
+    std::fs::write(half.join("summary.json"), "{\"ssim\": 0.").unwrap();
+    std::fs::write(half.join("result.h5.tmp"), b"").unwrap();
+
+    let nested = root.join("sweep/n16");
+    std::fs::create_dir_all(&nested).unwrap();
+    std::fs::write(nested.join("config.json"), "{\"kind\": \"memorization\"}").unwrap();
+    std::fs::write(nested.join("summary.json"), "{\"memorised_fraction\": 0.5}").unwrap();
+}
+
+/// Starts a server on an ephemeral loopback port; it lives until the test process ends.
+fn start(root: &Path) -> SocketAddr {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let root = root.to_path_buf();
+    std::thread::spawn(move || rt.block_on(velprior_dashboard::serve_on(listener, &root)));
+    addr
+}
+
+/// GET `path` with the raw request line as given (no client-side path normalisation).
+fn get(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, raw[split + 4..].to_vec())
+}
+
+fn page(addr: SocketAddr, path: &str) -> String {
+    let (status, _, body) = get(addr, path);
+    let body = String::from_utf8(body).unwrap();
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+#[test]
+fn every_page_answers_and_bad_requests_get_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    let addr = start(dir.path());
+
+    let index = page(addr, "/");
+    for id in ["train-good", "fwi-half", "sweep/n16"] {
+        assert!(index.contains(id), "index lists {id}");
+    }
+    assert!(index.contains("ssim = 0.61"));
+
+    let good = page(addr, "/run/train-good");
+    assert!(
+        good.contains("<svg") && good.contains("loss"),
+        "metric chart drawn"
+    );
+    assert!(good.contains("/files/train-good/samples.png"));
+    assert!(good.contains("/files/train-good/samples.h5"));
+    assert!(!good.contains("⚠"), "a complete run has no warnings");
+
+    let half = page(addr, "/run/fwi-half");
+    assert!(half.contains("metrics.jsonl line 2 unreadable"));
+    assert!(half.contains("summary.json is not a readable JSON object"));
+    assert!(half.contains("result.h5.tmp: a temporary file"));
+    assert!(half.contains("no config.toml or config.json"));
+
+    page(addr, "/run/sweep/n16");
+    let cmp = page(addr, "/compare?run=train-good&run=fwi-half");
+    assert!(cmp.contains("Comparison") && cmp.contains("0.61") && cmp.contains("Shared metrics"));
+
+    let (status, head, body) = get(addr, "/files/train-good/samples.png");
+    assert_eq!(status, 200);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: image/png")
+    );
+    assert!(body.starts_with(b"\x89PNG"));
+
+    for bad in [
+        "/files/../../etc/passwd",
+        "/files/train-good/../../etc/passwd",
+        "/files/%2e%2e/%2e%2e/etc/passwd",
+        "/files/train-good/%2e%2e/%2e%2e/etc/hostname",
+        "/run/..%2f..%2fetc",
+        "/compare?run=train-good",
+        "/compare?run=train-good&run=..%2Fetc",
+    ] {
+        let (status, _, body) = get(addr, bad);
+        assert!(
+            (400..500).contains(&status),
+            "{bad} -> {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(!String::from_utf8_lossy(&body).contains("root:"));
+    }
+    assert_eq!(get(addr, "/run/no-such-run").0, 404);
+    assert_eq!(get(addr, "/files/train-good/missing.png").0, 404);
+}
+
+#[test]
+fn a_missing_runs_folder_is_a_clear_error() {
+    let err = velprior_dashboard::router(Path::new("/no/such/runs")).unwrap_err();
+    assert!(err.to_string().contains("/no/such/runs"), "{err}");
+}
