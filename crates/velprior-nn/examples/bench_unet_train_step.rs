@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! cargo run --release -p velprior-nn --example bench_unet_train_step -- [--steps 10] [--attn]
-//!     [--batch 16] [--infer-batch 64] [--infer-reps 7]
+//!     [--batch 16] [--infer-batch 64] [--infer-reps 7] [--candle-ops]
 //! ```
+//! `--candle-ops` runs candle's own conv / GroupNorm / SiLU instead of velprior-kernels' CPU
+//! kernels (the "before" figures).
 //! Prints the median of `--steps` timed steps (after 3 warm-ups) with a forward / backward /
 //! optimizer breakdown, the cores other processes used meanwhile (as benchutil.py), and the
 //! ratio to PyTorch's reference figures (bench README: 0.79–0.96 s/step, 1.8–2.0 s inference).
@@ -18,7 +20,7 @@ use common::{arg, flag, loadavg, median, timed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use velprior_nn::{UNet, UNetConfig, parameter_count};
+use velprior_nn::{UNet, UNetConfig, parameter_count, with_candle_ops};
 
 const T_STEPS: usize = 1000;
 const HW: usize = 64;
@@ -43,6 +45,14 @@ fn synthetic_batch(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
 }
 
 fn main() -> anyhow::Result<()> {
+    if flag("--candle-ops") {
+        with_candle_ops(run)
+    } else {
+        run()
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let steps: usize = arg("--steps", 10);
     let batch: usize = arg("--batch", 16);
     let infer_batch: usize = arg("--infer-batch", 64);
@@ -55,8 +65,13 @@ fn main() -> anyhow::Result<()> {
     let dev = Device::Cpu;
     let (net, varmap) = UNet::new_seeded(&cfg, 0, &dev)?;
     println!(
-        "unet_bench{} in candle: {} params, threads = {}, loadavg at start: {}",
+        "unet_bench{} in candle ({}): {} params, threads = {}, loadavg at start: {}",
         if cfg.mid_attention { " --attn" } else { "" },
+        if flag("--candle-ops") {
+            "candle's ops"
+        } else {
+            "velprior-kernels CPU ops"
+        },
         parameter_count(&varmap),
         candle_core::utils::get_num_threads(),
         loadavg()

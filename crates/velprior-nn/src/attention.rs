@@ -1,10 +1,10 @@
 //! Spatial self-attention block: every pixel attends to every pixel of the same feature map.
 
 use candle_core::{D, Tensor};
-use candle_nn::{Conv2d, GroupNorm, Module, VarBuilder};
+use candle_nn::VarBuilder;
 
 use crate::error::Result;
-use crate::init::{conv2d, group_norm};
+use crate::layers::{Conv, Norm};
 
 /// `Attention(c)` of `unet_bench.py`, generalised to `heads` heads:
 /// ```text
@@ -19,9 +19,9 @@ use crate::init::{conv2d, group_norm};
 /// Memory is O(N · heads · (H·W)²): use it at coarse resolutions (16×16 → 256 tokens).
 #[derive(Debug, Clone)]
 pub struct Attention {
-    norm: GroupNorm,
-    qkv: Conv2d,
-    proj: Conv2d,
+    norm: Norm,
+    qkv: Conv,
+    proj: Conv,
     channels: usize,
     heads: usize,
 }
@@ -30,9 +30,9 @@ impl Attention {
     /// Attention over `c` channels with `heads` heads (must divide `c`; checked by the config).
     pub fn new(c: usize, heads: usize, groups: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
-            norm: group_norm(groups, c, vb.pp("norm"))?,
-            qkv: conv2d(c, 3 * c, 1, 1, vb.pp("qkv"))?,
-            proj: conv2d(c, c, 1, 1, vb.pp("proj"))?,
+            norm: Norm::new(groups, c, vb.pp("norm"))?,
+            qkv: Conv::new(c, 3 * c, 1, 1, vb.pp("qkv"))?,
+            proj: Conv::new(c, c, 1, 1, vb.pp("proj"))?,
             channels: c,
             heads,
         })
@@ -42,10 +42,10 @@ impl Attention {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (n, c, h, w) = x.dims4()?;
         let (heads, ch, hw) = (self.heads, self.channels / self.heads, h * w);
-        let qkv = self
-            .qkv
-            .forward(&self.norm.forward(x)?)?
-            .reshape((n, 3, heads * ch * hw))?;
+        let qkv =
+            self.qkv
+                .forward(&self.norm.forward(x, false)?)?
+                .reshape((n, 3, heads * ch * hw))?;
         let part =
             |i: usize| -> Result<Tensor> { Ok(qkv.narrow(1, i, 1)?.reshape((n * heads, ch, hw))?) };
         let (q, k, v) = (part(0)?, part(1)?, part(2)?);

@@ -8,6 +8,8 @@
 //!   its gradient in closed form).
 //! - [`seeded_var_builder`]: reproducible PyTorch-default initialisation (candle's CPU RNG
 //!   cannot be seeded).
+//! - On CPU devices the UNet's convolutions and GroupNorm(+SiLU) run velprior-kernels' CPU
+//!   kernels; [`with_candle_ops`] switches back to candle's own ops (the reference).
 //!
 //! Shapes follow the project convention: images are (N, C, H, W) f32, H = depth (z).
 
@@ -20,6 +22,7 @@ pub mod dropout;
 pub mod error;
 pub mod gaussian_prior;
 pub mod init;
+mod layers;
 pub mod pad;
 pub mod res_block;
 pub mod resample;
@@ -34,6 +37,7 @@ pub use config::{PadMode, UNetConfig};
 pub use error::{NnError, Result};
 pub use gaussian_prior::GaussianPrior;
 pub use init::seeded_var_builder;
+pub use layers::with_candle_ops;
 pub use res_block::ResBlock;
 pub use resample::{Downsample, Upsample};
 pub use time_embedding::{TimeEmbedding, sinusoidal_embedding};

@@ -2,11 +2,12 @@
 //! embedding, then GroupNorm → SiLU → dropout → 3×3 conv, plus a (1×1-projected) skip.
 
 use candle_core::Tensor;
-use candle_nn::{Conv2d, GroupNorm, Linear, Module, VarBuilder};
+use candle_nn::{Linear, Module, VarBuilder};
 
 use crate::dropout::Dropout;
 use crate::error::Result;
-use crate::init::{conv2d, group_norm, linear};
+use crate::init::linear;
+use crate::layers::{Conv, Norm};
 
 /// `ResBlock(cin, cout)` of `unet_bench.py`:
 /// ```text
@@ -20,12 +21,12 @@ use crate::init::{conv2d, group_norm, linear};
 /// `conv2.*` (cout, cout, 3, 3), and `skip.*` (cout, cin, 1, 1) only when cin ≠ cout.
 #[derive(Debug, Clone)]
 pub struct ResBlock {
-    norm1: GroupNorm,
-    conv1: Conv2d,
+    norm1: Norm,
+    conv1: Conv,
     time_proj: Linear,
-    norm2: GroupNorm,
-    conv2: Conv2d,
-    skip: Option<Conv2d>,
+    norm2: Norm,
+    conv2: Conv,
+    skip: Option<Conv>,
 }
 
 impl ResBlock {
@@ -38,13 +39,13 @@ impl ResBlock {
         vb: VarBuilder,
     ) -> Result<Self> {
         Ok(Self {
-            norm1: group_norm(groups, cin, vb.pp("norm1"))?,
-            conv1: conv2d(cin, cout, 3, 1, vb.pp("conv1"))?,
+            norm1: Norm::new(groups, cin, vb.pp("norm1"))?,
+            conv1: Conv::new(cin, cout, 3, 1, vb.pp("conv1"))?,
             time_proj: linear(tdim, cout, vb.pp("time_proj"))?,
-            norm2: group_norm(groups, cout, vb.pp("norm2"))?,
-            conv2: conv2d(cout, cout, 3, 1, vb.pp("conv2"))?,
+            norm2: Norm::new(groups, cout, vb.pp("norm2"))?,
+            conv2: Conv::new(cout, cout, 3, 1, vb.pp("conv2"))?,
             skip: if cin != cout {
-                Some(conv2d(cin, cout, 1, 1, vb.pp("skip"))?)
+                Some(Conv::new(cin, cout, 1, 1, vb.pp("skip"))?)
             } else {
                 None
             },
@@ -60,14 +61,14 @@ impl ResBlock {
         dropout: &Dropout,
         train: bool,
     ) -> Result<Tensor> {
-        let h = self.conv1.forward(&self.norm1.forward(x)?.silu()?)?;
+        let h = self.conv1.forward(&self.norm1.forward(x, true)?)?;
         let t = self
             .time_proj
             .forward(temb_silu)?
             .unsqueeze(2)?
             .unsqueeze(3)?;
         let h = h.broadcast_add(&t)?;
-        let h = dropout.forward(&self.norm2.forward(&h)?.silu()?, train)?;
+        let h = dropout.forward(&self.norm2.forward(&h, true)?, train)?;
         let h = self.conv2.forward(&h)?;
         let s = match &self.skip {
             Some(c) => c.forward(x)?,

@@ -33,13 +33,14 @@
 //! model gives a 70×70 output.
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{Conv2d, GroupNorm, Module, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 
 use crate::attention::Attention;
 use crate::config::UNetConfig;
 use crate::dropout::Dropout;
 use crate::error::{NnError, Result};
-use crate::init::{conv2d, group_norm, seeded_var_builder};
+use crate::init::seeded_var_builder;
+use crate::layers::{Conv, Norm};
 use crate::pad::{crop, pad_to_multiple};
 use crate::res_block::ResBlock;
 use crate::resample::{Downsample, Upsample};
@@ -69,7 +70,7 @@ impl Level {
 pub struct UNet {
     cfg: UNetConfig,
     time: TimeEmbedding,
-    conv_in: Conv2d,
+    conv_in: Conv,
     down: Vec<Level>,
     downsample: Vec<Downsample>,
     mid_res: [ResBlock; 2],
@@ -78,8 +79,8 @@ pub struct UNet {
     up: Vec<Level>,
     /// `upsample[l - 1]` follows `up[l]`, for `l ≥ 1`.
     upsample: Vec<Upsample>,
-    norm_out: GroupNorm,
-    conv_out: Conv2d,
+    norm_out: Norm,
+    conv_out: Conv,
     dropout: Dropout,
 }
 
@@ -106,7 +107,7 @@ impl UNet {
 
         let c0 = cfg.level_channels(0);
         let time = TimeEmbedding::new(cfg.time_sinusoid_dim, td, vb.pp("time_mlp"))?;
-        let conv_in = conv2d(cfg.in_channels, c0, 3, 1, vb.pp("conv_in"))?;
+        let conv_in = Conv::new(cfg.in_channels, c0, 3, 1, vb.pp("conv_in"))?;
         let mut down = Vec::with_capacity(nl);
         let mut downsample = Vec::with_capacity(nl - 1);
         let mut cprev = c0;
@@ -158,8 +159,8 @@ impl UNet {
             mid_attn,
             up: up_rev,
             upsample: upsample_rev,
-            norm_out: group_norm(g, c0, vb.pp("norm_out"))?,
-            conv_out: conv2d(c0, cfg.out_channels, 3, 1, vb.pp("conv_out"))?,
+            norm_out: Norm::new(g, c0, vb.pp("norm_out"))?,
+            conv_out: Conv::new(c0, cfg.out_channels, 3, 1, vb.pp("conv_out"))?,
             dropout: Dropout::new(cfg.dropout, 0),
         })
     }
@@ -218,7 +219,7 @@ impl UNet {
         }
         let out = self
             .conv_out
-            .forward(&self.norm_out.forward(&hcur)?.silu()?)?;
+            .forward(&self.norm_out.forward(&hcur, true)?)?;
         crop(&out, h, w)
     }
 

@@ -1,0 +1,94 @@
+//! Conv and GroupNorm layers that run velprior-kernels' CPU kernels on CPU tensors and
+//! candle's own ops on every other device (and on the CPU inside [`with_candle_ops`]).
+
+use std::cell::Cell;
+
+use candle_core::{DType, Tensor};
+use candle_nn::{Conv2d, GroupNorm, Module, VarBuilder};
+use velprior_kernels::cpu;
+
+use crate::error::{NnError, Result};
+use crate::init::{conv2d, group_norm};
+
+thread_local! {
+    static CANDLE_OPS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with candle's own conv / GroupNorm / SiLU ops on this thread, as the reference
+/// for tests and benchmarks (the CPU kernels are used otherwise). Only forward passes started
+/// inside `f` are affected; their backward passes follow them.
+pub fn with_candle_ops<R>(f: impl FnOnce() -> R) -> R {
+    let before = CANDLE_OPS.with(|c| c.replace(true));
+    let out = f();
+    CANDLE_OPS.with(|c| c.set(before));
+    out
+}
+
+fn use_kernels(x: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32 && !CANDLE_OPS.with(Cell::get)
+}
+
+fn kernel_err(e: velprior_kernels::Error) -> NnError {
+    match e {
+        velprior_kernels::Error::Candle(e) => NnError::Candle(e),
+        e => NnError::Shape(e.to_string()),
+    }
+}
+
+/// `Conv2d(cin, cout, k, stride, padding = k/2)` with bias (PyTorch-default init, see
+/// [`crate::init`]). Tensors: `weight` (cout, cin, k, k), `bias` (cout,).
+#[derive(Debug, Clone)]
+pub(crate) struct Conv {
+    inner: Conv2d,
+}
+
+impl Conv {
+    pub fn new(cin: usize, cout: usize, k: usize, stride: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Conv {
+            inner: conv2d(cin, cout, k, stride, vb)?,
+        })
+    }
+
+    /// (N, cin, H, W) → (N, cout, H', W').
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !use_kernels(x) {
+            return Ok(self.inner.forward(x)?);
+        }
+        let c = self.inner.config();
+        let (w, b) = (self.inner.weight(), self.inner.bias());
+        cpu::conv2d(x, w, b, c.stride, c.padding).map_err(kernel_err)
+    }
+}
+
+/// `GroupNorm(groups, c, eps = 1e-5)` (weight 1, bias 0 at init), optionally followed by SiLU.
+/// Tensors: `weight`, `bias` (c,).
+#[derive(Debug, Clone)]
+pub(crate) struct Norm {
+    inner: GroupNorm,
+    weight: Tensor,
+    bias: Tensor,
+    groups: usize,
+}
+
+const GN_EPS: f64 = 1e-5;
+
+impl Norm {
+    pub fn new(groups: usize, c: usize, vb: VarBuilder) -> Result<Self> {
+        let inner = group_norm(groups, c, vb.clone())?;
+        Ok(Norm {
+            inner,
+            weight: vb.get(c, "weight")?,
+            bias: vb.get(c, "bias")?,
+            groups,
+        })
+    }
+
+    /// GroupNorm of (N, c, ...), then SiLU when `silu`.
+    pub fn forward(&self, x: &Tensor, silu: bool) -> Result<Tensor> {
+        if !use_kernels(x) {
+            let y = self.inner.forward(x)?;
+            return Ok(if silu { y.silu()? } else { y });
+        }
+        cpu::group_norm(x, &self.weight, &self.bias, self.groups, GN_EPS, silu).map_err(kernel_err)
+    }
+}
