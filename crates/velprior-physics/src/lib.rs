@@ -29,6 +29,7 @@ pub mod adjoint;
 pub mod boundary;
 pub mod checkpointing;
 pub mod error;
+mod field;
 pub mod fwi;
 pub mod geometry;
 pub mod linear_ops;

@@ -10,6 +10,7 @@ use crate::boundary::cpml::{CorrView, CpmlFields, CpmlProfile};
 use crate::boundary::damping::damping_grid;
 use crate::boundary::{Boundary, Padding};
 use crate::error::{PhysicsError, Result, param};
+use crate::field::{Field, SKEW_COEF, SKEW_CUR, SKEW_PREV};
 use crate::geometry::{Acquisition, ModelShape, Shot};
 use crate::stencil::{FlushDenormals, RowBlock, RowKind, Stencil, update_rows};
 
@@ -85,7 +86,7 @@ pub(crate) struct Medium {
     pub lay: Layout,
     pub nzs: usize,
     /// v²dt² on the storage grid (m²), zero on the halo.
-    pub c: Vec<f32>,
+    pub c: Field,
     /// d·dt on the storage grid (damping border) or empty.
     pub k: Vec<f32>,
     pub cpml: Option<CpmlProfile>,
@@ -145,7 +146,7 @@ impl Medium {
         let (nzs, nxs) = (nzp + 2 * r, nxp + 2 * r);
         let lay = Layout { nzp, nxp, nxs };
         let dt2 = cfg.dt * cfg.dt;
-        let mut c = vec![0.0f32; nzs * nxs];
+        let mut c = Field::zeros(nzs * nxs, SKEW_COEF);
         for i in 0..nzp {
             let iz = i.saturating_sub(pad.top).min(nz - 1);
             for j in 0..nxp {
@@ -238,16 +239,45 @@ impl Medium {
     /// s.prev ← next, then swap so that s.cur holds the new field. W is written to `store`.
     pub fn step(&self, s: &mut State, store: Option<&mut [f32]>, adjoint: bool, threads: bool) {
         let (nzp, nxp, nxs) = (self.lay.nzp, self.lay.nxp, self.lay.nxs);
+        let r = self.st.radius;
+        let kind = self.kind(store.is_some());
+        if let (Some(prof), Some(aux), false) = (&self.cpml, s.aux.as_mut(), threads) {
+            // Single thread: update each row right after its C-PML corrections.
+            let (cur, c) = (&s.cur, &self.c);
+            let out = &mut s.prev[r * nxs..(r + nzp) * nxs];
+            let mut store = store;
+            let row = |i: usize, f: &CpmlFields| {
+                let blk = RowBlock {
+                    st: &self.st,
+                    nxs,
+                    nxp,
+                    row0: r + i,
+                    cur,
+                    c,
+                    k: c,
+                    corr: Some(CorrView { prof, f, nxp }),
+                };
+                let o = &mut out[i * nxs..(i + 1) * nxs];
+                match store.as_deref_mut() {
+                    Some(w) => update_rows(&blk, o, &mut w[i * nxs..(i + 1) * nxs], kind),
+                    None => update_rows(&blk, o, &mut [], kind),
+                }
+            };
+            if adjoint {
+                prof.adjoint_rows(&self.st, &self.lay, cur, aux, row, true);
+            } else {
+                prof.forward_rows(&self.st, &self.lay, cur, aux, row, true);
+            }
+            std::mem::swap(&mut s.prev, &mut s.cur);
+            return;
+        }
         if let (Some(p), Some(aux)) = (&self.cpml, s.aux.as_mut()) {
             if adjoint {
-                p.adjoint_step(&self.st, nzp, nxp, nxs, &s.cur, aux);
+                p.adjoint_step(&self.st, &self.lay, &s.cur, aux);
             } else {
-                p.forward_step(&self.st, nzp, nxp, nxs, &s.cur, aux);
+                p.forward_step(&self.st, &self.lay, &s.cur, aux);
             }
         }
-        let r = self.st.radius;
-        let nxs = self.lay.nxs;
-        let kind = self.kind(store.is_some());
         let mut empty: [f32; 0] = [];
         let kk: &[f32] = if self.k.is_empty() { &self.c } else { &self.k };
         let corr = match (&self.cpml, &s.aux) {
@@ -301,8 +331,8 @@ impl Medium {
 /// Wavefields of one shot: uⁿ⁻² (overwritten by uⁿ), uⁿ⁻¹, and the C-PML state.
 #[derive(Clone)]
 pub(crate) struct State {
-    pub prev: Vec<f32>,
-    pub cur: Vec<f32>,
+    pub prev: Field,
+    pub cur: Field,
     pub aux: Option<CpmlFields>,
 }
 
@@ -310,8 +340,8 @@ impl State {
     pub fn new(m: &Medium) -> Self {
         let n = m.field_len();
         Self {
-            prev: vec![0.0; n],
-            cur: vec![0.0; n],
+            prev: Field::zeros(n, SKEW_PREV),
+            cur: Field::zeros(n, SKEW_CUR),
             aux: m
                 .cpml
                 .as_ref()

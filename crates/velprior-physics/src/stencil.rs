@@ -203,16 +203,16 @@ fn segment<const R: usize, const DAMP: bool, const CORR: bool, const STORE: bool
     for j in 0..n {
         let mut lap = centre * u0[j];
         for k in 0..R {
-            lap += cf[k] * ((xm[k][j] + xp[k][j]) + (zm[k][j] + zp[k][j]));
+            lap = cf[k].mul_add((xm[k][j] + xp[k][j]) + (zm[k][j] + zp[k][j]), lap);
         }
         let wv = if CORR { lap + corr[j] } else { lap };
         if STORE {
             st[j] = wv;
         }
         let (u, p) = (u0[j], o[j]);
-        let mut next = 2.0 * u - p + c[j] * wv;
+        let mut next = c[j].mul_add(wv, 2.0 * u - p);
         if DAMP {
-            next -= kk[j] * (u - p);
+            next = (-kk[j]).mul_add(u - p, next);
         }
         o[j] = next;
     }

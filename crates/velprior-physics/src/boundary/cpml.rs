@@ -237,11 +237,17 @@ impl<'a> CorrView<'a> {
 /// Per-cell coefficient: one value for a whole row (z axis) or one per column (x axis).
 pub(super) trait Coef: Copy {
     fn get(self, j: usize) -> f32;
+    /// The coefficients of the first `n` cells (lets the compiler drop bounds checks).
+    fn head(self, n: usize) -> Self;
 }
 
 impl Coef for f32 {
     #[inline(always)]
     fn get(self, _: usize) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn head(self, _: usize) -> Self {
         self
     }
 }
@@ -250,6 +256,10 @@ impl Coef for &[f32] {
     #[inline(always)]
     fn get(self, j: usize) -> f32 {
         self[j]
+    }
+    #[inline(always)]
+    fn head(self, n: usize) -> Self {
+        &self[..n]
     }
 }
 

@@ -4,6 +4,7 @@
 //! and the correction Wᵀx − ∇²x = ∂²e − ∂g on the strips.
 
 use super::cpml::{Coef, CpmlFields, CpmlProfile, taps};
+use crate::propagate::Layout;
 use crate::stencil::Stencil;
 
 /// e = b·(ζ̄ + x), ζ̄ ← a·(ζ̄ + x).
@@ -11,6 +12,7 @@ use crate::stencil::Stencil;
 fn carry_zeta<C: Coef>(a: C, b: C, zeta: &mut [f32], x: &[f32], e: &mut [f32]) {
     let n = e.len();
     let (zeta, x) = (&mut zeta[..n], &x[..n]);
+    let (a, b) = (a.head(n), b.head(n));
     for j in 0..n {
         let zt = zeta[j] + x[j];
         e[j] = b.get(j) * zt;
@@ -39,10 +41,11 @@ fn carry_psi<const R: usize, C: Coef>(
     let (xp, xm) = taps::<R>(x, xs, xstride, n);
     let (ep, em) = taps::<R>(e, es, estride, n);
     let psi = &mut psi[..n];
+    let (a, b) = (a.head(n), b.head(n));
     for j in 0..n {
         let mut d = 0.0;
         for k in 0..R {
-            d += d1c[k] * ((xp[k][j] - xm[k][j]) + (ep[k][j] - em[k][j]));
+            d = d1c[k].mul_add((xp[k][j] - xm[k][j]) + (ep[k][j] - em[k][j]), d);
         }
         let pt = psi[j] - d;
         g[j] = b.get(j) * pt;
@@ -53,7 +56,7 @@ fn carry_psi<const R: usize, C: Coef>(
 /// corr = ∂²e − ∂g for the cells starting at index `s` of e and g (stride `stride`).
 #[inline(always)]
 fn corr_eg<const R: usize>(
-    st: &Stencil,
+    stn: &Stencil,
     e: &[f32],
     g: &[f32],
     s: usize,
@@ -65,25 +68,33 @@ fn corr_eg<const R: usize>(
     let (gp, gm) = taps::<R>(g, s, stride, n);
     let e0 = &e[s..s + n];
     for (j, c) in corr.iter_mut().enumerate() {
-        let mut v = st.d2[0] * e0[j];
+        let mut v = stn.d2[0] * e0[j];
         for k in 0..R {
-            v += st.d2[k + 1] * (ep[k][j] + em[k][j]) - st.d1[k] * (gp[k][j] - gm[k][j]);
+            v = stn.d2[k + 1].mul_add(ep[k][j] + em[k][j], v);
+            v = (-stn.d1[k]).mul_add(gp[k][j] - gm[k][j], v);
         }
         *c = v;
     }
 }
 
 impl CpmlProfile {
-    /// Transpose of [`Self::forward_step`] applied to `x` (= v²dt²·λ, storage grid): advance the
-    /// adjoint carries in `f` one step backwards and set the corrections Wᵀx − ∇²x in `f`.
-    pub fn adjoint_step(
+    /// Transpose of [`Self::forward_step`] applied to `x` (= v²dt²·λ, storage grid of layout
+    /// `l`): advance the adjoint carries in `f` one step backwards and set the corrections
+    /// Wᵀx − ∇²x of all rows in `f`.
+    pub fn adjoint_step(&self, st: &Stencil, l: &Layout, x: &[f32], f: &mut CpmlFields) {
+        self.adjoint_rows(st, l, x, f, |_, _| {}, false);
+    }
+
+    /// As [`Self::adjoint_step`], calling `each(i, f)` as soon as the corrections of padded
+    /// row i are set when `interleave` is true, or never when false.
+    pub fn adjoint_rows(
         &self,
         st: &Stencil,
-        nzp: usize,
-        nxp: usize,
-        nxs: usize,
+        l: &Layout,
         x: &[f32],
         f: &mut CpmlFields,
+        each: impl FnMut(usize, &CpmlFields),
+        interleave: bool,
     ) {
         #[cfg(target_arch = "x86_64")]
         {
@@ -91,11 +102,11 @@ impl CpmlProfile {
                 && std::arch::is_x86_feature_detected!("fma")
             {
                 // SAFETY: the CPU supports the enabled features.
-                unsafe { self.adjoint_avx2(st, nzp, nxp, nxs, x, f) };
+                unsafe { self.adjoint_avx2(st, l, x, f, each, interleave) };
                 return;
             }
         }
-        self.adjoint_dispatch(st, nzp, nxp, nxs, x, f);
+        self.adjoint_dispatch(st, l, x, f, each, interleave);
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -103,29 +114,29 @@ impl CpmlProfile {
     unsafe fn adjoint_avx2(
         &self,
         st: &Stencil,
-        nzp: usize,
-        nxp: usize,
-        nxs: usize,
+        l: &Layout,
         x: &[f32],
         f: &mut CpmlFields,
+        each: impl FnMut(usize, &CpmlFields),
+        interleave: bool,
     ) {
-        self.adjoint_dispatch(st, nzp, nxp, nxs, x, f);
+        self.adjoint_dispatch(st, l, x, f, each, interleave);
     }
 
     #[inline(always)]
     fn adjoint_dispatch(
         &self,
         st: &Stencil,
-        nzp: usize,
-        nxp: usize,
-        nxs: usize,
+        l: &Layout,
         x: &[f32],
         f: &mut CpmlFields,
+        each: impl FnMut(usize, &CpmlFields),
+        interleave: bool,
     ) {
         if st.radius == 2 {
-            self.adjoint_r::<2>(st, nzp, nxp, nxs, x, f)
+            self.adjoint_r::<2>(st, l, x, f, each, interleave)
         } else {
-            self.adjoint_r::<4>(st, nzp, nxp, nxs, x, f)
+            self.adjoint_r::<4>(st, l, x, f, each, interleave)
         }
     }
 
@@ -133,33 +144,93 @@ impl CpmlProfile {
     fn adjoint_r<const R: usize>(
         &self,
         st: &Stencil,
-        nzp: usize,
-        nxp: usize,
-        nxs: usize,
+        l: &Layout,
         x: &[f32],
         f: &mut CpmlFields,
+        mut each: impl FnMut(usize, &CpmlFields),
+        interleave: bool,
     ) {
-        let at = |i: usize, j: usize| (i + R) * nxs + j + R;
-        for (k, zr) in self.zs.iter().enumerate() {
-            let (e, g) = (&mut f.e_z[k], &mut f.g_z[k]);
-            let (zeta, psi) = (&mut f.zeta_z[k], &mut f.psi_z[k]);
-            for i in zr.clone() {
-                let li = i - zr.start;
-                let (a, b) = (self.az[i], self.bz[i]);
-                let er = &mut e[(li + R) * nxp..(li + R + 1) * nxp];
-                carry_zeta(a, b, &mut zeta[li * nxp..], &x[at(i, 0)..], er);
+        if interleave {
+            // corr of row i needs g of rows up to i + R, which needs e of rows up to i + 2R.
+            for i in 0..2 * R {
+                self.e_z_row::<R>(l, x, f, i);
             }
-            for i in zr.clone() {
-                let l = (i - zr.start + R) * nxp;
-                let (a, b) = (self.az[i], self.bz[i]);
-                let (p, gr) = (&mut psi[l..l + nxp], &mut g[l..l + nxp]);
-                carry_psi::<R, _>(&st.d1, a, b, x, at(i, 0), nxs, e, l, nxp, p, gr);
+            for i in 0..R {
+                self.g_z_row::<R>(st, l, x, f, i);
             }
-            for i in zr.clone() {
-                let li = i - zr.start;
-                let corr = &mut f.corr_z[k][li * nxp..(li + 1) * nxp];
-                corr_eg::<R>(st, e, g, (li + R) * nxp, nxp, corr);
+            for i in 0..l.nzp {
+                self.e_z_row::<R>(l, x, f, i + 2 * R);
+                self.g_z_row::<R>(st, l, x, f, i + R);
+                self.corr_row_adj::<R>(st, l, x, f, i);
+                each(i, f);
             }
+        } else {
+            for i in 0..l.nzp {
+                self.e_z_row::<R>(l, x, f, i);
+            }
+            for i in 0..l.nzp {
+                self.g_z_row::<R>(st, l, x, f, i);
+            }
+            for i in 0..l.nzp {
+                self.corr_row_adj::<R>(st, l, x, f, i);
+            }
+        }
+    }
+
+    /// e and ζ̄ of padded row i of a z strip (no-op off the z PML: they stay zero there).
+    #[inline(always)]
+    fn e_z_row<const R: usize>(&self, l: &Layout, x: &[f32], f: &mut CpmlFields, i: usize) {
+        if i >= l.nzp || self.bz[i] == 0.0 {
+            return;
+        }
+        let Some((k, li)) = self.z_row(i) else {
+            return;
+        };
+        let nxp = l.nxp;
+        let er = &mut f.e_z[k][(li + R) * nxp..(li + R + 1) * nxp];
+        let xs = &x[(i + R) * l.nxs + R..];
+        carry_zeta(self.az[i], self.bz[i], &mut f.zeta_z[k][li * nxp..], xs, er);
+    }
+
+    /// g and ψ̄ of padded row i of a z strip (e of rows i − R ..= i + R must be current).
+    #[inline(always)]
+    fn g_z_row<const R: usize>(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        x: &[f32],
+        f: &mut CpmlFields,
+        i: usize,
+    ) {
+        if i >= l.nzp || self.bz[i] == 0.0 {
+            return;
+        }
+        let Some((k, li)) = self.z_row(i) else {
+            return;
+        };
+        let (nxp, nxs) = (l.nxp, l.nxs);
+        let o = (li + R) * nxp;
+        let (p, gr) = (&mut f.psi_z[k][o..o + nxp], &mut f.g_z[k][o..o + nxp]);
+        let (a, b, s) = (self.az[i], self.bz[i], (i + R) * nxs + R);
+        carry_psi::<R, _>(&st.d1, a, b, x, s, nxs, &f.e_z[k], o, nxp, p, gr);
+    }
+
+    /// The x-strip carries and the corrections of padded row i (e, g of the z strip rows
+    /// i − R ..= i + R must be current).
+    #[inline(always)]
+    fn corr_row_adj<const R: usize>(
+        &self,
+        st: &Stencil,
+        l: &Layout,
+        x: &[f32],
+        f: &mut CpmlFields,
+        i: usize,
+    ) {
+        let nxp = l.nxp;
+        let zrow = self.z_row(i);
+        if let Some((k, li)) = zrow {
+            let corr = &mut f.corr_z[k][li * nxp..(li + 1) * nxp];
+            corr_eg::<R>(st, &f.e_z[k], &f.g_z[k], (li + R) * nxp, nxp, corr);
         }
         for (k, xr) in self.xs.iter().enumerate() {
             let (w, ws) = (xr.len(), xr.len() + 2 * R);
@@ -168,17 +239,15 @@ impl CpmlProfile {
             // Pads stay zero (another strip may have left values there).
             e.fill(0.0);
             g.fill(0.0);
-            for i in 0..nzp {
-                let s = at(i, xr.start);
-                carry_zeta(ax, bx, &mut f.zeta_x[k][i * w..], &x[s..], &mut e[R..R + w]);
-                let psi = &mut f.psi_x[k][i * ws + R..(i + 1) * ws - R];
-                carry_psi::<R, _>(&st.d1, ax, bx, x, s, 1, e, R, 1, psi, &mut g[R..R + w]);
-                let corr = &mut f.corr_x[k][i * w..(i + 1) * w];
-                corr_eg::<R>(st, e, g, R, 1, corr);
-                if let Some((kz, li)) = self.z_row(i) {
-                    let cz = &mut f.corr_z[kz][li * nxp + xr.start..li * nxp + xr.end];
-                    cz.iter_mut().zip(corr.iter()).for_each(|(z, x)| *z += x);
-                }
+            let s = (i + R) * l.nxs + R + xr.start;
+            carry_zeta(ax, bx, &mut f.zeta_x[k][i * w..], &x[s..], &mut e[R..R + w]);
+            let psi = &mut f.psi_x[k][i * ws + R..(i + 1) * ws - R];
+            carry_psi::<R, _>(&st.d1, ax, bx, x, s, 1, e, R, 1, psi, &mut g[R..R + w]);
+            let corr = &mut f.corr_x[k][i * w..(i + 1) * w];
+            corr_eg::<R>(st, e, g, R, 1, corr);
+            if let Some((kz, li)) = zrow {
+                let cz = &mut f.corr_z[kz][li * nxp + xr.start..li * nxp + xr.end];
+                cz.iter_mut().zip(corr.iter()).for_each(|(z, x)| *z += x);
             }
         }
     }
