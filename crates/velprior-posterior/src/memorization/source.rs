@@ -85,6 +85,23 @@ impl Hdf5Source {
         })
     }
 
+    /// Smallest and largest velocity (m/s) in the corpus at `path`, read `chunk` models at a
+    /// time: the default normalisation range when none is given.
+    pub fn value_range(path: &Path, dataset: Option<&str>, chunk: usize) -> Result<(f32, f32)> {
+        let reader = CorpusReader::open(path, dataset)?;
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        let mut start = 0;
+        while start < reader.len() {
+            let c = chunk.max(1).min(reader.len() - start);
+            for v in reader.read_range(start, c)? {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+            start += c;
+        }
+        Ok((lo, hi))
+    }
+
     /// Model shape (H, W).
     pub fn model_shape(&self) -> [usize; 2] {
         let [_, h, w] = self.reader.shape();
