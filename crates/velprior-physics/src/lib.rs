@@ -29,7 +29,6 @@ pub mod adjoint;
 pub mod boundary;
 pub mod checkpointing;
 pub mod error;
-mod field;
 pub mod fwi;
 pub mod geometry;
 pub mod linear_ops;

@@ -10,7 +10,6 @@ use crate::boundary::cpml::{CorrView, CpmlFields, CpmlProfile};
 use crate::boundary::damping::damping_grid;
 use crate::boundary::{Boundary, Padding};
 use crate::error::{PhysicsError, Result, param};
-use crate::field::{Field, SKEW_COEF, SKEW_CUR, SKEW_PREV};
 use crate::geometry::{Acquisition, ModelShape, Shot};
 use crate::stencil::{FlushDenormals, RowBlock, RowKind, Stencil, update_rows};
 
@@ -86,7 +85,7 @@ pub(crate) struct Medium {
     pub lay: Layout,
     pub nzs: usize,
     /// v²dt² on the storage grid (m²), zero on the halo.
-    pub c: Field,
+    pub c: Vec<f32>,
     /// d·dt on the storage grid (damping border) or empty.
     pub k: Vec<f32>,
     pub cpml: Option<CpmlProfile>,
@@ -146,7 +145,7 @@ impl Medium {
         let (nzs, nxs) = (nzp + 2 * r, nxp + 2 * r);
         let lay = Layout { nzp, nxp, nxs };
         let dt2 = cfg.dt * cfg.dt;
-        let mut c = Field::zeros(nzs * nxs, SKEW_COEF);
+        let mut c = vec![0.0f32; nzs * nxs];
         for i in 0..nzp {
             let iz = i.saturating_sub(pad.top).min(nz - 1);
             for j in 0..nxp {
@@ -255,7 +254,12 @@ impl Medium {
                     cur,
                     c,
                     k: c,
-                    corr: Some(CorrView { prof, f, nxp }),
+                    corr: Some(CorrView {
+                        prof,
+                        f,
+                        nxp,
+                        row_buf: true,
+                    }),
                 };
                 let o = &mut out[i * nxs..(i + 1) * nxs];
                 match store.as_deref_mut() {
@@ -281,7 +285,12 @@ impl Medium {
         let mut empty: [f32; 0] = [];
         let kk: &[f32] = if self.k.is_empty() { &self.c } else { &self.k };
         let corr = match (&self.cpml, &s.aux) {
-            (Some(prof), Some(f)) => Some(CorrView { prof, f, nxp }),
+            (Some(prof), Some(f)) => Some(CorrView {
+                prof,
+                f,
+                nxp,
+                row_buf: false,
+            }),
             _ => None,
         };
         let out = &mut s.prev[r * nxs..(r + self.lay.nzp) * nxs];
@@ -331,8 +340,8 @@ impl Medium {
 /// Wavefields of one shot: uⁿ⁻² (overwritten by uⁿ), uⁿ⁻¹, and the C-PML state.
 #[derive(Clone)]
 pub(crate) struct State {
-    pub prev: Field,
-    pub cur: Field,
+    pub prev: Vec<f32>,
+    pub cur: Vec<f32>,
     pub aux: Option<CpmlFields>,
 }
 
@@ -340,8 +349,8 @@ impl State {
     pub fn new(m: &Medium) -> Self {
         let n = m.field_len();
         Self {
-            prev: Field::zeros(n, SKEW_PREV),
-            cur: Field::zeros(n, SKEW_CUR),
+            prev: vec![0.0; n],
+            cur: vec![0.0; n],
             aux: m
                 .cpml
                 .as_ref()

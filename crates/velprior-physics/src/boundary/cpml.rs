@@ -49,6 +49,9 @@ pub(crate) struct CpmlFields {
     pub g_z: Vec<Vec<f32>>,
     pub e_row: Vec<f32>,
     pub g_row: Vec<f32>,
+    /// The correction of the current row off the z strips (zero between the x strips), when
+    /// rows are updated one at a time: lets the row kernel run one long loop per row.
+    pub row: Vec<f32>,
 }
 
 impl CpmlFields {
@@ -77,6 +80,7 @@ impl CpmlFields {
             g_z: z(r2),
             e_row: vec![0.0; wmax],
             g_row: vec![0.0; wmax],
+            row: vec![0.0; nxp],
         }
     }
 
@@ -93,6 +97,7 @@ impl CpmlFields {
             + sum(&self.g_z)
             + self.e_row.len()
             + self.g_row.len()
+            + self.row.len()
     }
 }
 
@@ -190,6 +195,17 @@ impl CpmlProfile {
         }
     }
 
+    /// Copy the x-strip corrections of padded row `i` into [`CpmlFields::row`] if the row is
+    /// off the z strips.
+    pub fn fill_row(&self, f: &mut CpmlFields, i: usize) {
+        if self.z_row(i).is_none() {
+            for (k, xr) in self.xs.iter().enumerate() {
+                let w = xr.len();
+                f.row[xr.clone()].copy_from_slice(&f.corr_x[k][i * w..(i + 1) * w]);
+            }
+        }
+    }
+
     /// The z strip holding padded row `i` and the row's index in it.
     #[inline]
     pub fn z_row(&self, i: usize) -> Option<(usize, usize)> {
@@ -214,6 +230,8 @@ pub(crate) struct CorrView<'a> {
     pub prof: &'a CpmlProfile,
     pub f: &'a CpmlFields,
     pub nxp: usize,
+    /// Rows off the z strips read [`CpmlFields::row`] (filled by [`CpmlProfile::fill_row`]).
+    pub row_buf: bool,
 }
 
 impl<'a> CorrView<'a> {
@@ -222,6 +240,7 @@ impl<'a> CorrView<'a> {
     pub fn row(&self, i: usize) -> RowCorr<'a> {
         match self.prof.z_row(i) {
             Some((k, li)) => RowCorr::Full(&self.f.corr_z[k][li * self.nxp..(li + 1) * self.nxp]),
+            None if self.row_buf => RowCorr::Full(&self.f.row),
             None => RowCorr::Strips,
         }
     }

@@ -162,6 +162,7 @@ impl CpmlProfile {
                 self.e_z_row::<R>(l, x, f, i + 2 * R);
                 self.g_z_row::<R>(st, l, x, f, i + R);
                 self.corr_row_adj::<R>(st, l, x, f, i);
+                self.fill_row(f, i);
                 each(i, f);
             }
         } else {

@@ -157,6 +157,7 @@ impl CpmlProfile {
             for i in 0..l.nzp {
                 self.psi_z_row::<R>(st, l, u, f, i + R);
                 self.corr_row::<R>(st, l, u, f, i);
+                self.fill_row(f, i);
                 each(i, f);
             }
         } else {
