@@ -29,10 +29,10 @@ thread_local! {
     static STORE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A zeroed buffer of `n` floats, reusing this thread's [`STORE`].
+/// A buffer of `n` floats reusing this thread's [`STORE`] (old values stay: the forward pass
+/// overwrites the padded cells of every stored row, and only those are read).
 fn take_store(n: usize) -> Vec<f32> {
     let mut b = STORE.with(|s| s.take());
-    b.clear();
     b.resize(n, 0.0);
     b
 }
@@ -52,7 +52,8 @@ fn shot_gradient(
     let sl = m.step_len();
     let (src, recs) = shot_indices(m, shot);
     let nrec = recs.len();
-    let off = m.st.radius * m.lay.nxs;
+    let (r, nzp, nxp, nxs) = (m.st.radius, m.lay.nzp, m.lay.nxp, m.lay.nxs);
+    let off = r * nxs + r;
     let mut g = vec![0.0f32; m.field_len()];
     let mut data = vec![0.0f32; nt * nrec];
     let mut lam = State::new(m);
@@ -63,12 +64,13 @@ fn shot_gradient(
             lam.cur[ri] += m.c[ri] * adj[n * nrec + k];
         }
         m.apply_free_surface(&mut lam.cur);
-        for ((gi, li), wi) in g[off..off + sl]
-            .iter_mut()
-            .zip(&lam.cur[off..off + sl])
-            .zip(w)
-        {
-            *gi += li * wi;
+        // Padded cells only: the halo columns of the stored rows are never written.
+        for i in 0..nzp {
+            let (a, b) = (off + i * nxs, i * nxs + r);
+            let (gi, li, wi) = (&mut g[a..a + nxp], &lam.cur[a..a + nxp], &w[b..b + nxp]);
+            for j in 0..nxp {
+                gi[j] += li[j] * wi[j];
+            }
         }
         g[src] += lam.cur[src] * wavelet[n];
     };
