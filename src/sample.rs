@@ -1,16 +1,15 @@
-//! `velprior sample`: draw velocity models from a trained prior.
+//! `velprior sample`: draw velocity models from a trained prior of any kind (diffusion,
+//! regularised autoencoder, Gaussian/PCA).
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use candle_core::Device;
 use clap::{Args, ValueEnum};
 use velprior_data::render::{RenderOptions, render_grid, render_model, save_gif, save_png};
 use velprior_data::{Corpus, CorpusMeta, write_corpus};
-use velprior_diffusion::prior::DiffusionPrior;
-use velprior_diffusion::samplers::{
-    NoObserver, SamplerConfig, SamplerObserver, SamplerStep, Variance, sample,
-};
+use velprior_diffusion::baselines::display::display_models;
+use velprior_diffusion::prior::AnyPrior;
+use velprior_diffusion::samplers::{SamplerConfig, SamplerObserver, SamplerStep, Variance};
 
 use crate::progress;
 
@@ -26,30 +25,33 @@ enum SamplerKind {
     Pc,
 }
 
+/// The sampler flags (--sampler, --steps, --eta, --snr, --batch, --gif) apply to diffusion
+/// checkpoints only; autoencoder checkpoints decode z ~ N(0, s²I) and Gaussian checkpoints
+/// draw in closed form, both from --seed.
 #[derive(Debug, Args)]
 pub struct SampleArgs {
-    /// Checkpoint of a trained prior (.safetensors).
+    /// Checkpoint of a trained prior (.safetensors): diffusion, autoencoder or Gaussian.
     #[arg(long)]
     checkpoint: PathBuf,
     /// Number of models to draw.
     #[arg(long, short, default_value_t = 16)]
     n: usize,
-    /// Sampler.
+    /// Sampler (diffusion only).
     #[arg(long, value_enum, default_value = "ddim")]
     sampler: SamplerKind,
-    /// Sampler steps (DDPM: all training steps when omitted).
+    /// Sampler steps (diffusion only; DDPM: all training steps when omitted).
     #[arg(long)]
     steps: Option<usize>,
-    /// DDIM η in [0, 1] (0 = deterministic).
+    /// DDIM η in [0, 1] (0 = deterministic; diffusion only).
     #[arg(long, default_value_t = 0.0)]
     eta: f64,
-    /// Predictor–corrector signal-to-noise ratio.
+    /// Predictor–corrector signal-to-noise ratio (diffusion only).
     #[arg(long, default_value_t = 0.16)]
     snr: f64,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Models per batch (bounds memory).
+    /// Models per batch (bounds memory; diffusion only).
     #[arg(long, default_value_t = 16)]
     batch: usize,
     /// Output HDF5 file (velocities in m/s).
@@ -58,19 +60,23 @@ pub struct SampleArgs {
     /// Also draw the samples as a PNG grid here.
     #[arg(long)]
     png: Option<PathBuf>,
-    /// Also write the x̂0 trajectory of the first sample as an animated GIF here.
+    /// Also write the x̂0 trajectory of the first sample as an animated GIF here (diffusion
+    /// only).
     #[arg(long)]
     gif: Option<PathBuf>,
 }
 
-/// Records the first sample's x̂0 at every step.
+/// Records the first sample's x̂0 at every step when `keep` is set.
 struct Trajectory {
+    keep: bool,
     frames: Vec<Vec<f32>>,
 }
 
 impl SamplerObserver for Trajectory {
     fn on_step(&mut self, s: &SamplerStep<'_>) -> velprior_diffusion::Result<()> {
-        self.frames.push(s.x0_hat.get(0)?.flatten_all()?.to_vec1()?);
+        if self.keep {
+            self.frames.push(s.x0_hat.get(0)?.flatten_all()?.to_vec1()?);
+        }
         Ok(())
     }
 }
@@ -80,7 +86,14 @@ pub fn run(a: SampleArgs) -> Result<()> {
     if a.n == 0 || a.batch == 0 {
         bail!("--n and --batch must be at least 1");
     }
-    let prior = DiffusionPrior::load(&a.checkpoint)?;
+    let prior = AnyPrior::load(&a.checkpoint)?;
+    if a.gif.is_some() && !matches!(prior, AnyPrior::Diffusion(_)) {
+        bail!(
+            "--gif draws a diffusion sampling trajectory; {} holds a {:?} prior: drop --gif",
+            a.checkpoint.display(),
+            prior.meta().kind
+        );
+    }
     let clip = Some([-1.0, 1.0]);
     let cfg = match a.sampler {
         SamplerKind::Ddpm => SamplerConfig::Ddpm {
@@ -106,35 +119,19 @@ pub fn run(a: SampleArgs) -> Result<()> {
             clip,
         },
     };
-    let [h, w] = prior.meta.model_shape;
-    let norm = prior.meta.normalisation;
+    let meta = prior.meta().clone();
+    let [h, w] = meta.model_shape;
+    let norm = meta.normalisation;
     let bar = progress::bar(a.n as u64, "models");
-    let mut velocity = Vec::with_capacity(a.n * h * w);
-    let mut trajectory = Trajectory { frames: Vec::new() };
-    for (k, start) in (0..a.n).step_by(a.batch).enumerate() {
-        let count = a.batch.min(a.n - start);
-        let observer: &mut dyn SamplerObserver = if k == 0 && a.gif.is_some() {
-            &mut trajectory
-        } else {
-            &mut NoObserver
-        };
-        let seed = a.seed.wrapping_add(k as u64);
-        let x = sample(
-            &prior.denoiser,
-            &cfg,
-            &prior.schedule,
-            &[count, 1, h, w],
-            &Device::Cpu,
-            seed,
-            observer,
-        )?;
-        let mut v = x.flatten_all()?.to_vec1::<f32>()?;
-        norm.denormalise(&mut v);
-        velocity.extend(v);
-        bar.set_position((start + count) as u64);
-    }
+    let mut trajectory = Trajectory {
+        keep: a.gif.is_some(),
+        frames: Vec::new(),
+    };
+    let velocity = prior.sample(a.n, a.seed, &cfg, a.batch, &mut trajectory, &mut |done| {
+        bar.set_position(done as u64)
+    })?;
     bar.finish_and_clear();
-    let [dx, dz] = prior.meta.spacing;
+    let [dx, dz] = meta.spacing;
     let meta = CorpusMeta {
         dx,
         dz,
@@ -148,15 +145,10 @@ pub fn run(a: SampleArgs) -> Result<()> {
     };
     if let Some(png) = &a.png {
         let shown = a.n.min(64);
+        let (models, [dh, dw]) = display_models(&corpus.velocity()[..shown * h * w], [shown, h, w]);
         save_png(
             png,
-            &render_grid(
-                &corpus.velocity()[..shown * h * w],
-                [shown, h, w],
-                8,
-                &options,
-                None,
-            )?,
+            &render_grid(&models, [shown, dh, dw], 8, &options, None)?,
         )?;
     }
     if let Some(gif) = &a.gif {

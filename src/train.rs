@@ -1,11 +1,16 @@
-//! `velprior train --config file.toml`: train a diffusion prior on an HDF5 corpus.
+//! `velprior train --config file.toml`: train a prior on an HDF5 corpus; the config's
+//! top-level `kind` picks a diffusion model (default), a regularised autoencoder or a
+//! Gaussian/PCA fit.
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::ProgressBar;
-use velprior_diffusion::config::TrainConfig;
+use velprior_diffusion::baselines::{
+    AeEpochMetrics, AeObserver, AeTrainConfig, AeTrainer, GaussianFitConfig, fit_gaussian,
+};
+use velprior_diffusion::config::{AnyTrainConfig, TrainConfig};
 use velprior_diffusion::trainer::{CHECKPOINT_FILE, StepMetrics, TrainObserver, Trainer};
 
 use crate::progress;
@@ -15,14 +20,14 @@ pub struct TrainArgs {
     /// TOML experiment config (see configs/); unknown keys are rejected.
     #[arg(long, short)]
     config: PathBuf,
-    /// Continue from the run folder's last checkpoint.
+    /// Continue from the run folder's last checkpoint (diffusion and autoencoder runs).
     #[arg(long)]
     resume: bool,
     /// Continue from this checkpoint instead.
     #[arg(long, conflicts_with = "resume")]
     resume_from: Option<PathBuf>,
-    /// Stop after this many steps in total (the schedule still spans train.steps), e.g. to
-    /// split a long run across jobs.
+    /// Stop after this many steps (autoencoder: epochs) in total (the schedule still spans
+    /// the whole run), e.g. to split a long run across jobs.
     #[arg(long)]
     stop_after: Option<usize>,
 }
@@ -42,11 +47,23 @@ impl TrainObserver for Progress {
     }
 }
 
+impl AeObserver for Progress {
+    fn on_epoch(&mut self, epoch: usize, _total: usize) {
+        self.bar.set_position(epoch as u64);
+    }
+
+    fn on_log(&mut self, m: &AeEpochMetrics) {
+        self.bar.set_message(format!(
+            "recon {:.4} latent {:.3} lr {:.2e}",
+            m.recon, m.latent, m.lr
+        ));
+    }
+}
+
 /// Runs `velprior train`.
 pub fn run(a: TrainArgs) -> Result<()> {
-    let cfg = TrainConfig::load(&a.config)?;
-    let steps = cfg.train.steps;
-    let out = cfg.output.clone();
+    let cfg = AnyTrainConfig::load(&a.config)?;
+    let out = cfg.output().to_path_buf();
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::copy(&a.config, out.join("config.toml"))
         .with_context(|| format!("copying the config into {}", out.display()))?;
@@ -54,6 +71,27 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .resume_from
         .clone()
         .or(a.resume.then(|| out.join(CHECKPOINT_FILE)));
+    match cfg {
+        AnyTrainConfig::Diffusion(cfg) => train_diffusion(cfg, resume_from, a.stop_after),
+        AnyTrainConfig::Autoencoder(cfg) => train_autoencoder(cfg, resume_from, a.stop_after),
+        AnyTrainConfig::Gaussian(cfg) => {
+            if resume_from.is_some() || a.stop_after.is_some() {
+                bail!(
+                    "--resume, --resume-from and --stop-after do not apply to kind = \"gaussian\" (a fit is one step); drop them"
+                );
+            }
+            fit(cfg, &a.config)
+        }
+    }
+}
+
+fn train_diffusion(
+    cfg: TrainConfig,
+    resume_from: Option<PathBuf>,
+    stop_after: Option<usize>,
+) -> Result<()> {
+    let steps = cfg.train.steps;
+    let out = cfg.output.clone();
     let mut trainer = match resume_from {
         None => Trainer::new(cfg)?,
         Some(ckpt) => {
@@ -64,7 +102,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let bar = progress::bar(steps as u64, "steps");
     bar.set_position(trainer.step() as u64);
     let mut observer = Progress { bar };
-    let checkpoint = trainer.run(&mut observer, a.stop_after)?;
+    let checkpoint = trainer.run(&mut observer, stop_after)?;
     observer.bar.finish_and_clear();
     tracing::info!(
         "step {}: checkpoint {} (metrics in {})",
@@ -72,5 +110,39 @@ pub fn run(a: TrainArgs) -> Result<()> {
         checkpoint.display(),
         out.join("metrics.jsonl").display()
     );
+    Ok(())
+}
+
+fn train_autoencoder(
+    cfg: AeTrainConfig,
+    resume_from: Option<PathBuf>,
+    stop_after: Option<usize>,
+) -> Result<()> {
+    let epochs = cfg.train.epochs;
+    let out = cfg.output.clone();
+    let mut trainer = match resume_from {
+        None => AeTrainer::new(cfg)?,
+        Some(ckpt) => {
+            tracing::info!("resuming from {}", ckpt.display());
+            AeTrainer::resume(cfg, &ckpt)?
+        }
+    };
+    let bar = progress::bar(epochs as u64, "epochs");
+    bar.set_position(trainer.epoch() as u64);
+    let mut observer = Progress { bar };
+    let checkpoint = trainer.run(&mut observer, stop_after)?;
+    observer.bar.finish_and_clear();
+    tracing::info!(
+        "epoch {}: checkpoint {} (metrics in {})",
+        trainer.epoch(),
+        checkpoint.display(),
+        out.join("metrics.jsonl").display()
+    );
+    Ok(())
+}
+
+fn fit(cfg: GaussianFitConfig, config: &std::path::Path) -> Result<()> {
+    let checkpoint = fit_gaussian(&cfg).with_context(|| format!("{}", config.display()))?;
+    tracing::info!("Gaussian/PCA prior: checkpoint {}", checkpoint.display());
     Ok(())
 }

@@ -1,12 +1,16 @@
 //! The training configuration (`velprior train --config file.toml`): unknown keys are
-//! rejected by name.
+//! rejected by name. A top-level `kind = "diffusion" | "autoencoder" | "gaussian"` picks the
+//! prior (default diffusion); [`AnyTrainConfig`] reads any of them.
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use velprior_kernels::{BetaSchedule, Schedule, VpSde};
 use velprior_nn::UNetConfig;
 
+use crate::baselines::config::{AeTrainConfig, GaussianFitConfig};
+use crate::checkpoint::PriorKind;
 use crate::error::{DiffusionError, Result};
 use crate::optim::AdamWConfig;
 
@@ -179,13 +183,7 @@ fn yes() -> bool {
 impl TrainConfig {
     /// Parses TOML text; `origin` names the file in errors.
     pub fn from_toml(text: &str, origin: &Path) -> Result<TrainConfig> {
-        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-            DiffusionError::Config(format!("{}{at}: {}", origin.display(), e.message().trim()))
-        })?;
+        let cfg: TrainConfig = parse_toml(text, origin)?;
         cfg.validate(origin)?;
         Ok(cfg)
     }
@@ -226,5 +224,91 @@ impl TrainConfig {
             .map_err(|e| DiffusionError::Config(format!("{}: model: {e}", origin.display())))?;
         self.diffusion.schedule()?;
         Ok(())
+    }
+}
+
+/// Parses TOML text into `T`; errors name `origin`, the line and the offending key.
+pub fn parse_toml<T: DeserializeOwned>(text: &str, origin: &Path) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        DiffusionError::Config(format!("{}{at}: {}", origin.display(), e.message().trim()))
+    })
+}
+
+/// A `velprior train` config of any prior kind, chosen by its top-level `kind` key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyTrainConfig {
+    /// `kind = "diffusion"` (or no `kind`): [`TrainConfig`].
+    Diffusion(TrainConfig),
+    /// `kind = "autoencoder"`.
+    Autoencoder(AeTrainConfig),
+    /// `kind = "gaussian"`.
+    Gaussian(GaussianFitConfig),
+}
+
+#[derive(Deserialize)]
+struct KindKey {
+    kind: Option<toml::Spanned<PriorKind>>,
+}
+
+impl AnyTrainConfig {
+    /// Parses TOML text; `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<AnyTrainConfig> {
+        parse_toml::<toml::Table>(text, origin)?;
+        let key: KindKey = toml::from_str(text).map_err(|e| {
+            DiffusionError::Config(format!(
+                "{}: kind: {} (use \"diffusion\", \"autoencoder\" or \"gaussian\")",
+                origin.display(),
+                e.message().trim()
+            ))
+        })?;
+        let Some(kind) = key.kind else {
+            return Ok(AnyTrainConfig::Diffusion(TrainConfig::from_toml(
+                text, origin,
+            )?));
+        };
+        // Blank the `kind = ...` line so each config keeps rejecting unknown keys and error
+        // line numbers stay those of the file.
+        let span = kind.span();
+        let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[span.end..]
+            .find('\n')
+            .map_or(text.len(), |i| span.end + i);
+        let rest = format!("{}{}", &text[..start], &text[end..]);
+        Ok(match kind.into_inner() {
+            PriorKind::Diffusion => {
+                AnyTrainConfig::Diffusion(TrainConfig::from_toml(&rest, origin)?)
+            }
+            PriorKind::Autoencoder => {
+                let cfg: AeTrainConfig = parse_toml(&rest, origin)?;
+                cfg.validate(origin)?;
+                AnyTrainConfig::Autoencoder(cfg)
+            }
+            PriorKind::Gaussian => {
+                let cfg: GaussianFitConfig = parse_toml(&rest, origin)?;
+                cfg.validate(origin)?;
+                AnyTrainConfig::Gaussian(cfg)
+            }
+        })
+    }
+
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<AnyTrainConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            DiffusionError::Config(format!("{}: cannot read config ({e})", path.display()))
+        })?;
+        AnyTrainConfig::from_toml(&text, path)
+    }
+
+    /// The run folder.
+    pub fn output(&self) -> &Path {
+        match self {
+            AnyTrainConfig::Diffusion(c) => &c.output,
+            AnyTrainConfig::Autoencoder(c) => &c.output,
+            AnyTrainConfig::Gaussian(c) => &c.output,
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! Diffusion priors for velprior: the [`Denoiser`] seam, analytic oracles (Gaussian, Gaussian
 //! mixture, empirical optimal denoiser), samplers (DDPM ancestral, DDIM, VP-SDE
-//! Euler–Maruyama, predictor–corrector), the trainer and checkpoints.
+//! Euler–Maruyama, predictor–corrector), the trainer and checkpoints, and the baseline priors
+//! (regularised autoencoder, Gaussian/PCA) in the same checkpoint format ([`baselines`],
+//! [`prior::AnyPrior`]).
 
+pub mod baselines;
 pub mod checkpoint;
 pub mod config;
 pub mod denoiser;

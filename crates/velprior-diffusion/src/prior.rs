@@ -1,16 +1,20 @@
-//! Loading a trained diffusion prior for sampling: the EMA weights of a checkpoint wrapped
-//! as a [`Denoiser`](crate::Denoiser), with the schedule and normalisation it was trained with.
+//! Loading trained priors for sampling: [`DiffusionPrior`] (the EMA weights of a checkpoint
+//! wrapped as a [`Denoiser`](crate::Denoiser), with the schedule and normalisation it was
+//! trained with) and [`AnyPrior`], which opens a checkpoint of any [`PriorKind`] and samples
+//! velocities in m/s.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use velprior_kernels::Schedule;
 use velprior_nn::UNet;
 
-use crate::checkpoint::{CheckpointMeta, load_checkpoint};
+use crate::baselines::{AePrior, GaussianCheckpoint};
+use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint};
 use crate::error::{DiffusionError, Result};
+use crate::samplers::{NoObserver, SamplerConfig, SamplerObserver, sample};
 use crate::trainer::{DiffusionDetails, diffusion_details};
 use crate::unet_denoiser::UNetDenoiser;
 
@@ -29,10 +33,19 @@ pub struct DiffusionPrior {
 impl DiffusionPrior {
     /// Loads the EMA weights (`ema.*`) of the checkpoint at `path`.
     pub fn load(path: &Path) -> Result<DiffusionPrior> {
+        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?;
+        DiffusionPrior::from_parts(meta, tensors, path)
+    }
+
+    /// Builds the prior from a loaded checkpoint (`path` names it in errors).
+    pub fn from_parts(
+        meta: CheckpointMeta,
+        tensors: HashMap<String, Tensor>,
+        path: &Path,
+    ) -> Result<DiffusionPrior> {
         let device = Device::Cpu;
-        let (meta, tensors) = load_checkpoint(path, &device)?;
         let details = diffusion_details(&meta, path)?;
-        let ema: HashMap<String, candle_core::Tensor> = tensors
+        let ema: HashMap<String, Tensor> = tensors
             .into_iter()
             .filter_map(|(name, t)| name.strip_prefix("ema.").map(|n| (n.to_string(), t)))
             .collect();
@@ -56,5 +69,90 @@ impl DiffusionPrior {
             meta,
             details,
         })
+    }
+}
+
+/// A trained prior of any kind, as `velprior sample` sees it.
+pub enum AnyPrior {
+    /// A diffusion model.
+    Diffusion(Box<DiffusionPrior>),
+    /// A regularised autoencoder.
+    Autoencoder(Box<AePrior>),
+    /// A Gaussian/PCA prior.
+    Gaussian(Box<GaussianCheckpoint>),
+}
+
+impl AnyPrior {
+    /// Opens the checkpoint at `path`, whatever prior it holds.
+    pub fn load(path: &Path) -> Result<AnyPrior> {
+        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?;
+        Ok(match meta.kind {
+            PriorKind::Diffusion => {
+                AnyPrior::Diffusion(Box::new(DiffusionPrior::from_parts(meta, tensors, path)?))
+            }
+            PriorKind::Autoencoder => {
+                AnyPrior::Autoencoder(Box::new(AePrior::from_parts(meta, tensors, path)?))
+            }
+            PriorKind::Gaussian => AnyPrior::Gaussian(Box::new(GaussianCheckpoint::from_parts(
+                meta, tensors, path,
+            )?)),
+        })
+    }
+
+    /// The checkpoint metadata (kind, normalisation, model size, spacing, corpus).
+    pub fn meta(&self) -> &CheckpointMeta {
+        match self {
+            AnyPrior::Diffusion(p) => &p.meta,
+            AnyPrior::Autoencoder(p) => &p.meta,
+            AnyPrior::Gaussian(p) => &p.meta,
+        }
+    }
+
+    /// Draws `n` models in m/s, row-major (n, H, W), `batch` at a time (batch k seeded
+    /// `seed + k`), calling `progress(done)` after each batch. `sampler` and `observer` (given
+    /// the first batch) apply to diffusion priors only; the autoencoder decodes
+    /// z ~ N(0, s²I) and the Gaussian draws in closed form, both from `seed`.
+    pub fn sample(
+        &self,
+        n: usize,
+        seed: u64,
+        sampler: &SamplerConfig,
+        batch: usize,
+        observer: &mut dyn SamplerObserver,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f32>> {
+        let v = match self {
+            AnyPrior::Diffusion(p) => {
+                let [h, w] = p.meta.model_shape;
+                let batch = batch.max(1);
+                let mut out = Vec::with_capacity(n * h * w);
+                for (k, start) in (0..n).step_by(batch).enumerate() {
+                    let count = batch.min(n - start);
+                    let obs: &mut dyn SamplerObserver = if k == 0 {
+                        &mut *observer
+                    } else {
+                        &mut NoObserver
+                    };
+                    let x = sample(
+                        &p.denoiser,
+                        sampler,
+                        &p.schedule,
+                        &[count, 1, h, w],
+                        &Device::Cpu,
+                        seed.wrapping_add(k as u64),
+                        obs,
+                    )?;
+                    let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+                    p.meta.normalisation.denormalise(&mut v);
+                    out.extend(v);
+                    progress(start + count);
+                }
+                return Ok(out);
+            }
+            AnyPrior::Autoencoder(p) => p.sample(n, seed)?,
+            AnyPrior::Gaussian(p) => p.sample(n, seed),
+        };
+        progress(n);
+        Ok(v)
     }
 }

@@ -1,0 +1,57 @@
+//! Either autoencoder network behind one type that takes flat (N, H, W) model batches.
+
+use candle_core::{Device, Tensor};
+use velprior_nn::{Autoencoder, ConvAutoencoder, MlpAutoencoder};
+
+use crate::error::Result;
+
+/// An MLP (on flattened (H, W) models) or conv autoencoder.
+#[derive(Debug, Clone)]
+pub enum AnyAutoencoder {
+    /// MLP on H·W values per model; remembers (H, W).
+    Mlp(MlpAutoencoder, [usize; 2]),
+    /// Conv on (1, H, W) models.
+    Conv(ConvAutoencoder),
+}
+
+impl AnyAutoencoder {
+    /// Wraps `n` row-major (H, W) models (normalised) as the network's input tensor:
+    /// (n, H·W) for the MLP, (n, 1, H, W) for the conv network.
+    pub fn input(&self, models: Vec<f32>, n: usize, device: &Device) -> Result<Tensor> {
+        Ok(match self {
+            AnyAutoencoder::Mlp(_, [h, w]) => Tensor::from_vec(models, (n, h * w), device)?,
+            AnyAutoencoder::Conv(ae) => {
+                let c = ae.config();
+                Tensor::from_vec(models, (n, 1, c.height, c.width), device)?
+            }
+        })
+    }
+
+    /// Decodes latents z (n, k) into flat row-major (n, H, W) normalised models.
+    pub fn decode_flat(&self, z: &Tensor) -> Result<Vec<f32>> {
+        Ok(self.decode(z)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+}
+
+impl Autoencoder for AnyAutoencoder {
+    fn latent_dim(&self) -> usize {
+        match self {
+            AnyAutoencoder::Mlp(ae, _) => ae.latent_dim(),
+            AnyAutoencoder::Conv(ae) => ae.latent_dim(),
+        }
+    }
+
+    fn encode(&self, x: &Tensor) -> velprior_nn::Result<Tensor> {
+        match self {
+            AnyAutoencoder::Mlp(ae, _) => ae.encode(x),
+            AnyAutoencoder::Conv(ae) => ae.encode(x),
+        }
+    }
+
+    fn decode(&self, z: &Tensor) -> velprior_nn::Result<Tensor> {
+        match self {
+            AnyAutoencoder::Mlp(ae, _) => ae.decode(z),
+            AnyAutoencoder::Conv(ae) => ae.decode(z),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Configurations of the baseline priors (`kind = "autoencoder"` and `kind = "gaussian"` in a
+//! `velprior train` TOML file); unknown keys are rejected by name.
+
+use std::path::{Path, PathBuf};
+
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+use velprior_nn::{ConvAeConfig, ConvAutoencoder, MlpAeConfig, MlpAutoencoder, PadMode};
+
+use crate::baselines::ae_model::AnyAutoencoder;
+use crate::config::DataConfig;
+use crate::error::{DiffusionError, Result};
+use crate::optim::AdamWConfig;
+
+/// Which autoencoder network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AeArch {
+    /// [`MlpAutoencoder`] on flattened models (meant for H×1 profiles and small models).
+    Mlp,
+    /// [`ConvAutoencoder`] on (1, H, W) models.
+    Conv,
+}
+
+/// The autoencoder architecture; input sizes come from the corpus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AeModelConfig {
+    /// `"mlp"` or `"conv"`.
+    pub arch: AeArch,
+    /// Latent dimension k.
+    pub latent_dim: usize,
+    /// Weight λ of the latent penalty λ‖E(x)‖² (0 = plain autoencoder).
+    pub lambda: f64,
+    /// MLP hidden widths of the encoder (the decoder mirrors them).
+    #[serde(default = "default_hidden")]
+    pub hidden: Vec<usize>,
+    /// Conv channels after each stride-2 stage.
+    #[serde(default = "default_channels")]
+    pub channels: Vec<usize>,
+    /// Conv padding of H, W up to a multiple of 2^stages.
+    #[serde(default)]
+    pub pad_mode: PadMode,
+}
+
+fn default_hidden() -> Vec<usize> {
+    vec![64, 32]
+}
+
+fn default_channels() -> Vec<usize> {
+    vec![16, 32, 64]
+}
+
+impl AeModelConfig {
+    /// Builds the network for models of size (H, W) from a `VarBuilder`.
+    pub fn build(&self, [h, w]: [usize; 2], vb: VarBuilder) -> Result<AnyAutoencoder> {
+        Ok(match self.arch {
+            AeArch::Mlp => AnyAutoencoder::Mlp(
+                MlpAutoencoder::new(
+                    &MlpAeConfig {
+                        input_dim: h * w,
+                        hidden: self.hidden.clone(),
+                        latent_dim: self.latent_dim,
+                        lambda: self.lambda,
+                    },
+                    vb,
+                )?,
+                [h, w],
+            ),
+            AeArch::Conv => AnyAutoencoder::Conv(ConvAutoencoder::new(
+                &ConvAeConfig {
+                    in_channels: 1,
+                    height: h,
+                    width: w,
+                    channels: self.channels.clone(),
+                    latent_dim: self.latent_dim,
+                    lambda: self.lambda,
+                    pad_mode: self.pad_mode,
+                },
+                vb,
+            )?),
+        })
+    }
+}
+
+/// Epochs, batches and bookkeeping of autoencoder training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AeLoopConfig {
+    /// Passes over the corpus.
+    pub epochs: usize,
+    /// Models per batch (the last batch of an epoch may be smaller).
+    pub batch_size: usize,
+    /// Seed of the initial weights, the shuffles and the flips.
+    pub seed: u64,
+    /// Write a metrics line every this many epochs.
+    pub log_every: usize,
+    /// Write a checkpoint every this many epochs (and at the end).
+    pub checkpoint_every: usize,
+    /// AdamW; missing keys take the AdamW defaults (lr 2e-4, weight decay 0.01, clip 1).
+    pub optimizer: AdamWConfig,
+}
+
+impl Default for AeLoopConfig {
+    fn default() -> Self {
+        AeLoopConfig {
+            epochs: 200,
+            batch_size: 32,
+            seed: 0,
+            log_every: 10,
+            checkpoint_every: 100,
+            optimizer: AdamWConfig {
+                lr: 1e-3,
+                weight_decay: 0.0,
+                grad_clip: None,
+                ..AdamWConfig::default()
+            },
+        }
+    }
+}
+
+/// `velprior train` with `kind = "autoencoder"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AeTrainConfig {
+    /// Run folder.
+    pub output: PathBuf,
+    /// The corpus (read into memory) and its normalisation.
+    pub data: DataConfig,
+    /// The network.
+    pub model: AeModelConfig,
+    /// Optimisation.
+    #[serde(default)]
+    pub train: AeLoopConfig,
+}
+
+impl AeTrainConfig {
+    /// Checks every key; `origin` names the file in errors.
+    pub fn validate(&self, origin: &Path) -> Result<()> {
+        let bad = |key: &str, why: &str| {
+            Err(DiffusionError::Config(format!(
+                "{}: {key} {why}",
+                origin.display()
+            )))
+        };
+        check_range(&self.data, origin)?;
+        let t = &self.train;
+        if t.epochs == 0 || t.batch_size == 0 {
+            return bad("train.epochs/batch_size", "must be positive");
+        }
+        if t.log_every == 0 || t.checkpoint_every == 0 {
+            return bad("train.log_every/checkpoint_every", "must be positive");
+        }
+        if !(t.optimizer.lr > 0.0) {
+            return bad("train.optimizer.lr", "must be positive");
+        }
+        let m = &self.model;
+        if m.latent_dim == 0 {
+            return bad(
+                "model.latent_dim",
+                "must be at least 1 (2 to draw latent sweeps)",
+            );
+        }
+        if !(m.lambda >= 0.0 && m.lambda.is_finite()) {
+            return bad("model.lambda", "must be a finite number ≥ 0");
+        }
+        if m.hidden.contains(&0) || m.channels.is_empty() || m.channels.contains(&0) {
+            return bad(
+                "model.hidden/channels",
+                "need positive widths, e.g. [64, 32]",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Sampling settings of the Gaussian fit's preview picture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GaussianFitOptions {
+    /// Samples drawn into `samples.png` (0 = none).
+    pub sample_count: usize,
+    /// Seed of those samples.
+    pub seed: u64,
+}
+
+impl Default for GaussianFitOptions {
+    fn default() -> Self {
+        GaussianFitOptions {
+            sample_count: 16,
+            seed: 0,
+        }
+    }
+}
+
+/// The Gaussian/PCA prior's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaussianModelConfig {
+    /// Number k of principal components (below the number of models).
+    pub rank: usize,
+}
+
+/// `velprior train` with `kind = "gaussian"`: fit a probabilistic-PCA Gaussian.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaussianFitConfig {
+    /// Run folder.
+    pub output: PathBuf,
+    /// The corpus and its normalisation; `flip_lateral` adds every model's mirror image.
+    pub data: DataConfig,
+    /// The rank.
+    pub model: GaussianModelConfig,
+    /// Preview samples.
+    #[serde(default)]
+    pub fit: GaussianFitOptions,
+}
+
+impl GaussianFitConfig {
+    /// Checks every key; `origin` names the file in errors.
+    pub fn validate(&self, origin: &Path) -> Result<()> {
+        check_range(&self.data, origin)?;
+        if self.model.rank == 0 {
+            return Err(DiffusionError::Config(format!(
+                "{}: model.rank must be at least 1 (e.g. 16)",
+                origin.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn check_range(data: &DataConfig, origin: &Path) -> Result<()> {
+    if !(data.vmin < data.vmax) {
+        return Err(DiffusionError::Config(format!(
+            "{}: data.vmin/vmax must satisfy vmin < vmax (m/s)",
+            origin.display()
+        )));
+    }
+    Ok(())
+}
