@@ -3,6 +3,7 @@
 //! The binary only parses arguments and wires the library crates together; each
 //! subcommand lives in its own file.
 
+mod ae;
 mod data;
 mod fwi;
 mod parse;
@@ -30,10 +31,16 @@ enum Command {
     /// The main job on built-in defaults, no downloads: generate a corpus, write it to HDF5,
     /// draw it, split it, and summarise it in a run folder.
     Quickstart(quickstart::QuickstartArgs),
-    /// Train a diffusion prior on an HDF5 corpus from a TOML config (configs/).
+    /// Train a prior on an HDF5 corpus from a TOML config (configs/): `kind = "diffusion"`
+    /// (default), "autoencoder" or "gaussian".
     Train(train::TrainArgs),
-    /// Draw velocity models from a trained prior's checkpoint.
+    /// Draw velocity models from a trained prior's checkpoint (diffusion, autoencoder or
+    /// Gaussian).
     Sample(sample::SampleArgs),
+    /// Regularised-autoencoder prior: encode, decode, latent sweep/walk/scatter, and the
+    /// two-layer teaching experiment.
+    #[command(subcommand)]
+    Ae(ae::AeCommand),
     /// Plain full-waveform inversion (Adam or L-BFGS, Tikhonov/TV) from a TOML config.
     Fwi(fwi::FwiArgs),
 }
@@ -53,6 +60,7 @@ fn main() {
         Command::Quickstart(args) => quickstart::run(args),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Ae(cmd) => ae::run(cmd),
         Command::Fwi(args) => fwi::run(args),
     };
     if let Err(err) = result {
