@@ -1,9 +1,11 @@
 //! AdamW (Loshchilov & Hutter 2019) with linear warm-up and cosine decay, global-norm gradient
-//! clipping, and optimiser state that checkpoints can save and restore bit for bit.
+//! clipping, and optimiser state that checkpoints can save and restore bit for bit. On CPU the
+//! update of each f32 parameter is one fused pass (`velprior_kernels::cpu::adamw_step`).
 
 use candle_core::backprop::GradStore;
-use candle_core::{Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
+use velprior_kernels::cpu::{AdamWStep, adamw_step, sum_squares};
 
 use crate::Result;
 
@@ -85,7 +87,11 @@ impl AdamW {
             .iter()
             .map(|v| v.zeros_like())
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let second = first.clone();
+        // Separate allocations for m and v (a clone of `first` would share its storage).
+        let second = vars
+            .iter()
+            .map(|v| v.zeros_like())
+            .collect::<candle_core::Result<Vec<_>>>()?;
         Ok(AdamW {
             vars,
             first,
@@ -100,6 +106,10 @@ impl AdamW {
         let mut sum = 0.0f64;
         for var in &self.vars {
             if let Some(g) = grads.get(var) {
+                if fused(g) {
+                    sum += sum_squares(g)?;
+                    continue;
+                }
                 sum += g
                     .sqr()?
                     .sum_all()?
@@ -123,6 +133,24 @@ impl AdamW {
         let (bc1, bc2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
         for (k, var) in self.vars.iter().enumerate() {
             let Some(g) = grads.get(var) else { continue };
+            if fused(g) && fused(var.as_tensor()) {
+                let s = AdamWStep {
+                    lr,
+                    beta1: c.beta1,
+                    beta2: c.beta2,
+                    eps: c.eps,
+                    weight_decay: c.weight_decay,
+                    bias_correction1: bc1,
+                    bias_correction2: bc2,
+                    grad_scale: clip,
+                };
+                let (p, m, v) =
+                    adamw_step(var.as_tensor(), g, &self.first[k], &self.second[k], &s)?;
+                var.set(&p)?;
+                self.first[k] = m;
+                self.second[k] = v;
+                continue;
+            }
             let g = if clip < 1.0 { (g * clip)? } else { g.clone() }.detach();
             let m = ((&self.first[k] * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
             let v = ((&self.second[k] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
@@ -135,6 +163,11 @@ impl AdamW {
         }
         Ok(StepReport { grad_norm, lr })
     }
+}
+
+/// Whether the fused CPU kernels apply to `t` (f32 on the CPU).
+fn fused(t: &Tensor) -> bool {
+    t.device().is_cpu() && t.dtype() == DType::F32
 }
 
 #[cfg(test)]

@@ -204,3 +204,49 @@ fn results_do_not_depend_on_the_thread_count() {
     assert_eq!(run(1), run(2));
     assert_eq!(run(1), run(3));
 }
+
+#[test]
+fn adamw_step_matches_the_f64_formula_over_steps() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let len = 40_000; // several parallel blocks
+    let mut p = randn(&mut rng, &[len]);
+    let (mut m, mut v) = (p.zeros_like().unwrap(), p.zeros_like().unwrap());
+    let mut pr: Vec<f64> = p
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|&x| x as f64)
+        .collect();
+    let (mut mr, mut vr) = (vec![0f64; len], vec![0f64; len]);
+    let (b1, b2, eps, lr, wd, scale) = (0.9, 0.999, 1e-8, 1e-2, 0.1, 0.5);
+    for t in 1..=3 {
+        let g = randn(&mut rng, &[len]);
+        let s = cpu::AdamWStep {
+            lr,
+            beta1: b1,
+            beta2: b2,
+            eps,
+            weight_decay: wd,
+            bias_correction1: 1.0 - b1.powi(t),
+            bias_correction2: 1.0 - b2.powi(t),
+            grad_scale: scale,
+        };
+        (p, m, v) = cpu::adamw_step(&p, &g, &m, &v, &s).unwrap();
+        for (i, &gi) in g.to_vec1::<f32>().unwrap().iter().enumerate() {
+            let gi = scale * gi as f64;
+            mr[i] = b1 * mr[i] + (1.0 - b1) * gi;
+            vr[i] = b2 * vr[i] + (1.0 - b2) * gi * gi;
+            let upd = (mr[i] / s.bias_correction1) / ((vr[i] / s.bias_correction2).sqrt() + eps);
+            pr[i] = pr[i] * (1.0 - lr * wd) - lr * upd;
+        }
+    }
+    let got = p.to_vec1::<f32>().unwrap();
+    let err = got
+        .iter()
+        .zip(&pr)
+        .fold(0f64, |e, (&a, &b)| e.max((a as f64 - b).abs()));
+    assert!(err < 1e-5, "parameter error {err}");
+    let sq = cpu::sum_squares(&p).unwrap();
+    let sq_ref: f64 = got.iter().map(|&x| (x as f64).powi(2)).sum();
+    assert!((sq - sq_ref).abs() <= 1e-6 * sq_ref, "{sq} vs {sq_ref}");
+}

@@ -5,7 +5,11 @@
 //!
 //! ```text
 //! cargo run --release -p velprior-nn --example profile_unet_ops -- [--reps 5] [--batch 16] [--wall]
+//!     [--kernels]
 //! ```
+//! `--kernels` times velprior-kernels' CPU ops instead (what the UNet runs on CPU): conv2d with
+//! fused bias (backward = input + weight + bias gradients, in the "bwd" column) and
+//! GroupNorm+SiLU fused (the SiLU rows are then 0: it is inside the GroupNorm rows).
 //! Conv backward is split into the input gradient (candle: `conv_transpose2d`) and the weight
 //! gradient (candle: `conv2d` on transposed tensors). Elementwise / norm ops are timed by
 //! `backward()` through a Var input, minus the same harness on an identity op.
@@ -17,6 +21,7 @@ use std::collections::BTreeMap;
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, GroupNorm, Module, Optimizer, ParamsAdamW};
 use common::{arg, loadavg, median};
+use velprior_kernels::cpu;
 use velprior_nn::{UNet, UNetConfig};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -117,6 +122,14 @@ fn fwd_bwd(reps: usize, shape: &[usize], f: &dyn Fn(&Tensor) -> Tensor) -> (f64,
     (fwd, (total - fwd).max(0.0))
 }
 
+fn conv_name(k: usize, s: usize) -> &'static str {
+    match (k, s) {
+        (1, _) => "conv1x1",
+        (_, 2) => "conv3x3 s2",
+        _ => "conv3x3",
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let reps: usize = arg("--reps", 5);
     let n: usize = arg("--batch", 16);
@@ -134,6 +147,7 @@ fn main() -> anyhow::Result<()> {
         loadavg()
     );
     let ops = walk(&cfg, hw);
+    let kernels = common::flag("--kernels");
 
     // Identity harness overhead per shape (mul by g, sum, their backward).
     let mut overhead: BTreeMap<Vec<usize>, f64> = BTreeMap::new();
@@ -150,6 +164,16 @@ fn main() -> anyhow::Result<()> {
     );
     for (op, &count) in &ops {
         let (name, f, b, bw) = match *op {
+            Op::Conv(ci, co, k, s, h) if kernels => {
+                let w = Var::from_tensor(&randn(&[co, ci, k, k]))?;
+                let b = Var::from_tensor(&randn(&[co]))?;
+                let (f, bw) = fwd_bwd(reps, &[n, ci, h, h], &|x| {
+                    cpu::conv2d(x, w.as_tensor(), Some(b.as_tensor()), s, k / 2).unwrap()
+                });
+                let ho = (h + 2 * (k / 2) - k) / s + 1;
+                let name = conv_name(k, s);
+                (name, f, (bw - ov(vec![n, co, ho, ho])).max(0.0), 0.0)
+            }
             Op::Conv(ci, co, k, s, h) => {
                 let x = randn(&[n, ci, h, h]);
                 let w = randn(&[co, ci, k, k]);
@@ -180,18 +204,7 @@ fn main() -> anyhow::Result<()> {
                         .transpose(0, 1)
                         .unwrap();
                 });
-                (
-                    if k == 1 {
-                        "conv1x1"
-                    } else if s == 2 {
-                        "conv3x3 s2"
-                    } else {
-                        "conv3x3"
-                    },
-                    fwd,
-                    bwd_in,
-                    bwd_w,
-                )
+                (conv_name(k, s), fwd, bwd_in, bwd_w)
             }
             Op::GroupNorm(c, h) => {
                 let gn = GroupNorm::new(
@@ -201,9 +214,22 @@ fn main() -> anyhow::Result<()> {
                     cfg.groups,
                     1e-5,
                 )?;
-                let (f, b) = fwd_bwd(reps, &[n, c, h, h], &|x| gn.forward(x).unwrap());
-                ("groupnorm", f, (b - ov(vec![n, c, h, h])).max(0.0), 0.0)
+                let (gamma, beta) = (randn(&[c]), randn(&[c]));
+                let (f, b) = fwd_bwd(reps, &[n, c, h, h], &|x| {
+                    if kernels {
+                        cpu::group_norm(x, &gamma, &beta, cfg.groups, 1e-5, true).unwrap()
+                    } else {
+                        gn.forward(x).unwrap()
+                    }
+                });
+                let name = if kernels {
+                    "groupnorm+silu"
+                } else {
+                    "groupnorm"
+                };
+                (name, f, (b - ov(vec![n, c, h, h])).max(0.0), 0.0)
             }
+            Op::Silu(..) if kernels => ("silu", 0.0, 0.0, 0.0),
             Op::Silu(c, h) => {
                 let (f, b) = fwd_bwd(reps, &[n, c, h, h], &|x| x.silu().unwrap());
                 ("silu", f, (b - ov(vec![n, c, h, h])).max(0.0), 0.0)
@@ -256,7 +282,35 @@ fn main() -> anyhow::Result<()> {
     let loss = net.forward(&x, &t, true)?.sqr()?.mean_all()?;
     let grads = loss.backward()?;
     let mut opt = AdamW::new(vm.all_vars(), ParamsAdamW::default())?;
-    let adam = time_reps(reps, || opt.step(&grads).unwrap());
+    let vars = vm.all_vars();
+    let moments: Vec<(Tensor, Tensor)> = (vars.iter())
+        .map(|v| (v.zeros_like().unwrap(), v.zeros_like().unwrap()))
+        .collect();
+    let fused = cpu::AdamWStep {
+        lr: 2e-4,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+        bias_correction1: 0.1,
+        bias_correction2: 0.001,
+        grad_scale: 1.0,
+    };
+    let adam = time_reps(reps, || {
+        if kernels {
+            // velprior-diffusion's AdamW on CPU: Σ g² for clipping, then one fused pass per var.
+            let _: f64 = (vars.iter())
+                .map(|v| cpu::sum_squares(grads.get(v).unwrap()).unwrap())
+                .sum();
+            for (v, (m, s)) in vars.iter().zip(&moments) {
+                let g = grads.get(v).unwrap();
+                let (p, _, _) = cpu::adamw_step(v.as_tensor(), g, m, s, &fused).unwrap();
+                v.set(&p).unwrap();
+            }
+        } else {
+            opt.step(&grads).unwrap()
+        }
+    });
 
     println!(
         "\nby op type (ms per training step; fwd / bwd-input(+elementwise bwd) / bwd-weight):"

@@ -1,6 +1,6 @@
 //! CPU kernels for the UNet's hot operations, as candle custom ops with analytic backward passes:
 //! [`conv2d()`] (im2col / col2im on the `gemm` crate, bias fused), [`group_norm()`] (fused
-//! GroupNorm + optional SiLU).
+//! GroupNorm + optional SiLU) and [`adamw_step`] (fused AdamW update of one parameter tensor).
 //!
 //! They take and return f32 tensors on `Device::Cpu` and return an error on any other device:
 //! callers keep candle's own ops there. Work is split over the batch with rayon (or inside
@@ -8,12 +8,14 @@
 //! bias and affine gradients) are summed in a fixed order, so every result is bitwise
 //! reproducible whatever the thread count. Gradients of gradients are not supported.
 
+pub mod adamw;
 pub mod conv2d;
 mod conv2d_grad;
 mod gemm;
 pub mod group_norm;
 mod im2col;
 
+pub use adamw::{AdamWStep, adamw_step, sum_squares};
 pub use conv2d::conv2d;
 pub use group_norm::group_norm;
 
