@@ -121,6 +121,97 @@ where
     Some(())
 }
 
+/// A named group of scatter points drawn with circles of `radius` pixels.
+pub struct Points<'a> {
+    /// Legend entry.
+    pub name: &'a str,
+    /// (x, y) points.
+    pub points: Vec<(f64, f64)>,
+    /// Circle radius in pixels.
+    pub radius: u32,
+}
+
+/// An SVG scatter plot of `groups` (coloured in palette order, later groups on top). The axes
+/// span ±`symmetric` when given, else the data with a 5 % margin.
+pub fn scatter(
+    title: &str,
+    labels: (&str, &str),
+    groups: &[Points],
+    symmetric: Option<f64>,
+) -> String {
+    let finite = || {
+        groups
+            .iter()
+            .flat_map(|g| g.points.iter())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+    };
+    let span = |get: fn(&(f64, f64)) -> f64| -> std::ops::Range<f64> {
+        if let Some(l) = symmetric {
+            return -l..l;
+        }
+        let (lo, hi) = finite()
+            .map(get)
+            .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+        if lo > hi {
+            return 0.0..1.0;
+        }
+        let pad = if hi > lo {
+            0.05 * (hi - lo)
+        } else {
+            0.5 * lo.abs().max(1.0)
+        };
+        (lo - pad)..(hi + pad)
+    };
+    let (xr, yr) = (span(|p| p.0), span(|p| p.1));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (380, 340)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let drawn = (|| -> Option<()> {
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 15))
+                .margin(8)
+                .x_label_area_size(34)
+                .y_label_area_size(52)
+                .build_cartesian_2d(xr, yr)
+                .ok()?;
+            chart
+                .configure_mesh()
+                .x_desc(labels.0)
+                .y_desc(labels.1)
+                .x_labels(5)
+                .y_labels(5)
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .ok()?;
+            for (i, g) in groups.iter().enumerate() {
+                let colour = PALETTE[i % PALETTE.len()];
+                let r = g.radius;
+                chart
+                    .draw_series(
+                        g.points
+                            .iter()
+                            .filter(|p| p.0.is_finite() && p.1.is_finite())
+                            .map(|&p| Circle::new(p, r, colour.mix(0.75).filled())),
+                    )
+                    .ok()?
+                    .label(g.name)
+                    .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .ok()
+        })();
+        if drawn.is_some() {
+            let _ = root.present();
+        }
+    }
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,11 +9,14 @@ pub mod error;
 pub mod files;
 pub mod metrics;
 pub mod pages;
+pub mod playground;
 pub mod runs;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, RawQuery, State};
@@ -23,10 +26,14 @@ use axum::routing::get;
 
 pub use error::DashboardError;
 
-/// Shared state of the handlers: the canonical runs folder.
-#[derive(Debug, Clone)]
+/// Loaded playgrounds by run id, with the checkpoint time they were loaded from.
+type PlaygroundCache = Mutex<HashMap<String, (SystemTime, Arc<playground::Playground>)>>;
+
+/// Shared state of the handlers: the canonical runs folder and the loaded playgrounds.
+#[derive(Clone)]
 struct AppState {
     root: Arc<PathBuf>,
+    playgrounds: Arc<PlaygroundCache>,
 }
 
 /// The dashboard's routes over the runs folder `root`.
@@ -45,12 +52,16 @@ pub fn router(root: &Path) -> Result<Router, DashboardError> {
     }
     let state = AppState {
         root: Arc::new(root),
+        playgrounds: Arc::default(),
     };
     Ok(Router::new()
         .route("/", get(index))
         .route("/run/{*id}", get(run))
         .route("/compare", get(compare))
         .route("/files/{*path}", get(file))
+        .route("/playground/{*id}", get(playground_page))
+        .route("/api/playground", get(playground_view))
+        .route("/api/playground.png", get(playground_png))
         .with_state(state))
 }
 
@@ -101,7 +112,8 @@ async fn run(
 ) -> Result<Html<String>, DashboardError> {
     blocking(move || {
         let r = find_run(&s.root, &id)?;
-        Ok(Html(pages::run(&r, false).into_string()))
+        let ae = playground::has_autoencoder(&files::resolve(&s.root, &id)?);
+        Ok(Html(pages::run(&r, ae).into_string()))
     })
     .await
 }
@@ -150,6 +162,88 @@ async fn file(
         let bytes =
             std::fs::read(&real).map_err(|e| DashboardError::NotFound(format!("{path}: {e}")))?;
         Ok(([(header::CONTENT_TYPE, files::content_type(&path))], bytes).into_response())
+    })
+    .await
+}
+
+/// The playground of run `id`, loaded once per checkpoint version.
+fn load_playground(s: &AppState, id: &str) -> Result<Arc<playground::Playground>, DashboardError> {
+    find_run(&s.root, id)?;
+    let dir = files::resolve(&s.root, id)?;
+    let stamp = std::fs::metadata(dir.join("checkpoint.safetensors"))
+        .and_then(|m| m.modified())
+        .map_err(|_| DashboardError::NotFound(format!("{id} has no checkpoint.safetensors")))?;
+    let lock = |c: &PlaygroundCache| c.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+    if let Some((t, p)) = lock(&s.playgrounds)
+        && t == stamp
+    {
+        return Ok(p);
+    }
+    let p = Arc::new(playground::Playground::load(&dir)?);
+    s.playgrounds
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.to_string(), (stamp, p.clone()));
+    Ok(p)
+}
+
+async fn playground_page(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Html<String>, DashboardError> {
+    blocking(move || {
+        let p = load_playground(&s, &id)?;
+        Ok(Html(
+            pages::playground(&id, p.limit(), p.is_profile(), &p.notes).into_string(),
+        ))
+    })
+    .await
+}
+
+/// The `run`, `z1` and `z2` of a playground request.
+fn playground_query(
+    query: Option<String>,
+) -> Result<(String, [Option<String>; 2]), DashboardError> {
+    let mut run = None;
+    let mut z = [None, None];
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "run" => run = Some(v.into_owned()),
+            "z1" => z[0] = Some(v.into_owned()),
+            "z2" => z[1] = Some(v.into_owned()),
+            other => {
+                return Err(DashboardError::BadRequest(format!(
+                    "unknown query parameter {other:?}; use run, z1 and z2"
+                )));
+            }
+        }
+    }
+    let run = run.ok_or_else(|| DashboardError::BadRequest("missing ?run=RUN_ID".into()))?;
+    Ok((run, z))
+}
+
+async fn playground_view(
+    State(s): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, DashboardError> {
+    let (id, [z1, z2]) = playground_query(query)?;
+    blocking(move || {
+        let p = load_playground(&s, &id)?;
+        let z = p.check(z1.as_deref(), z2.as_deref())?;
+        Ok(axum::Json(p.view(z)?).into_response())
+    })
+    .await
+}
+
+async fn playground_png(
+    State(s): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, DashboardError> {
+    let (id, [z1, z2]) = playground_query(query)?;
+    blocking(move || {
+        let p = load_playground(&s, &id)?;
+        let z = p.check(z1.as_deref(), z2.as_deref())?;
+        Ok(([(header::CONTENT_TYPE, "image/png")], p.png(z)?).into_response())
     })
     .await
 }

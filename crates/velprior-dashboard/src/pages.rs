@@ -185,3 +185,41 @@ pub fn compare(runs: &[Run]) -> Markup {
         },
     )
 }
+
+/// The playground script, embedded.
+const PLAYGROUND_JS: &str = include_str!("../assets/playground.js");
+
+/// The latent-space playground of run `id`: two sliders over ±`limit`, the decoded model, and
+/// the latent and (v₁, v₂) scatter plots, redrawn on every move by `assets/playground.js`.
+pub fn playground(id: &str, limit: f64, profile: bool, notes: &[String]) -> Markup {
+    let step = limit / 200.0;
+    layout(
+        &format!("playground {id}"),
+        html! {
+            h1 { "Latent-space playground " span.kind { a href=(run_link(id)) { (id) } } }
+            p.small {
+                "Move the sliders through the autoencoder's 2-D latent space; each position is decoded on the server. "
+                "Blue: the encoded training corpus; red: decoded random latents z ~ N(0, s²I); green: this point."
+            }
+            @for n in notes { p.warn { "⚠ " (n) } }
+            div #playground data-run=(id) data-profile=(profile) data-updates="0" {
+                div.playground {
+                    div.sliders {
+                        label { "z1 " input #z1 type="range" min=(-limit) max=(limit) step=(step) value="0"; }
+                        label { "z2 " input #z2 type="range" min=(-limit) max=(limit) step=(step) value="0"; }
+                        p #readout { "…" }
+                        p #error.warn.small {}
+                        @if profile {
+                            div #model.chart {}
+                        } @else {
+                            img #model-img alt="decoded model";
+                        }
+                    }
+                    div #latent.chart {}
+                    div #velocity.chart {}
+                }
+            }
+            script { (PreEscaped(PLAYGROUND_JS)) }
+        },
+    )
+}

@@ -138,3 +138,92 @@ fn a_missing_runs_folder_is_a_clear_error() {
     let err = velprior_dashboard::router(Path::new("/no/such/runs")).unwrap_err();
     assert!(err.to_string().contains("/no/such/runs"), "{err}");
 }
+
+/// Trains a tiny 2-D-latent autoencoder on two-layer profiles into `root/ae`.
+fn autoencoder_run(root: &Path) {
+    use velprior_data::synth::{Family, SynthSpec, generate_to_file};
+    use velprior_diffusion::baselines::{AeTrainConfig, AeTrainer, QuietAe};
+    let corpus = root.join("corpus.h5");
+    generate_to_file(
+        &SynthSpec::new(Family::TwoLayer, 32, 3),
+        &corpus,
+        32,
+        |_| {},
+    )
+    .unwrap();
+    let cfg: AeTrainConfig = toml::from_str(&format!(
+        "output = {:?}\n[data]\ncorpus = {:?}\nvmin = 1000.0\nvmax = 5000.0\n\
+         [model]\narch = \"mlp\"\nhidden = [16]\nlatent_dim = 2\nlambda = 0.01\n\
+         [train]\nepochs = 5\nbatch_size = 16\nlog_every = 5\ncheckpoint_every = 5\n",
+        root.join("ae"),
+        corpus
+    ))
+    .unwrap();
+    AeTrainer::new(cfg)
+        .unwrap()
+        .run(&mut QuietAe, None)
+        .unwrap();
+}
+
+#[test]
+fn playground_decodes_slider_positions_and_refuses_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    autoencoder_run(dir.path());
+    let addr = start(dir.path());
+
+    assert!(
+        page(addr, "/run/ae").contains("/playground/ae"),
+        "run page links the playground"
+    );
+    let html = page(addr, "/playground/ae");
+    assert!(html.contains("id=\"z1\"") && html.contains("/api/playground?"));
+    let view = |q: &str| {
+        let body = page(addr, &format!("/api/playground?run=ae&{q}"));
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()
+    };
+    let max: f64 = html
+        .split("max=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let a = view("z1=0&z2=0");
+    let b = view(&format!("z1={}&z2={}", 0.8 * max, -0.5 * max));
+    for key in ["latent_svg", "velocity_svg", "profile_svg"] {
+        assert!(a[key].as_str().unwrap().starts_with("<svg"), "{key}");
+    }
+    assert_ne!(
+        a["profile_svg"], b["profile_svg"],
+        "another latent decodes to another profile"
+    );
+    assert!(a["v1"].as_f64().unwrap() > 900.0 && a["v2"].as_f64().unwrap() < 5100.0);
+    let (status, head, png) = get(
+        addr,
+        &format!("/api/playground.png?run=ae&z1={}&z2=0", 0.3 * max),
+    );
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("image/png") && png.starts_with(b"\x89PNG"));
+
+    for bad in [
+        "/api/playground?run=ae&z1=abc&z2=0",
+        "/api/playground?run=ae&z1=NaN&z2=0",
+        "/api/playground?run=ae&z1=1e9&z2=0",
+        "/api/playground?run=ae&z1=0",
+        "/api/playground?run=ae&z1=0&z2=0&z3=1",
+        "/api/playground?z1=0&z2=0",
+        "/api/playground?run=train-good&z1=0&z2=0",
+        "/api/playground?run=..%2F..%2Fetc&z1=0&z2=0",
+        "/playground/train-good",
+    ] {
+        let (status, _, body) = get(addr, bad);
+        assert!(
+            (400..500).contains(&status),
+            "{bad} -> {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
