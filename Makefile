@@ -8,10 +8,12 @@ quickstart:
 	bash scripts/setup.sh
 	cargo run --release -- quickstart --out runs/quickstart
 
-# The whole test suite (the command CI runs).
+# The whole test suite (the command CI runs): the Rust tests, then the dashboard's
+# real-browser test (headless chromium; screenshot in target/browser-artifacts/).
 test:
 	bash scripts/setup.sh --test
 	VELPRIOR_REQUIRE_PYTHON=1 cargo test --workspace
+	bash tests/browser/run.sh
 
 setup:
 	bash scripts/setup.sh --test

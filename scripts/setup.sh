@@ -2,8 +2,10 @@
 # Installs what velprior needs on a fresh Debian/Ubuntu machine, only where it is missing.
 #
 #   bash scripts/setup.sh          system packages for building (libhdf5-dev, pkg-config)
-#   bash scripts/setup.sh --test   also the Python packages the interoperability tests use
-#                                  (h5py, numpy, safetensors from PyPI)
+#   bash scripts/setup.sh --test   also what the tests use beyond Rust: the Python packages of
+#                                  the interoperability tests (h5py, numpy, safetensors from
+#                                  PyPI), and chromium + node + playwright-core (npm) for the
+#                                  dashboard's real-browser test
 # Idempotent: a machine that already has everything is left untouched.
 set -euo pipefail
 
@@ -26,5 +28,24 @@ if [ "${1:-}" = "--test" ]; then
         echo "setup: installing h5py numpy safetensors from PyPI" >&2
         python3 -m pip install --quiet --disable-pip-version-check h5py numpy safetensors \
             || python3 -m pip install --quiet --disable-pip-version-check --user h5py numpy safetensors
+    fi
+fi
+
+if [ "${1:-}" = "--test" ]; then
+    browser=()
+    command -v chromium >/dev/null 2>&1 || browser+=(chromium)
+    command -v node >/dev/null 2>&1 || browser+=(nodejs)
+    command -v npm >/dev/null 2>&1 || browser+=(npm)
+    if [ ${#browser[@]} -gt 0 ]; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        echo "setup: installing ${browser[*]} (dashboard browser test)" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${browser[@]}" >/dev/null
+    fi
+    here=$(cd "$(dirname "$0")/.." && pwd)/tests/browser
+    if [ ! -d "$here/node_modules/playwright-core" ]; then
+        echo "setup: installing playwright-core from npm (tests/browser)" >&2
+        (cd "$here" && npm ci --no-audit --no-fund --silent)
     fi
 fi

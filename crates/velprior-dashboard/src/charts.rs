@@ -200,8 +200,9 @@ pub fn scatter(
             }
             chart
                 .configure_series_labels()
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.4))
+                .border_style(RGBColor(180, 180, 180))
                 .draw()
                 .ok()
         })();
