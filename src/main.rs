@@ -6,6 +6,7 @@
 mod ae;
 mod data;
 mod fwi;
+mod memorization;
 mod parse;
 mod progress;
 mod quickstart;
@@ -43,6 +44,9 @@ enum Command {
     Ae(ae::AeCommand),
     /// Plain full-waveform inversion (Adam or L-BFGS, Tikhonov/TV) from a TOML config.
     Fwi(fwi::FwiArgs),
+    /// Memorization diagnostics: nearest training models of generated models, ratio tests,
+    /// and sweeps over training-set size (`memorization sweep`).
+    Memorization(memorization::MemorizationArgs),
 }
 
 fn main() {
@@ -62,6 +66,7 @@ fn main() {
         Command::Sample(args) => sample::run(args),
         Command::Ae(cmd) => ae::run(cmd),
         Command::Fwi(args) => fwi::run(args),
+        Command::Memorization(args) => memorization::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -9,6 +9,7 @@ pub mod knn;
 pub mod mann_whitney;
 pub mod report;
 pub mod source;
+pub mod sweep;
 
 pub use criteria::{CriteriaSummary, SampleCriteria, criteria, neighbours_needed, summarise};
 pub use knn::{KnnOptions, Metric, Neighbours, knn};

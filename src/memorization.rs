@@ -1,0 +1,167 @@
+//! `velprior memorization`: do generated models copy the training set? Nearest neighbours,
+//! ratio criteria, d1 histograms against held-out models and a neighbour grid, in a run folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use velprior_data::{CorpusReader, Normalisation, RunDir, read_corpus};
+use velprior_posterior::memorization::sweep::{SweepConfig, run_sweep};
+use velprior_posterior::memorization::{Assessment, Hdf5Source, assess, write_report};
+
+use crate::parse;
+
+/// `velprior memorization [--samples … --train … | sweep --config …]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MemorizationArgs {
+    #[command(subcommand)]
+    command: Option<MemorizationCommand>,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum MemorizationCommand {
+    /// Train the same prior on nested subsets of size N, sample, and plot the memorised
+    /// fraction against N (with the empirical-denoiser and Gaussian references).
+    Sweep(SweepArgs),
+}
+
+/// Flags of a one-off memorization report.
+#[derive(Debug, Args, Serialize)]
+struct ReportArgs {
+    /// Generated models (HDF5, m/s), e.g. from `velprior sample`.
+    #[arg(long)]
+    samples: Option<PathBuf>,
+    /// Training corpus the prior saw (HDF5, m/s), streamed from disk.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Held-out real models (HDF5, m/s): the d1 distribution of models that are not copies.
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// Normalisation range VMIN,VMAX in m/s (the prior's); the training set's range if omitted.
+    #[arg(long, value_parser = parse::range)]
+    range: Option<(f32, f32)>,
+    /// Rows (sample | 1st NN | 2nd NN) in neighbours.png, most memorised first.
+    #[arg(long, default_value_t = 8)]
+    rows: usize,
+    /// Run folder to write report.json, d1_histogram.png and neighbours.png into.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Sweep config (TOML), e.g. configs/memorization-sweep.toml.
+    #[arg(long)]
+    config: PathBuf,
+}
+
+/// Runs `velprior memorization`.
+pub fn run(a: MemorizationArgs) -> Result<()> {
+    match a.command {
+        Some(MemorizationCommand::Sweep(s)) => sweep(&s.config),
+        None => report(a.report),
+    }
+}
+
+fn sweep(config: &Path) -> Result<()> {
+    let cfg = SweepConfig::load(config)?;
+    println!(
+        "N  trained  empirical  gaussian  held-out  (fraction memorised, d1/d2 < 1/3)  disjoint NCC  train s"
+    );
+    let points = run_sweep(&cfg, &mut |p| {
+        let ncc = p
+            .disjoint_ncc_median
+            .map_or("-".to_string(), |v| format!("{v:.3}"));
+        println!(
+            "{}  {:.3}  {:.3}  {:.3}  {:.3}  {ncc}  {:.0}",
+            p.n,
+            p.trained.fraction_gu,
+            p.empirical.fraction_gu,
+            p.gaussian.fraction_gu,
+            p.held_out.fraction_gu,
+            p.train_seconds
+        );
+    })?;
+    println!("{} sizes; wrote {}", points.len(), cfg.output.display());
+    Ok(())
+}
+
+fn report(a: ReportArgs) -> Result<()> {
+    let (Some(samples_path), Some(train_path), Some(out)) = (&a.samples, &a.train, &a.out) else {
+        bail!(
+            "velprior memorization needs --samples FILE --train FILE --out DIR (or `sweep --config FILE`)"
+        );
+    };
+    let (vmin, vmax) = match a.range {
+        Some(r) => r,
+        None => Hdf5Source::value_range(train_path, None, 1024)?,
+    };
+    let norm = Normalisation::new(vmin, vmax)
+        .with_context(|| format!("{}: range", train_path.display()))?;
+    let train = Hdf5Source::open(train_path, None, norm)?;
+    let shape = train.model_shape();
+    let samples = load(samples_path, shape, norm, "--samples")?;
+    let test = a
+        .test
+        .as_deref()
+        .map(|p| load(p, shape, norm, "--test"))
+        .transpose()?;
+    let assessment = Assessment {
+        samples: &samples,
+        test: test.as_deref(),
+        train: &train,
+        shape,
+    };
+    let report = assess(&assessment)?;
+    let run = RunDir::create(out)?;
+    run.write_json(
+        "config.json",
+        &serde_json::json!({ "args": &a, "vmin": vmin, "vmax": vmax }),
+    )?;
+    write_report(&run, &report, &assessment, norm, a.rows)?;
+    let s = &report.samples;
+    println!(
+        "{} samples vs {} training models: memorised {:.1} % (d1/d2 < 1/3), {:.1} % (d1/mean < 0.5), \
+         {:.1} % (< 0.7); {} distinct nearest neighbours; median d1 {:.3}",
+        s.samples,
+        report.train_models,
+        100.0 * s.fraction_gu,
+        100.0 * s.fraction_carlini,
+        100.0 * s.fraction_siahkoohi,
+        s.distinct_nn1,
+        s.d1_median
+    );
+    if let (Some(t), Some(mw)) = (&report.test, &report.d1_mann_whitney) {
+        println!(
+            "held-out: memorised {:.1} % (d1/d2 < 1/3), median d1 {:.3}; Mann–Whitney P(d1 generated < d1 held-out) = {:.3}, z = {:.2}, p = {:.2e}",
+            100.0 * t.fraction_gu,
+            t.d1_median,
+            mw.prob_x_smaller,
+            mw.z,
+            mw.p_two_sided
+        );
+    }
+    println!("wrote {}", run.root().display());
+    Ok(())
+}
+
+/// Reads a corpus of models of `shape` and normalises it; `flag` names it in errors.
+fn load(path: &Path, shape: [usize; 2], norm: Normalisation, flag: &str) -> Result<Vec<f32>> {
+    let reader = CorpusReader::open(path, None)?;
+    let [_, h, w] = reader.shape();
+    if [h, w] != shape {
+        bail!(
+            "{flag} {}: models are {h}x{w} but the training models are {}x{}; compare models of one size",
+            path.display(),
+            shape[0],
+            shape[1]
+        );
+    }
+    let mut v = read_corpus(path, None)?.into_velocity();
+    norm.normalise(&mut v);
+    Ok(v)
+}
