@@ -4,6 +4,7 @@
 //! Everything is read from disk on each request, so a run that is still writing shows its
 //! latest state; assets are embedded in the binary; only files under the root are served.
 
+pub mod boomerang_view;
 pub mod charts;
 pub mod error;
 pub mod files;
@@ -29,11 +30,15 @@ pub use error::DashboardError;
 /// Loaded playgrounds by run id, with the checkpoint time they were loaded from.
 type PlaygroundCache = Mutex<HashMap<String, (SystemTime, Arc<playground::Playground>)>>;
 
-/// Shared state of the handlers: the canonical runs folder and the loaded playgrounds.
+/// Loaded Boomerang views by run id, with the checkpoint time they were loaded from.
+type BoomerangCache = Mutex<HashMap<String, (SystemTime, Arc<boomerang_view::BoomerangView>)>>;
+
+/// Shared state of the handlers: the canonical runs folder and the loaded priors.
 #[derive(Clone)]
 struct AppState {
     root: Arc<PathBuf>,
     playgrounds: Arc<PlaygroundCache>,
+    boomerangs: Arc<BoomerangCache>,
 }
 
 /// The dashboard's routes over the runs folder `root`.
@@ -53,6 +58,7 @@ pub fn router(root: &Path) -> Result<Router, DashboardError> {
     let state = AppState {
         root: Arc::new(root),
         playgrounds: Arc::default(),
+        boomerangs: Arc::default(),
     };
     Ok(Router::new()
         .route("/", get(index))
@@ -62,6 +68,8 @@ pub fn router(root: &Path) -> Result<Router, DashboardError> {
         .route("/playground/{*id}", get(playground_page))
         .route("/api/playground", get(playground_view))
         .route("/api/playground.png", get(playground_png))
+        .route("/boomerang/{*id}", get(boomerang_page))
+        .route("/api/boomerang.png", get(boomerang_png))
         .with_state(state))
 }
 
@@ -112,8 +120,12 @@ async fn run(
 ) -> Result<Html<String>, DashboardError> {
     blocking(move || {
         let r = find_run(&s.root, &id)?;
-        let ae = playground::has_autoencoder(&files::resolve(&s.root, &id)?);
-        Ok(Html(pages::run(&r, ae).into_string()))
+        let dir = files::resolve(&s.root, &id)?;
+        let links = pages::PriorLinks {
+            playground: playground::has_autoencoder(&dir),
+            boomerang: boomerang_view::has_diffusion(&dir),
+        };
+        Ok(Html(pages::run(&r, links).into_string()))
     })
     .await
 }
@@ -170,9 +182,7 @@ async fn file(
 fn load_playground(s: &AppState, id: &str) -> Result<Arc<playground::Playground>, DashboardError> {
     find_run(&s.root, id)?;
     let dir = files::resolve(&s.root, id)?;
-    let stamp = std::fs::metadata(dir.join("checkpoint.safetensors"))
-        .and_then(|m| m.modified())
-        .map_err(|_| DashboardError::NotFound(format!("{id} has no checkpoint.safetensors")))?;
+    let stamp = checkpoint_time(&dir, id)?;
     let lock = |c: &PlaygroundCache| c.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
     if let Some((t, p)) = lock(&s.playgrounds)
         && t == stamp
@@ -200,26 +210,40 @@ async fn playground_page(
     .await
 }
 
+/// The values of query parameters `names` (in that order); any other parameter is an error.
+fn query_params(
+    query: Option<String>,
+    names: &[&str],
+) -> Result<Vec<Option<String>>, DashboardError> {
+    let mut out = vec![None; names.len()];
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let i = names.iter().position(|n| *n == k).ok_or_else(|| {
+            DashboardError::BadRequest(format!(
+                "unknown query parameter {k:?}; use {}",
+                names.join(", ")
+            ))
+        })?;
+        out[i] = Some(v.into_owned());
+    }
+    Ok(out)
+}
+
 /// The `run`, `z1` and `z2` of a playground request.
 fn playground_query(
     query: Option<String>,
 ) -> Result<(String, [Option<String>; 2]), DashboardError> {
-    let mut run = None;
-    let mut z = [None, None];
-    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        match k.as_ref() {
-            "run" => run = Some(v.into_owned()),
-            "z1" => z[0] = Some(v.into_owned()),
-            "z2" => z[1] = Some(v.into_owned()),
-            other => {
-                return Err(DashboardError::BadRequest(format!(
-                    "unknown query parameter {other:?}; use run, z1 and z2"
-                )));
-            }
-        }
-    }
-    let run = run.ok_or_else(|| DashboardError::BadRequest("missing ?run=RUN_ID".into()))?;
-    Ok((run, z))
+    let q = query_params(query, &["run", "z1", "z2"])?;
+    let run = q[0]
+        .clone()
+        .ok_or_else(|| DashboardError::BadRequest("missing ?run=RUN_ID".into()))?;
+    Ok((run, [q[1].clone(), q[2].clone()]))
+}
+
+/// Modification time of run `id`'s checkpoint (the cache key of loaded priors).
+fn checkpoint_time(dir: &Path, id: &str) -> Result<SystemTime, DashboardError> {
+    std::fs::metadata(dir.join("checkpoint.safetensors"))
+        .and_then(|m| m.modified())
+        .map_err(|_| DashboardError::NotFound(format!("{id} has no checkpoint.safetensors")))
 }
 
 async fn playground_view(
@@ -244,6 +268,61 @@ async fn playground_png(
         let p = load_playground(&s, &id)?;
         let z = p.check(z1.as_deref(), z2.as_deref())?;
         Ok(([(header::CONTENT_TYPE, "image/png")], p.png(z)?).into_response())
+    })
+    .await
+}
+
+/// The Boomerang view of run `id`, loaded once per checkpoint version.
+fn load_boomerang(
+    s: &AppState,
+    id: &str,
+) -> Result<Arc<boomerang_view::BoomerangView>, DashboardError> {
+    find_run(&s.root, id)?;
+    let dir = files::resolve(&s.root, id)?;
+    let stamp = checkpoint_time(&dir, id)?;
+    if let Some((t, b)) = s
+        .boomerangs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(id)
+        .cloned()
+        && t == stamp
+    {
+        return Ok(b);
+    }
+    let b = Arc::new(boomerang_view::BoomerangView::load(&dir)?);
+    s.boomerangs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.to_string(), (stamp, b.clone()));
+    Ok(b)
+}
+
+async fn boomerang_page(
+    State(s): State<AppState>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Html<String>, DashboardError> {
+    blocking(move || {
+        let b = load_boomerang(&s, &id)?;
+        Ok(Html(
+            pages::boomerang(&id, b.len(), &b.source).into_string(),
+        ))
+    })
+    .await
+}
+
+async fn boomerang_png(
+    State(s): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, DashboardError> {
+    let q = query_params(query, &["run", "model", "t", "seed"])?;
+    let id = q[0]
+        .clone()
+        .ok_or_else(|| DashboardError::BadRequest("missing ?run=RUN_ID".into()))?;
+    blocking(move || {
+        let b = load_boomerang(&s, &id)?;
+        let (i, t, seed) = b.check(q[1].as_deref(), q[2].as_deref(), q[3].as_deref())?;
+        Ok(([(header::CONTENT_TYPE, "image/png")], b.png(i, t, seed)?).into_response())
     })
     .await
 }

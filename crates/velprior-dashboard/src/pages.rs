@@ -81,16 +81,28 @@ pub fn index(runs: &[Run]) -> Markup {
     )
 }
 
+/// Interactive views a run's checkpoint offers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PriorLinks {
+    /// An autoencoder with a 2-D latent: the latent-space playground.
+    pub playground: bool,
+    /// A diffusion prior: the Boomerang view.
+    pub boomerang: bool,
+}
+
 /// One run: warnings, numbers, metric curves, pictures, files and its config.
-pub fn run(r: &Run, playground: bool) -> Markup {
+pub fn run(r: &Run, links: PriorLinks) -> Markup {
     layout(
         &r.id,
         html! {
             h1 { (r.id) " " span.kind { (r.kind) } }
             p.small { "modified " (date(r.modified)) }
             @for w in &r.warnings { p.warn { "⚠ " (w) } }
-            @if playground {
+            @if links.playground {
                 p { a.button href=(format!("/playground/{}", r.id)) { "Open the latent-space playground" } }
+            }
+            @if links.boomerang {
+                p { a.button href=(format!("/boomerang/{}", r.id)) { "Re-sample around a model (Boomerang)" } }
             }
             @if !r.summary.is_empty() {
                 h2 { "Summary" }
@@ -220,6 +232,49 @@ pub fn playground(id: &str, limit: f64, profile: bool, notes: &[String]) -> Mark
                 }
             }
             script { (PreEscaped(PLAYGROUND_JS)) }
+        },
+    )
+}
+
+/// The Boomerang view of diffusion run `id`: choose one of `n` starting models (from
+/// `source`) and the noise level t*; the server re-samples around the model.
+pub fn boomerang(id: &str, n: usize, source: &str) -> Markup {
+    let script = r#"
+(function () {
+  const root = document.getElementById('boomerang');
+  const img = document.getElementById('variations');
+  const status = document.getElementById('status');
+  const t = document.getElementById('t'), m = document.getElementById('model'), s = document.getElementById('seed');
+  function update() {
+    document.getElementById('t-value').textContent = Number(t.value).toFixed(2);
+    status.textContent = 'sampling…';
+    img.src = '/api/boomerang.png?run=' + encodeURIComponent(root.dataset.run) +
+      '&model=' + m.value + '&t=' + t.value + '&seed=' + s.value;
+  }
+  img.addEventListener('load', () => { status.textContent = ''; root.dataset.updates = String(Number(root.dataset.updates) + 1); });
+  img.addEventListener('error', () => { status.textContent = 'the server refused these values'; });
+  [t, m, s].forEach((e) => e.addEventListener('change', update));
+  update();
+})();
+"#;
+    layout(
+        &format!("boomerang {id}"),
+        html! {
+            h1 { "Boomerang " span.kind { a href=(run_link(id)) { (id) } } }
+            p.small {
+                "Noise a model to level t*, then run the prior's reverse chain back (Luzi et al. 2024): small t* gives close variations, "
+                "t* = 1 a fresh prior sample. Starting models: " (source) "."
+            }
+            div #boomerang data-run=(id) data-updates="0" {
+                div.sliders {
+                    label { "model " input #model type="number" min="0" max=(n - 1) value="0"; }
+                    label { "t* " input #t type="range" min="0.02" max="1" step="0.02" value="0.3"; " " span #t-value {} }
+                    label { "seed " input #seed type="number" min="0" value="0"; }
+                    p #status.small {}
+                }
+                img #variations alt="model and Boomerang variations";
+            }
+            script { (PreEscaped(script)) }
         },
     )
 }

@@ -227,3 +227,61 @@ fn playground_decodes_slider_positions_and_refuses_bad_ones() {
         );
     }
 }
+
+/// Trains a tiny diffusion prior (12×12, 2 steps) into `root/diffusion`.
+fn diffusion_run(root: &Path) {
+    use velprior_data::synth::{Family, SynthSpec, generate_to_file};
+    use velprior_diffusion::config::TrainConfig;
+    use velprior_diffusion::trainer::{Silent, Trainer};
+    let corpus = root.join("small.h5");
+    let spec = SynthSpec {
+        shape: Some([12, 12]),
+        ..SynthSpec::new(Family::Curvevel, 4, 1)
+    };
+    generate_to_file(&spec, &corpus, 4, |_| {}).unwrap();
+    let text = format!(
+        "output = {:?}\n[data]\ncorpus = {:?}\nvmin = 1500.0\nvmax = 4500.0\n\
+         [model]\nbase_channels = 8\nchannel_mult = [1, 2]\nres_blocks_per_level = 1\ngroups = 4\n\
+         time_sinusoid_dim = 8\ntime_embed_dim = 16\n[diffusion]\ntimesteps = 100\n\
+         [train]\nsteps = 2\nbatch_size = 2\nlog_every = 1\ncheckpoint_every = 2\n",
+        root.join("diffusion"),
+        corpus
+    );
+    let cfg = TrainConfig::from_toml(&text, Path::new("tiny.toml")).unwrap();
+    Trainer::new(cfg).unwrap().run(&mut Silent, None).unwrap();
+}
+
+#[test]
+fn boomerang_resamples_around_a_model_and_refuses_bad_values() {
+    let dir = tempfile::tempdir().unwrap();
+    diffusion_run(dir.path());
+    let addr = start(dir.path());
+
+    assert!(page(addr, "/run/diffusion").contains("/boomerang/diffusion"));
+    let html = page(addr, "/boomerang/diffusion");
+    assert!(
+        html.contains("id=\"t\"") && html.contains("max=\"3\""),
+        "4 corpus models"
+    );
+    let (status, head, png) = get(
+        addr,
+        "/api/boomerang.png?run=diffusion&model=1&t=0.3&seed=2",
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&png));
+    assert!(head.to_ascii_lowercase().contains("image/png") && png.starts_with(b"\x89PNG"));
+    for bad in [
+        "/api/boomerang.png?run=diffusion&model=4&t=0.3",
+        "/api/boomerang.png?run=diffusion&model=0&t=0",
+        "/api/boomerang.png?run=diffusion&model=0&t=1.5",
+        "/api/boomerang.png?run=diffusion&model=0&t=0.3&seed=-1",
+        "/api/boomerang.png?run=diffusion&model=0&t=0.3&x=1",
+        "/api/boomerang.png?model=0&t=0.3",
+    ] {
+        let (status, _, body) = get(addr, bad);
+        assert!(
+            (400..500).contains(&status),
+            "{bad} -> {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
