@@ -84,7 +84,7 @@ impl Neighbours {
 /// same units as `train` (normalised).
 pub fn knn(queries: &[f32], train: &dyn TrainSource, opts: &KnnOptions) -> Result<Neighbours> {
     let (d, n) = (train.dim(), train.len());
-    if d == 0 || queries.len() % d != 0 {
+    if d == 0 || !queries.len().is_multiple_of(d) {
         return Err(PosteriorError::invalid(format!(
             "queries of {} values are not whole models of {d} values (H·W of the training set)",
             queries.len()

@@ -39,7 +39,7 @@ pub struct InMemory<'a> {
 impl<'a> InMemory<'a> {
     /// Wraps `data` of N·`dim` values.
     pub fn new(data: &'a [f32], dim: usize) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(PosteriorError::invalid(format!(
                 "training set of {} values is not a whole number of models of {dim} values",
                 data.len()
