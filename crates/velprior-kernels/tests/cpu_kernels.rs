@@ -63,19 +63,22 @@ fn compare(
     }
 }
 
-/// (n, cin, h, w, cout, kh, kw, stride, padding). With stride 2, H and W have the same parity:
+/// (n, cin, h, w, cout, kh, kw, stride, padding).
+type ConvCase = (
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
+/// With stride 2, H and W have the same parity:
 /// candle 0.11's conv2d backward takes the output padding of its input gradient from H alone.
-const CONV_CASES: [(
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-    usize,
-); 9] = [
+const CONV_CASES: [ConvCase; 9] = [
     (2, 3, 7, 5, 4, 3, 3, 1, 1),
     (3, 2, 9, 7, 5, 3, 3, 2, 1),
     (2, 3, 8, 8, 3, 3, 3, 2, 1),
