@@ -151,7 +151,7 @@ impl AeTrainConfig {
         if t.log_every == 0 || t.checkpoint_every == 0 {
             return bad("train.log_every/checkpoint_every", "must be positive");
         }
-        if !(t.optimizer.lr > 0.0) {
+        if t.optimizer.lr.is_nan() || t.optimizer.lr <= 0.0 {
             return bad("train.optimizer.lr", "must be positive");
         }
         let m = &self.model;
@@ -231,7 +231,7 @@ impl GaussianFitConfig {
 }
 
 fn check_range(data: &DataConfig, origin: &Path) -> Result<()> {
-    if !(data.vmin < data.vmax) {
+    if data.vmin.is_nan() || data.vmax.is_nan() || data.vmin >= data.vmax {
         return Err(DiffusionError::Config(format!(
             "{}: data.vmin/vmax must satisfy vmin < vmax (m/s)",
             origin.display()

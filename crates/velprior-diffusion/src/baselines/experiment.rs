@@ -111,7 +111,12 @@ impl AeExperimentConfig {
                 path.display()
             )));
         }
-        if o.samples == 0 || o.sweep_grid < 2 || o.walk_frames < 2 || !(o.baseline_lambda >= 0.0) {
+        if o.samples == 0
+            || o.sweep_grid < 2
+            || o.walk_frames < 2
+            || o.baseline_lambda.is_nan()
+            || o.baseline_lambda < 0.0
+        {
             return Err(DiffusionError::Config(format!(
                 "{}: experiment.samples ≥ 1, sweep_grid ≥ 2, walk_frames ≥ 2, baseline_lambda ≥ 0",
                 path.display()

@@ -22,7 +22,7 @@ fn options(prior: &AePrior, title: Option<String>) -> RenderOptions {
 /// bottom, decreasing) on [−extent·s, extent·s], other dimensions 0; a 1-D latent gives one
 /// row. Row-major (grid², k) or (grid, 1).
 pub fn sweep_latents(prior: &AePrior, grid: usize, extent: f64) -> Result<Vec<f32>> {
-    if grid < 2 || !(extent > 0.0) {
+    if grid < 2 || extent.is_nan() || extent <= 0.0 {
         return Err(DiffusionError::invalid(
             "a latent sweep needs at least 2 points per axis and a positive extent",
         ));
