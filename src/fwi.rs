@@ -27,7 +27,7 @@ pub struct FwiArgs {
 }
 
 /// Reads one velocity model (m/s) from .npy or HDF5 as ((nz, nx), values).
-fn read_model(path: &Path) -> Result<(ModelShape, Vec<f32>)> {
+pub(crate) fn read_model(path: &Path) -> Result<(ModelShape, Vec<f32>)> {
     let is_npy = path.extension().is_some_and(|e| e == "npy");
     let (shape, values) = if is_npy {
         let raw = read_npy(path)?;

@@ -8,6 +8,7 @@ mod data;
 mod fwi;
 mod memorization;
 mod parse;
+mod posterior;
 mod progress;
 mod quickstart;
 mod sample;
@@ -66,6 +67,7 @@ fn main() {
         Command::Sample(args) => sample::run(args),
         Command::Ae(cmd) => ae::run(cmd),
         Command::Fwi(args) => fwi::run(args),
+        Command::Posterior(args) => posterior::run(args),
         Command::Memorization(args) => memorization::run(args),
     };
     if let Err(err) = result {

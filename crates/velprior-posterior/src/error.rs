@@ -11,6 +11,12 @@ pub enum PosteriorError {
     /// An error from the tensor library.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+    /// An error from a noise schedule or fused diffusion op.
+    #[error(transparent)]
+    Kernels(#[from] velprior_kernels::Error),
+    /// An error from a network (autoencoder, UNet).
+    #[error(transparent)]
+    Nn(#[from] velprior_nn::NnError),
     /// An error from a diffusion prior.
     #[error(transparent)]
     Diffusion(#[from] velprior_diffusion::DiffusionError),

@@ -1,8 +1,31 @@
 //! Posterior sampling with generative priors, written only against the `Denoiser`
 //! (velprior-diffusion) and `ForwardOperator` (velprior-physics) seams, and memorization
 //! diagnostics for prior and posterior samples.
+//!
+//! Methods, one module each: [`dps`] (Chung et al. 2023), [`alternating`] (diffusion-regularised
+//! FWI, Wang et al. 2023 / Taufik et al. 2024), [`red_diff`] (RED-DiffEq), [`langevin`] (ULA,
+//! MALA), [`metropolis`] (random walk in model or AE-latent space), [`boomerang`]. The chain
+//! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
+//! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
+//! statistics.
 
+pub mod alternating;
+pub mod boomerang;
+pub mod config;
+pub mod dps;
 pub mod error;
+pub mod langevin;
 pub mod memorization;
+pub mod metropolis;
+pub mod observer;
+pub mod patches;
+pub mod problem;
+pub mod red_diff;
+pub mod summary;
+pub mod target;
+pub mod tensors;
 
 pub use error::{PosteriorError, Result};
+pub use observer::{IterationRecord, NoObserver, PosteriorObserver};
+pub use problem::Problem;
+pub use target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};

@@ -1,0 +1,106 @@
+//! The inverse problem a posterior method sees: a forward operator in m/s, observed data, the
+//! prior's normalisation, and the one place where the chain rule between them lives.
+//!
+//! Priors work in normalised units x = 2 (v − vmin)/(vmax − vmin) − 1; operators in m/s. With
+//! v(x) = vmin + (x + 1)(vmax − vmin)/2, ∂f/∂x = ∂f/∂v · (vmax − vmin)/2.
+
+use velprior_data::Normalisation;
+use velprior_physics::ForwardOperator;
+
+use crate::{PosteriorError, Result};
+
+/// Data d_obs of a model through `operator`, with the likelihood
+/// p(d | x) ∝ exp(−f(F(v(x)), d_obs) / `likelihood_scale`).
+///
+/// For the L2 misfit f = ½‖r‖², `likelihood_scale` = σ² is Gaussian noise of std σ; for L1
+/// f = Σ|r| it is the Laplace scale b. Optimisation methods (RED-diff, diffusion-regularised
+/// FWI) minimise f / `likelihood_scale`: `likelihood_scale` = N_data gives the mean misfit of
+/// the FWI baseline.
+pub struct Problem<'a> {
+    /// The forward operator, acting on velocities (m/s) of shape (nz, nx).
+    pub operator: &'a dyn ForwardOperator,
+    /// Observed data, `operator.data_len()` values.
+    pub observed: &'a [f32],
+    /// The prior's map between m/s and normalised units.
+    pub normalisation: Normalisation,
+    /// Divisor of the misfit in the negative log-likelihood (see above); > 0.
+    pub likelihood_scale: f64,
+}
+
+impl<'a> Problem<'a> {
+    /// Checks the data length and the scale.
+    pub fn new(
+        operator: &'a dyn ForwardOperator,
+        observed: &'a [f32],
+        normalisation: Normalisation,
+        likelihood_scale: f64,
+    ) -> Result<Self> {
+        if observed.len() != operator.data_len() {
+            return Err(PosteriorError::invalid(format!(
+                "observed data: got {} values, the operator makes {}",
+                observed.len(),
+                operator.data_len()
+            )));
+        }
+        if !(likelihood_scale > 0.0 && likelihood_scale.is_finite()) {
+            return Err(PosteriorError::invalid(format!(
+                "likelihood_scale = {likelihood_scale}: must be finite and > 0"
+            )));
+        }
+        Ok(Problem {
+            operator,
+            observed,
+            normalisation,
+            likelihood_scale,
+        })
+    }
+
+    /// Values per model, nz · nx.
+    pub fn dim(&self) -> usize {
+        self.operator.model_shape().len()
+    }
+
+    /// (nz, nx) of the model.
+    pub fn shape(&self) -> [usize; 2] {
+        let s = self.operator.model_shape();
+        [s.nz, s.nx]
+    }
+
+    /// Normalised x → velocity (m/s).
+    pub fn to_velocity(&self, x: &[f32]) -> Vec<f32> {
+        x.iter()
+            .map(|&x| self.normalisation.to_velocity(x))
+            .collect()
+    }
+
+    /// Velocity (m/s) → normalised x.
+    pub fn to_unit(&self, v: &[f32]) -> Vec<f32> {
+        v.iter().map(|&v| self.normalisation.to_unit(v)).collect()
+    }
+
+    /// The raw misfit f(F(v(x)), d_obs) and ∂f/∂x (normalised units, chain rule applied).
+    pub fn misfit(&self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        if x.len() != self.dim() {
+            return Err(PosteriorError::invalid(format!(
+                "model: got {} values, the operator takes {}",
+                x.len(),
+                self.dim()
+            )));
+        }
+        let (f, gv) = self
+            .operator
+            .misfit_and_gradient(&self.to_velocity(x), self.observed)?;
+        let dv_dx = 0.5 * (self.normalisation.vmax - self.normalisation.vmin);
+        Ok((f, gv.into_iter().map(|g| g * dv_dx).collect()))
+    }
+
+    /// −log p(d | x) = f / `likelihood_scale` (up to a constant) and its gradient in x.
+    pub fn neg_log_likelihood(&self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        let (f, g) = self.misfit(x)?;
+        let s = self.likelihood_scale;
+        Ok((
+            f / s,
+            g.into_iter().map(|g| (f64::from(g) / s) as f32).collect(),
+        ))
+    }
+}

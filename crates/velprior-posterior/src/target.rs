@@ -1,0 +1,96 @@
+//! Densities the MCMC baselines sample: a prior with a closed-form log-density
+//! ([`LogDensity`]), and the posterior it makes with a [`Problem`]'s likelihood ([`Target`]).
+
+use crate::Result;
+use crate::problem::Problem;
+
+/// A prior density known up to a constant, in normalised units (x of length `dim()`).
+pub trait LogDensity: Send + Sync {
+    /// D, the values per model.
+    fn dim(&self) -> usize;
+    /// log p(x) + const.
+    fn log_density(&self, x: &[f32]) -> f64;
+    /// ∇ log p(x), length D.
+    fn grad_log_density(&self, x: &[f32]) -> Vec<f32>;
+}
+
+/// An unnormalised log-density an MCMC chain targets; evaluating it may fail (an operator).
+pub trait Target {
+    /// Dimension of the chain's state.
+    fn dim(&self) -> usize;
+    /// log π(x) + const.
+    fn log_density(&self, x: &[f32]) -> Result<f64>;
+    /// (log π(x) + const, ∇ log π(x)).
+    fn value_and_grad(&self, x: &[f32]) -> Result<(f64, Vec<f32>)>;
+}
+
+impl<T: LogDensity + ?Sized> Target for T {
+    fn dim(&self) -> usize {
+        LogDensity::dim(self)
+    }
+    fn log_density(&self, x: &[f32]) -> Result<f64> {
+        Ok(LogDensity::log_density(self, x))
+    }
+    fn value_and_grad(&self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        Ok((
+            LogDensity::log_density(self, x),
+            LogDensity::grad_log_density(self, x),
+        ))
+    }
+}
+
+/// The posterior log π(x) = log p(x) − f(F(v(x)), d)/s of a prior and a [`Problem`].
+pub struct PosteriorTarget<'a> {
+    pub prior: &'a dyn LogDensity,
+    pub problem: &'a Problem<'a>,
+}
+
+impl Target for PosteriorTarget<'_> {
+    fn dim(&self) -> usize {
+        self.problem.dim()
+    }
+    fn log_density(&self, x: &[f32]) -> Result<f64> {
+        Ok(self.prior.log_density(x) - self.problem.neg_log_likelihood(x)?.0)
+    }
+    fn value_and_grad(&self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
+        let (nll, g) = self.problem.neg_log_likelihood(x)?;
+        let mut grad = self.prior.grad_log_density(x);
+        grad.iter_mut().zip(&g).for_each(|(a, b)| *a -= b);
+        Ok((self.prior.log_density(x) - nll, grad))
+    }
+}
+
+/// A chain's output: the kept states, concatenated, and the fraction of accepted proposals.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// Kept states (after burn-in, every `thin`-th), `len / dim` of them.
+    pub samples: Vec<f32>,
+    /// Accepted proposals / proposals (1 for ULA, which accepts everything).
+    pub acceptance_rate: f64,
+}
+
+/// Chain length settings shared by the MCMC baselines.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Step size: h of Langevin, the proposal std of random-walk Metropolis.
+    pub step: f64,
+    /// States kept.
+    pub samples: usize,
+    /// Steps discarded first.
+    pub burn_in: usize,
+    /// Steps between kept states (≥ 1).
+    pub thin: usize,
+}
+
+impl ChainConfig {
+    /// Total steps: burn_in + samples · thin.
+    pub fn total(&self) -> usize {
+        self.burn_in + self.samples * self.thin.max(1)
+    }
+
+    /// Whether step `i` (0-based) is kept.
+    pub fn keeps(&self, i: usize) -> bool {
+        i >= self.burn_in && (i - self.burn_in + 1) % self.thin.max(1) == 0
+    }
+}

@@ -1,0 +1,146 @@
+//! Shared pieces of the posterior tests: a dense linear operator, a Gaussian log-density and
+//! the closed-form posterior of a linear-Gaussian problem.
+
+#![allow(dead_code)]
+
+use nalgebra::{DMatrix, DVector};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use velprior_physics::misfit::Misfit;
+use velprior_physics::{ForwardOperator, ModelShape};
+use velprior_posterior::LogDensity;
+
+/// d = A v (v in m/s), L2 misfit ½‖A v − d‖².
+pub struct MatrixOperator {
+    pub shape: ModelShape,
+    pub a: DMatrix<f64>,
+}
+
+impl ForwardOperator for MatrixOperator {
+    fn model_shape(&self) -> ModelShape {
+        self.shape
+    }
+    fn data_len(&self) -> usize {
+        self.a.nrows()
+    }
+    fn forward(&self, m: &[f32]) -> velprior_physics::Result<Vec<f32>> {
+        let v = DVector::from_iterator(m.len(), m.iter().map(|&x| f64::from(x)));
+        Ok((&self.a * v).iter().map(|&x| x as f32).collect())
+    }
+    fn misfit_and_gradient(
+        &self,
+        m: &[f32],
+        d_obs: &[f32],
+    ) -> velprior_physics::Result<(f64, Vec<f32>)> {
+        let d = self.forward(m)?;
+        let (f, r) = Misfit::L2.value_and_residual(&d, d_obs);
+        let r = DVector::from_iterator(r.len(), r.iter().map(|&x| f64::from(x)));
+        Ok((
+            f,
+            (self.a.transpose() * r).iter().map(|&x| x as f32).collect(),
+        ))
+    }
+}
+
+/// N(μ, Σ) as a [`LogDensity`] (precision precomputed).
+pub struct Gaussian {
+    pub mean: DVector<f64>,
+    pub cov: DMatrix<f64>,
+    pub precision: DMatrix<f64>,
+}
+
+impl Gaussian {
+    pub fn new(mean: DVector<f64>, cov: DMatrix<f64>) -> Self {
+        let precision = cov.clone().try_inverse().expect("covariance is invertible");
+        Gaussian {
+            mean,
+            cov,
+            precision,
+        }
+    }
+}
+
+impl LogDensity for Gaussian {
+    fn dim(&self) -> usize {
+        self.mean.len()
+    }
+    fn log_density(&self, x: &[f32]) -> f64 {
+        let r = vec64(x) - &self.mean;
+        -0.5 * r.dot(&(&self.precision * &r))
+    }
+    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
+        let r = vec64(x) - &self.mean;
+        (-(&self.precision * r)).iter().map(|&g| g as f32).collect()
+    }
+}
+
+pub fn vec64(x: &[f32]) -> DVector<f64> {
+    DVector::from_iterator(x.len(), x.iter().map(|&v| f64::from(v)))
+}
+
+/// A random D × D covariance with eigenvalues spread in [0.05, 0.3] (seeded).
+pub fn random_cov(d: usize, seed: u64) -> DMatrix<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let g: DMatrix<f64> = DMatrix::from_fn(d, d, |_, _| StandardNormal.sample(&mut rng));
+    let q = g.qr().q();
+    let vals = DVector::from_fn(d, |i, _| 0.05 + 0.25 * i as f64 / (d.max(2) - 1) as f64);
+    &q * DMatrix::from_diagonal(&vals) * q.transpose()
+}
+
+/// A random m × d matrix with N(0, 1/d) entries (seeded).
+pub fn random_matrix(m: usize, d: usize, seed: u64) -> DMatrix<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    DMatrix::from_fn(m, d, |_, _| {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        z / (d as f64).sqrt()
+    })
+}
+
+/// Exact posterior of x ~ N(μ0, Σ0), d = B x + c + N(0, σ² I): (mean, covariance).
+pub fn linear_gaussian_posterior(
+    prior: &Gaussian,
+    b: &DMatrix<f64>,
+    c: &DVector<f64>,
+    d: &DVector<f64>,
+    sigma2: f64,
+) -> (DVector<f64>, DMatrix<f64>) {
+    let prec = &prior.precision + b.transpose() * b / sigma2;
+    let cov = prec
+        .try_inverse()
+        .expect("posterior precision is invertible");
+    let mean = &cov * (&prior.precision * &prior.mean + b.transpose() * (d - c) / sigma2);
+    (mean, cov)
+}
+
+/// Sample mean and covariance of N samples of dimension D, concatenated.
+pub fn moments(samples: &[f32], d: usize) -> (DVector<f64>, DMatrix<f64>) {
+    let n = samples.len() / d;
+    let x = DMatrix::from_fn(n, d, |i, j| f64::from(samples[i * d + j]));
+    let mean = DVector::from_fn(d, |j, _| x.column(j).mean());
+    let mut cov = DMatrix::zeros(d, d);
+    for i in 0..n {
+        let r = DVector::from_fn(d, |j, _| x[(i, j)] - mean[j]);
+        cov += &r * r.transpose();
+    }
+    (mean, cov / (n - 1) as f64)
+}
+
+/// Largest |a − b| relative to the posterior std scale √(Σ_ii Σ_jj) (means: √Σ_ii).
+pub fn mean_error(a: &DVector<f64>, b: &DVector<f64>, cov: &DMatrix<f64>) -> f64 {
+    (0..a.len())
+        .map(|i| (a[i] - b[i]).abs() / cov[(i, i)].sqrt())
+        .fold(0.0, f64::max)
+}
+
+pub fn cov_error(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
+    let d = a.nrows();
+    let mut worst: f64 = 0.0;
+    for i in 0..d {
+        for j in 0..d {
+            let scale = (b[(i, i)] * b[(j, j)]).sqrt();
+            worst = worst.max((a[(i, j)] - b[(i, j)]).abs() / scale);
+        }
+    }
+    worst
+}

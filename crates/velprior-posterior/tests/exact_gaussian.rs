@@ -1,0 +1,116 @@
+//! MCMC baselines against a closed-form posterior: linear operator (m/s), Gaussian prior in
+//! normalised units, Gaussian noise. Tolerances (stated): every posterior mean within 0.1
+//! posterior std, every covariance entry within 0.1 √(Σ_ii Σ_jj) of the exact values; with
+//! the chains below the Monte-Carlo standard error of a mean is ≈ 0.02–0.03 std, so a failure
+//! is a real bias, not noise.
+
+mod common;
+
+use common::*;
+use nalgebra::DVector;
+use velprior_data::Normalisation;
+use velprior_physics::ModelShape;
+use velprior_posterior::langevin::langevin;
+use velprior_posterior::metropolis::random_walk_metropolis;
+use velprior_posterior::{ChainConfig, NoObserver, PosteriorTarget, Problem};
+
+const D: usize = 4;
+const SIGMA2: f64 = 0.05;
+
+struct Case {
+    op: MatrixOperator,
+    prior: Gaussian,
+    data: Vec<f32>,
+    exact: (DVector<f64>, nalgebra::DMatrix<f64>),
+}
+
+/// x ~ N(μ0, Σ0) (normalised), v = 1000 x + 2000 m/s (vmin 1000, vmax 3000), d = A v + noise.
+fn case() -> Case {
+    let a = random_matrix(3, D, 1) / 1000.0;
+    let prior = Gaussian::new(
+        DVector::from_vec(vec![0.1, -0.2, 0.0, 0.3]),
+        random_cov(D, 2),
+    );
+    let x_true = DVector::from_vec(vec![0.4, -0.1, 0.2, 0.0]);
+    let b = &a * 1000.0;
+    let c = &a * DVector::from_element(D, 2000.0);
+    let noise = DVector::from_vec(vec![0.1, -0.2, 0.15]);
+    let d = &b * &x_true + &c + noise;
+    let exact = linear_gaussian_posterior(&prior, &b, &c, &d, SIGMA2);
+    Case {
+        op: MatrixOperator {
+            shape: ModelShape::new(2, 2),
+            a,
+        },
+        prior,
+        data: d.iter().map(|&v| v as f32).collect(),
+        exact,
+    }
+}
+
+fn check(samples: &[f32], exact: &(DVector<f64>, nalgebra::DMatrix<f64>), what: &str) {
+    let (mean, cov) = moments(samples, D);
+    let (em, ec) = (
+        mean_error(&mean, &exact.0, &exact.1),
+        cov_error(&cov, &exact.1),
+    );
+    eprintln!("{what}: mean error {em:.3} std, covariance error {ec:.3}");
+    assert!(
+        em < 0.1,
+        "{what}: posterior mean off by {em:.3} std (tolerance 0.1)"
+    );
+    assert!(
+        ec < 0.1,
+        "{what}: posterior covariance off by {ec:.3} (tolerance 0.1)"
+    );
+}
+
+#[test]
+fn mala_matches_the_closed_form_posterior() {
+    let c = case();
+    let problem = Problem::new(
+        &c.op,
+        &c.data,
+        Normalisation::new(1000.0, 3000.0).unwrap(),
+        SIGMA2,
+    )
+    .unwrap();
+    let target = PosteriorTarget {
+        prior: &c.prior,
+        problem: &problem,
+    };
+    let cfg = ChainConfig {
+        step: 0.02,
+        samples: 40_000,
+        burn_in: 1000,
+        thin: 2,
+    };
+    let chain = langevin(&target, &[0.0; D], &cfg, true, 7, &mut NoObserver).unwrap();
+    eprintln!("MALA acceptance {:.3}", chain.acceptance_rate);
+    check(&chain.samples, &c.exact, "MALA");
+}
+
+#[test]
+fn random_walk_metropolis_matches_the_closed_form_posterior() {
+    let c = case();
+    let problem = Problem::new(
+        &c.op,
+        &c.data,
+        Normalisation::new(1000.0, 3000.0).unwrap(),
+        SIGMA2,
+    )
+    .unwrap();
+    let target = PosteriorTarget {
+        prior: &c.prior,
+        problem: &problem,
+    };
+    let cfg = ChainConfig {
+        step: 0.15,
+        samples: 40_000,
+        burn_in: 2000,
+        thin: 4,
+    };
+    let chain = random_walk_metropolis(&target, &[0.0; D], &cfg, 11, &mut NoObserver).unwrap();
+    eprintln!("RWM acceptance {:.3}", chain.acceptance_rate);
+    check(&chain.samples, &c.exact, "RWM");
+}
