@@ -48,6 +48,9 @@ enum Command {
     /// Memorization diagnostics: nearest training models of generated models, ratio tests,
     /// and sweeps over training-set size (`memorization sweep`).
     Memorization(memorization::MemorizationArgs),
+    /// Posterior sampling with a diffusion prior and seismic data (RED-diff, DPS,
+    /// diffusion-regularised FWI) from a TOML config.
+    Posterior(posterior::PosteriorArgs),
 }
 
 fn main() {
