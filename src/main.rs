@@ -12,6 +12,7 @@ mod posterior;
 mod progress;
 mod quickstart;
 mod sample;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,8 @@ enum Command {
     /// Posterior sampling with a diffusion prior and seismic data (RED-diff, DPS,
     /// diffusion-regularised FWI) from a TOML config.
     Posterior(posterior::PosteriorArgs),
+    /// A local web dashboard of run folders: metric curves, pictures, comparisons.
+    Serve(serve::ServeArgs),
 }
 
 fn main() {
@@ -70,8 +73,9 @@ fn main() {
         Command::Sample(args) => sample::run(args),
         Command::Ae(cmd) => ae::run(cmd),
         Command::Fwi(args) => fwi::run(args),
-        Command::Posterior(args) => posterior::run(args),
         Command::Memorization(args) => memorization::run(args),
+        Command::Posterior(args) => posterior::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -91,7 +91,10 @@ impl SweepConfig {
             return bad("samples / test_models", "must be at least 1");
         }
         if Normalisation::new(cfg.vmin, cfg.vmax).is_err() {
-            return bad("vmin/vmax", "need finite vmin < vmax (m/s), e.g. 1500 and 4500");
+            return bad(
+                "vmin/vmax",
+                "need finite vmin < vmax (m/s), e.g. 1500 and 4500",
+            );
         }
         cfg.sampler.validate()?;
         Ok(cfg)
