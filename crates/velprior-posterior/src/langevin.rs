@@ -39,7 +39,7 @@ pub fn langevin(
     seed: u64,
     observer: &mut dyn PosteriorObserver,
 ) -> Result<Chain> {
-    if !(cfg.step > 0.0) || x0.len() != target.dim() {
+    if !cfg.step.is_finite() || cfg.step <= 0.0 || x0.len() != target.dim() {
         return Err(PosteriorError::invalid(format!(
             "langevin: need step > 0 (got {}) and a start of length {} (got {})",
             cfg.step,

@@ -45,7 +45,7 @@ impl PosteriorSummary {
     /// Statistics of `samples` (N models of `shape`, m/s, concatenated) and the truth (m/s).
     pub fn new(samples: &[f32], shape: [usize; 2], truth: Option<&[f32]>) -> Result<Self> {
         let d = shape[0] * shape[1];
-        if d == 0 || samples.is_empty() || samples.len() % d != 0 {
+        if d == 0 || samples.is_empty() || !samples.len().is_multiple_of(d) {
             return Err(PosteriorError::invalid(format!(
                 "summary: {} values are not whole models of {}x{}",
                 samples.len(),

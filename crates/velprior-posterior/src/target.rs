@@ -91,6 +91,6 @@ impl ChainConfig {
 
     /// Whether step `i` (0-based) is kept.
     pub fn keeps(&self, i: usize) -> bool {
-        i >= self.burn_in && (i - self.burn_in + 1) % self.thin.max(1) == 0
+        i >= self.burn_in && (i - self.burn_in + 1).is_multiple_of(self.thin.max(1))
     }
 }
