@@ -1,5 +1,6 @@
 // Opens the latent-space playground of a running `velprior serve` in headless chromium,
-// moves a slider, and checks that the decoded picture and the scatter point changed.
+// moves a slider, and checks that the decoded picture and the scatter point changed; then
+// screenshots the run list and the run's page beside the playground's screenshot.
 //
 //   node playground.mjs BASE_URL RUN_ID SCREENSHOT.png
 import { chromium } from 'playwright-core';
@@ -42,6 +43,15 @@ try {
   console.log(`playground: slider move redrawn in ${ms} ms (${readout}); updates=${await root.getAttribute('data-updates')}`);
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`screenshot: ${shot}`);
+
+  for (const [name, path] of [['index', '/'], ['run', `/run/${run}`]]) {
+    const response = await page.goto(`${base}${path}`);
+    if (response.status() !== 200) throw new Error(`${path} answered ${response.status()}`);
+    const file = shot.replace(/[^/]*$/, `${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    console.log(`screenshot: ${file}`);
+  }
+  if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
 } catch (e) {
   console.error(`browser test failed: ${e.message}`);
   failed = true;

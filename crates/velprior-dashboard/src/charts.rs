@@ -48,8 +48,10 @@ pub fn line_chart(title: &str, x_label: &str, curves: &[Curve]) -> Option<String
         } else {
             let pad = if y1 > y0 {
                 0.05 * (y1 - y0)
+            } else if y0 != 0.0 {
+                0.1 * y0.abs()
             } else {
-                0.5 * y0.abs().max(1.0)
+                1.0
             };
             draw(
                 &root,
@@ -81,6 +83,7 @@ where
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 15))
         .margin(8)
+        .margin_right(22)
         .x_label_area_size(34)
         .y_label_area_size(58)
         .build_cartesian_2d(x, y)
@@ -90,6 +93,8 @@ where
         .x_desc(x_label)
         .x_labels(6)
         .y_labels(6)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .ok()?;
@@ -119,6 +124,28 @@ where
             .ok()?;
     }
     Some(())
+}
+
+/// An axis tick label with about three significant digits: `120`, `0.25`, `1.5e-4`.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    let trim = |s: &str| {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if a == 0.0 {
+        "0".into()
+    } else if !(1e-2..1e5).contains(&a) {
+        let s = format!("{v:.2e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        format!("{}e{exponent}", trim(mantissa))
+    } else {
+        let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
+        trim(&format!("{v:.decimals$}"))
+    }
 }
 
 /// A named group of scatter points drawn with circles of `radius` pixels.
@@ -252,5 +279,32 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn tick_labels_keep_three_significant_digits() {
+        assert_eq!(tick(120.0), "120");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(-0.125), "-0.125");
+        assert_eq!(tick(1.5e-4), "1.5e-4");
+        assert_eq!(tick(1.05e-3), "1.05e-3");
+        assert_eq!(tick(2.0e6), "2e6");
+    }
+
+    #[test]
+    fn a_constant_small_series_is_labelled_near_its_value() {
+        let lr = [(0.0, 1e-3), (10.0, 1e-3)];
+        let svg = line_chart(
+            "lr",
+            "step",
+            &[Curve {
+                name: "",
+                points: &lr,
+            }],
+        )
+        .unwrap();
+        assert!(svg.contains("\n1e-3\n"), "no tick at 1e-3 in {svg}");
     }
 }
