@@ -7,6 +7,7 @@ mod ae;
 mod data;
 mod fwi;
 mod memorization;
+mod merge;
 mod parse;
 mod posterior;
 mod progress;
@@ -54,6 +55,9 @@ enum Command {
     Posterior(posterior::PosteriorArgs),
     /// A local web dashboard of run folders: metric curves, pictures, comparisons.
     Serve(serve::ServeArgs),
+    /// Join the shard folders of a run made with --shard I/N (sample, posterior, memorization
+    /// sweep) into one output, after checking every shard is present and complete.
+    Merge(merge::MergeArgs),
 }
 
 fn main() {
@@ -76,6 +80,7 @@ fn main() {
         Command::Memorization(args) => memorization::run(args),
         Command::Posterior(args) => posterior::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Merge(args) => merge::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -6,8 +6,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use velprior_data::{CorpusReader, Normalisation, RunDir, read_corpus};
-use velprior_posterior::memorization::sweep::{SweepConfig, run_sweep};
+use velprior_data::shard::config_hash;
+use velprior_data::{
+    CorpusReader, Normalisation, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir,
+};
+use velprior_posterior::memorization::sweep::{
+    SweepConfig, SweepPoint, finish_sweep, run_sweep, sweep_points,
+};
 use velprior_posterior::memorization::{Assessment, Hdf5Source, assess, write_report};
 
 use crate::parse;
@@ -57,37 +62,136 @@ pub struct SweepArgs {
     /// Sweep config (TOML), e.g. configs/memorization-sweep.toml.
     #[arg(long)]
     config: PathBuf,
+    /// Run only shard I of N (0-based) of the training-set sizes, into
+    /// `<output>.shards/shard-I-of-N/`; `velprior merge` joins the shards. Read from
+    /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT inside a Slurm job array.
+    #[arg(long)]
+    shard: Option<Shard>,
 }
+
+/// The shard manifest's `kind` for `velprior memorization sweep`.
+pub const SHARD_KIND: &str = "memorization-sweep";
 
 /// Runs `velprior memorization`.
 pub fn run(a: MemorizationArgs) -> Result<()> {
     match a.command {
-        Some(MemorizationCommand::Sweep(s)) => sweep(&s.config),
+        Some(MemorizationCommand::Sweep(s)) => sweep(&s.config, s.shard),
         None => report(a.report),
     }
 }
 
-fn sweep(config: &Path) -> Result<()> {
+fn sweep(config: &Path, shard: Option<Shard>) -> Result<()> {
     let cfg = SweepConfig::load(config)?;
     println!(
         "N  trained  empirical  gaussian  held-out  (fraction memorised, d1/d2 < 1/3)  disjoint NCC  train s"
     );
-    let points = run_sweep(&cfg, &mut |p| {
-        let ncc = p
-            .disjoint_ncc_median
-            .map_or("-".to_string(), |v| format!("{v:.3}"));
-        println!(
-            "{}  {:.3}  {:.3}  {:.3}  {:.3}  {ncc}  {:.0}",
-            p.n,
-            p.trained.fraction_gu,
-            p.empirical.fraction_gu,
-            p.gaussian.fraction_gu,
-            p.held_out.fraction_gu,
-            p.train_seconds
-        );
-    })?;
+    if let Some(shard) = Shard::resolve(shard)? {
+        return sweep_shard(&cfg, shard);
+    }
+    let points = run_sweep(&cfg, &mut print_point)?;
     println!("{} sizes; wrote {}", points.len(), cfg.output.display());
     Ok(())
+}
+
+/// Runs shard `shard` of the training-set sizes into `<output>.shards/shard-I-of-N/`.
+fn sweep_shard(cfg: &SweepConfig, shard: Shard) -> Result<()> {
+    let sizes = shard.range(cfg.sizes.len());
+    let config = serde_json::to_value(cfg)?;
+    let manifest = ShardManifest {
+        kind: SHARD_KIND.into(),
+        shard,
+        items: [sizes.start, sizes.end],
+        total: cfg.sizes.len(),
+        seed: cfg.sample_seed,
+        config_hash: config_hash(config.to_string().as_bytes()),
+        config,
+        complete: false,
+    };
+    let run = manifest.begin(&shard_dir(&cfg.output, shard))?;
+    let _ = std::fs::remove_file(run.path("metrics.jsonl"));
+    let points = sweep_points(cfg, &run, &cfg.sizes[sizes.clone()], &mut print_point)?;
+    run.write_json("points.json", &points)?;
+    manifest.finish(&run)?;
+    println!(
+        "shard {shard}: sizes {:?}; wrote {}",
+        &cfg.sizes[sizes],
+        run.root().display()
+    );
+    Ok(())
+}
+
+/// `velprior merge` of sweep shards: every size's point, in order, and the sweep's summary
+/// and charts recomputed in `out`; the priors trained by each shard are copied beside them.
+pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
+    let mut cfg: SweepConfig = serde_json::from_value(shards.run().config.clone())
+        .context("shard manifest: not a memorization sweep config")?;
+    let mut points: Vec<SweepPoint> = Vec::new();
+    for dir in &shards.dirs {
+        let path = dir.join("points.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        points.extend(
+            serde_json::from_str::<Vec<SweepPoint>>(&text)
+                .with_context(|| format!("{}: not sweep points", path.display()))?,
+        );
+    }
+    cfg.output = out.to_path_buf();
+    let run = RunDir::create(out)?;
+    let _ = std::fs::remove_file(run.path("metrics.jsonl"));
+    for dir in &shards.dirs {
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            if entry.path().is_dir() {
+                copy_dir(
+                    &entry.path(),
+                    &run.path(&entry.file_name().to_string_lossy()),
+                )?;
+            }
+        }
+    }
+    run.write_json("config.json", &cfg)?;
+    for p in &points {
+        run.append_jsonl("metrics.jsonl", p)?;
+    }
+    finish_sweep(&run, &points)?;
+    println!(
+        "merged {} sizes from {} shards into {}",
+        points.len(),
+        shards.dirs.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Copies the folder `from` (files and sub-folders) to `to`.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("{}: cannot create", to.display()))?;
+    for entry in std::fs::read_dir(from)?.flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).with_context(|| {
+                format!("copying {} to {}", entry.path().display(), target.display())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints one size's line of the sweep table.
+fn print_point(p: &SweepPoint) {
+    let ncc = p
+        .disjoint_ncc_median
+        .map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!(
+        "{}  {:.3}  {:.3}  {:.3}  {:.3}  {ncc}  {:.0}",
+        p.n,
+        p.trained.fraction_gu,
+        p.empirical.fraction_gu,
+        p.gaussian.fraction_gu,
+        p.held_out.fraction_gu,
+        p.train_seconds
+    );
 }
 
 fn report(a: ReportArgs) -> Result<()> {

@@ -2,6 +2,7 @@
 //! diffusion prior and seismic data (RED-diff, DPS, diffusion-regularised FWI), with a run
 //! folder of samples (HDF5), mean / std / error / z-score pictures and metrics.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,7 +10,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use velprior_data::import::read_npy;
 use velprior_data::render::{Colormap, RenderOptions, render_grid, render_model, save_png};
-use velprior_data::{Corpus, CorpusMeta, RunDir, write_corpus};
+use velprior_data::shard::config_hash;
+use velprior_data::{
+    Corpus, CorpusMeta, RunDir, Shard, ShardManifest, ShardSet, item_seed, read_corpus, shard_dir,
+    write_corpus,
+};
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::prior::DiffusionPrior;
 use velprior_physics::fwi::smooth::gaussian_smooth;
@@ -30,14 +35,31 @@ pub struct PosteriorArgs {
     /// Run folder.
     #[arg(long, short, default_value = "runs/posterior")]
     out: PathBuf,
-    /// Random seed of every stochastic step.
+    /// Random seed of every stochastic step (sample j is an independent chain seeded
+    /// seed + j).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run only shard I of N (0-based) of the samples (chains), into
+    /// `<out>.shards/shard-I-of-N/`; `velprior merge` joins the shards. Read from
+    /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT inside a Slurm job array.
+    #[arg(long)]
+    shard: Option<Shard>,
+}
+
+/// The shard manifest's `kind` for `velprior posterior`.
+pub const SHARD_KIND: &str = "posterior";
+
+/// What a posterior run does: run the chains of a shard (all of them when `None`), or
+/// summarise the samples merged from shards.
+enum Work {
+    Chains(Option<Shard>),
+    Merged { samples: Vec<f32>, wall: f64 },
 }
 
 /// One line of metrics.jsonl.
 #[derive(serde::Serialize)]
 struct LogLine {
+    chain: usize,
     iteration: usize,
     misfit: Option<f64>,
     extra: Option<f64>,
@@ -49,10 +71,48 @@ struct LogLine {
 pub fn run(a: PosteriorArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("{}: cannot read config", a.config.display()))?;
-    let cfg = PosteriorConfig::from_toml_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.config.display()))?;
-    let prior = DiffusionPrior::load(&cfg.prior)
-        .with_context(|| format!("{}: prior", a.config.display()))?;
+    let shard = Shard::resolve(a.shard)?;
+    execute(&text, &a.config, &a.out, a.seed, Work::Chains(shard))
+}
+
+/// `velprior merge` of posterior shards: the samples of every shard in chain order, their
+/// summary, pictures and metrics recomputed in `out` as an unsharded run writes them.
+pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
+    let run = shards.run();
+    let text = run.config["toml"]
+        .as_str()
+        .context("shard manifest: no posterior config (`config.toml`)")?;
+    let mut samples = Vec::new();
+    let mut wall = 0.0;
+    for (dir, m) in shards.dirs.iter().zip(&shards.manifests) {
+        if m.items[1] > m.items[0] {
+            samples.extend(read_corpus(&dir.join("samples.h5"), None)?.into_velocity());
+        }
+        let path = dir.join("timing.json");
+        let timing: serde_json::Value = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .with_context(|| format!("{}: missing or unreadable", path.display()))?;
+        wall += timing["wall_time_s"].as_f64().unwrap_or(0.0);
+    }
+    let label = shards.dirs[0].join("config.toml");
+    execute(text, &label, out, run.seed, Work::Merged { samples, wall })?;
+    let log = shards
+        .dirs
+        .iter()
+        .map(|d| std::fs::read_to_string(d.join("metrics.jsonl")).unwrap_or_default())
+        .collect::<String>();
+    velprior_data::atomic::write_bytes(&out.join("metrics.jsonl"), log.as_bytes())?;
+    Ok(())
+}
+
+/// Sets up the problem of config `text` (read from `config`) and does `work`, writing into
+/// `out` (or the shard's folder beside it).
+fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Result<()> {
+    let cfg = PosteriorConfig::from_toml_str(text)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
+    let prior =
+        DiffusionPrior::load(&cfg.prior).with_context(|| format!("{}: prior", config.display()))?;
     let norm = prior.meta.normalisation;
     let truth = cfg
         .files
@@ -71,7 +131,7 @@ pub fn run(a: PosteriorArgs) -> Result<()> {
         (None, Some((s, t))) => (*s, gaussian_smooth(t, *s, cfg.smooth_sigma)),
         (None, None) => bail!(
             "{}: files.true_model or files.initial_model is needed",
-            a.config.display()
+            config.display()
         ),
     };
     let observed = read_npy(Path::new(&cfg.files.observed))?.values;
@@ -95,19 +155,57 @@ pub fn run(a: PosteriorArgs) -> Result<()> {
         &patches
     };
 
-    let run = RunDir::create(&a.out)?;
-    std::fs::write(run.path("config.toml"), &text)
+    let truth_v = truth.as_ref().map(|t| t.1.clone());
+    let (shard, chains) = match work {
+        Work::Merged { samples, wall } => {
+            let run = RunDir::create(out)?;
+            std::fs::write(run.path("config.toml"), text)
+                .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
+            return write_outputs(
+                &run,
+                &cfg,
+                seed,
+                shape,
+                &start_v,
+                &samples,
+                truth_v.as_deref(),
+                &problem,
+                wall,
+            );
+        }
+        Work::Chains(shard) => (shard, cfg.method.samples()),
+    };
+    let chain_range = shard.map_or(0..chains, |s| s.range(chains));
+    let manifest = shard.map(|s| ShardManifest {
+        kind: SHARD_KIND.into(),
+        shard: s,
+        items: [chain_range.start, chain_range.end],
+        total: chains,
+        seed,
+        config_hash: config_hash(text.as_bytes()),
+        config: serde_json::json!({ "toml": text }),
+        complete: false,
+    });
+    let run = match (&manifest, shard) {
+        (Some(m), Some(s)) => m.begin(&shard_dir(out, s))?,
+        _ => RunDir::create(out)?,
+    };
+    std::fs::write(run.path("config.toml"), text)
         .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
     let _ = std::fs::remove_file(run.path("metrics.jsonl"));
-    let bar = progress::bar(cfg.method.iterations() as u64, "iterations");
+    let bar = progress::bar(
+        (cfg.method.iterations() * chain_range.len()) as u64,
+        "iterations",
+    );
     let t0 = Instant::now();
-    let truth_v = truth.as_ref().map(|t| t.1.clone());
+    let chain = Cell::new(0);
     let mut observer = |r: &IterationRecord<'_>| -> velprior_posterior::Result<()> {
         let ssim = match &truth_v {
             Some(t) => Some(velocity_metrics(&problem.to_velocity(r.estimate), t, shape)?.ssim),
             None => None,
         };
         let line = LogLine {
+            chain: chain.get(),
             iteration: r.iteration,
             misfit: r.misfit,
             extra: r.extra,
@@ -125,21 +223,50 @@ pub fn run(a: PosteriorArgs) -> Result<()> {
         shape.nx,
         cfg.prior.display()
     );
-    let samples = cfg.method.run(
-        model,
-        &problem,
-        &prior.schedule,
-        &problem.to_unit(&start_v),
-        a.seed,
-        &mut observer,
-    )?;
+    // Each sample is an independent chain with its own seed, so shards split the chains
+    // without changing any of them.
+    let one = cfg.method.with_samples(1);
+    let start_unit = problem.to_unit(&start_v);
+    let mut samples = Vec::with_capacity(chain_range.len() * shape.len());
+    for j in chain_range.clone() {
+        chain.set(j);
+        samples.extend(one.run(
+            model,
+            &problem,
+            &prior.schedule,
+            &start_unit,
+            item_seed(seed, j),
+            &mut observer,
+        )?);
+    }
     bar.finish_and_clear();
     let wall = t0.elapsed().as_secs_f64();
     let samples_v = problem.to_velocity(&samples);
+    if let (Some(m), Some(s)) = (&manifest, shard) {
+        if !chain_range.is_empty() {
+            write_corpus(
+                &run.path("samples.h5"),
+                &Corpus::new(
+                    samples_v,
+                    [chain_range.len(), shape.nz, shape.nx],
+                    samples_meta(&cfg, seed),
+                )?,
+            )?;
+        }
+        run.write_json("timing.json", &serde_json::json!({ "wall_time_s": wall }))?;
+        m.finish(&run)?;
+        println!(
+            "posterior shard {s}: chains {}..{} of {chains} in {}",
+            chain_range.start,
+            chain_range.end,
+            run.root().display()
+        );
+        return Ok(());
+    }
     write_outputs(
         &run,
         &cfg,
-        a.seed,
+        seed,
         shape,
         &start_v,
         &samples_v,
@@ -164,14 +291,9 @@ fn write_outputs(
     let (nz, nx) = (shape.nz, shape.nx);
     let n = samples.len() / shape.len();
     let norm = problem.normalisation;
-    let meta = CorpusMeta {
-        dx: f64::from(cfg.solver.dx),
-        dz: f64::from(cfg.solver.dx),
-        source: format!("velprior posterior ({}, seed {seed})", cfg.method.name()),
-    };
     write_corpus(
         &run.path("samples.h5"),
-        &Corpus::new(samples.to_vec(), [n, nz, nx], meta)?,
+        &Corpus::new(samples.to_vec(), [n, nz, nx], samples_meta(cfg, seed))?,
     )?;
     let summary = PosteriorSummary::new(samples, [nz, nx], truth)?;
     let draw =
@@ -252,4 +374,13 @@ fn write_outputs(
         path.display()
     );
     Ok(())
+}
+
+/// Spacing and provenance of the posterior samples (the same in every shard).
+fn samples_meta(cfg: &PosteriorConfig, seed: u64) -> CorpusMeta {
+    CorpusMeta {
+        dx: f64::from(cfg.solver.dx),
+        dz: f64::from(cfg.solver.dx),
+        source: format!("velprior posterior ({}, seed {seed})", cfg.method.name()),
+    }
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use velprior_data::render::{RenderOptions, render_grid, render_model, save_gif, save_png};
-use velprior_data::{Corpus, CorpusMeta, write_corpus};
+use velprior_data::shard::config_hash;
+use velprior_data::{Corpus, CorpusMeta, Shard, ShardManifest, ShardSet, shard_dir, write_corpus};
 use velprior_diffusion::baselines::display::display_models;
 use velprior_diffusion::prior::AnyPrior;
 use velprior_diffusion::samplers::{SamplerConfig, SamplerObserver, SamplerStep, Variance};
@@ -64,7 +65,15 @@ pub struct SampleArgs {
     /// only).
     #[arg(long)]
     gif: Option<PathBuf>,
+    /// Draw only shard I of N (0-based) of the --batch-sized batches, into
+    /// `<output>.shards/shard-I-of-N/`; `velprior merge` joins the shards. Read from
+    /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT inside a Slurm job array.
+    #[arg(long)]
+    shard: Option<Shard>,
 }
+
+/// The shard manifest's `kind` for `velprior sample`.
+pub const SHARD_KIND: &str = "sample";
 
 /// Records the first sample's x̂0 at every step when `keep` is set.
 struct Trajectory {
@@ -122,6 +131,9 @@ pub fn run(a: SampleArgs) -> Result<()> {
     let meta = prior.meta().clone();
     let [h, w] = meta.model_shape;
     let norm = meta.normalisation;
+    if let Some(shard) = Shard::resolve(a.shard)? {
+        return run_shard(&a, shard, &prior, &cfg);
+    }
     let bar = progress::bar(a.n as u64, "models");
     let mut trajectory = Trajectory {
         keep: a.gif.is_some(),
@@ -131,13 +143,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
-    let [dx, dz] = meta.spacing;
-    let meta = CorpusMeta {
-        dx,
-        dz,
-        source: format!("velprior sample {} seed {}", a.checkpoint.display(), a.seed),
-    };
-    let corpus = Corpus::new(velocity, [a.n, h, w], meta)?;
+    let corpus = Corpus::new(velocity, [a.n, h, w], corpus_meta(&a, &meta))?;
     write_corpus(&a.output, &corpus)?;
     let options = RenderOptions {
         range: Some((norm.vmin, norm.vmax)),
@@ -165,5 +171,84 @@ pub fn run(a: SampleArgs) -> Result<()> {
         save_gif(gif, &frames, 80)?;
     }
     tracing::info!("wrote {} samples of {h}x{w} to {}", a.n, a.output.display());
+    Ok(())
+}
+
+/// Spacing and provenance of the written samples (the same in every shard).
+fn corpus_meta(
+    a: &SampleArgs,
+    meta: &velprior_diffusion::checkpoint::CheckpointMeta,
+) -> CorpusMeta {
+    let [dx, dz] = meta.spacing;
+    CorpusMeta {
+        dx,
+        dz,
+        source: format!("velprior sample {} seed {}", a.checkpoint.display(), a.seed),
+    }
+}
+
+/// Draws shard `shard` of the batches into `<output>.shards/shard-I-of-N/samples.h5`.
+fn run_shard(a: &SampleArgs, shard: Shard, prior: &AnyPrior, cfg: &SamplerConfig) -> Result<()> {
+    if a.png.is_some() || a.gif.is_some() {
+        bail!("--png and --gif draw the whole run: drop them with --shard (draw the merged file)");
+    }
+    let [h, w] = prior.meta().model_shape;
+    let batches = shard.range(a.n.div_ceil(a.batch));
+    let items = [
+        (batches.start * a.batch).min(a.n),
+        (batches.end * a.batch).min(a.n),
+    ];
+    let config = serde_json::json!({
+        "checkpoint": a.checkpoint, "n": a.n, "batch": a.batch, "sampler": cfg,
+    });
+    let manifest = ShardManifest {
+        kind: SHARD_KIND.into(),
+        shard,
+        items,
+        total: a.n,
+        seed: a.seed,
+        config_hash: config_hash(config.to_string().as_bytes()),
+        config,
+        complete: false,
+    };
+    let run = manifest.begin(&shard_dir(&a.output, shard))?;
+    let count = items[1] - items[0];
+    let bar = progress::bar(count as u64, "models");
+    let velocity = prior.sample_batches(
+        a.n,
+        a.seed,
+        cfg,
+        a.batch,
+        batches,
+        &mut velprior_diffusion::samplers::NoObserver,
+        &mut |done| bar.set_position(done as u64),
+    )?;
+    bar.finish_and_clear();
+    if count > 0 {
+        let corpus = Corpus::new(velocity, [count, h, w], corpus_meta(a, prior.meta()))?;
+        write_corpus(&run.path("samples.h5"), &corpus)?;
+    }
+    manifest.finish(&run)?;
+    println!(
+        "shard {shard}: models {}..{} of {} in {}",
+        items[0],
+        items[1],
+        a.n,
+        run.root().display()
+    );
+    Ok(())
+}
+
+/// `velprior merge` of sample shards: the models of every shard, in order, in
+/// `<out>/samples.h5`.
+pub fn merge(shards: &ShardSet, out: &std::path::Path) -> Result<()> {
+    let path = out.join("samples.h5");
+    shards.concat_corpora("samples.h5", &path)?;
+    println!(
+        "merged {} models from {} shards into {}",
+        shards.run().total,
+        shards.dirs.len(),
+        path.display()
+    );
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! velocities in m/s.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
@@ -111,7 +112,7 @@ impl AnyPrior {
     /// Draws `n` models in m/s, row-major (n, H, W), `batch` at a time (batch k seeded
     /// `seed + k`), calling `progress(done)` after each batch. `sampler` and `observer` (given
     /// the first batch) apply to diffusion priors only; the autoencoder decodes
-    /// z ~ N(0, s²I) and the Gaussian draws in closed form, both from `seed`.
+    /// z ~ N(0, s²I) and the Gaussian draws in closed form, each batch from its own seed.
     pub fn sample(
         &self,
         n: usize,
@@ -121,13 +122,37 @@ impl AnyPrior {
         observer: &mut dyn SamplerObserver,
         progress: &mut dyn FnMut(usize),
     ) -> Result<Vec<f32>> {
-        let v = match self {
-            AnyPrior::Diffusion(p) => {
-                let [h, w] = p.meta.model_shape;
-                let batch = batch.max(1);
-                let mut out = Vec::with_capacity(n * h * w);
-                for (k, start) in (0..n).step_by(batch).enumerate() {
-                    let count = batch.min(n - start);
+        let batches = n.div_ceil(batch.max(1));
+        self.sample_batches(n, seed, sampler, batch, 0..batches, observer, progress)
+    }
+
+    /// The models of batches `batches` of [`AnyPrior::sample`]`(n, seed, …, batch)`, bit for
+    /// bit: batch k holds models [k·batch, min((k+1)·batch, n)) and is drawn from seed
+    /// `seed + k` alone, so a sharded run that splits the batches gives the same models.
+    /// `progress` hears the models done so far in this call; `observer` sees batch 0 only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sample_batches(
+        &self,
+        n: usize,
+        seed: u64,
+        sampler: &SamplerConfig,
+        batch: usize,
+        batches: Range<usize>,
+        observer: &mut dyn SamplerObserver,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f32>> {
+        let batch = batch.max(1);
+        let [h, w] = self.meta().model_shape;
+        let mut out = Vec::new();
+        for k in batches {
+            let start = k * batch;
+            if start >= n {
+                break;
+            }
+            let count = batch.min(n - start);
+            let seed = seed.wrapping_add(k as u64);
+            let v = match self {
+                AnyPrior::Diffusion(p) => {
                     let obs: &mut dyn SamplerObserver = if k == 0 {
                         &mut *observer
                     } else {
@@ -139,20 +164,19 @@ impl AnyPrior {
                         &p.schedule,
                         &[count, 1, h, w],
                         &Device::Cpu,
-                        seed.wrapping_add(k as u64),
+                        seed,
                         obs,
                     )?;
                     let mut v = x.flatten_all()?.to_vec1::<f32>()?;
                     p.meta.normalisation.denormalise(&mut v);
-                    out.extend(v);
-                    progress(start + count);
+                    v
                 }
-                return Ok(out);
-            }
-            AnyPrior::Autoencoder(p) => p.sample(n, seed)?,
-            AnyPrior::Gaussian(p) => p.sample(n, seed),
-        };
-        progress(n);
-        Ok(v)
+                AnyPrior::Autoencoder(p) => p.sample(count, seed)?,
+                AnyPrior::Gaussian(p) => p.sample(count, seed),
+            };
+            out.extend(v);
+            progress(out.len() / (h * w));
+        }
+        Ok(out)
     }
 }

@@ -46,6 +46,26 @@ impl MethodConfig {
         }
     }
 
+    /// Samples (independent chains) the method draws.
+    pub fn samples(&self) -> usize {
+        match self {
+            MethodConfig::RedDiff(c) => c.samples,
+            MethodConfig::Dps(c) => c.samples,
+            MethodConfig::Alternating(c) => c.samples,
+        }
+    }
+
+    /// The same method drawing `samples` samples.
+    pub fn with_samples(&self, samples: usize) -> MethodConfig {
+        let mut m = self.clone();
+        match &mut m {
+            MethodConfig::RedDiff(c) => c.samples = samples,
+            MethodConfig::Dps(c) => c.samples = samples,
+            MethodConfig::Alternating(c) => c.samples = samples,
+        }
+        m
+    }
+
     /// Runs the method; `start` (normalised) is used by RED-diff and the alternating method.
     /// Returns the samples (normalised) concatenated.
     pub fn run(

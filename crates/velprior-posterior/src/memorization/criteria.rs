@@ -2,7 +2,7 @@
 //! below 1/3, Gu et al. 2023) and d1 / mean(d2..dk) with k = min(50, N) (memorised below 0.5,
 //! Carlini et al. 2023, and below 0.7, Siahkoohi & Sabeddu 2026), and their summary.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::knn::{Metric, Neighbours};
 use crate::error::{PosteriorError, Result};
@@ -45,7 +45,7 @@ pub struct SampleCriteria {
 }
 
 /// Fractions and counts over all generated models.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CriteriaSummary {
     /// Generated models assessed.
     pub samples: usize,

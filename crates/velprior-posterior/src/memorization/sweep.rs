@@ -102,7 +102,7 @@ impl SweepConfig {
 }
 
 /// Results at one training-set size.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SweepPoint {
     /// Training-set size.
     pub n: usize,
@@ -130,6 +130,20 @@ pub fn run_sweep(
 ) -> Result<Vec<SweepPoint>> {
     let run = RunDir::create(&cfg.output)?;
     run.write_json("config.json", cfg)?;
+    let points = sweep_points(cfg, &run, &cfg.sizes, progress)?;
+    finish_sweep(&run, &points)?;
+    Ok(points)
+}
+
+/// The points at `sizes` (some of `cfg.sizes`; each depends only on `cfg` and its size, so
+/// shards of a sweep can split them): priors trained in `run/n<N>/`, each point appended to
+/// `run/metrics.jsonl`.
+pub fn sweep_points(
+    cfg: &SweepConfig,
+    run: &RunDir,
+    sizes: &[usize],
+    progress: &mut dyn FnMut(&SweepPoint),
+) -> Result<Vec<SweepPoint>> {
     let norm = Normalisation::new(cfg.vmin, cfg.vmax)?;
     let n_max = *cfg.sizes.last().expect("checked non-empty");
     let total = n_max * if cfg.disjoint_halves { 2 } else { 1 } + cfg.test_models;
@@ -142,12 +156,12 @@ pub fn run_sweep(
     norm.normalise(&mut unit);
     let held_out = &unit[(total - cfg.test_models) * d..];
     let mut points = Vec::new();
-    for &n in &cfg.sizes {
+    for &n in sizes {
         let subset = &unit[..n * d];
         let t0 = std::time::Instant::now();
         let trained = train_and_sample(
             cfg,
-            &run,
+            run,
             &corpus.select(&(0..n).collect::<Vec<_>>())?,
             &format!("n{n}"),
         )?;
@@ -155,7 +169,7 @@ pub fn run_sweep(
             let idx: Vec<usize> = (n_max..n_max + n).collect();
             Some(train_and_sample(
                 cfg,
-                &run,
+                run,
                 &corpus.select(&idx)?,
                 &format!("n{n}-disjoint"),
             )?)
@@ -191,9 +205,13 @@ pub fn run_sweep(
         progress(&point);
         points.push(point);
     }
-    run.write_json("sweep.json", &points)?;
-    write_charts(&run, &points)?;
     Ok(points)
+}
+
+/// Writes `sweep.json` and the charts of `points` into `run`.
+pub fn finish_sweep(run: &RunDir, points: &[SweepPoint]) -> Result<()> {
+    run.write_json("sweep.json", &points)?;
+    write_charts(run, points)
 }
 
 /// Trains the configured prior on `subset` in `run/<name>/` and draws the configured samples
