@@ -54,6 +54,10 @@ pub struct SynthArgs {
     /// Grid spacing in m (dx = dz).
     #[arg(long, default_value_t = 10.0)]
     spacing: f64,
+    /// Two-layer family only: the interface at this fraction of the depth, e.g. 0.5
+    /// (default: uniform in the middle half).
+    #[arg(long)]
+    interface: Option<f64>,
     /// Output HDF5 file.
     #[arg(long, short)]
     output: PathBuf,
@@ -193,6 +197,7 @@ fn synth(a: SynthArgs) -> Result<()> {
         seed: a.seed,
         shape: a.size,
         spacing: a.spacing,
+        interface: a.interface,
     };
     let [h, w] = spec.model_shape();
     let bar = progress::bar(a.n as u64, "models");

@@ -98,6 +98,27 @@ fn two_layer_profiles_follow_v2_twice_v1() {
 }
 
 #[test]
+fn a_fixed_interface_puts_every_step_at_that_depth_and_keeps_the_velocities() {
+    let random = generate(&SynthSpec::new(Family::TwoLayer, 50, 4)).unwrap();
+    let fixed = generate(&SynthSpec {
+        interface: Some(0.4),
+        ..SynthSpec::new(Family::TwoLayer, 50, 4)
+    })
+    .unwrap();
+    let (pr, pf) = (
+        random.parameters.unwrap(),
+        fixed.parameters.as_ref().unwrap(),
+    );
+    for i in 0..50 {
+        // v1 and v2 are drawn before the interface, so they do not change.
+        assert_eq!(pr.values[3 * i..3 * i + 2], pf.values[3 * i..3 * i + 2]);
+        assert_eq!(pf.values[3 * i + 2], 260.0); // round(0.4 · 64) = 26 samples of 10 m
+        let m = fixed.model(i);
+        assert_eq!((m[25], m[26]), (pf.values[3 * i], pf.values[3 * i + 1]));
+    }
+}
+
+#[test]
 fn marmousi_models_have_spread_and_salt_sometimes() {
     let c = generate(&SynthSpec {
         shape: Some([64, 96]),
@@ -132,6 +153,20 @@ fn bad_specs_are_refused() {
         })
         .is_err()
     );
+    for (family, fraction) in [(Family::TwoLayer, 1.0), (Family::TwoLayer, f64::NAN)] {
+        let err = generate(&SynthSpec {
+            interface: Some(fraction),
+            ..SynthSpec::new(family, 1, 0)
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("outside (0, 1)"), "{err}");
+    }
+    let err = generate(&SynthSpec {
+        interface: Some(0.5),
+        ..SynthSpec::new(Family::Flatvel, 1, 0)
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("two-layer family only"), "{err}");
     assert!(
         "bogus"
             .parse::<Family>()

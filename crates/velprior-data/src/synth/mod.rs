@@ -108,6 +108,9 @@ pub struct SynthSpec {
     pub shape: Option<[usize; 2]>,
     /// Grid spacing dx = dz, m.
     pub spacing: f64,
+    /// Two-layer family only: the interface at this fraction of the depth, in (0, 1);
+    /// `None` draws it uniformly in the middle half.
+    pub interface: Option<f64>,
 }
 
 impl SynthSpec {
@@ -119,6 +122,7 @@ impl SynthSpec {
             seed,
             shape: None,
             spacing: 10.0,
+            interface: None,
         }
     }
 
@@ -149,7 +153,17 @@ impl SynthSpec {
                 self.n, self.family, self.spacing, min[0], min[1]
             )));
         }
-        Ok(())
+        match self.interface {
+            Some(f) if self.family != Family::TwoLayer => Err(DataError::invalid(format!(
+                "an interface fraction ({f}) applies to the two-layer family only, not '{}'",
+                self.family
+            ))),
+            Some(f) if f.is_nan() || f <= 0.0 || f >= 1.0 => Err(DataError::invalid(format!(
+                "interface fraction {f} is outside (0, 1): give the interface depth as a \
+                 fraction of the profile, e.g. 0.5"
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -184,7 +198,8 @@ fn generate_block(spec: &SynthSpec, start: usize, count: usize) -> (Vec<f32>, Ve
                 ),
                 Family::Marmousi => (marmousi::generate(rng, h, w), vec![]),
                 Family::TwoLayer => {
-                    let (profile, params) = two_layer::generate(rng, h, spec.spacing);
+                    let (profile, params) =
+                        two_layer::generate(rng, h, spec.spacing, spec.interface);
                     let column: Vec<f32> = profile
                         .iter()
                         .flat_map(|&v| std::iter::repeat_n(v, w))
