@@ -46,7 +46,7 @@ fn tiny_teaching_experiment_writes_pictures_and_summary() {
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["runs"].as_array().unwrap().len(), 2);
     assert!(summary["corpus"]["slope"].as_f64().unwrap() > 1.5);
-    for run in ["lambda-1", "lambda-0"] {
+    for run in ["lambda-20", "lambda-0"] {
         for f in [
             "checkpoint.safetensors",
             "v1v2-scatter.png",
