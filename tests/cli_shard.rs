@@ -242,6 +242,37 @@ fn without_times(mut v: serde_json::Value) -> serde_json::Value {
     v
 }
 
+/// Asserts equal JSON, numbers to 1e-9 relative.
+fn assert_close(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+                "{at}: {x} vs {y}"
+            );
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_close(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>(),
+                "{at}"
+            );
+            for (k, v) in x {
+                assert_close(v, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
 fn json(path: &Path) -> serde_json::Value {
     without_times(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
 }
@@ -276,8 +307,8 @@ fn sharded_posterior_merges_to_the_unsharded_run() {
              [solver]\ndx = 10.0\ndt = 0.001\norder = 4\nfreq = 15.0\nfree_surface = false\n\
              [solver.boundary]\nkind = \"cpml\"\nwidth = 8\nreflection = 0.001\nmax_velocity = 4500.0\n\
              [acquisition]\nn_sources = {shots}\ndepth = 1\nnt = {nt}\nwavelet = {{ kind = \"openfwi\", freq = 15.0 }}\n\
-             [method]\nkind = \"dps\"\nsteps = 3\nzeta = 0.5\nguidance = \"approximate\"\n\
-             likelihood_steps = 1\nsamples = 3\n",
+             [method]\nkind = \"red-diff\"\niterations = 3\nlr = 0.05\nlambda = 0.5\n\
+             t_min = 0.1\nt_max = 0.9\nsamples = 3\n",
             s(&ckpt),
             s(&data_path),
             s(&truth_path)
@@ -368,18 +399,21 @@ fn sharded_memorization_sweep_merges_to_the_unsharded_sweep() {
         "--out",
         s(&merged),
     ]));
-    assert_eq!(
+    // Each size is computed from the config alone, but not to the last bit: the empirical
+    // denoiser's candle/gemm matrix products round differently depending on what the process
+    // ran before (measured: one d1_mean differed in its 16th digit when size 6 ran first in its
+    // process), so the sweep is compared to 1e-9 relative; the trained priors' samples match.
+    let (m, one) = (
         json(&merged.join("sweep.json")),
-        json(&single.join("sweep.json"))
+        json(&single.join("sweep.json")),
     );
-    assert_eq!(
-        json(&merged.join("sweep.json")).as_array().unwrap().len(),
-        3
-    );
-    assert_eq!(
+    assert_eq!(m.as_array().unwrap().len(), 3);
+    assert_close(&m, &one, "sweep.json");
+    let (m, one) = (
         jsonl(&merged.join("metrics.jsonl")),
-        jsonl(&single.join("metrics.jsonl"))
+        jsonl(&single.join("metrics.jsonl")),
     );
+    assert_close(&m.into(), &one.into(), "metrics.jsonl");
     for f in ["memorised_fraction.png", "n6/prior/checkpoint.safetensors"] {
         assert!(merged.join(f).exists(), "{f}");
     }
