@@ -5,7 +5,8 @@
 #   bash scripts/setup.sh --test   also what the tests use beyond Rust: the Python packages of
 #                                  the interoperability tests (h5py, numpy, safetensors from
 #                                  PyPI), and chromium + node + playwright-core (npm) for the
-#                                  dashboard's real-browser test
+#                                  dashboard's real-browser test, and (as root) slurmctld,
+#                                  slurmd, slurm-client and munge for the Slurm job-array test
 # Idempotent: a machine that already has everything is left untouched.
 set -euo pipefail
 
@@ -28,6 +29,20 @@ if [ "${1:-}" = "--test" ]; then
         echo "setup: installing h5py numpy safetensors from PyPI" >&2
         python3 -m pip install --quiet --disable-pip-version-check h5py numpy safetensors \
             || python3 -m pip install --quiet --disable-pip-version-check --user h5py numpy safetensors
+    fi
+fi
+
+if [ "${1:-}" = "--test" ]; then
+    # A real single-node Slurm for the job-array test (tests/cli_shard.rs, as root).
+    slurm=()
+    [ -x /usr/sbin/slurmctld ] || slurm+=(slurmctld)
+    [ -x /usr/sbin/slurmd ] || slurm+=(slurmd)
+    command -v sbatch >/dev/null 2>&1 || slurm+=(slurm-client)
+    [ -x /usr/sbin/munged ] || slurm+=(munge)
+    if [ ${#slurm[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ]; then
+        echo "setup: installing ${slurm[*]} (Slurm job-array test)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${slurm[@]}" >/dev/null
     fi
 fi
 
