@@ -7,10 +7,11 @@
 //! MALA), [`metropolis`] (random walk in model or AE-latent space), [`boomerang`]. The chain
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
-//! statistics.
+//! statistics; [`calibration`] measures the ±1σ/±2σ coverage of a sampler on held-out models.
 
 pub mod alternating;
 pub mod boomerang;
+pub mod calibration;
 pub mod config;
 pub mod dps;
 pub mod error;
