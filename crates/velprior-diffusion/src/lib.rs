@@ -7,6 +7,7 @@
 pub mod baselines;
 pub mod checkpoint;
 pub mod config;
+pub mod data_parallel;
 pub mod denoiser;
 pub mod ema;
 pub mod error;

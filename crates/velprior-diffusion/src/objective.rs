@@ -2,6 +2,8 @@
 //! Salimans & Ho 2022), and continuous-time denoising score matching on the VP-SDE
 //! (Song et al. 2021), all as an MSE between the network output and its target.
 
+use std::ops::Range;
+
 use candle_core::Tensor;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -28,6 +30,21 @@ pub fn training_loss(
     diffusion: &DiffusionConfig,
     schedule: &Schedule,
     rng: &mut ChaCha8Rng,
+) -> Result<Tensor> {
+    let n = x0.dim(0)?;
+    training_loss_rows(unet, x0, diffusion, schedule, rng, 0..n)
+}
+
+/// [`training_loss`] of the rows `rows` of the batch `x0` only: the timesteps and noise of the
+/// whole batch are drawn (the random stream advances as for the whole batch) and the MSE is
+/// taken over `rows` — a data-parallel worker's share.
+pub fn training_loss_rows(
+    unet: &UNet,
+    x0: &Tensor,
+    diffusion: &DiffusionConfig,
+    schedule: &Schedule,
+    rng: &mut ChaCha8Rng,
+    rows: Range<usize>,
 ) -> Result<Tensor> {
     let n = x0.dim(0)?;
     let device = x0.device();
@@ -65,11 +82,24 @@ pub fn training_loss(
         )?;
         (x_t, a, b, t.iter().map(|&k| k as f32).collect())
     };
-    let time = Tensor::from_vec(time, n, device)?;
+    let (x0, eps, x_t, sqrt_ab, sqrt_omab, time) = if rows == (0..n) {
+        (x0.clone(), eps, x_t, sqrt_ab, sqrt_omab, time)
+    } else {
+        let cut = |t: &Tensor| t.narrow(0, rows.start, rows.len());
+        (
+            cut(x0)?,
+            cut(&eps)?,
+            cut(&x_t)?,
+            cut(&sqrt_ab)?,
+            cut(&sqrt_omab)?,
+            time[rows.clone()].to_vec(),
+        )
+    };
+    let time = Tensor::from_vec(time, rows.len(), device)?;
     let out = unet.forward(&x_t, &time, true)?;
     let target = match diffusion.objective {
         Objective::Eps => eps,
-        Objective::X0 => x0.clone(),
+        Objective::X0 => x0,
         Objective::V => (eps.broadcast_mul(&sqrt_ab)? - x0.broadcast_mul(&sqrt_omab)?)?,
     };
     Ok((out - target)?.sqr()?.mean_all()?)

@@ -25,9 +25,10 @@ use crate::checkpoint::{
     CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
 };
 use crate::config::{DiffusionConfig, TrainConfig};
+use crate::data_parallel::{AllReduce, batch_rows};
 use crate::ema::Ema;
 use crate::error::{DiffusionError, Result};
-use crate::objective::training_loss;
+use crate::objective::training_loss_rows;
 use crate::optim::{AdamW, AdamWConfig};
 use crate::samplers::{NoObserver, SamplerConfig, sample};
 use crate::unet_denoiser::UNetDenoiser;
@@ -144,6 +145,8 @@ pub struct Trainer {
     rng: ChaCha8Rng,
     step: usize,
     fingerprint: CorpusFingerprint,
+    /// Data-parallel group (None: one worker on the whole batch).
+    comm: Option<Box<dyn AllReduce>>,
 }
 
 impl Trainer {
@@ -177,6 +180,7 @@ impl Trainer {
             rng,
             step: 0,
             fingerprint,
+            comm: None,
         })
     }
 
@@ -222,6 +226,40 @@ impl Trainer {
         t.rng = details.rng.restore()?;
         t.step = meta.step;
         Ok(t)
+    }
+
+    /// Makes this trainer one rank of a data-parallel group: rank 0's weights, EMA and
+    /// optimiser state are broadcast, each step trains on this rank's rows of the batch
+    /// ([`batch_rows`]) and all-reduces the gradients; only rank 0 writes logs, checkpoints
+    /// and pictures. With dropout the ranks' masks differ from a single worker's.
+    pub fn with_data_parallel(mut self, mut comm: Box<dyn AllReduce>) -> Result<Trainer> {
+        let state: Vec<Tensor> = self
+            .vars
+            .iter()
+            .map(|v| v.as_tensor().clone())
+            .chain(self.ema.shadow.iter().cloned())
+            .chain(self.opt.first.iter().cloned())
+            .chain(self.opt.second.iter().cloned())
+            .collect();
+        let mut flat = flatten(&state)?;
+        comm.broadcast(&mut flat)?;
+        let restored = unflatten(&flat, &state)?;
+        let k = self.vars.len();
+        for (i, t) in restored.into_iter().enumerate() {
+            match i / k {
+                0 => self.vars[i % k].set(&t)?,
+                1 => self.ema.shadow[i % k] = t,
+                2 => self.opt.first[i % k] = t,
+                _ => self.opt.second[i % k] = t,
+            }
+        }
+        self.comm = Some(comm);
+        Ok(self)
+    }
+
+    /// Whether this trainer writes the run folder (a single worker, or rank 0).
+    fn writes(&self) -> bool {
+        self.comm.as_ref().is_none_or(|c| c.rank() == 0)
     }
 
     /// Steps taken so far.
@@ -272,17 +310,34 @@ impl Trainer {
         while self.step < end {
             let lr = self.cfg.train.optimizer.lr_at(self.step, total);
             let x0 = self.next_batch()?;
+            let b = self.cfg.train.batch_size;
+            let (rank, world) = self
+                .comm
+                .as_ref()
+                .map_or((0, 1), |c| (c.rank(), c.world_size()));
+            let rows = batch_rows(b, rank, world);
             self.unet.set_dropout_seed(
-                self.cfg.train.seed ^ (self.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                self.cfg.train.seed
+                    ^ (self.step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    ^ (rank as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
             );
-            let loss = training_loss(
+            let mut loss = training_loss_rows(
                 &self.unet,
                 &x0,
                 &self.cfg.diffusion,
                 &self.schedule,
                 &mut self.rng,
+                rows.clone(),
             )?;
-            let value = loss.to_scalar::<f32>()? as f64;
+            if world > 1 {
+                // This rank's share of the whole batch's mean loss.
+                loss = (loss * (rows.len() as f64 / b as f64))?;
+            }
+            let mut value = loss.to_scalar::<f32>()? as f64;
+            let mut grads = loss.backward()?;
+            if let Some(comm) = self.comm.as_mut() {
+                value = all_reduce_grads(comm.as_mut(), &self.vars, &mut grads, value)?;
+            }
             if !value.is_finite() {
                 let keep = if checkpoint.exists() {
                     format!("the last good checkpoint is {}", checkpoint.display())
@@ -294,7 +349,6 @@ impl Trainer {
                     self.step + 1
                 )));
             }
-            let grads = loss.backward()?;
             let report = self.opt.step(&grads, lr)?;
             self.ema.update(&self.vars)?;
             self.step += 1;
@@ -309,16 +363,21 @@ impl Trainer {
                     grad_norm: report.grad_norm,
                     steps_per_s: loss_count as f64 / tick.elapsed().as_secs_f64(),
                 };
-                self.run.append_jsonl(METRICS_FILE, &metrics)?;
-                observer.on_log(&metrics);
+                if self.writes() {
+                    self.run.append_jsonl(METRICS_FILE, &metrics)?;
+                    observer.on_log(&metrics);
+                }
                 (loss_sum, loss_count, tick) = (0.0, 0, Instant::now());
             }
-            if self.step.is_multiple_of(self.cfg.train.checkpoint_every) || self.step == end {
+            let save =
+                self.step.is_multiple_of(self.cfg.train.checkpoint_every) || self.step == end;
+            if save && self.writes() {
                 self.save(&checkpoint)?;
                 observer.on_checkpoint(self, &checkpoint)?;
             }
             let every = self.cfg.train.sample_every;
             if self.cfg.train.sample_count > 0
+                && self.writes()
                 && ((every > 0 && self.step.is_multiple_of(every)) || self.step == total)
             {
                 self.draw_samples()?;
@@ -444,4 +503,52 @@ fn fingerprint(reader: &CorpusReader) -> Result<CorpusFingerprint> {
     let first = reader.read_range(0, 1)?;
     let last = reader.read_range(shape[0] - 1, 1)?;
     Ok(CorpusFingerprint::new(reader.path(), shape, &first, &last))
+}
+
+/// Replaces `grads` of `vars` by their sum over the ranks of `comm` (each rank's loss is its
+/// share of the batch mean, so the sum is the whole batch's gradient); returns the summed
+/// `loss`. Variables without a gradient contribute zeros.
+fn all_reduce_grads(
+    comm: &mut dyn AllReduce,
+    vars: &[Var],
+    grads: &mut candle_core::backprop::GradStore,
+    loss: f64,
+) -> Result<f64> {
+    let tensors: Vec<Tensor> = vars
+        .iter()
+        .map(|v| match grads.get(v) {
+            Some(g) => Ok(g.clone()),
+            None => v.as_tensor().zeros_like(),
+        })
+        .collect::<candle_core::Result<_>>()?;
+    let mut flat = flatten(&tensors)?;
+    flat.push(loss as f32);
+    comm.all_reduce_sum(&mut flat)?;
+    let total = f64::from(flat.pop().expect("loss pushed above"));
+    for (v, g) in vars.iter().zip(unflatten(&flat, &tensors)?) {
+        grads.insert(v.as_tensor(), g);
+    }
+    Ok(total)
+}
+
+/// The f32 values of `tensors`, concatenated.
+fn flatten(tensors: &[Tensor]) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    for t in tensors {
+        out.extend(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?);
+    }
+    Ok(out)
+}
+
+/// Splits `flat` into tensors shaped (and placed) like `like`.
+fn unflatten(flat: &[f32], like: &[Tensor]) -> Result<Vec<Tensor>> {
+    let mut at = 0;
+    like.iter()
+        .map(|t| {
+            let n = t.elem_count();
+            let v = Tensor::from_slice(&flat[at..at + n], t.shape(), t.device())?;
+            at += n;
+            Ok(v.to_dtype(t.dtype())?)
+        })
+        .collect()
 }
