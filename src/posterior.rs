@@ -1,6 +1,7 @@
 //! `velprior posterior --config file.toml`: draw velocity models from the posterior of a
 //! diffusion prior and seismic data (RED-diff, DPS, diffusion-regularised FWI), with a run
-//! folder of samples (HDF5), mean / std / error / z-score pictures and metrics.
+//! folder of samples (HDF5), mean / std / error / z-score pictures and metrics; a config with a
+//! `[calibration]` table measures the sampler's ±1σ/±2σ coverage instead ([`calibration`]).
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ use velprior_posterior::{IterationRecord, Problem};
 
 use crate::fwi::read_model;
 use crate::progress;
+
+pub mod calibration;
 
 #[derive(Debug, Args)]
 pub struct PosteriorArgs {
@@ -59,7 +62,6 @@ enum Work {
 /// One line of metrics.jsonl.
 #[derive(serde::Serialize)]
 struct LogLine {
-    chain: usize,
     iteration: usize,
     misfit: Option<f64>,
     extra: Option<f64>,
@@ -71,6 +73,12 @@ struct LogLine {
 pub fn run(a: PosteriorArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("{}: cannot read config", a.config.display()))?;
+    if let Some(cal) = calibration::parse(&text, &a.config)? {
+        if a.shard.is_some() {
+            bail!("--shard: a calibration config runs unsharded; drop --shard");
+        }
+        return calibration::run(&cal, &text, &a.config, &a.out, a.seed);
+    }
     let shard = Shard::resolve(a.shard)?;
     execute(&text, &a.config, &a.out, a.seed, Work::Chains(shard))
 }
@@ -198,14 +206,19 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
         "iterations",
     );
     let t0 = Instant::now();
-    let chain = Cell::new(0);
+    // metrics.jsonl follows chain 0 (as the batched run followed sample 0); the others only
+    // advance the progress bar.
+    let first_chain = Cell::new(true);
     let mut observer = |r: &IterationRecord<'_>| -> velprior_posterior::Result<()> {
+        bar.inc(1);
+        if !first_chain.get() {
+            return Ok(());
+        }
         let ssim = match &truth_v {
             Some(t) => Some(velocity_metrics(&problem.to_velocity(r.estimate), t, shape)?.ssim),
             None => None,
         };
         let line = LogLine {
-            chain: chain.get(),
             iteration: r.iteration,
             misfit: r.misfit,
             extra: r.extra,
@@ -213,7 +226,6 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
             seconds: t0.elapsed().as_secs_f64(),
         };
         run.append_jsonl("metrics.jsonl", &line)?;
-        bar.inc(1);
         Ok(())
     };
     tracing::info!(
@@ -229,7 +241,7 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
     let start_unit = problem.to_unit(&start_v);
     let mut samples = Vec::with_capacity(chain_range.len() * shape.len());
     for j in chain_range.clone() {
-        chain.set(j);
+        first_chain.set(j == 0);
         samples.extend(one.run(
             model,
             &problem,
