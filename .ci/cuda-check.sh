@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Compile-check every kernels/*.cu to PTX with NVRTC — no GPU, no CUDA toolkit, no `cuda` feature.
+# Compile-check every kernels/*.cu to PTX with NVRTC — no GPU, no CUDA toolkit, no `cuda` feature —
+# and type-check the NCCL data-parallel path (velprior-diffusion --features nccl).
 #
 # Installs PyPI's nvidia-cuda-nvrtc-cu12 (libnvrtc.so.12, ~240 MB) into a venv that is reused
 # between runs, puts its lib directory on LD_LIBRARY_PATH and runs velprior-kernels' NVRTC tests
 # with VELPRIOR_REQUIRE_NVRTC=1, so a kernel that does not compile (or a missing libnvrtc) fails.
 #
 # Usage: bash .ci/cuda-check.sh            (from the repository root; needs python3 with venv + pip)
-#        bash .ci/cuda-check.sh --feature  also type-checks `--features cuda` (candle's CUDA backend):
+#        bash .ci/cuda-check.sh --feature  also type-checks `--features cuda` (candle's CUDA backend,
+#                                          velprior-kernels and velprior-diffusion with NCCL):
 #                                          installs nvcc 13.x from PyPI (~370 MB) and builds
 #                                          candle-kernels with it — about 30 min on 2 cores the
 #                                          first time, so it is a manual step, not CI's.
@@ -37,6 +39,11 @@ echo "cuda-check: NVRTC from $libdir"
 LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" VELPRIOR_REQUIRE_NVRTC=1 \
     cargo test -p velprior-kernels --test cu_compile -- --nocapture
 
+# The NCCL all-reduce of data-parallel training (velprior-diffusion's `nccl` feature, part of
+# `cuda`): cudarc loads libnccl at run time, so this type-checks without a GPU, NCCL or nvcc.
+cargo clippy -p velprior-diffusion --features nccl --all-targets -- -D warnings
+echo "cuda-check: velprior-diffusion --features nccl (NCCL data-parallel path) compiles (clippy clean)"
+
 if [ "${1:-}" = "--feature" ]; then
     nvcc_venv="${VELPRIOR_NVCC_VENV:-$HOME/.cache/velprior/nvcc-venv}"
     [ -x "$nvcc_venv/bin/python" ] || python3 -m venv "$nvcc_venv"
@@ -49,6 +56,6 @@ if [ "${1:-}" = "--feature" ]; then
     CUDA_ROOT="$cuda_root" CUDA_HOME="$cuda_root" NVCC="$cuda_root/bin/nvcc" PATH="$cuda_root/bin:$PATH" \
         CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" \
         CARGO_TARGET_DIR="${VELPRIOR_CUDA_TARGET_DIR:-$HOME/.cache/velprior/target-cuda}" \
-        cargo clippy -p velprior-kernels --features cuda --all-targets -- -D warnings
-    echo "cuda-check: velprior-kernels --features cuda compiles (clippy clean)"
+        cargo clippy -p velprior-kernels -p velprior-diffusion --features cuda --all-targets -- -D warnings
+    echo "cuda-check: velprior-kernels and velprior-diffusion --features cuda compile (clippy clean)"
 fi
