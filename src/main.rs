@@ -6,6 +6,7 @@
 mod ae;
 mod data;
 mod fwi;
+mod mad;
 mod memorization;
 mod merge;
 mod parse;
@@ -50,6 +51,9 @@ enum Command {
     /// Memorization diagnostics: nearest training models of generated models, ratio tests,
     /// and sweeps over training-set size (`memorization sweep`).
     Memorization(memorization::MemorizationArgs),
+    /// Self-consuming (MAD) loops: each generation trains on the previous one's samples (plus
+    /// fixed or fresh real models); k-NN precision and recall per generation.
+    Mad(mad::MadArgs),
     /// Posterior sampling with a diffusion prior and seismic data (RED-diff, DPS,
     /// diffusion-regularised FWI) from a TOML config.
     Posterior(posterior::PosteriorArgs),
@@ -78,6 +82,7 @@ fn main() {
         Command::Ae(cmd) => ae::run(cmd),
         Command::Fwi(args) => fwi::run(args),
         Command::Memorization(args) => memorization::run(args),
+        Command::Mad(args) => mad::run(args),
         Command::Posterior(args) => posterior::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Merge(args) => merge::run(args),

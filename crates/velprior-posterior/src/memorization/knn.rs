@@ -114,7 +114,7 @@ pub fn knn(queries: &[f32], train: &dyn TrainSource, opts: &KnnOptions) -> Resul
     Ok(out)
 }
 
-/// One pass over the training set for a block of queries.
+/// One pass over the training set for a block of queries: candidates, then the exact re-rank.
 fn search_block(
     block: &[f32],
     d: usize,
@@ -122,34 +122,55 @@ fn search_block(
     opts: &KnnOptions,
     out: &mut Neighbours,
 ) -> Result<()> {
+    let keep = (opts.k + opts.refine_extra).min(train.len());
+    let heaps = candidates(block, d, train, opts.metric, opts.chunk, keep, None)?;
+    refine(block, d, train, opts, &heaps, out)
+}
+
+/// The `keep` training models of smallest f32 selection key for each query of `block`
+/// (row-major (mb, D)), streaming `train` `chunk` models at a time. The key is
+/// ‖t_j‖² + bias_j − 2 q·t_j for L2 (‖q‖² is constant per query; `bias` is indexed by training
+/// model, zero when `None`) and −2 q·t_j on centred unit rows for NCC.
+pub(super) fn candidates(
+    block: &[f32],
+    d: usize,
+    train: &dyn TrainSource,
+    metric: Metric,
+    chunk: usize,
+    keep: usize,
+    bias: Option<&[f32]>,
+) -> Result<Vec<TopK>> {
     let (mb, n) = (block.len() / d, train.len());
-    let keep = (opts.k + opts.refine_extra).min(n);
-    let q = prepare(block.to_vec(), d, opts.metric);
+    let q = prepare(block.to_vec(), d, metric);
     let mut heaps: Vec<TopK> = (0..mb).map(|_| TopK::new(keep)).collect();
     let mut dots = Vec::new();
     let mut start = 0;
     while start < n {
-        let c = opts.chunk.min(n - start);
-        let t = prepare(train.read(start, c)?, d, opts.metric);
-        // Selection key per (i, j): ‖t_j‖² − 2 q_i·t_j (L2; ‖q_i‖² is constant per row), or
-        // −2 q_i·t_j on unit vectors (NCC).
-        let t_norm: Vec<f32> = match opts.metric {
+        let c = chunk.min(n - start);
+        let t = prepare(train.read(start, c)?, d, metric);
+        let mut t_key: Vec<f32> = match metric {
             Metric::L2 => t.chunks(d).map(dot32).collect(),
             Metric::Ncc => vec![0.0; c],
         };
+        if let Some(b) = bias {
+            t_key
+                .iter_mut()
+                .zip(&b[start..start + c])
+                .for_each(|(k, b)| *k += b);
+        }
         dots.resize(mb * c, 0.0);
         gemm_abt(&mut dots, &q, &t, mb, c, d, -2.0);
         heaps
             .par_iter_mut()
             .zip(dots.par_chunks(c))
             .for_each(|(heap, row)| {
-                for (j, (&g, &tn)) in row.iter().zip(&t_norm).enumerate() {
-                    heap.push(tn + g, start + j);
+                for (j, (&g, &tk)) in row.iter().zip(&t_key).enumerate() {
+                    heap.push(tk + g, start + j);
                 }
             });
         start += c;
     }
-    refine(block, d, train, opts, &heaps, out)
+    Ok(heaps)
 }
 
 /// Re-ranks each query's candidates by the exact f64 distance (or correlation).
@@ -279,7 +300,7 @@ pub fn exact_ncc(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// The `cap` smallest keys seen so far, sorted; ties keep the earlier index.
-struct TopK {
+pub(super) struct TopK {
     cap: usize,
     items: Vec<(f32, usize)>,
 }
@@ -302,7 +323,8 @@ impl TopK {
         self.items.truncate(self.cap);
     }
 
-    fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+    /// Training indices of the kept keys, smallest key first.
+    pub(super) fn indices(&self) -> impl Iterator<Item = usize> + '_ {
         self.items.iter().map(|e| e.1)
     }
 }

@@ -6,7 +6,9 @@
 pub mod chart;
 pub mod criteria;
 pub mod knn;
+pub mod mad;
 pub mod mann_whitney;
+pub mod precision_recall;
 pub mod report;
 pub mod source;
 pub mod sweep;
@@ -14,5 +16,6 @@ pub mod sweep;
 pub use criteria::{CriteriaSummary, SampleCriteria, criteria, neighbours_needed, summarise};
 pub use knn::{KnnOptions, Metric, Neighbours, knn};
 pub use mann_whitney::{MannWhitney, mann_whitney};
+pub use precision_recall::{PrecisionRecall, precision_recall};
 pub use report::{Assessment, MemorizationReport, SampleRecord, assess, write_report};
 pub use source::{Hdf5Source, InMemory, TrainSource};
