@@ -41,8 +41,8 @@ LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" VELPRIOR_REQUIRE_
 
 # The NCCL all-reduce of data-parallel training (velprior-diffusion's `nccl` feature, part of
 # `cuda`): cudarc loads libnccl at run time, so this type-checks without a GPU, NCCL or nvcc.
-cargo clippy -p velprior-diffusion --features nccl --all-targets -- -D warnings
-echo "cuda-check: velprior-diffusion --features nccl (NCCL data-parallel path) compiles (clippy clean)"
+cargo clippy -p velprior-diffusion -p velprior --features nccl --all-targets -- -D warnings
+echo "cuda-check: the NCCL data-parallel path (--features nccl: library and velprior train --nccl-id-file) compiles (clippy clean)"
 
 if [ "${1:-}" = "--feature" ]; then
     nvcc_venv="${VELPRIOR_NVCC_VENV:-$HOME/.cache/velprior/nvcc-venv}"

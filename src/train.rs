@@ -30,6 +30,16 @@ pub struct TrainArgs {
     /// the whole run), e.g. to split a long run across jobs.
     #[arg(long)]
     stop_after: Option<usize>,
+    /// Data-parallel workers (threads) for diffusion training: each takes 1/N of every batch
+    /// and the gradients are summed, so the weights equal one worker's up to f32 rounding.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Multi-GPU data parallel over NCCL (diffusion): one process per GPU started by srun or
+    /// torchrun (rank from SLURM_PROCID or RANK); the ranks meet through this file, which must
+    /// be on a filesystem they share.
+    #[cfg(feature = "nccl")]
+    #[arg(long, conflicts_with = "workers")]
+    nccl_id_file: Option<PathBuf>,
 }
 
 struct Progress {
@@ -72,12 +82,31 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .clone()
         .or(a.resume.then(|| out.join(CHECKPOINT_FILE)));
     match cfg {
-        AnyTrainConfig::Diffusion(cfg) => train_diffusion(cfg, resume_from, a.stop_after),
+        AnyTrainConfig::Diffusion(cfg) => {
+            #[cfg(feature = "nccl")]
+            if let Some(id_file) = &a.nccl_id_file {
+                return train_nccl(cfg, resume_from, a.stop_after, id_file);
+            }
+            if a.workers > 1 {
+                let ckpt = velprior_diffusion::data_parallel::train_on_threads(
+                    &cfg,
+                    a.workers,
+                    resume_from.as_deref(),
+                    a.stop_after,
+                )?;
+                println!("{} workers: checkpoint {}", a.workers, ckpt.display());
+                return Ok(());
+            }
+            train_diffusion(cfg, resume_from, a.stop_after)
+        }
+        AnyTrainConfig::Autoencoder(_) if a.workers > 1 => {
+            bail!("--workers applies to diffusion training; drop it for kind = \"autoencoder\"")
+        }
         AnyTrainConfig::Autoencoder(cfg) => train_autoencoder(cfg, resume_from, a.stop_after),
         AnyTrainConfig::Gaussian(cfg) => {
-            if resume_from.is_some() || a.stop_after.is_some() {
+            if resume_from.is_some() || a.stop_after.is_some() || a.workers > 1 {
                 bail!(
-                    "--resume, --resume-from and --stop-after do not apply to kind = \"gaussian\" (a fit is one step); drop them"
+                    "--resume, --resume-from, --stop-after and --workers do not apply to kind = \"gaussian\" (a fit is one step); drop them"
                 );
             }
             fit(cfg, &a.config)
@@ -109,6 +138,30 @@ fn train_diffusion(
         trainer.step(),
         checkpoint.display(),
         out.join("metrics.jsonl").display()
+    );
+    Ok(())
+}
+
+/// One rank of a multi-GPU data-parallel run; rank 0 writes the run folder.
+#[cfg(feature = "nccl")]
+fn train_nccl(
+    cfg: TrainConfig,
+    resume_from: Option<PathBuf>,
+    stop_after: Option<usize>,
+    id_file: &std::path::Path,
+) -> Result<()> {
+    use velprior_diffusion::data_parallel::nccl::NcclAllReduce;
+    let comm = NcclAllReduce::from_env(id_file, std::time::Duration::from_secs(600))?;
+    let trainer = match resume_from {
+        None => Trainer::new(cfg)?,
+        Some(ckpt) => Trainer::resume(cfg, &ckpt)?,
+    };
+    let mut trainer = trainer.with_data_parallel(Box::new(comm))?;
+    let checkpoint = trainer.run(&mut velprior_diffusion::trainer::Silent, stop_after)?;
+    tracing::info!(
+        "step {}: checkpoint {}",
+        trainer.step(),
+        checkpoint.display()
     );
     Ok(())
 }
