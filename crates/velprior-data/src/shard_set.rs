@@ -27,6 +27,13 @@ impl ShardSet {
                 found.push((input.clone(), read_if_present(input)?));
                 continue;
             }
+            if !input.is_dir() {
+                return Err(DataError::invalid(format!(
+                    "{}: no such folder; pass the `<output>.shards` folder the sharded runs \
+                     wrote, or its shard-I-of-N folders",
+                    input.display()
+                )));
+            }
             let entries = std::fs::read_dir(input).map_err(|e| DataError::io(input, e))?;
             let mut children: Vec<PathBuf> = entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
