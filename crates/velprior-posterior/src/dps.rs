@@ -39,6 +39,10 @@ pub struct DpsConfig {
     pub likelihood_steps: usize,
     /// Samples drawn in one batch.
     pub samples: usize,
+    /// Clip x̂_0 to [−1, 1] where the data term reads it and in the DDPM step, as Chung et al.'s
+    /// sampler does; keeps a weak prior's first steps (ᾱ ≈ 0) from blowing up (default false).
+    #[serde(default)]
+    pub clip_x0: bool,
 }
 
 fn one() -> usize {
@@ -46,13 +50,15 @@ fn one() -> usize {
 }
 
 /// The DPS gradient of x_t (N, 1, H, W) at `lvl`: ε̂, x̂_0, per-sample misfits f and
-/// g = ∇_{x_t} ‖r‖² (with ‖r‖² = 2f: the squared residual norm for the L2 misfit).
+/// g = ∇_{x_t} ‖r‖² (with ‖r‖² = 2f: the squared residual norm for the L2 misfit). With `clip`
+/// the misfit is taken at x̂_0 clipped to [−1, 1] (its gradient passed through unchanged).
 pub fn dps_gradient(
     model: &dyn Denoiser,
     problem: &Problem,
     x: &Tensor,
     lvl: NoiseLevel,
     guidance: Guidance,
+    clip: bool,
 ) -> Result<(Tensor, Tensor, Vec<f64>, Tensor)> {
     let n = x.dim(0)?;
     let levels = vec![lvl; n];
@@ -70,7 +76,10 @@ pub fn dps_gradient(
     }
     let x0 = x0_from_eps(&xt, &eps, &levels)?;
     let (mut fs, mut g0) = (Vec::with_capacity(n), Vec::new());
-    for m in to_models(&x0)? {
+    for mut m in to_models(&x0)? {
+        if clip {
+            m.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
+        }
         let (f, g) = problem.misfit(&m)?;
         fs.push(f);
         g0.extend(g.into_iter().map(|g| 2.0 * g));
@@ -119,16 +128,16 @@ pub fn dps(
     let mut x = standard_normal(&mut rng, &[n, 1, h, w], &candle_core::Device::Cpu)?;
     let opts = DdpmStep {
         variance: DdpmVariance::Posterior,
-        clip_x0: None,
+        clip_x0: cfg.clip_x0.then_some((-1.0, 1.0)),
     };
     let total = schedule.len();
     for (it, k) in (0..total).rev().enumerate() {
         let lvl = level(&schedule, k)?;
         for _ in 1..cfg.likelihood_steps {
-            let (_, _, fs, g) = dps_gradient(model, problem, &x, lvl, cfg.guidance)?;
+            let (_, _, fs, g) = dps_gradient(model, problem, &x, lvl, cfg.guidance, cfg.clip_x0)?;
             x = guided_update(&x, &g, cfg.zeta, &residual_norms(&fs))?;
         }
-        let (eps, x0, fs, g) = dps_gradient(model, problem, &x, lvl, cfg.guidance)?;
+        let (eps, x0, fs, g) = dps_gradient(model, problem, &x, lvl, cfg.guidance, cfg.clip_x0)?;
         let z = (k > 0)
             .then(|| standard_normal(&mut rng, x.dims(), x.device()))
             .transpose()?;

@@ -56,6 +56,7 @@ fn dps_bias_against_the_exact_gaussian_posterior_is_as_measured() {
         guidance: Guidance::Approximate,
         likelihood_steps: 1,
         samples: 2000,
+        clip_x0: false,
     };
     let schedule = Schedule::cosine(1000).unwrap();
     let samples = dps(&oracle, &problem, &schedule, &cfg, 5, &mut NoObserver).unwrap();
@@ -122,6 +123,7 @@ fn dps_network_gradient_matches_finite_differences() {
             &to_batch(x, 1, shape).unwrap(),
             lvl,
             Guidance::Approximate,
+            false,
         )
         .unwrap();
         2.0 * fs[0]
@@ -132,6 +134,7 @@ fn dps_network_gradient_matches_finite_differences() {
         &to_batch(&x, 1, shape).unwrap(),
         lvl,
         Guidance::Network,
+        false,
     )
     .unwrap();
     let g = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -151,6 +154,7 @@ fn dps_network_gradient_matches_finite_differences() {
         &to_batch(&x, 1, shape).unwrap(),
         lvl,
         Guidance::Approximate,
+        false,
     )
     .unwrap();
     let ga = ga.flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -177,7 +181,7 @@ fn network_guidance_needs_a_differentiable_denoiser() {
         alpha_bar: 0.5,
         t: 0.5,
     };
-    let err = dps_gradient(&oracle, &problem, &x, lvl, Guidance::Network).unwrap_err();
+    let err = dps_gradient(&oracle, &problem, &x, lvl, Guidance::Network, false).unwrap_err();
     assert!(
         err.to_string().contains("guidance = \"approximate\""),
         "{err}"

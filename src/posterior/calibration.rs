@@ -1,0 +1,177 @@
+//! `velprior posterior --config` with a `[calibration]` table: DPS with a diffusion prior on
+//! held-out models of its own family, observed through a cheap linear operator with noise; the
+//! run folder gets the ±1σ / ±2σ coverage (metrics.json, one line per model in metrics.jsonl)
+//! and pictures of the first models (truth, posterior mean, std).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
+use velprior_data::{CorpusReader, RunDir};
+use velprior_diffusion::prior::DiffusionPrior;
+use velprior_physics::ModelShape;
+use velprior_posterior::NoObserver;
+use velprior_posterior::calibration::{CalibrationConfig, CalibrationReport, calibrate};
+use velprior_posterior::dps::dps;
+use velprior_posterior::summary::PosteriorSummary;
+
+/// Models drawn in the pictures.
+const SHOWN: usize = 4;
+
+/// The `[calibration]` table of a posterior config, when it has one.
+pub fn parse(text: &str, config: &Path) -> Result<Option<CalibrationConfig>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        calibration: CalibrationConfig,
+    }
+    let value: toml::Table =
+        toml::from_str(text).with_context(|| format!("{}: not valid TOML", config.display()))?;
+    if !value.contains_key("calibration") {
+        return Ok(None);
+    }
+    let file: File = toml::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            config.display(),
+            e.to_string().lines().collect::<Vec<_>>().join(" ")
+        )
+    })?;
+    Ok(Some(file.calibration))
+}
+
+/// Runs the calibration of `cfg` (read from `config`, whose text is `text`) into `out`.
+pub fn run(
+    cfg: &CalibrationConfig,
+    text: &str,
+    config: &Path,
+    out: &Path,
+    seed: u64,
+) -> Result<()> {
+    let reader = CorpusReader::open(&cfg.models, None)
+        .with_context(|| format!("{}: calibration.models", config.display()))?;
+    if cfg.count == 0 || cfg.count > reader.len() {
+        bail!(
+            "{}: calibration.count = {} but {} holds {} models; use 1..={}",
+            config.display(),
+            cfg.count,
+            cfg.models.display(),
+            reader.len(),
+            reader.len()
+        );
+    }
+    let [_, nz, nx] = reader.shape();
+    let truths = reader.read_range(0, cfg.count)?;
+    let run = RunDir::create(out)?;
+    std::fs::write(run.path("config.toml"), text)
+        .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
+    let report = calibrate_into(&run, cfg, &truths, ModelShape::new(nz, nx), seed)
+        .with_context(|| config.display().to_string())?;
+    println!(
+        "calibration: {} models, truth within ±1σ {:.1} %, ±2σ {:.1} % of pixels: {}",
+        report.models.len(),
+        100.0 * report.within_1sigma,
+        100.0 * report.within_2sigma,
+        run.path("metrics.json").display()
+    );
+    Ok(())
+}
+
+/// Calibration of `cfg` on `truths` (m/s, models of `shape` concatenated) written into `run`:
+/// metrics.json (the report), metrics.jsonl (one line per model) and calibration.png.
+pub fn calibrate_into(
+    run: &RunDir,
+    cfg: &CalibrationConfig,
+    truths: &[f32],
+    shape: ModelShape,
+    seed: u64,
+) -> Result<CalibrationReport> {
+    let prior = DiffusionPrior::load(&cfg.prior)
+        .with_context(|| format!("calibration.prior {}", cfg.prior.display()))?;
+    if prior.meta.model_shape != [shape.nz, shape.nx] {
+        bail!(
+            "calibration: the prior's windows are {:?} but the models are {}x{}; use models of the prior's shape",
+            prior.meta.model_shape,
+            shape.nz,
+            shape.nx
+        );
+    }
+    let operator = cfg.operator.build(shape)?;
+    let _ = std::fs::remove_file(run.path("metrics.jsonl"));
+    let t0 = std::time::Instant::now();
+    let mut pictures: Vec<Vec<f32>> = Vec::new();
+    let mut sampler = |p: &velprior_posterior::Problem, s: u64| {
+        dps(
+            &prior.denoiser,
+            p,
+            &prior.schedule,
+            &cfg.dps,
+            s,
+            &mut NoObserver,
+        )
+    };
+    let mut on_model = |m: &velprior_posterior::calibration::ModelCoverage, samples: &[f32]| {
+        let mut line = serde_json::to_value(m).map_err(json_error)?;
+        line["seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+        run.append_jsonl("metrics.jsonl", &line)?;
+        if m.index < SHOWN {
+            let s = PosteriorSummary::new(samples, [shape.nz, shape.nx], None)?;
+            let d = shape.len();
+            let truth = &truths[m.index * d..(m.index + 1) * d];
+            pictures.push([truth, &s.mean[..], &s.std[..]].concat());
+        }
+        Ok(())
+    };
+    let report = calibrate(
+        truths,
+        shape,
+        operator.as_ref(),
+        cfg.noise_std,
+        prior.meta.normalisation,
+        seed,
+        &mut sampler,
+        &mut on_model,
+    )?;
+    let wall = t0.elapsed().as_secs_f64();
+    let mut metrics = serde_json::to_value(&report)?;
+    metrics["wall_time_s"] = serde_json::json!(wall);
+    metrics["seed"] = serde_json::json!(seed);
+    run.write_json("metrics.json", &metrics)?;
+    draw(run, &pictures, shape, prior.meta.normalisation)?;
+    Ok(report)
+}
+
+fn json_error(e: serde_json::Error) -> velprior_posterior::PosteriorError {
+    velprior_posterior::PosteriorError::invalid(format!("metrics line: {e}"))
+}
+
+/// calibration.png (truth | posterior mean per row, m/s) and calibration_std.png.
+fn draw(
+    run: &RunDir,
+    pictures: &[Vec<f32>],
+    shape: ModelShape,
+    norm: velprior_data::Normalisation,
+) -> Result<()> {
+    let (d, n) = (shape.len(), pictures.len());
+    if n == 0 {
+        return Ok(());
+    }
+    let pairs: Vec<f32> = pictures.iter().flat_map(|p| p[..2 * d].to_vec()).collect();
+    let opts = RenderOptions {
+        range: Some((norm.vmin, norm.vmax)),
+        title: Some("truth | posterior mean (m/s)".into()),
+        ..Default::default()
+    };
+    let img = render_grid(&pairs, [2 * n, shape.nz, shape.nx], 2, &opts, None)?;
+    save_png(&run.path("calibration.png"), &img)?;
+    let stds: Vec<f32> = pictures.iter().flat_map(|p| p[2 * d..].to_vec()).collect();
+    let opts = RenderOptions {
+        range: Some((0.0, stds.iter().fold(1.0f32, |m, &s| m.max(s)))),
+        colormap: Colormap::Magma,
+        title: Some("posterior std (m/s)".into()),
+        ..Default::default()
+    };
+    let img = render_grid(&stds, [n, shape.nz, shape.nx], n, &opts, None)?;
+    save_png(&run.path("calibration_std.png"), &img)?;
+    Ok(())
+}
