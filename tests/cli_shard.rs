@@ -479,9 +479,16 @@ fn slurm_job_array_of_the_posterior_script_merges_to_the_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cluster = dir.path().join("cluster");
+    // Free ports, so that test runs side by side get clusters of their own.
+    let port = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port().to_string()
+    };
     let started = Command::new("bash")
         .arg(root.join("configs/slurm/local-cluster.sh"))
         .args(["start", s(&cluster)])
+        .env("VELPRIOR_SLURMCTLD_PORT", port())
+        .env("VELPRIOR_SLURMD_PORT", port())
         .output()
         .unwrap();
     let _guard = Cluster(cluster.clone());

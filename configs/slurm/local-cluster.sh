@@ -7,7 +7,9 @@
 #                                                         prints `export SLURM_CONF=DIR/slurm.conf`
 #        bash configs/slurm/local-cluster.sh stop DIR    stops the daemons it started
 # Needs root and Debian's slurmctld, slurmd, slurm-client and munge packages
-# (`bash scripts/setup.sh --test` installs them). Jobs run as root, without cgroups.
+# (`bash scripts/setup.sh --test` installs them). Jobs run as root, without cgroups. Each
+# cluster has its own munged (socket and key in DIR) and ports (VELPRIOR_SLURMCTLD_PORT and
+# VELPRIOR_SLURMD_PORT, default 6817 and 6818), so several can run side by side.
 set -euo pipefail
 
 cmd=${1:?usage: local-cluster.sh start|stop DIR}
@@ -53,7 +55,10 @@ mkdir -p "$dir/state" "$dir/spool"
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=velprior-local
 SlurmctldHost=$host
+SlurmctldPort=${VELPRIOR_SLURMCTLD_PORT:-6817}
+SlurmdPort=${VELPRIOR_SLURMD_PORT:-6818}
 AuthType=auth/munge
+AuthInfo=socket=$dir/munge.socket
 SlurmUser=root
 SlurmdUser=root
 StateSaveLocation=$dir/state
@@ -73,15 +78,17 @@ PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscr
 CONF
 export SLURM_CONF="$dir/slurm.conf"
 
-# munge: reuse a running daemon, else start one (root needs --force) and remember it.
-if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
-    mkdir -p /run/munge /var/log/munge /var/lib/munge /etc/munge
-    [ -s /etc/munge/munge.key ] || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null
-    chmod 0400 /etc/munge/munge.key
-    munged --foreground --force >"$dir/munged.log" 2>&1 &
-    echo $! > "$dir/munged.pid"
-    for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
-fi
+# This cluster's own munged (root needs --force), key and socket in DIR.
+[ -s "$dir/munge.key" ] || dd if=/dev/urandom of="$dir/munge.key" bs=1 count=1024 2>/dev/null
+chmod 0400 "$dir/munge.key"
+munged --foreground --force --socket="$dir/munge.socket" --key-file="$dir/munge.key" \
+    --seed-file="$dir/munge.seed" --pid-file="$dir/munge.pidfile" --log-file="$dir/munged.log" \
+    </dev/null >/dev/null 2>&1 &
+echo $! > "$dir/munged.pid"
+for _ in $(seq 50); do
+    munge -S "$dir/munge.socket" -n 2>/dev/null | unmunge -S "$dir/munge.socket" >/dev/null 2>&1 && break
+    sleep 0.1
+done
 slurmctld -f "$SLURM_CONF"
 slurmd -f "$SLURM_CONF"
 for _ in $(seq 100); do
