@@ -2,8 +2,9 @@
 //!
 //! Generates an OpenFWI-style CurveFault corpus, writes it to HDF5, draws it, splits it into
 //! train/test files, draws one sample of every built-in family, trains a small diffusion prior
-//! for a few hundred steps and draws samples from it; everything lands in one run folder with
-//! a JSON summary.
+//! for a few hundred steps and draws samples from it, and ends with a short posterior run (DPS
+//! with the shipped marmousi70-small prior) on a held-out model observed through well logs;
+//! everything lands in one run folder with a JSON summary.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -26,7 +27,11 @@ use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_diffusion::trainer::{TrainObserver, Trainer};
 use velprior_nn::UNetConfig;
 
+use crate::posterior::calibration::calibrate_into;
 use crate::progress;
+use velprior_physics::ModelShape;
+use velprior_posterior::calibration::{CalibrationConfig, LinearOperatorConfig};
+use velprior_posterior::dps::{DpsConfig, Guidance};
 
 struct StepBar(ProgressBar);
 
@@ -97,10 +102,69 @@ pub struct QuickstartArgs {
     /// DDIM steps used to sample the trained prior.
     #[arg(long, default_value_t = 50)]
     sample_steps: usize,
+    /// DPS steps of the closing posterior run on a held-out model (0 skips it).
+    #[arg(long, default_value_t = 20)]
+    posterior_steps: usize,
+    /// Diffusion prior of the posterior run (70x70 Marmousi-style windows).
+    #[arg(long, default_value = "priors/marmousi70-small/prior.safetensors")]
+    posterior_prior: PathBuf,
+}
+
+/// Posterior samples of the closing posterior run.
+const POSTERIOR_SAMPLES: usize = 4;
+
+/// The closing posterior run: one held-out Marmousi-style model of the prior's window size (seeded `seed` + 1000, a
+/// corpus the shipped prior never saw), 7 well logs with 50 m/s noise, DPS through the network;
+/// writes `posterior/` (metrics.json, calibration.png) and returns its summary.
+fn posterior_step(run: &RunDir, a: &QuickstartArgs) -> Result<serde_json::Value> {
+    let shape = DiffusionPrior::load(&a.posterior_prior)?.meta.model_shape;
+    let held_out = generate(&SynthSpec {
+        shape: Some(shape),
+        ..SynthSpec::new(Family::Marmousi, 1, a.seed + 1000)
+    })?;
+    let [_, h, w] = held_out.shape();
+    let cfg = CalibrationConfig {
+        prior: a.posterior_prior.clone(),
+        models: PathBuf::new(),
+        count: 1,
+        operator: LinearOperatorConfig::Wells { every: 10 },
+        noise_std: 50.0,
+        dps: DpsConfig {
+            steps: a.posterior_steps,
+            zeta: 0.001,
+            guidance: Guidance::Network,
+            likelihood_steps: 1,
+            samples: POSTERIOR_SAMPLES,
+            clip_x0: true,
+        },
+    };
+    let dir = RunDir::create(&run.path("posterior"))?;
+    let report = calibrate_into(
+        &dir,
+        &cfg,
+        held_out.velocity(),
+        ModelShape::new(h, w),
+        a.seed,
+    )?;
+    let m = &report.models[0].scores;
+    Ok(
+        json!({"folder": "posterior", "method": "dps", "steps": a.posterior_steps,
+              "samples": POSTERIOR_SAMPLES, "observation": "7 well logs, 50 m/s noise",
+              "truth_within_1sigma": m.within_1sigma, "truth_within_2sigma": m.within_2sigma,
+              "mean_ssim": m.mean_metrics.ssim, "rmse_m_s": report.rmse_mps,
+              "mean_std_m_s": m.mean_std}),
+    )
 }
 
 /// Runs the quickstart pipeline.
 pub fn run(a: QuickstartArgs) -> Result<()> {
+    if a.posterior_steps > 0 && !a.posterior_prior.is_file() {
+        anyhow::bail!(
+            "--posterior-prior {}: no such file; run from the repository root, point it at a \
+             diffusion checkpoint, or pass --posterior-steps 0",
+            a.posterior_prior.display()
+        );
+    }
     let run = RunDir::create(&a.out)?;
     run.write_json(
         "config.json",
@@ -108,7 +172,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     )?;
     let t0 = Instant::now();
 
-    tracing::info!("1/5 generating {} curvefault models (70x70, 10 m)", a.n);
+    tracing::info!("1/6 generating {} curvefault models (70x70, 10 m)", a.n);
     let spec = SynthSpec::new(Family::Curvefault, a.n, a.seed);
     let corpus_path = run.path("corpus.h5");
     generate_to_file(&spec, &corpus_path, 1024, |_| {})?;
@@ -130,12 +194,12 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     )?;
     save_png(&run.path("corpus.png"), &grid)?;
 
-    tracing::info!("2/5 splitting 90/10 into train.h5 / test.h5");
+    tracing::info!("2/6 splitting 90/10 into train.h5 / test.h5");
     let (train, test) = train_test_split(n, 0.1, a.seed)?;
     write_corpus(&run.path("train.h5"), &corpus.select(&train)?)?;
     write_corpus(&run.path("test.h5"), &corpus.select(&test)?)?;
 
-    tracing::info!("3/5 drawing every built-in family");
+    tracing::info!("3/6 drawing every built-in family");
     for family in Family::ALL {
         let sample = generate(&SynthSpec::new(family, 8, a.seed))?;
         let [k, fh, fw] = sample.shape();
@@ -152,7 +216,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
 
     let prior = if a.train_steps > 0 {
         tracing::info!(
-            "4/5 training a small diffusion prior for {} steps",
+            "4/6 training a small diffusion prior for {} steps",
             a.train_steps
         );
         let cfg = quick_train_config(&run, a.train_steps, a.seed);
@@ -162,7 +226,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         let checkpoint = trainer.run(&mut StepBar(bar.clone()), None)?;
         bar.finish_and_clear();
         let train_s = t_train.elapsed().as_secs_f64();
-        tracing::info!("5/5 sampling 16 models (DDIM, {} steps)", a.sample_steps);
+        tracing::info!("5/6 sampling 16 models (DDIM, {} steps)", a.sample_steps);
         let prior = DiffusionPrior::load(&checkpoint)?;
         let sampler = SamplerConfig::Ddim {
             steps: a.sample_steps.max(1),
@@ -204,11 +268,22 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         serde_json::Value::Null
     };
 
+    let posterior = if a.posterior_steps > 0 {
+        tracing::info!(
+            "6/6 posterior on a held-out model (DPS, {} steps, well logs)",
+            a.posterior_steps
+        );
+        posterior_step(&run, &a)?
+    } else {
+        serde_json::Value::Null
+    };
+
     let v = corpus.velocity();
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     let pictures: Vec<String> = std::iter::once("corpus.png".to_string())
         .chain(Family::ALL.iter().map(|f| format!("family-{f}.png")))
         .chain((a.train_steps > 0).then(|| "samples.png".to_string()))
+        .chain((a.posterior_steps > 0).then(|| "posterior/calibration.png".to_string()))
         .collect();
     let summary = json!({
         "corpus": {"file": "corpus.h5", "models": n, "shape": [h, w], "dx_m": 10.0,
@@ -217,6 +292,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         "split": {"train": train.len(), "test": test.len(), "seed": a.seed},
         "pictures": pictures,
         "prior": prior,
+        "posterior": posterior,
         "wall_time_s": t0.elapsed().as_secs_f64(),
     });
     let path = run.write_json("summary.json", &summary)?;

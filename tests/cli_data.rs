@@ -268,6 +268,8 @@ fn quickstart_writes_a_run_folder() {
         "64",
         "--train-steps",
         "0",
+        "--posterior-steps",
+        "0",
     ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     for f in [

@@ -238,10 +238,14 @@ fn quickstart_trains_and_samples() {
         "4",
         "--sample-steps",
         "2",
+        "--posterior-steps",
+        "2",
     ]));
     for f in [
         "samples.h5",
         "samples.png",
+        "posterior/metrics.json",
+        "posterior/calibration.png",
         "prior/checkpoint.safetensors",
         "summary.json",
     ] {
