@@ -14,6 +14,20 @@ pub trait LogDensity: Send + Sync {
     fn grad_log_density(&self, x: &[f32]) -> Vec<f32>;
 }
 
+/// The fitted Gaussian/PCA prior (normalised units) as a closed-form prior for MALA, ULA and
+/// the posterior baselines.
+impl LogDensity for velprior_nn::gaussian_prior::GaussianPrior {
+    fn dim(&self) -> usize {
+        velprior_nn::gaussian_prior::GaussianPrior::dim(self)
+    }
+    fn log_density(&self, x: &[f32]) -> f64 {
+        velprior_nn::gaussian_prior::GaussianPrior::log_density(self, x)
+    }
+    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
+        velprior_nn::gaussian_prior::GaussianPrior::grad_log_density(self, x)
+    }
+}
+
 /// An unnormalised log-density an MCMC chain targets; evaluating it may fail (an operator).
 pub trait Target {
     /// Dimension of the chain's state.

@@ -114,3 +114,55 @@ fn random_walk_metropolis_matches_the_closed_form_posterior() {
     eprintln!("RWM acceptance {:.3}", chain.acceptance_rate);
     check(&chain.samples, &c.exact, "RWM");
 }
+
+/// MALA with the fitted Gaussian/PCA prior of velprior-nn (through its `LogDensity`): the chain
+/// matches the closed-form posterior of that fitted Gaussian (mean and covariance read from it).
+#[test]
+fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
+    let c = case();
+    let draws: Vec<f32> = {
+        let l = c.prior.cov.clone().cholesky().unwrap().l();
+        let z = random_matrix(D, 500, 11) * (500f64).sqrt();
+        (0..500)
+            .flat_map(|j| {
+                (&c.prior.mean + &l * z.column(j))
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let fitted = velprior_nn::gaussian_prior::GaussianPrior::fit(&draws, D, 3).unwrap();
+    let fitted_gaussian = Gaussian::new(
+        DVector::from_iterator(D, fitted.mean().iter().map(|&v| f64::from(v))),
+        nalgebra::DMatrix::from_row_slice(D, D, &fitted.covariance()),
+    );
+    let a = &c.op.a;
+    let b = a * 1000.0;
+    let cvec = a * DVector::from_element(D, 2000.0);
+    let d = DVector::from_iterator(c.data.len(), c.data.iter().map(|&v| f64::from(v)));
+    let exact = linear_gaussian_posterior(&fitted_gaussian, &b, &cvec, &d, SIGMA2);
+    let problem = Problem::new(
+        &c.op,
+        &c.data,
+        Normalisation::new(1000.0, 3000.0).unwrap(),
+        SIGMA2,
+    )
+    .unwrap();
+    let target = PosteriorTarget {
+        prior: &fitted,
+        problem: &problem,
+    };
+    let cfg = ChainConfig {
+        step: 0.02,
+        samples: 40_000,
+        burn_in: 1000,
+        thin: 2,
+    };
+    let chain = langevin(&target, &[0.0; D], &cfg, true, 8, &mut NoObserver).unwrap();
+    eprintln!(
+        "MALA (fitted Gaussian prior) acceptance {:.3}",
+        chain.acceptance_rate
+    );
+    check(&chain.samples, &exact, "MALA, fitted Gaussian prior");
+}
