@@ -3,6 +3,8 @@
 //! chunk), or normalised cross-correlation (NCC) on centred unit vectors; the training set is
 //! streamed chunk by chunk, and the winners are recomputed exactly in f64.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -141,15 +143,19 @@ pub(super) fn candidates(
     bias: Option<&[f32]>,
 ) -> Result<Vec<TopK>> {
     let (mb, n) = (block.len() / d, train.len());
-    let q = prepare(block.to_vec(), d, metric);
+    let q = prepare(Cow::Borrowed(block), d, metric);
     let mut heaps: Vec<TopK> = (0..mb).map(|_| TopK::new(keep)).collect();
     let mut dots = Vec::new();
     let mut start = 0;
     while start < n {
         let c = chunk.min(n - start);
-        let t = prepare(train.read(start, c)?, d, metric);
+        let rows = match train.as_slice() {
+            Some(all) => Cow::Borrowed(&all[start * d..(start + c) * d]),
+            None => Cow::Owned(train.read(start, c)?),
+        };
+        let t = prepare(rows, d, metric);
         let mut t_key: Vec<f32> = match metric {
-            Metric::L2 => t.chunks(d).map(dot32).collect(),
+            Metric::L2 => t.par_chunks(d).map(sum_sq).collect(),
             Metric::Ncc => vec![0.0; c],
         };
         if let Some(b) = bias {
@@ -182,14 +188,7 @@ fn refine(
     heaps: &[TopK],
     out: &mut Neighbours,
 ) -> Result<()> {
-    let mut wanted: Vec<usize> = heaps.iter().flat_map(|h| h.indices()).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let rows = train.read_rows(&wanted)?;
-    let row_of = |idx: usize| {
-        let r = wanted.binary_search(&idx).expect("candidate was read");
-        &rows[r * d..(r + 1) * d]
-    };
+    let rows = CandidateRows::read(train, heaps)?;
     let ranked: Vec<Vec<(f64, usize)>> = heaps
         .par_iter()
         .zip(block.par_chunks(d))
@@ -197,7 +196,7 @@ fn refine(
             let mut cand: Vec<(f64, usize)> = heap
                 .indices()
                 .map(|j| {
-                    let t = row_of(j);
+                    let t = rows.row(j);
                     let key = match opts.metric {
                         Metric::L2 => exact_l2(q, t),
                         Metric::Ncc => -exact_ncc(q, t),
@@ -222,18 +221,59 @@ fn refine(
     Ok(())
 }
 
-/// Centres and unit-normalises each row for NCC (constant rows become zero); L2 rows as given.
-fn prepare(mut rows: Vec<f32>, d: usize, metric: Metric) -> Vec<f32> {
-    if metric == Metric::Ncc {
-        rows.par_chunks_mut(d).for_each(|r| {
-            let mean = r.iter().map(|&v| f64::from(v)).sum::<f64>() / d as f64;
-            let ss: f64 = r.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
-            let scale = if ss > 0.0 { 1.0 / ss.sqrt() } else { 0.0 };
-            r.iter_mut()
-                .for_each(|v| *v = ((f64::from(*v) - mean) * scale) as f32);
-        });
+/// The training models that some query kept as a candidate: borrowed from an in-memory set,
+/// or read once from a streamed one.
+pub(super) struct CandidateRows<'a> {
+    /// Sorted candidate indices (empty when borrowed).
+    wanted: Vec<usize>,
+    rows: Cow<'a, [f32]>,
+    d: usize,
+}
+
+impl<'a> CandidateRows<'a> {
+    /// The rows of every index in `heaps`.
+    pub(super) fn read(train: &'a dyn TrainSource, heaps: &[TopK]) -> Result<Self> {
+        let d = train.dim();
+        if let Some(all) = train.as_slice() {
+            return Ok(CandidateRows {
+                wanted: Vec::new(),
+                rows: Cow::Borrowed(all),
+                d,
+            });
+        }
+        let mut wanted: Vec<usize> = heaps.iter().flat_map(|h| h.indices()).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let rows = Cow::Owned(train.read_rows(&wanted)?);
+        Ok(CandidateRows { wanted, rows, d })
     }
-    rows
+
+    /// Training model `j` (one of the candidates), D values.
+    pub(super) fn row(&self, j: usize) -> &[f32] {
+        let r = if matches!(self.rows, Cow::Borrowed(_)) {
+            j
+        } else {
+            self.wanted.binary_search(&j).expect("candidate was read")
+        };
+        &self.rows[r * self.d..(r + 1) * self.d]
+    }
+}
+
+/// Centres and unit-normalises each row for NCC (constant rows become zero); L2 rows as given
+/// (borrowed, not copied).
+fn prepare(rows: Cow<'_, [f32]>, d: usize, metric: Metric) -> Cow<'_, [f32]> {
+    if metric == Metric::L2 {
+        return rows;
+    }
+    let mut rows = rows.into_owned();
+    rows.par_chunks_mut(d).for_each(|r| {
+        let mean = r.iter().map(|&v| f64::from(v)).sum::<f64>() / d as f64;
+        let ss: f64 = r.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum();
+        let scale = if ss > 0.0 { 1.0 / ss.sqrt() } else { 0.0 };
+        r.iter_mut()
+            .for_each(|v| *v = ((f64::from(*v) - mean) * scale) as f32);
+    });
+    Cow::Owned(rows)
 }
 
 /// dst (m, n) = alpha · a (m, d) · b (n, d)ᵀ, all row-major, with the `gemm` crate's blocked,
@@ -267,17 +307,35 @@ fn gemm_abt(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, n: usize, d: usize,
     }
 }
 
-fn dot32(r: &[f32]) -> f32 {
-    r.iter().map(|v| v * v).sum()
+/// ‖r‖² in f32 with 16 independent partial sums (vectorises).
+fn sum_sq(r: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let mut it = r.chunks_exact(16);
+    for c in &mut it {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v * v;
+        }
+    }
+    acc.iter().sum::<f32>() + it.remainder().iter().map(|v| v * v).sum::<f32>()
 }
 
-/// Exact Euclidean distance in f64.
+/// Exact Euclidean distance in f64 (8 independent partial sums, so it vectorises).
 pub fn exact_l2(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
+    let mut acc = [0.0f64; 8];
+    let (mut ia, mut ib) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ia).zip(&mut ib) {
+        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+            let e = f64::from(x) - f64::from(y);
+            *s += e * e;
+        }
+    }
+    let tail: f64 = ia
+        .remainder()
+        .iter()
+        .zip(ib.remainder())
         .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
-        .sum::<f64>()
-        .sqrt()
+        .sum();
+    (acc.iter().sum::<f64>() + tail).sqrt()
 }
 
 /// Exact normalised cross-correlation in f64 (0 when either model is constant).

@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::knn::{KnnOptions, Metric, candidates, exact_l2, knn};
+use super::knn::{CandidateRows, KnnOptions, Metric, candidates, exact_l2, knn};
 use super::source::{InMemory, TrainSource};
 use crate::error::{PosteriorError, Result};
 
@@ -79,19 +79,13 @@ pub fn ball_margins(queries: &[f32], centres: &dyn TrainSource, radii: &[f64]) -
     let mut out = Vec::with_capacity(queries.len() / d);
     for block in queries.chunks(opts.query_block * d) {
         let heaps = candidates(block, d, centres, Metric::L2, opts.chunk, keep, Some(&bias))?;
-        let mut wanted: Vec<usize> = heaps.iter().flat_map(|h| h.indices()).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let rows = centres.read_rows(&wanted)?;
+        let rows = CandidateRows::read(centres, &heaps)?;
         let margins: Vec<f64> = heaps
             .par_iter()
             .zip(block.par_chunks(d))
             .map(|(heap, q)| {
                 heap.indices()
-                    .map(|j| {
-                        let r = wanted.binary_search(&j).expect("candidate was read");
-                        exact_l2(q, &rows[r * d..(r + 1) * d]) - radii[j]
-                    })
+                    .map(|j| exact_l2(q, rows.row(j)) - radii[j])
                     .fold(f64::INFINITY, f64::min)
             })
             .collect();

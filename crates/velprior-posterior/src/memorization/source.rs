@@ -27,6 +27,11 @@ pub trait TrainSource {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// All N models, row-major (N, D), when they are already in memory in search units (lets
+    /// the search borrow instead of copying); `None` for streamed sets.
+    fn as_slice(&self) -> Option<&[f32]> {
+        None
+    }
 }
 
 /// Models already in memory: row-major (N, D), in the units the search should use.
@@ -67,6 +72,10 @@ impl TrainSource for InMemory<'_> {
                 self.len()
             ))
         })
+    }
+
+    fn as_slice(&self) -> Option<&[f32]> {
+        Some(self.data)
     }
 }
 
