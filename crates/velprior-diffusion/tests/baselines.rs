@@ -25,7 +25,11 @@ fn teaching_experiment_meets_the_criteria() {
     assert!(penalised.slope_relative_error <= 0.1, "{penalised:?}");
     assert!(penalised.samples.correlation >= 0.9, "{penalised:?}");
     // "Clearly fewer" off the corpus range with the penalty: at most half as many.
-    assert!(2 * penalised.off_range <= s.runs[1].off_range, "{:?}", s.runs);
+    assert!(
+        2 * penalised.off_range <= s.runs[1].off_range,
+        "{:?}",
+        s.runs
+    );
     assert!(s.criteria.penalty_halves_off_range);
 }
 
