@@ -1,6 +1,7 @@
 //! `velprior posterior --config file.toml`: draw velocity models from the posterior of a
-//! diffusion prior and seismic data (RED-diff, DPS, diffusion-regularised FWI), with a run
-//! folder of samples (HDF5), mean / std / error / z-score pictures and metrics; a config with a
+//! prior and seismic data (RED-diff, DPS, diffusion-regularised FWI and Boomerang with a
+//! diffusion prior; MALA, ULA and random-walk Metropolis with a Gaussian or autoencoder
+//! prior), with a run folder of samples (HDF5), mean / std / error / z-score pictures and metrics; a config with a
 //! `[calibration]` table measures the sampler's ±1σ/±2σ coverage instead ([`calibration`]).
 
 use std::cell::Cell;
@@ -17,10 +18,11 @@ use velprior_data::{
     write_corpus,
 };
 use velprior_diffusion::Denoiser;
-use velprior_diffusion::prior::DiffusionPrior;
+use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::fwi::smooth::gaussian_smooth;
 use velprior_physics::{AcousticOperator, GradientOptions, ModelShape, velocity_metrics};
 use velprior_posterior::config::PosteriorConfig;
+use velprior_posterior::method::PriorModel;
 use velprior_posterior::patches::PatchDenoiser;
 use velprior_posterior::summary::PosteriorSummary;
 use velprior_posterior::{IterationRecord, Problem};
@@ -56,7 +58,11 @@ pub const SHARD_KIND: &str = "posterior";
 /// summarise the samples merged from shards.
 enum Work {
     Chains(Option<Shard>),
-    Merged { samples: Vec<f32>, wall: f64 },
+    Merged {
+        samples: Vec<f32>,
+        wall: f64,
+        acceptance: Vec<f64>,
+    },
 }
 
 /// One line of metrics.jsonl.
@@ -92,6 +98,7 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
         .context("shard manifest: no posterior config (`config.toml`)")?;
     let mut samples = Vec::new();
     let mut wall = 0.0;
+    let mut acceptance = Vec::new();
     for (dir, m) in shards.dirs.iter().zip(&shards.manifests) {
         if m.items[1] > m.items[0] {
             samples.extend(read_corpus(&dir.join("samples.h5"), None)?.into_velocity());
@@ -102,9 +109,17 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
             .and_then(|t| serde_json::from_str(&t).ok())
             .with_context(|| format!("{}: missing or unreadable", path.display()))?;
         wall += timing["wall_time_s"].as_f64().unwrap_or(0.0);
+        if let Some(rates) = timing["acceptance_rates"].as_array() {
+            acceptance.extend(rates.iter().filter_map(|r| r.as_f64()));
+        }
     }
     let label = shards.dirs[0].join("config.toml");
-    execute(text, &label, out, run.seed, Work::Merged { samples, wall })?;
+    let work = Work::Merged {
+        samples,
+        wall,
+        acceptance,
+    };
+    execute(text, &label, out, run.seed, work)?;
     let log = shards
         .dirs
         .iter()
@@ -120,8 +135,8 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
     let cfg = PosteriorConfig::from_toml_str(text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
     let prior =
-        DiffusionPrior::load(&cfg.prior).with_context(|| format!("{}: prior", config.display()))?;
-    let norm = prior.meta.normalisation;
+        AnyPrior::load(&cfg.prior).with_context(|| format!("{}: prior", config.display()))?;
+    let norm = prior.meta().normalisation;
     let truth = cfg
         .files
         .true_model
@@ -155,17 +170,47 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
     let scale = cfg.likelihood_scale.unwrap_or(observed.len() as f64);
     let problem = Problem::new(&operator, &observed, norm, scale)
         .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.files.observed))?;
-    let [ph, pw] = prior.meta.model_shape;
-    let patches = PatchDenoiser::new(&prior.denoiser, [ph, pw], cfg.patch_stride)?;
-    let model: &dyn Denoiser = if [shape.nz, shape.nx] == [ph, pw] {
-        &prior.denoiser
-    } else {
-        &patches
+    let [ph, pw] = prior.meta().model_shape;
+    let same_shape = [shape.nz, shape.nx] == [ph, pw];
+    let patches = match &prior {
+        AnyPrior::Diffusion(p) if !same_shape => {
+            Some(PatchDenoiser::new(&p.denoiser, [ph, pw], cfg.patch_stride)?)
+        }
+        _ if !same_shape => bail!(
+            "{}: the prior {} models {ph}x{pw} but the model is {}x{}; only a diffusion \
+             prior covers a larger model (by overlapping windows)",
+            config.display(),
+            cfg.prior.display(),
+            shape.nz,
+            shape.nx
+        ),
+        _ => None,
     };
+    let prior_model = match &prior {
+        AnyPrior::Diffusion(p) => PriorModel::Diffusion {
+            denoiser: match &patches {
+                Some(windows) => windows as &dyn Denoiser,
+                None => &p.denoiser,
+            },
+            schedule: &p.schedule,
+        },
+        AnyPrior::Gaussian(g) => PriorModel::Density(&g.prior),
+        AnyPrior::Autoencoder(a) => PriorModel::Autoencoder {
+            autoencoder: &a.ae,
+            latent_std: a.latent_std(),
+        },
+    };
+    cfg.method
+        .check_prior(&prior_model)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
 
     let truth_v = truth.as_ref().map(|t| t.1.clone());
     let (shard, chains) = match work {
-        Work::Merged { samples, wall } => {
+        Work::Merged {
+            samples,
+            wall,
+            acceptance,
+        } => {
             let run = RunDir::create(out)?;
             std::fs::write(run.path("config.toml"), text)
                 .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
@@ -179,9 +224,10 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
                 truth_v.as_deref(),
                 &problem,
                 wall,
+                &acceptance,
             );
         }
-        Work::Chains(shard) => (shard, cfg.method.samples()),
+        Work::Chains(shard) => (shard, cfg.method.chains()),
     };
     let chain_range = shard.map_or(0..chains, |s| s.range(chains));
     let manifest = shard.map(|s| ShardManifest {
@@ -235,21 +281,23 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
         shape.nx,
         cfg.prior.display()
     );
-    // Each sample is an independent chain with its own seed, so shards split the chains
-    // without changing any of them.
-    let one = cfg.method.with_samples(1);
+    // Each chain is independent with its own seed, so shards split the chains without
+    // changing any of them.
+    let one = cfg.method.one_chain();
     let start_unit = problem.to_unit(&start_v);
     let mut samples = Vec::with_capacity(chain_range.len() * shape.len());
+    let mut acceptance = Vec::new();
     for j in chain_range.clone() {
         first_chain.set(j == 0);
-        samples.extend(one.run(
-            model,
+        let out = one.run(
+            &prior_model,
             &problem,
-            &prior.schedule,
             &start_unit,
             item_seed(seed, j),
             &mut observer,
-        )?);
+        )?;
+        samples.extend(out.samples);
+        acceptance.extend(out.acceptance_rate);
     }
     bar.finish_and_clear();
     let wall = t0.elapsed().as_secs_f64();
@@ -260,12 +308,15 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
                 &run.path("samples.h5"),
                 &Corpus::new(
                     samples_v,
-                    [chain_range.len(), shape.nz, shape.nx],
+                    [samples.len() / shape.len(), shape.nz, shape.nx],
                     samples_meta(&cfg, seed),
                 )?,
             )?;
         }
-        run.write_json("timing.json", &serde_json::json!({ "wall_time_s": wall }))?;
+        run.write_json(
+            "timing.json",
+            &serde_json::json!({ "wall_time_s": wall, "acceptance_rates": acceptance }),
+        )?;
         m.finish(&run)?;
         println!(
             "posterior shard {s}: chains {}..{} of {chains} in {}",
@@ -285,6 +336,7 @@ fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Resu
         truth_v.as_deref(),
         &problem,
         wall,
+        &acceptance,
     )
 }
 
@@ -299,6 +351,7 @@ fn write_outputs(
     truth: Option<&[f32]>,
     problem: &Problem,
     wall: f64,
+    acceptance: &[f64],
 ) -> Result<()> {
     let (nz, nx) = (shape.nz, shape.nx);
     let n = samples.len() / shape.len();
@@ -359,6 +412,11 @@ fn write_outputs(
         "method": cfg.method.name(), "seed": seed, "samples": n, "wall_time_s": wall,
         "start_metrics": truth.map(|t| velocity_metrics(start, t, shape)).transpose()?,
     });
+    if !acceptance.is_empty() {
+        metrics["acceptance_rate"] =
+            serde_json::json!(acceptance.iter().sum::<f64>() / acceptance.len() as f64);
+        metrics["acceptance_rates"] = serde_json::json!(acceptance);
+    }
     let (f, _) = problem.misfit(&problem.to_unit(&summary.mean))?;
     metrics["mean_data_misfit"] = serde_json::json!(f);
     if let (Some(t), Some(truth)) = (&summary.truth, truth) {

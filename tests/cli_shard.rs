@@ -4,8 +4,9 @@
 //!
 //! The shards run as N concurrent local processes, the sample shards with the environment of a
 //! Slurm job array (`SLURM_ARRAY_TASK_ID`, `_MIN`, `_MAX`, `_COUNT`; here 1-based, as
-//! `--array=1-3` gives) — not under a real `slurmctld`: starting Debian's slurm-wlm + munge as
-//! root in CI is slow and fragile, and what velprior sees of Slurm is exactly these variables.
+//! `--array=1-3` gives). Where a single-node Slurm can be started (root, slurm-wlm and munge
+//! installed, as `scripts/setup.sh --test` does), the documented posterior job-array script also
+//! runs under a real `slurmctld`; the test prints which ran.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -16,6 +16,11 @@ pub trait ForwardOperator: Send + Sync {
     fn forward(&self, m: &[f32]) -> Result<Vec<f32>>;
     /// Misfit f(F(m), d_obs) and ∂f/∂m (shape (nz, nx)).
     fn misfit_and_gradient(&self, m: &[f32], d_obs: &[f32]) -> Result<(f64, Vec<f32>)>;
+    /// Misfit f(F(m), d_obs) alone; operators whose gradient costs more than their forward
+    /// (an adjoint solve) override it.
+    fn misfit(&self, m: &[f32], d_obs: &[f32]) -> Result<f64> {
+        Ok(self.misfit_and_gradient(m, d_obs)?.0)
+    }
 }
 
 /// The acoustic finite-difference solver as a forward operator: m is velocity in m/s, d is the
@@ -51,5 +56,11 @@ impl ForwardOperator for AcousticOperator {
             self.gradient,
         )?;
         Ok((f, g))
+    }
+
+    /// One forward solve, no adjoint.
+    fn misfit(&self, m: &[f32], d_obs: &[f32]) -> Result<f64> {
+        let d = self.forward(m)?;
+        Ok(self.gradient.misfit.value_and_residual(&d, d_obs).0)
     }
 }

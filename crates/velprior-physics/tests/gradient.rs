@@ -4,8 +4,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use velprior_physics::{
-    Acquisition, Boundary, GradientOptions, Misfit, ModelShape, SolverConfig, Storage, forward,
-    misfit_and_gradient, ricker,
+    AcousticOperator, Acquisition, Boundary, ForwardOperator, GradientOptions, Misfit, ModelShape,
+    SolverConfig, Storage, forward, misfit_and_gradient, ricker,
 };
 
 const NZ: usize = 30;
@@ -199,5 +199,28 @@ fn storage_modes_give_the_same_gradient() {
             assert_eq!(ga, gc, "{storage:?} differs from All");
         }
         assert!(ga.iter().any(|x| *x != 0.0));
+    }
+}
+
+#[test]
+fn operator_misfit_alone_equals_the_misfit_of_the_gradient_pass() {
+    let (vt, v0) = models();
+    let cfg = cpml(4, false);
+    let acq = acquisition(200);
+    let d_obs = forward(&vt, shape(), &cfg, &acq).unwrap();
+    for misfit in [Misfit::L2, Misfit::L1] {
+        let op = AcousticOperator {
+            shape: shape(),
+            config: cfg.clone(),
+            acquisition: acq.clone(),
+            gradient: GradientOptions {
+                misfit,
+                storage: Storage::All,
+            },
+        };
+        let (f, _) = op.misfit_and_gradient(&v0, &d_obs).unwrap();
+        let alone = op.misfit(&v0, &d_obs).unwrap();
+        assert!(f > 0.0);
+        assert_eq!(alone, f, "{misfit:?}");
     }
 }

@@ -49,9 +49,11 @@ pub fn boomerang(
     let x0 = to_batch(&x.repeat(samples), samples, shape)?;
     let noise = standard_normal(&mut rng, x0.dims(), x0.device())?;
     let xt = ((x0 * a.sqrt())? + (noise * (1.0 - a).sqrt())?)?;
+    // x̂0 clipped to the normalised range, as `velprior sample` does: the samples stay
+    // within the prior's velocity range.
     let opts = DdpmStep {
         variance: DdpmVariance::Posterior,
-        clip_x0: None,
+        clip_x0: Some((-1.0, 1.0)),
     };
     let mut obs = |s: &SamplerStep<'_>| -> velprior_diffusion::Result<()> {
         let first = to_models(&s.x0_hat.narrow(0, 0, 1)?)

@@ -4,96 +4,19 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use velprior_diffusion::Denoiser;
-use velprior_kernels::Schedule;
 use velprior_physics::fwi::{AcquisitionConfig, FwiFiles};
 use velprior_physics::{Misfit, SolverConfig, Storage};
 
-use crate::alternating::{AlternatingConfig, alternating};
-use crate::dps::{DpsConfig, dps};
-use crate::observer::PosteriorObserver;
-use crate::problem::Problem;
-use crate::red_diff::{RedDiffConfig, red_diff};
+pub use crate::method::MethodConfig;
 use crate::{PosteriorError, Result};
-
-/// The method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating"`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum MethodConfig {
-    RedDiff(RedDiffConfig),
-    Dps(DpsConfig),
-    Alternating(AlternatingConfig),
-}
-
-impl MethodConfig {
-    /// The method's name as written in configs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            MethodConfig::RedDiff(_) => "red-diff",
-            MethodConfig::Dps(_) => "dps",
-            MethodConfig::Alternating(_) => "alternating",
-        }
-    }
-
-    /// Iterations the observer will see.
-    pub fn iterations(&self) -> usize {
-        match self {
-            MethodConfig::RedDiff(c) => c.iterations,
-            MethodConfig::Dps(c) => c.steps,
-            MethodConfig::Alternating(c) => {
-                ((c.t0 * c.steps as f64).ceil() as usize).clamp(1, c.steps)
-            }
-        }
-    }
-
-    /// Samples (independent chains) the method draws.
-    pub fn samples(&self) -> usize {
-        match self {
-            MethodConfig::RedDiff(c) => c.samples,
-            MethodConfig::Dps(c) => c.samples,
-            MethodConfig::Alternating(c) => c.samples,
-        }
-    }
-
-    /// The same method drawing `samples` samples.
-    pub fn with_samples(&self, samples: usize) -> MethodConfig {
-        let mut m = self.clone();
-        match &mut m {
-            MethodConfig::RedDiff(c) => c.samples = samples,
-            MethodConfig::Dps(c) => c.samples = samples,
-            MethodConfig::Alternating(c) => c.samples = samples,
-        }
-        m
-    }
-
-    /// Runs the method; `start` (normalised) is used by RED-diff and the alternating method.
-    /// Returns the samples (normalised) concatenated.
-    pub fn run(
-        &self,
-        model: &dyn Denoiser,
-        problem: &Problem,
-        schedule: &Schedule,
-        start: &[f32],
-        seed: u64,
-        observer: &mut dyn PosteriorObserver,
-    ) -> Result<Vec<f32>> {
-        match self {
-            MethodConfig::RedDiff(c) => {
-                red_diff(model, problem, schedule, start, c, seed, observer)
-            }
-            MethodConfig::Dps(c) => dps(model, problem, schedule, c, seed, observer),
-            MethodConfig::Alternating(c) => {
-                alternating(model, problem, schedule, start, c, seed, observer)
-            }
-        }
-    }
-}
 
 /// A complete posterior experiment; unknown keys are rejected.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PosteriorConfig {
-    /// Diffusion prior checkpoint (`*.safetensors` with its metadata sidecar).
+    /// Prior checkpoint (`*.safetensors`): diffusion for red-diff, dps, alternating and
+    /// boomerang; Gaussian for mala, ula and model-space metropolis; autoencoder for
+    /// latent-space metropolis.
     pub prior: PathBuf,
     /// Observed data, true model, start model (as in the FWI configs).
     pub files: FwiFiles,

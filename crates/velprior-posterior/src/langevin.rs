@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::observer::{IterationRecord, PosteriorObserver};
-use crate::target::{Chain, ChainConfig, Target};
+use crate::target::{Chain, ChainConfig, Target, check_start};
 use crate::{PosteriorError, Result};
 
 /// The Langevin proposal mean x + h ∇log π(x).
@@ -30,7 +30,7 @@ fn log_q(to: &[f32], mean_from: &[f64], h: f64) -> f64 {
 /// Langevin chain from `x0`: proposal x' = x + h ∇log π(x) + √(2h) ξ, ξ ~ N(0, I). With
 /// `adjust` (MALA) x' is accepted with probability
 /// min(1, π(x') q(x | x') / (π(x) q(x' | x))), which makes π exactly invariant; without
-/// (ULA) every proposal is taken and the chain is biased by O(h).
+/// (ULA) every proposal of non-zero density is taken and the chain is biased by O(h).
 pub fn langevin(
     target: &dyn Target,
     x0: &[f32],
@@ -51,6 +51,7 @@ pub fn langevin(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut x = x0.to_vec();
     let (mut lp, mut g) = target.value_and_grad(&x)?;
+    check_start(lp)?;
     let (mut accepted, total) = (0usize, cfg.total());
     let mut samples = Vec::with_capacity(cfg.samples * x.len());
     for i in 0..total {
@@ -63,11 +64,13 @@ pub fn langevin(
             })
             .collect();
         let (lp_new, g_new) = target.value_and_grad(&prop)?;
-        let accept = !adjust || {
-            let log_ratio =
-                lp_new + log_q(&x, &drift(&prop, &g_new, h), h) - lp - log_q(&prop, &mean, h);
-            rng.random::<f64>().ln() < log_ratio
-        };
+        // A zero-density proposal (outside the solver's support) is refused even by ULA.
+        let accept = lp_new > f64::NEG_INFINITY
+            && (!adjust || {
+                let log_ratio =
+                    lp_new + log_q(&x, &drift(&prop, &g_new, h), h) - lp - log_q(&prop, &mean, h);
+                rng.random::<f64>().ln() < log_ratio
+            });
         if accept {
             (x, lp, g) = (prop, lp_new, g_new);
             accepted += 1;

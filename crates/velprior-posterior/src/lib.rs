@@ -7,7 +7,8 @@
 //! MALA), [`metropolis`] (random walk in model or AE-latent space), [`boomerang`]. The chain
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
-//! statistics; [`calibration`] measures the ±1σ/±2σ coverage of a sampler on held-out models.
+//! statistics; [`method`] runs a config's method with its prior; [`calibration`] measures
+//! the ±1σ/±2σ coverage of a sampler on held-out models.
 
 pub mod alternating;
 pub mod boomerang;
@@ -17,6 +18,7 @@ pub mod dps;
 pub mod error;
 pub mod langevin;
 pub mod memorization;
+pub mod method;
 pub mod metropolis;
 pub mod observer;
 pub mod patches;

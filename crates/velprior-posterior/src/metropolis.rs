@@ -9,7 +9,7 @@ use velprior_nn::Autoencoder;
 
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
-use crate::target::{Chain, ChainConfig, Target};
+use crate::target::{Chain, ChainConfig, Target, check_start, outside_support};
 use crate::{PosteriorError, Result};
 
 /// Random-walk Metropolis from `x0`: x' = x + s ξ, ξ ~ N(0, I), s = `cfg.step`, accepted with
@@ -32,6 +32,7 @@ pub fn random_walk_metropolis(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut x = x0.to_vec();
     let mut lp = target.log_density(&x)?;
+    check_start(lp)?;
     let (mut accepted, total) = (0usize, cfg.total());
     let mut samples = Vec::with_capacity(cfg.samples * x.len());
     for i in 0..total {
@@ -109,7 +110,10 @@ impl Target for LatentTarget<'_> {
     }
     fn log_density(&self, z: &[f32]) -> Result<f64> {
         let x = self.decode(z)?;
-        Ok(self.log_prior(z) - self.problem.neg_log_likelihood(&x)?.0)
+        match self.problem.neg_log_likelihood_value(&x) {
+            Ok(nll) => Ok(self.log_prior(z) - nll),
+            Err(e) => outside_support(e, 0).map(|(lp, _)| lp),
+        }
     }
     /// The gradient through the decoder by candle autograd: −z/s² − J_Dᵀ ∇_x(f/scale).
     fn value_and_grad(&self, z: &[f32]) -> Result<(f64, Vec<f32>)> {
@@ -117,7 +121,10 @@ impl Target for LatentTarget<'_> {
         let xt = self.autoencoder.decode(var.as_tensor())?;
         let x = xt.flatten_all()?.to_vec1::<f32>()?;
         self.check(&x)?;
-        let (nll, gx) = self.problem.neg_log_likelihood(&x)?;
+        let (nll, gx) = match self.problem.neg_log_likelihood(&x) {
+            Ok(v) => v,
+            Err(e) => return outside_support(e, z.len()),
+        };
         let gx = Tensor::from_vec(gx, xt.dims(), xt.device())?;
         let grads = (&xt * &gx)?.sum_all()?.backward()?;
         let gz = grads

@@ -66,6 +66,17 @@ impl<'a> Problem<'a> {
         [s.nz, s.nx]
     }
 
+    fn check_len(&self, x: &[f32]) -> Result<()> {
+        if x.len() != self.dim() {
+            return Err(PosteriorError::invalid(format!(
+                "model: got {} values, the operator takes {}",
+                x.len(),
+                self.dim()
+            )));
+        }
+        Ok(())
+    }
+
     /// Normalised x → velocity (m/s).
     pub fn to_velocity(&self, x: &[f32]) -> Vec<f32> {
         x.iter()
@@ -80,18 +91,20 @@ impl<'a> Problem<'a> {
 
     /// The raw misfit f(F(v(x)), d_obs) and ∂f/∂x (normalised units, chain rule applied).
     pub fn misfit(&self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
-        if x.len() != self.dim() {
-            return Err(PosteriorError::invalid(format!(
-                "model: got {} values, the operator takes {}",
-                x.len(),
-                self.dim()
-            )));
-        }
+        self.check_len(x)?;
         let (f, gv) = self
             .operator
             .misfit_and_gradient(&self.to_velocity(x), self.observed)?;
         let dv_dx = 0.5 * (self.normalisation.vmax - self.normalisation.vmin);
         Ok((f, gv.into_iter().map(|g| g * dv_dx).collect()))
+    }
+
+    /// −log p(d | x) = f / `likelihood_scale` (up to a constant), without the gradient (one
+    /// forward solve).
+    pub fn neg_log_likelihood_value(&self, x: &[f32]) -> Result<f64> {
+        self.check_len(x)?;
+        let f = self.operator.misfit(&self.to_velocity(x), self.observed)?;
+        Ok(f / self.likelihood_scale)
     }
 
     /// −log p(d | x) = f / `likelihood_scale` (up to a constant) and its gradient in x.

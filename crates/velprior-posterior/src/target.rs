@@ -1,8 +1,10 @@
 //! Densities the MCMC baselines sample: a prior with a closed-form log-density
 //! ([`LogDensity`]), and the posterior it makes with a [`Problem`]'s likelihood ([`Target`]).
 
-use crate::Result;
+use velprior_physics::PhysicsError;
+
 use crate::problem::Problem;
+use crate::{PosteriorError, Result};
 
 /// A prior density known up to a constant, in normalised units (x of length `dim()`).
 pub trait LogDensity: Send + Sync {
@@ -64,13 +66,31 @@ impl Target for PosteriorTarget<'_> {
         self.problem.dim()
     }
     fn log_density(&self, x: &[f32]) -> Result<f64> {
-        Ok(self.prior.log_density(x) - self.problem.neg_log_likelihood(x)?.0)
+        match self.problem.neg_log_likelihood_value(x) {
+            Ok(nll) => Ok(self.prior.log_density(x) - nll),
+            Err(e) => outside_support(e, 0).map(|(lp, _)| lp),
+        }
     }
     fn value_and_grad(&self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
-        let (nll, g) = self.problem.neg_log_likelihood(x)?;
+        let (nll, g) = match self.problem.neg_log_likelihood(x) {
+            Ok(v) => v,
+            Err(e) => return outside_support(e, x.len()),
+        };
         let mut grad = self.prior.grad_log_density(x);
         grad.iter_mut().zip(&g).for_each(|(a, b)| *a -= b);
         Ok((self.prior.log_density(x) - nll, grad))
+    }
+}
+
+/// A model the solver cannot propagate through (a velocity ≤ 0 or NaN, or one so fast that
+/// the time step is unstable) has zero likelihood: (−∞, zero gradient of length `dim`), so a
+/// chain rejects it; any other error is passed on.
+pub(crate) fn outside_support(e: PosteriorError, dim: usize) -> Result<(f64, Vec<f32>)> {
+    match e {
+        PosteriorError::Physics(
+            PhysicsError::BadVelocity { .. } | PhysicsError::Unstable { .. },
+        ) => Ok((f64::NEG_INFINITY, vec![0.0; dim])),
+        e => Err(e),
     }
 }
 
@@ -107,4 +127,16 @@ impl ChainConfig {
     pub fn keeps(&self, i: usize) -> bool {
         i >= self.burn_in && (i - self.burn_in + 1).is_multiple_of(self.thin.max(1))
     }
+}
+
+/// An error unless a chain's start has non-zero density.
+pub(crate) fn check_start(log_density: f64) -> Result<()> {
+    if log_density > f64::NEG_INFINITY {
+        return Ok(());
+    }
+    Err(PosteriorError::invalid(
+        "the chain starts at a model the solver cannot propagate through (a velocity <= 0 or \
+         too fast for dt); start from another model (files.initial_model, smooth_sigma) or, in \
+         latent space, check that the autoencoder decodes the start into the velocity range",
+    ))
 }

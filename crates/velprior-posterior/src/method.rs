@@ -1,0 +1,374 @@
+//! The posterior methods a config can name (`[method] kind = …`), the prior each one needs,
+//! and one entry point that runs a method on a [`Problem`].
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+use velprior_diffusion::Denoiser;
+use velprior_diffusion::baselines::AnyAutoencoder;
+use velprior_kernels::Schedule;
+use velprior_nn::Autoencoder;
+
+use crate::alternating::{AlternatingConfig, alternating};
+use crate::boomerang::boomerang;
+use crate::dps::{DpsConfig, dps};
+use crate::langevin::langevin;
+use crate::metropolis::{LatentTarget, random_walk_metropolis};
+use crate::observer::{IterationRecord, PosteriorObserver};
+use crate::problem::Problem;
+use crate::red_diff::{RedDiffConfig, red_diff};
+use crate::target::{ChainConfig, LogDensity, PosteriorTarget};
+use crate::{PosteriorError, Result};
+
+/// A method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating" |
+/// "mala" | "ula" | "metropolis" | "boomerang"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MethodConfig {
+    RedDiff(RedDiffConfig),
+    Dps(DpsConfig),
+    Alternating(AlternatingConfig),
+    /// Metropolis-adjusted Langevin with a Gaussian prior.
+    Mala(McmcConfig),
+    /// Unadjusted Langevin with a Gaussian prior.
+    Ula(McmcConfig),
+    /// Random-walk Metropolis in model space (Gaussian prior) or AE latent space.
+    Metropolis(MetropolisConfig),
+    /// Boomerang local sampling around the start model (diffusion prior; no data).
+    Boomerang(BoomerangConfig),
+}
+
+/// Settings of an MCMC baseline: `chains` independent chains (chain j seeded seed + j), each
+/// keeping `samples` states after `burn_in` steps, every `thin`-th.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McmcConfig {
+    /// Langevin step h, or the random-walk proposal std (normalised units, or latent units).
+    pub step: f64,
+    /// States kept per chain.
+    pub samples: usize,
+    /// Steps discarded first.
+    #[serde(default)]
+    pub burn_in: usize,
+    /// Steps between kept states.
+    #[serde(default = "one")]
+    pub thin: usize,
+    /// Independent chains.
+    #[serde(default = "one")]
+    pub chains: usize,
+}
+
+impl McmcConfig {
+    fn chain(&self) -> ChainConfig {
+        ChainConfig {
+            step: self.step,
+            samples: self.samples,
+            burn_in: self.burn_in,
+            thin: self.thin,
+        }
+    }
+}
+
+/// Where random-walk Metropolis moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChainSpace {
+    /// The model itself (needs a Gaussian prior checkpoint).
+    Model,
+    /// The code z of a regularised autoencoder, prior N(0, s²I), model D(z) (needs an
+    /// autoencoder checkpoint); the chain starts at E(start).
+    Latent,
+}
+
+/// Random-walk Metropolis settings.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetropolisConfig {
+    pub space: ChainSpace,
+    pub step: f64,
+    pub samples: usize,
+    #[serde(default)]
+    pub burn_in: usize,
+    #[serde(default = "one")]
+    pub thin: usize,
+    #[serde(default = "one")]
+    pub chains: usize,
+}
+
+/// Boomerang settings: noise the start model to t* and run `steps` (uniform respacing, those
+/// ≤ t*) reverse DDPM steps back, `samples` times.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoomerangConfig {
+    /// t* / T in (0, 1].
+    pub t_star: f64,
+    pub steps: usize,
+    pub samples: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// The loaded prior a method runs with.
+pub enum PriorModel<'a> {
+    /// A diffusion model (possibly applied by overlapping windows) and its schedule.
+    Diffusion {
+        denoiser: &'a dyn Denoiser,
+        schedule: &'a Schedule,
+    },
+    /// A closed-form density (the Gaussian/PCA prior), normalised units.
+    Density(&'a dyn LogDensity),
+    /// A regularised autoencoder and the std s of its latent prior N(0, s²I).
+    Autoencoder {
+        autoencoder: &'a AnyAutoencoder,
+        latent_std: f64,
+    },
+}
+
+impl PriorModel<'_> {
+    /// "diffusion", "gaussian" or "autoencoder", as [`MethodConfig::prior_kind`] names them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PriorModel::Diffusion { .. } => "diffusion",
+            PriorModel::Density(_) => "gaussian",
+            PriorModel::Autoencoder { .. } => "autoencoder",
+        }
+    }
+}
+
+/// What one chain (or one batch of a diffusion method) produced.
+#[derive(Debug, Clone)]
+pub struct MethodOutput {
+    /// Samples, normalised units, concatenated (nz · nx each).
+    pub samples: Vec<f32>,
+    /// Accepted / proposed moves (Metropolis-type chains only).
+    pub acceptance_rate: Option<f64>,
+}
+
+impl MethodConfig {
+    /// The method's name as written in configs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MethodConfig::RedDiff(_) => "red-diff",
+            MethodConfig::Dps(_) => "dps",
+            MethodConfig::Alternating(_) => "alternating",
+            MethodConfig::Mala(_) => "mala",
+            MethodConfig::Ula(_) => "ula",
+            MethodConfig::Metropolis(MetropolisConfig {
+                space: ChainSpace::Model,
+                ..
+            }) => "metropolis (model space)",
+            MethodConfig::Metropolis(_) => "metropolis (latent space)",
+            MethodConfig::Boomerang(_) => "boomerang",
+        }
+    }
+
+    /// The prior kind the method needs ("diffusion", "gaussian" or "autoencoder").
+    pub fn prior_kind(&self) -> &'static str {
+        match self {
+            MethodConfig::RedDiff(_)
+            | MethodConfig::Dps(_)
+            | MethodConfig::Alternating(_)
+            | MethodConfig::Boomerang(_) => "diffusion",
+            MethodConfig::Mala(_) | MethodConfig::Ula(_) => "gaussian",
+            MethodConfig::Metropolis(c) => match c.space {
+                ChainSpace::Model => "gaussian",
+                ChainSpace::Latent => "autoencoder",
+            },
+        }
+    }
+
+    /// An error naming the prior kind needed unless `prior` is of that kind.
+    pub fn check_prior(&self, prior: &PriorModel) -> Result<()> {
+        if prior.kind() == self.prior_kind() {
+            return Ok(());
+        }
+        Err(PosteriorError::invalid(format!(
+            "method {} needs a prior checkpoint of kind {}, not {}: set `prior` to one",
+            self.name(),
+            self.prior_kind(),
+            prior.kind()
+        )))
+    }
+
+    /// Iterations the observer sees per chain.
+    pub fn iterations(&self) -> usize {
+        match self {
+            MethodConfig::RedDiff(c) => c.iterations,
+            MethodConfig::Dps(c) => c.steps,
+            MethodConfig::Alternating(c) => {
+                ((c.t0 * c.steps as f64).ceil() as usize).clamp(1, c.steps)
+            }
+            MethodConfig::Mala(c) | MethodConfig::Ula(c) => c.chain().total(),
+            MethodConfig::Metropolis(c) => c.burn_in + c.samples * c.thin.max(1),
+            MethodConfig::Boomerang(c) => ((c.t_star * c.steps as f64).ceil() as usize).max(1),
+        }
+    }
+
+    /// Independent chains: each diffusion sample is its own chain; an MCMC chain keeps many
+    /// states; Boomerang draws all its samples in one batch.
+    pub fn chains(&self) -> usize {
+        match self {
+            MethodConfig::RedDiff(c) => c.samples,
+            MethodConfig::Dps(c) => c.samples,
+            MethodConfig::Alternating(c) => c.samples,
+            MethodConfig::Mala(c) | MethodConfig::Ula(c) => c.chains,
+            MethodConfig::Metropolis(c) => c.chains,
+            MethodConfig::Boomerang(_) => 1,
+        }
+    }
+
+    /// The same method running a single chain.
+    pub fn one_chain(&self) -> MethodConfig {
+        let mut m = self.clone();
+        match &mut m {
+            MethodConfig::RedDiff(c) => c.samples = 1,
+            MethodConfig::Dps(c) => c.samples = 1,
+            MethodConfig::Alternating(c) => c.samples = 1,
+            MethodConfig::Mala(c) | MethodConfig::Ula(c) => c.chains = 1,
+            MethodConfig::Metropolis(c) => c.chains = 1,
+            MethodConfig::Boomerang(_) => {}
+        }
+        m
+    }
+
+    /// Runs the method once (all chains of its config; use [`MethodConfig::one_chain`] to run
+    /// them one by one) from `start` (normalised; RED-diff, alternating, MCMC and Boomerang
+    /// start there).
+    pub fn run(
+        &self,
+        prior: &PriorModel,
+        problem: &Problem,
+        start: &[f32],
+        seed: u64,
+        observer: &mut dyn PosteriorObserver,
+    ) -> Result<MethodOutput> {
+        self.check_prior(prior)?;
+        let plain = |samples| MethodOutput {
+            samples,
+            acceptance_rate: None,
+        };
+        match (self, prior) {
+            (
+                MethodConfig::RedDiff(c),
+                PriorModel::Diffusion {
+                    denoiser, schedule, ..
+                },
+            ) => red_diff(*denoiser, problem, schedule, start, c, seed, observer).map(plain),
+            (
+                MethodConfig::Dps(c),
+                PriorModel::Diffusion {
+                    denoiser, schedule, ..
+                },
+            ) => dps(*denoiser, problem, schedule, c, seed, observer).map(plain),
+            (
+                MethodConfig::Alternating(c),
+                PriorModel::Diffusion {
+                    denoiser, schedule, ..
+                },
+            ) => alternating(*denoiser, problem, schedule, start, c, seed, observer).map(plain),
+            (
+                MethodConfig::Boomerang(c),
+                PriorModel::Diffusion {
+                    denoiser, schedule, ..
+                },
+            ) => boomerang(
+                *denoiser,
+                schedule,
+                start,
+                problem.shape(),
+                c.t_star,
+                c.steps,
+                c.samples,
+                seed,
+                observer,
+            )
+            .map(plain),
+            (MethodConfig::Mala(c) | MethodConfig::Ula(c), PriorModel::Density(density)) => {
+                let target = PosteriorTarget {
+                    prior: *density,
+                    problem,
+                };
+                let adjust = matches!(self, MethodConfig::Mala(_));
+                let chain = langevin(&target, start, &c.chain(), adjust, seed, observer)?;
+                Ok(MethodOutput {
+                    samples: chain.samples,
+                    acceptance_rate: adjust.then_some(chain.acceptance_rate),
+                })
+            }
+            (MethodConfig::Metropolis(c), _) => {
+                metropolis(c, prior, problem, start, seed, observer)
+            }
+            _ => Err(PosteriorError::invalid(format!(
+                "method {}: the prior does not fit",
+                self.name()
+            ))),
+        }
+    }
+}
+
+/// Random-walk Metropolis in the space `c.space` names; kept latent states are decoded.
+fn metropolis(
+    c: &MetropolisConfig,
+    prior: &PriorModel,
+    problem: &Problem,
+    start: &[f32],
+    seed: u64,
+    observer: &mut dyn PosteriorObserver,
+) -> Result<MethodOutput> {
+    let chain_cfg = ChainConfig {
+        step: c.step,
+        samples: c.samples,
+        burn_in: c.burn_in,
+        thin: c.thin,
+    };
+    match (c.space, prior) {
+        (ChainSpace::Model, PriorModel::Density(density)) => {
+            let target = PosteriorTarget {
+                prior: *density,
+                problem,
+            };
+            let chain = random_walk_metropolis(&target, start, &chain_cfg, seed, observer)?;
+            Ok(MethodOutput {
+                samples: chain.samples,
+                acceptance_rate: Some(chain.acceptance_rate),
+            })
+        }
+        (
+            ChainSpace::Latent,
+            PriorModel::Autoencoder {
+                autoencoder,
+                latent_std,
+            },
+        ) => {
+            let target = LatentTarget {
+                autoencoder: *autoencoder,
+                latent_std: *latent_std,
+                problem,
+            };
+            let input = autoencoder.input(start.to_vec(), 1, &Device::Cpu)?;
+            let z0 = autoencoder
+                .encode(&input)?
+                .flatten_all()?
+                .to_vec1::<f32>()?;
+            // The observer sees models, not codes.
+            let mut decoded = |r: &IterationRecord<'_>| -> Result<()> {
+                let x = target.decode(r.estimate)?;
+                observer.on_iteration(&IterationRecord { estimate: &x, ..*r })
+            };
+            let chain = random_walk_metropolis(&target, &z0, &chain_cfg, seed, &mut decoded)?;
+            let k = autoencoder.latent_dim();
+            let mut samples = Vec::with_capacity(c.samples * problem.dim());
+            for z in chain.samples.chunks(k) {
+                samples.extend(target.decode(z)?);
+            }
+            Ok(MethodOutput {
+                samples,
+                acceptance_rate: Some(chain.acceptance_rate),
+            })
+        }
+        _ => Err(PosteriorError::invalid(
+            "metropolis: space = \"model\" needs a Gaussian prior, \"latent\" an autoencoder",
+        )),
+    }
+}
