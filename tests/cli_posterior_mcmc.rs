@@ -2,8 +2,12 @@
 //! random-walk Metropolis in model space and in an autoencoder's latent space, Boomerang with a
 //! diffusion prior) on a tiny 16x16 acoustic problem with priors trained by `velprior train`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::write_npy;
 
 const SIZE: usize = 16;
 
@@ -26,24 +30,6 @@ fn ok(out: &Output) {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Writes a little-endian f32 .npy file of `shape`.
-fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// The tiny problem's files and the three priors, trained once per test.

@@ -8,8 +8,12 @@
 //! installed, as `scripts/setup.sh --test` does), the documented posterior job-array script also
 //! runs under a real `slurmctld`; the test prints which ran.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
+use common::write_npy;
 
 fn cmd(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_velprior"));
@@ -202,24 +206,6 @@ fn sharded_sample_merges_to_the_unsharded_bits_and_names_dead_shards() {
         err.contains("seed 6") && err.contains("0/3 missing"),
         "{err}"
     );
-}
-
-/// Writes a little-endian f32 .npy file of `shape`.
-fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
-    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, bytes).unwrap();
 }
 
 /// A JSON value with the wall-clock fields (`seconds`, `wall_time_s`, `train_seconds`) removed.
