@@ -1,8 +1,9 @@
 //! `velprior posterior --config file.toml`: draw velocity models from the posterior of a
 //! prior and seismic data (RED-diff, DPS, diffusion-regularised FWI and Boomerang with a
 //! diffusion prior; MALA, ULA and random-walk Metropolis with a Gaussian or autoencoder
-//! prior), with a run folder of samples (HDF5), mean / std / error / z-score pictures and metrics; a config with a
-//! `[calibration]` table measures the sampler's ±1σ/±2σ coverage instead ([`calibration`]).
+//! prior), with a run folder of samples (HDF5), mean / std / error / z-score pictures and
+//! metrics; a config with a `[calibration]` table measures the sampler's ±1σ/±2σ coverage
+//! instead ([`calibration`]).
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
