@@ -194,6 +194,15 @@ fn mcmc_baselines_run_from_the_cli_and_report_acceptance() {
         assert!(small >= 0.75, "{space}: step {tiny} accepted {small}");
         assert_eq!(large, 0.0, "{space}: step 1e3 accepted {large}");
     }
+
+    // MALA in the latent space follows the gradient through the decoder.
+    let latent_mala = setup.metrics(
+        "mala-latent",
+        "ae",
+        "kind = \"mala\"\nspace = \"latent\"\nstep = 1e-6\nsamples = 4\n",
+        1e6,
+    );
+    assert!(acceptance(&latent_mala) >= 0.75, "{latent_mala}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::metropolis::{LatentTarget, random_walk_metropolis};
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
 use crate::red_diff::{RedDiffConfig, red_diff};
-use crate::target::{ChainConfig, LogDensity, PosteriorTarget};
+use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
 use crate::{PosteriorError, Result};
 
 /// A method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating" |
@@ -27,21 +27,25 @@ pub enum MethodConfig {
     RedDiff(RedDiffConfig),
     Dps(DpsConfig),
     Alternating(AlternatingConfig),
-    /// Metropolis-adjusted Langevin with a Gaussian prior.
+    /// Metropolis-adjusted Langevin.
     Mala(McmcConfig),
-    /// Unadjusted Langevin with a Gaussian prior.
+    /// Unadjusted Langevin.
     Ula(McmcConfig),
-    /// Random-walk Metropolis in model space (Gaussian prior) or AE latent space.
-    Metropolis(MetropolisConfig),
+    /// Random-walk Metropolis.
+    Metropolis(McmcConfig),
     /// Boomerang local sampling around the start model (diffusion prior; no data).
     Boomerang(BoomerangConfig),
 }
 
-/// Settings of an MCMC baseline: `chains` independent chains (chain j seeded seed + j), each
-/// keeping `samples` states after `burn_in` steps, every `thin`-th.
+/// Settings of an MCMC baseline (MALA, ULA, random-walk Metropolis) in model space (Gaussian
+/// prior) or an autoencoder's latent space: `chains` independent chains (chain j seeded
+/// seed + j), each keeping `samples` states after `burn_in` steps, every `thin`-th.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McmcConfig {
+    /// Where the chain moves (default: model space).
+    #[serde(default)]
+    pub space: ChainSpace,
     /// Langevin step h, or the random-walk proposal std (normalised units, or latent units).
     pub step: f64,
     /// States kept per chain.
@@ -68,30 +72,16 @@ impl McmcConfig {
     }
 }
 
-/// Where random-walk Metropolis moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an MCMC chain moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChainSpace {
     /// The model itself (needs a Gaussian prior checkpoint).
+    #[default]
     Model,
     /// The code z of a regularised autoencoder, prior N(0, s²I), model D(z) (needs an
     /// autoencoder checkpoint); the chain starts at E(start).
     Latent,
-}
-
-/// Random-walk Metropolis settings.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetropolisConfig {
-    pub space: ChainSpace,
-    pub step: f64,
-    pub samples: usize,
-    #[serde(default)]
-    pub burn_in: usize,
-    #[serde(default = "one")]
-    pub thin: usize,
-    #[serde(default = "one")]
-    pub chains: usize,
 }
 
 /// Boomerang settings: noise the start model to t* and run `steps` (uniform respacing, those
@@ -154,11 +144,7 @@ impl MethodConfig {
             MethodConfig::Alternating(_) => "alternating",
             MethodConfig::Mala(_) => "mala",
             MethodConfig::Ula(_) => "ula",
-            MethodConfig::Metropolis(MetropolisConfig {
-                space: ChainSpace::Model,
-                ..
-            }) => "metropolis (model space)",
-            MethodConfig::Metropolis(_) => "metropolis (latent space)",
+            MethodConfig::Metropolis(_) => "metropolis",
             MethodConfig::Boomerang(_) => "boomerang",
         }
     }
@@ -170,11 +156,12 @@ impl MethodConfig {
             | MethodConfig::Dps(_)
             | MethodConfig::Alternating(_)
             | MethodConfig::Boomerang(_) => "diffusion",
-            MethodConfig::Mala(_) | MethodConfig::Ula(_) => "gaussian",
-            MethodConfig::Metropolis(c) => match c.space {
-                ChainSpace::Model => "gaussian",
-                ChainSpace::Latent => "autoencoder",
-            },
+            MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
+                match c.space {
+                    ChainSpace::Model => "gaussian",
+                    ChainSpace::Latent => "autoencoder",
+                }
+            }
         }
     }
 
@@ -199,8 +186,9 @@ impl MethodConfig {
             MethodConfig::Alternating(c) => {
                 ((c.t0 * c.steps as f64).ceil() as usize).clamp(1, c.steps)
             }
-            MethodConfig::Mala(c) | MethodConfig::Ula(c) => c.chain().total(),
-            MethodConfig::Metropolis(c) => c.burn_in + c.samples * c.thin.max(1),
+            MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
+                c.chain().total()
+            }
             MethodConfig::Boomerang(c) => ((c.t_star * c.steps as f64).ceil() as usize).max(1),
         }
     }
@@ -212,8 +200,7 @@ impl MethodConfig {
             MethodConfig::RedDiff(c) => c.samples,
             MethodConfig::Dps(c) => c.samples,
             MethodConfig::Alternating(c) => c.samples,
-            MethodConfig::Mala(c) | MethodConfig::Ula(c) => c.chains,
-            MethodConfig::Metropolis(c) => c.chains,
+            MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => c.chains,
             MethodConfig::Boomerang(_) => 1,
         }
     }
@@ -225,8 +212,9 @@ impl MethodConfig {
             MethodConfig::RedDiff(c) => c.samples = 1,
             MethodConfig::Dps(c) => c.samples = 1,
             MethodConfig::Alternating(c) => c.samples = 1,
-            MethodConfig::Mala(c) | MethodConfig::Ula(c) => c.chains = 1,
-            MethodConfig::Metropolis(c) => c.chains = 1,
+            MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
+                c.chains = 1
+            }
             MethodConfig::Boomerang(_) => {}
         }
         m
@@ -284,21 +272,21 @@ impl MethodConfig {
                 observer,
             )
             .map(plain),
-            (MethodConfig::Mala(c) | MethodConfig::Ula(c), PriorModel::Density(density)) => {
-                let target = PosteriorTarget {
-                    prior: *density,
-                    problem,
-                };
-                let adjust = matches!(self, MethodConfig::Mala(_));
-                let chain = langevin(&target, start, &c.chain(), adjust, seed, observer)?;
-                Ok(MethodOutput {
-                    samples: chain.samples,
-                    acceptance_rate: adjust.then_some(chain.acceptance_rate),
-                })
+            (MethodConfig::Mala(c), _) => {
+                mcmc(Sampler::Mala, c, prior, problem, start, seed, observer)
             }
-            (MethodConfig::Metropolis(c), _) => {
-                metropolis(c, prior, problem, start, seed, observer)
+            (MethodConfig::Ula(c), _) => {
+                mcmc(Sampler::Ula, c, prior, problem, start, seed, observer)
             }
+            (MethodConfig::Metropolis(c), _) => mcmc(
+                Sampler::RandomWalk,
+                c,
+                prior,
+                problem,
+                start,
+                seed,
+                observer,
+            ),
             _ => Err(PosteriorError::invalid(format!(
                 "method {}: the prior does not fit",
                 self.name()
@@ -307,32 +295,52 @@ impl MethodConfig {
     }
 }
 
-/// Random-walk Metropolis in the space `c.space` names; kept latent states are decoded.
-fn metropolis(
-    c: &MetropolisConfig,
+/// The MCMC baselines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sampler {
+    Mala,
+    Ula,
+    RandomWalk,
+}
+
+impl Sampler {
+    /// Runs this sampler on `target` from `x0`.
+    fn run(
+        self,
+        target: &dyn Target,
+        x0: &[f32],
+        cfg: &ChainConfig,
+        seed: u64,
+        observer: &mut dyn PosteriorObserver,
+    ) -> Result<Chain> {
+        match self {
+            Sampler::Mala => langevin(target, x0, cfg, true, seed, observer),
+            Sampler::Ula => langevin(target, x0, cfg, false, seed, observer),
+            Sampler::RandomWalk => random_walk_metropolis(target, x0, cfg, seed, observer),
+        }
+    }
+}
+
+/// Runs `sampler` in the space `c.space` names; kept latent states are decoded. ULA accepts
+/// every move, so it reports no acceptance rate.
+fn mcmc(
+    sampler: Sampler,
+    c: &McmcConfig,
     prior: &PriorModel,
     problem: &Problem,
     start: &[f32],
     seed: u64,
     observer: &mut dyn PosteriorObserver,
 ) -> Result<MethodOutput> {
-    let chain_cfg = ChainConfig {
-        step: c.step,
-        samples: c.samples,
-        burn_in: c.burn_in,
-        thin: c.thin,
-    };
-    match (c.space, prior) {
+    let chain_cfg = c.chain();
+    let (samples, acceptance_rate) = match (c.space, prior) {
         (ChainSpace::Model, PriorModel::Density(density)) => {
             let target = PosteriorTarget {
                 prior: *density,
                 problem,
             };
-            let chain = random_walk_metropolis(&target, start, &chain_cfg, seed, observer)?;
-            Ok(MethodOutput {
-                samples: chain.samples,
-                acceptance_rate: Some(chain.acceptance_rate),
-            })
+            let chain = sampler.run(&target, start, &chain_cfg, seed, observer)?;
+            (chain.samples, chain.acceptance_rate)
         }
         (
             ChainSpace::Latent,
@@ -356,19 +364,21 @@ fn metropolis(
                 let x = target.decode(r.estimate)?;
                 observer.on_iteration(&IterationRecord { estimate: &x, ..*r })
             };
-            let chain = random_walk_metropolis(&target, &z0, &chain_cfg, seed, &mut decoded)?;
-            let k = autoencoder.latent_dim();
+            let chain = sampler.run(&target, &z0, &chain_cfg, seed, &mut decoded)?;
             let mut samples = Vec::with_capacity(c.samples * problem.dim());
-            for z in chain.samples.chunks(k) {
+            for z in chain.samples.chunks(autoencoder.latent_dim()) {
                 samples.extend(target.decode(z)?);
             }
-            Ok(MethodOutput {
-                samples,
-                acceptance_rate: Some(chain.acceptance_rate),
-            })
+            (samples, chain.acceptance_rate)
         }
-        _ => Err(PosteriorError::invalid(
-            "metropolis: space = \"model\" needs a Gaussian prior, \"latent\" an autoencoder",
-        )),
-    }
+        _ => {
+            return Err(PosteriorError::invalid(
+                "mcmc: space = \"model\" needs a Gaussian prior, \"latent\" an autoencoder",
+            ));
+        }
+    };
+    Ok(MethodOutput {
+        samples,
+        acceptance_rate: (sampler != Sampler::Ula).then_some(acceptance_rate),
+    })
 }
