@@ -16,6 +16,7 @@ pub mod objective;
 pub mod optim;
 pub mod oracles;
 pub mod prior;
+mod rng_state;
 pub mod samplers;
 pub mod trainer;
 pub mod unet_denoiser;

@@ -25,11 +25,12 @@ use crate::checkpoint::{
     CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
 };
 use crate::config::{DiffusionConfig, TrainConfig};
-use crate::data_parallel::{AllReduce, batch_rows};
+use crate::data_parallel::{AllReduce, all_reduce_grads, batch_rows, flatten, unflatten};
 use crate::ema::Ema;
 use crate::error::{DiffusionError, Result};
 use crate::objective::training_loss_rows;
 use crate::optim::{AdamW, AdamWConfig};
+pub use crate::rng_state::RngState;
 use crate::samplers::{NoObserver, SamplerConfig, sample};
 use crate::unet_denoiser::UNetDenoiser;
 
@@ -37,43 +38,6 @@ use crate::unet_denoiser::UNetDenoiser;
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 /// File name of the metrics log inside the run folder.
 pub const METRICS_FILE: &str = "metrics.jsonl";
-
-/// Position of the trainer's random stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RngState {
-    /// ChaCha seed, hex.
-    pub seed: String,
-    /// Stream number.
-    pub stream: u64,
-    /// Word position (decimal string: it is a u128).
-    pub word_pos: String,
-}
-
-impl RngState {
-    fn capture(rng: &ChaCha8Rng) -> RngState {
-        let seed: String = rng.get_seed().iter().map(|b| format!("{b:02x}")).collect();
-        RngState {
-            seed,
-            stream: rng.get_stream(),
-            word_pos: rng.get_word_pos().to_string(),
-        }
-    }
-
-    fn restore(&self) -> Result<ChaCha8Rng> {
-        let bad = || DiffusionError::Checkpoint("checkpoint RNG state is malformed".into());
-        let bytes: Vec<u8> = (0..self.seed.len())
-            .step_by(2)
-            .map(|i| {
-                u8::from_str_radix(self.seed.get(i..i + 2).unwrap_or("zz"), 16).map_err(|_| bad())
-            })
-            .collect::<Result<_>>()?;
-        let seed: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
-        let mut rng = ChaCha8Rng::from_seed(seed);
-        rng.set_stream(self.stream);
-        rng.set_word_pos(self.word_pos.parse().map_err(|_| bad())?);
-        Ok(rng)
-    }
-}
 
 /// Diffusion-specific checkpoint metadata (`CheckpointMeta::details`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -503,52 +467,4 @@ fn fingerprint(reader: &CorpusReader) -> Result<CorpusFingerprint> {
     let first = reader.read_range(0, 1)?;
     let last = reader.read_range(shape[0] - 1, 1)?;
     Ok(CorpusFingerprint::new(reader.path(), shape, &first, &last))
-}
-
-/// Replaces `grads` of `vars` by their sum over the ranks of `comm` (each rank's loss is its
-/// share of the batch mean, so the sum is the whole batch's gradient); returns the summed
-/// `loss`. Variables without a gradient contribute zeros.
-fn all_reduce_grads(
-    comm: &mut dyn AllReduce,
-    vars: &[Var],
-    grads: &mut candle_core::backprop::GradStore,
-    loss: f64,
-) -> Result<f64> {
-    let tensors: Vec<Tensor> = vars
-        .iter()
-        .map(|v| match grads.get(v) {
-            Some(g) => Ok(g.clone()),
-            None => v.as_tensor().zeros_like(),
-        })
-        .collect::<candle_core::Result<_>>()?;
-    let mut flat = flatten(&tensors)?;
-    flat.push(loss as f32);
-    comm.all_reduce_sum(&mut flat)?;
-    let total = f64::from(flat.pop().expect("loss pushed above"));
-    for (v, g) in vars.iter().zip(unflatten(&flat, &tensors)?) {
-        grads.insert(v.as_tensor(), g);
-    }
-    Ok(total)
-}
-
-/// The f32 values of `tensors`, concatenated.
-fn flatten(tensors: &[Tensor]) -> Result<Vec<f32>> {
-    let mut out = Vec::new();
-    for t in tensors {
-        out.extend(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?);
-    }
-    Ok(out)
-}
-
-/// Splits `flat` into tensors shaped (and placed) like `like`.
-fn unflatten(flat: &[f32], like: &[Tensor]) -> Result<Vec<Tensor>> {
-    let mut at = 0;
-    like.iter()
-        .map(|t| {
-            let n = t.elem_count();
-            let v = Tensor::from_slice(&flat[at..at + n], t.shape(), t.device())?;
-            at += n;
-            Ok(v.to_dtype(t.dtype())?)
-        })
-        .collect()
 }

@@ -9,6 +9,7 @@
 //! rows ([`batch_rows`]), so the random stream — and the checkpoint — does not depend on the
 //! number of workers: a run can resume on a different number of them.
 
+mod flat;
 #[cfg(feature = "nccl")]
 pub mod nccl;
 mod threads;
@@ -16,6 +17,7 @@ mod threads;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+pub(crate) use flat::{all_reduce_grads, flatten, unflatten};
 pub use threads::ThreadAllReduce;
 
 use crate::config::TrainConfig;
