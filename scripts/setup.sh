@@ -33,7 +33,7 @@ if [ "${1:-}" = "--test" ]; then
 fi
 
 if [ "${1:-}" = "--test" ]; then
-    # A real single-node Slurm for the job-array test (tests/cli_shard.rs, as root).
+    # A real single-node Slurm for the job-array test (tests/cli_slurm.rs, as root).
     slurm=()
     [ -x /usr/sbin/slurmctld ] || slurm+=(slurmctld)
     [ -x /usr/sbin/slurmd ] || slurm+=(slurmd)

@@ -4,33 +4,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
-use common::write_npy;
+use common::{ok, s, velprior, write_npy};
 
 const SIZE: usize = 16;
-
-fn velprior(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_velprior"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .output()
-        .expect("binary runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// The tiny problem's files and the three priors, trained once per test.
 struct Setup {
