@@ -2,8 +2,12 @@
 //! NCCL ranks) writes one run folder whose weights equal a one-worker run's up to f32 rounding
 //! (measured 3.5e-7 max in velprior-diffusion's data_parallel tests; 1e-4 allowed here).
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use common::flatvel_corpus;
 
 fn velprior(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_velprior"))
@@ -50,18 +54,7 @@ fn weights(path: &Path) -> Vec<f32> {
 fn two_workers_train_the_weights_of_one() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("c.h5");
-    ok(&velprior(&[
-        "data",
-        "synth",
-        "-f",
-        "flatvel",
-        "-n",
-        "6",
-        "--size",
-        "12x12",
-        "-o",
-        corpus.to_str().unwrap(),
-    ]));
+    flatvel_corpus(&corpus, 6, "12x12");
     ok(&velprior(&[
         "train",
         "--config",

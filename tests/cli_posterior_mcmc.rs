@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::{ok, s, velprior, write_npy};
+use common::{flatvel_corpus, ok, s, velprior, write_npy};
 
 const SIZE: usize = 16;
 
@@ -22,18 +22,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let corpus = root.join("c.h5");
-        ok(&velprior(&[
-            "data",
-            "synth",
-            "-f",
-            "flatvel",
-            "-n",
-            "24",
-            "--size",
-            "16x16",
-            "-o",
-            s(&corpus),
-        ]));
+        flatvel_corpus(&corpus, 24, "16x16");
         let data = "[data]\ncorpus = \"CORPUS\"\nvmin = 1500.0\nvmax = 4500.0\n";
         let configs = [
             (

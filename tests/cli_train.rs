@@ -1,8 +1,12 @@
 //! End-to-end: `velprior train` then `velprior sample` on a tiny config, the quickstart with a
 //! short training run, and clear errors for bad configs and checkpoints.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+use common::flatvel_corpus;
 
 fn velprior(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_velprior"))
@@ -51,18 +55,7 @@ fn tiny_config(dir: &Path, corpus: &Path) -> std::path::PathBuf {
 fn train_then_sample() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("c.h5");
-    ok(&velprior(&[
-        "data",
-        "synth",
-        "-f",
-        "flatvel",
-        "-n",
-        "6",
-        "--size",
-        "12x12",
-        "-o",
-        corpus.to_str().unwrap(),
-    ]));
+    flatvel_corpus(&corpus, 6, "12x12");
     let cfg = tiny_config(dir.path(), &corpus);
     ok(&velprior(&[
         "train",

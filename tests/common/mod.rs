@@ -47,21 +47,26 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Trains a tiny diffusion prior on 16x16 flat-layer models; returns its checkpoint.
-pub fn tiny_prior(dir: &Path) -> PathBuf {
-    let corpus = dir.join("c.h5");
+/// Writes `n` flat-layer models of `size` ("HxW") to the corpus `path`.
+pub fn flatvel_corpus(path: &Path, n: usize, size: &str) {
     ok(&velprior(&[
         "data",
         "synth",
         "-f",
         "flatvel",
         "-n",
-        "6",
+        &n.to_string(),
         "--size",
-        "16x16",
+        size,
         "-o",
-        s(&corpus),
+        s(path),
     ]));
+}
+
+/// Trains a tiny diffusion prior on 16x16 flat-layer models; returns its checkpoint.
+pub fn tiny_prior(dir: &Path) -> PathBuf {
+    let corpus = dir.join("c.h5");
+    flatvel_corpus(&corpus, 6, "16x16");
     let text = format!(
         "output = \"{}\"\n[data]\ncorpus = \"{}\"\nvmin = 1500.0\nvmax = 4500.0\n\
          [model]\nbase_channels = 8\nchannel_mult = [1, 2]\nres_blocks_per_level = 1\ngroups = 4\n\
