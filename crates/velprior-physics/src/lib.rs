@@ -38,6 +38,7 @@ pub mod operator;
 pub mod propagate;
 pub mod stencil;
 pub mod wavelet;
+mod window;
 
 pub use adjoint::{GradientOptions, adjoint_gradient, misfit_and_gradient};
 pub use boundary::Boundary;

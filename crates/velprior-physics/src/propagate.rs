@@ -7,11 +7,13 @@
 use rayon::prelude::*;
 
 use crate::boundary::cpml::{CorrView, CpmlFields, CpmlProfile};
+use crate::boundary::cpml_fused::StepIo;
 use crate::boundary::damping::damping_grid;
 use crate::boundary::{Boundary, Padding};
 use crate::error::{PhysicsError, Result, param};
 use crate::geometry::{Acquisition, ModelShape, Shot};
 use crate::stencil::{FlushDenormals, RowBlock, RowKind, Stencil, update_rows};
+use crate::window::Window;
 
 /// Numerical parameters of the finite-difference solver.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -217,6 +219,12 @@ impl Medium {
         (iz + self.pad.top + r) * self.lay.nxs + ix + self.pad.left + r
     }
 
+    /// Padded-grid (row, column) of storage index `k`.
+    pub fn padded_cell(&self, k: usize) -> (usize, usize) {
+        let r = self.st.radius;
+        (k / self.lay.nxs - r, k % self.lay.nxs - r)
+    }
+
     /// Number of floats in one storage-grid field.
     pub fn field_len(&self) -> usize {
         self.nzs * self.lay.nxs
@@ -240,8 +248,27 @@ impl Medium {
         let (nzp, nxp, nxs) = (self.lay.nzp, self.lay.nxp, self.lay.nxs);
         let r = self.st.radius;
         let kind = self.kind(store.is_some());
+        if let (Some(prof), Some(aux), false, false) =
+            (&self.cpml, s.aux.as_mut(), threads, adjoint)
+        {
+            // One thread per shot: one fused pass over the rows of the active window.
+            let win = s.window.grown(2 * r, nzp, nxp);
+            let out = &mut s.prev[r * nxs..(r + nzp) * nxs];
+            let io = StepIo {
+                cur: &s.cur,
+                c: &self.c,
+                out,
+                store: store.unwrap_or(&mut []),
+            };
+            prof.fused_forward_step(&self.st, &self.lay, io, aux, &win);
+            std::mem::swap(&mut s.prev, &mut s.cur);
+            s.window.absorb(&win, &s.cur, |i, j| (i + r) * nxs + j + r);
+            return;
+        }
+        // Every cell is updated below.
+        s.window = Window::full(nzp, nxp);
         if let (Some(prof), Some(aux), false) = (&self.cpml, s.aux.as_mut(), threads) {
-            // Single thread: update each row right after its C-PML corrections.
+            // Single-thread adjoint: update each row right after its C-PML corrections.
             let (cur, c) = (&s.cur, &self.c);
             let out = &mut s.prev[r * nxs..(r + nzp) * nxs];
             let mut store = store;
@@ -267,11 +294,7 @@ impl Medium {
                     None => update_rows(&blk, o, &mut [], kind),
                 }
             };
-            if adjoint {
-                prof.adjoint_rows(&self.st, &self.lay, cur, aux, row, true);
-            } else {
-                prof.forward_rows(&self.st, &self.lay, cur, aux, row, true);
-            }
+            prof.adjoint_rows(&self.st, &self.lay, cur, aux, row, true);
             std::mem::swap(&mut s.prev, &mut s.cur);
             return;
         }
@@ -337,12 +360,14 @@ impl Medium {
     }
 }
 
-/// Wavefields of one shot: uⁿ⁻² (overwritten by uⁿ), uⁿ⁻¹, and the C-PML state.
+/// Wavefields of one shot: uⁿ⁻² (overwritten by uⁿ), uⁿ⁻¹, the C-PML state, and the window
+/// outside which all of them are zero.
 #[derive(Clone)]
 pub(crate) struct State {
     pub prev: Vec<f32>,
     pub cur: Vec<f32>,
     pub aux: Option<CpmlFields>,
+    pub window: Window,
 }
 
 impl State {
@@ -355,6 +380,7 @@ impl State {
                 .cpml
                 .as_ref()
                 .map(|p| CpmlFields::zeros(p, m.lay.nzp, m.lay.nxp)),
+            window: Window::empty(),
         }
     }
 
@@ -392,6 +418,7 @@ pub(crate) fn advance(
             .map(|b| &mut b[(n - n0) * sl..(n - n0 + 1) * sl]);
         m.step(s, st, false, threads);
         s.cur[src] += m.c[src] * wavelet[n];
+        s.window.include(m.padded_cell(src));
         m.apply_free_surface(&mut s.cur);
         if let Some(d) = data.as_deref_mut() {
             for (d, &ri) in d[n * nrec..(n + 1) * nrec].iter_mut().zip(recs) {

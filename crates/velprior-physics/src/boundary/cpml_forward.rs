@@ -7,7 +7,7 @@ use crate::stencil::Stencil;
 
 /// ψ ← a·ψ + b·∂u for the cells starting at storage index `s` (derivative along `stride`).
 #[inline(always)]
-fn psi_update<const R: usize, C: Coef>(
+pub(super) fn psi_update<const R: usize, C: Coef>(
     d1c: &[f32; 4],
     u: &[f32],
     s: usize,
@@ -78,107 +78,58 @@ fn dpsi<const R: usize>(d1c: &[f32; 4], psi: &[f32], ps: usize, pstride: usize, 
 
 impl CpmlProfile {
     /// Advance ψ, ζ one step for wavefield `u` (storage grid of layout `l`) and set the
-    /// corrections of all rows in `f`.
+    /// corrections of all rows in `f` (the path where threads share the rows of one shot;
+    /// one thread per shot uses the fused step of [`cpml_fused`](super::cpml_fused)).
     pub fn forward_step(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields) {
-        self.forward_rows(st, l, u, f, |_, _| {}, false);
-    }
-
-    /// As [`Self::forward_step`], calling `each(i, f)` as soon as the corrections of padded
-    /// row i are set when `interleave` is true (so the row update can follow while the strip
-    /// data is in cache), or never when false.
-    pub fn forward_rows(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        each: impl FnMut(usize, &CpmlFields),
-        interleave: bool,
-    ) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
             {
                 // SAFETY: the CPU supports the enabled features.
-                unsafe { self.forward_avx2(st, l, u, f, each, interleave) };
+                unsafe { self.forward_avx2(st, l, u, f) };
                 return;
             }
         }
-        self.forward_dispatch(st, l, u, f, each, interleave);
+        self.forward_dispatch(st, l, u, f);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn forward_avx2(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        each: impl FnMut(usize, &CpmlFields),
-        interleave: bool,
-    ) {
-        self.forward_dispatch(st, l, u, f, each, interleave);
+    unsafe fn forward_avx2(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields) {
+        self.forward_dispatch(st, l, u, f);
     }
 
     #[inline(always)]
-    fn forward_dispatch(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        each: impl FnMut(usize, &CpmlFields),
-        interleave: bool,
-    ) {
+    fn forward_dispatch(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields) {
         if st.radius == 2 {
-            self.forward_r::<2>(st, l, u, f, each, interleave)
+            self.forward_r::<2>(st, l, u, f)
         } else {
-            self.forward_r::<4>(st, l, u, f, each, interleave)
+            self.forward_r::<4>(st, l, u, f)
         }
     }
 
     #[inline(always)]
-    fn forward_r<const R: usize>(
-        &self,
-        st: &Stencil,
-        l: &Layout,
-        u: &[f32],
-        f: &mut CpmlFields,
-        mut each: impl FnMut(usize, &CpmlFields),
-        interleave: bool,
-    ) {
-        if interleave {
-            // ∂zψ of row i needs ψz of rows up to i + R: keep the ψz update R rows ahead.
-            for i in 0..R {
-                self.psi_z_row::<R>(st, l, u, f, i);
-            }
-            for i in 0..l.nzp {
-                self.psi_z_row::<R>(st, l, u, f, i + R);
-                self.corr_row::<R>(st, l, u, f, i);
-                self.fill_row(f, i);
-                each(i, f);
-            }
-        } else {
-            for i in 0..l.nzp {
-                self.psi_z_row::<R>(st, l, u, f, i);
-            }
-            for i in 0..l.nzp {
-                self.corr_row::<R>(st, l, u, f, i);
-            }
+    fn forward_r<const R: usize>(&self, st: &Stencil, l: &Layout, u: &[f32], f: &mut CpmlFields) {
+        for i in 0..l.nzp {
+            self.psi_z_row::<R>(st, l, u, f, i, 0..l.nxp);
+        }
+        for i in 0..l.nzp {
+            self.corr_row::<R>(st, l, u, f, i);
         }
     }
 
-    /// ψz ← a·ψz + b·∂zu on padded row i (no-op off the z PML: ψz stays zero there).
+    /// ψz ← a·ψz + b·∂zu on padded row i, columns `cols` (no-op off the z PML: ψz stays zero
+    /// there).
     #[inline(always)]
-    fn psi_z_row<const R: usize>(
+    pub(super) fn psi_z_row<const R: usize>(
         &self,
         st: &Stencil,
         l: &Layout,
         u: &[f32],
         f: &mut CpmlFields,
         i: usize,
+        cols: std::ops::Range<usize>,
     ) {
         if i >= l.nzp || self.bz[i] == 0.0 {
             return;
@@ -187,8 +138,8 @@ impl CpmlProfile {
             return;
         };
         let (nxp, nxs) = (l.nxp, l.nxs);
-        let row = &mut f.psi_z[k][(li + R) * nxp..(li + R + 1) * nxp];
-        let s = (i + R) * nxs + R;
+        let row = &mut f.psi_z[k][(li + R) * nxp + cols.start..(li + R) * nxp + cols.end];
+        let s = (i + R) * nxs + R + cols.start;
         psi_update::<R, _>(&st.d1, u, s, nxs, self.az[i], self.bz[i], row);
     }
 

@@ -3,6 +3,7 @@
 pub mod cpml;
 pub mod cpml_adjoint;
 pub mod cpml_forward;
+pub mod cpml_fused;
 pub mod damping;
 
 /// Which absorbing border surrounds the model. The velocity is replicate-padded into it.
