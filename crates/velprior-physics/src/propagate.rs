@@ -265,6 +265,39 @@ impl Medium {
             s.window.absorb(&win, &s.cur, |i, j| (i + r) * nxs + j + r);
             return;
         }
+        if let (None, false, false) = (&self.cpml, threads, adjoint) {
+            // One thread per shot, damping border: the rows of the active window.
+            let win = s.window.grown(r, nzp, nxp);
+            let mut store = store;
+            if let Some(w) = store.as_deref_mut() {
+                win.zero_outside(w, nzp, nxs, r);
+            }
+            let rows = (r + win.rows.start) * nxs..(r + win.rows.end) * nxs;
+            let blk = RowBlock {
+                st: &self.st,
+                nxs,
+                nxp,
+                row0: r + win.rows.start,
+                cols: win.cols.clone(),
+                cur: &s.cur,
+                c: &self.c,
+                k: &self.k,
+                corr: None,
+            };
+            let out = &mut s.prev[rows.clone()];
+            match store {
+                Some(w) => update_rows(
+                    &blk,
+                    out,
+                    &mut w[rows.start - r * nxs..rows.end - r * nxs],
+                    kind,
+                ),
+                None => update_rows(&blk, out, &mut [], kind),
+            }
+            std::mem::swap(&mut s.prev, &mut s.cur);
+            s.window.absorb(&win, &s.cur, |i, j| (i + r) * nxs + j + r);
+            return;
+        }
         // Every cell is updated below.
         s.window = Window::full(nzp, nxp);
         if let (Some(prof), Some(aux), false) = (&self.cpml, s.aux.as_mut(), threads) {
@@ -278,6 +311,7 @@ impl Medium {
                     nxs,
                     nxp,
                     row0: r + i,
+                    cols: 0..nxp,
                     cur,
                     c,
                     k: c,
@@ -322,6 +356,7 @@ impl Medium {
             nxs,
             nxp,
             row0,
+            cols: 0..nxp,
             cur: &s.cur,
             c: &self.c,
             k: kk,

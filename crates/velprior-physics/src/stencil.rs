@@ -87,6 +87,8 @@ pub(crate) struct RowBlock<'a> {
     pub nxs: usize,
     pub nxp: usize,
     pub row0: usize,
+    /// Padded columns to update (all of them when `corr` is given).
+    pub cols: std::ops::Range<usize>,
     pub cur: &'a [f32],
     pub c: &'a [f32],
     pub k: &'a [f32],
@@ -146,7 +148,8 @@ fn rows<const R: usize, const DAMP: bool, const STORE: bool>(
             &mut []
         };
         let Some(cv) = &b.corr else {
-            segment::<R, DAMP, false, STORE>(b, i, 0..n, o, w, &[]);
+            // No C-PML: only the window's columns.
+            segment::<R, DAMP, false, STORE>(b, i, b.cols.clone(), o, w, &[]);
             continue;
         };
         match cv.row(i - R) {

@@ -63,6 +63,21 @@ impl Window {
         }
     }
 
+    /// Zero the padded cells outside the box in `store` (nzp rows of width `nxs`, padded
+    /// cells from column `r`): W is zero there, and store buffers are reused between shots.
+    pub fn zero_outside(&self, store: &mut [f32], nzp: usize, nxs: usize, r: usize) {
+        let nxp = nxs - 2 * r;
+        for i in 0..nzp {
+            let w = &mut store[i * nxs + r..i * nxs + r + nxp];
+            if self.rows.contains(&i) {
+                w[..self.cols.start].fill(0.0);
+                w[self.cols.end..].fill(0.0);
+            } else {
+                w.fill(0.0);
+            }
+        }
+    }
+
     /// Grow the box by the nonzero cells of `u` inside `outer` (a box holding `self` and every
     /// nonzero cell of `u`); `cell(i, j)` is the index of padded cell (i, j) in `u`. Only the
     /// band between the two boxes is scanned.
@@ -163,17 +178,24 @@ mod tests {
             .map(|k| 1800.0 + 25.0 * (k / 60) as f32 + 300.0 * ((k % 60) as f32 * 0.3).sin())
             .collect();
         let nt = 260;
-        for (order, free_surface) in [(4, false), (8, true)] {
+        let cpml = Boundary::Cpml {
+            width: 10,
+            reflection: 1e-3,
+            max_velocity: None,
+        };
+        let damping = Boundary::Damping {
+            width: 16,
+            reference_velocity: None,
+        };
+        for (order, free_surface, boundary) in
+            [(4, false, &cpml), (8, true, &cpml), (4, false, &damping)]
+        {
             let cfg = SolverConfig {
                 dx: 10.0,
                 dt: 1e-3,
                 order,
                 freq: 15.0,
-                boundary: Boundary::Cpml {
-                    width: 10,
-                    reflection: 1e-3,
-                    max_velocity: None,
-                },
+                boundary: boundary.clone(),
                 free_surface,
             };
             let shot = Shot {
@@ -243,7 +265,9 @@ mod tests {
                     assert_eq!(x.to_bits(), y.to_bits(), "order {order}: stored W at {k}");
                 }
             }
-            let (fa, fb) = (a.aux.unwrap(), b.aux.unwrap());
+            let (Some(fa), Some(fb)) = (a.aux, b.aux) else {
+                continue;
+            };
             for (x, y) in [
                 (&fa.psi_z, &fb.psi_z),
                 (&fa.zeta_z, &fb.zeta_z),

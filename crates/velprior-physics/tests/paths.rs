@@ -47,6 +47,9 @@ fn one_thread_per_shot_equals_threads_within_a_shot() {
         let den: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
         let rel = (num / den).sqrt();
         println!("order {order}, free surface {free_surface}: relative L2 difference {rel:.2e}");
-        assert!(den > 0.0 && rel < 1e-5, "order {order}: paths differ by {rel}");
+        assert!(
+            den > 0.0 && rel < 1e-5,
+            "order {order}: paths differ by {rel}"
+        );
     }
 }

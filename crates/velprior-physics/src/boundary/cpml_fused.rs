@@ -109,16 +109,7 @@ impl CpmlProfile {
         let (nxp, nxs) = (l.nxp, l.nxs);
         let cols = win.cols.clone();
         if STORE {
-            // W is zero outside the window; the store buffer is reused, so write the zeros.
-            for i in 0..l.nzp {
-                let w = &mut io.store[i * nxs + R..i * nxs + R + nxp];
-                if win.rows.contains(&i) {
-                    w[..cols.start].fill(0.0);
-                    w[cols.end..].fill(0.0);
-                } else {
-                    w.fill(0.0);
-                }
-            }
+            win.zero_outside(io.store, l.nzp, nxs, R);
         }
         for i in win.rows.start..win.rows.start + R {
             self.psi_z_row::<R>(st, l, io.cur, f, i, cols.clone());
