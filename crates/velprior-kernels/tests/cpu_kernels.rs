@@ -116,6 +116,29 @@ fn conv2d_matches_candle_values_and_gradients() {
 }
 
 #[test]
+fn conv2d_backward_equals_the_autograd_gradients() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    for (n, cin, h, w, cout, kh, kw, s, p) in CONV_CASES {
+        let x = Var::from_tensor(&randn(&mut rng, &[n, cin, h, w])).unwrap();
+        let wt = Var::from_tensor(&randn(&mut rng, &[cout, cin, kh, kw])).unwrap();
+        let b = Var::from_tensor(&randn(&mut rng, &[cout])).unwrap();
+        let (ho, wo) = ((h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1);
+        let dy = randn(&mut rng, &[n, cout, ho, wo]);
+        let y = cpu::conv2d(x.as_tensor(), wt.as_tensor(), Some(b.as_tensor()), s, p).unwrap();
+        let grads = (&y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+        let (dx, dw, db) = cpu::conv2d_backward(x.as_tensor(), wt.as_tensor(), &dy, s, p).unwrap();
+        let what = format!("conv2d_backward {:?}", (n, cin, h, w, cout, kh, kw, s, p));
+        assert_close(&format!("{what} dx"), &dx, grads.get(&x).unwrap(), 1e-6);
+        assert_close(&format!("{what} dw"), &dw, grads.get(&wt).unwrap(), 1e-6);
+        assert_close(&format!("{what} db"), &db, grads.get(&b).unwrap(), 1e-6);
+    }
+    let x = Tensor::zeros((1, 2, 5, 5), DType::F32, &Device::Cpu).unwrap();
+    let wt = Tensor::zeros((3, 2, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    let wrong = Tensor::zeros((1, 3, 4, 4), DType::F32, &Device::Cpu).unwrap();
+    assert!(cpu::conv2d_backward(&x, &wt, &wrong, 1, 1).is_err());
+}
+
+#[test]
 fn conv2d_rejects_bad_shapes() {
     let x = Tensor::zeros((1, 3, 4, 4), DType::F32, &Device::Cpu).unwrap();
     let w = Tensor::zeros((2, 2, 3, 3), DType::F32, &Device::Cpu).unwrap();

@@ -71,6 +71,36 @@ pub fn conv2d(
     Ok(x.contiguous()?.apply_op3(&w.contiguous()?, &b, op)?)
 }
 
+/// The gradients (dx, dW, db) of [`conv2d()`] for the output gradient `dy`, without autograd
+/// (the kernels its backward pass runs; for benchmarks and hand-written backward passes).
+pub fn conv2d_backward(
+    x: &Tensor,
+    w: &Tensor,
+    dy: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    check_cpu_f32(OP, &[x, w, dy])?;
+    let ((_, cin, h, wd), (cout, _, kh, kw)) = (x.dims4()?, w.dims4()?);
+    let geom = ConvGeom::new((cin, h, wd), (cout, kh, kw), stride, padding)
+        .ok_or_else(|| Error::arg(OP, "stride / padding invalid for this input and kernel"))?;
+    let (x, w, dy) = (x.contiguous()?, w.contiguous()?, dy.contiguous()?);
+    if dy.dims() != [x.dims()[0], cout, geom.ho, geom.wo] {
+        return Err(Error::arg(
+            OP,
+            format!("dy has shape {:?}, expected the output shape", dy.dims()),
+        ));
+    }
+    let dx = w.apply_op2_no_bwd(&dy, &ConvInputGrad { geom })?;
+    let flat = x.apply_op2_no_bwd(&dy, &ConvWeightGrad { geom })?;
+    let wn = cout * geom.k();
+    Ok((
+        dx,
+        flat.narrow(0, 0, wn)?.reshape(w.shape())?,
+        flat.narrow(0, wn, cout)?,
+    ))
+}
+
 /// The forward op; `geom` is per sample.
 struct Conv2dOp {
     geom: ConvGeom,

@@ -6,7 +6,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Shape};
 use rayon::prelude::*;
 
 use super::gemm::{MatRef, sgemm};
-use super::im2col::{ConvGeom, col2im_add, im2col};
+use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major, pad_channels_last};
 use super::{cpu_slice, gemm_threads, reduction_chunk};
 
 /// Input gradient: (w, dy) → dx of shape (N, cin, h, w).
@@ -87,36 +87,49 @@ impl CustomOp2 for ConvWeightGrad {
         let chunk = reduction_chunk(n);
         let chunks = n.div_ceil(chunk);
         let threads = gemm_threads(chunks);
-        // One partial [dW; db] per chunk of samples, summed sample by sample in order.
+        // One partial [dW; db] per chunk of samples, summed sample by sample in order. A 3×3
+        // (any non-pointwise) kernel is accumulated with the taps ordered (cout, kh, kw, cin),
+        // from a pixel-major column matrix that gemm reads without repacking; it is permuted
+        // to (cout, cin, kh, kw) at the end.
+        let pointwise = g.is_pointwise();
         let partials: Vec<Vec<f32>> = (0..chunks)
             .into_par_iter()
-            .map_init(Vec::new, |cols: &mut Vec<f32>, c| {
-                let mut acc = vec![0f32; len];
-                let (dw, db) = acc.split_at_mut(g.cout * k);
-                for s in c * chunk..((c + 1) * chunk).min(n) {
-                    let xs = &x[s * g.cin * hw..(s + 1) * g.cin * hw];
-                    let dys = &dy[s * g.cout * ohw..(s + 1) * g.cout * ohw];
-                    for (co, d) in db.iter_mut().enumerate() {
-                        let row = &dys[co * ohw..(co + 1) * ohw];
-                        *d += row.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(cols, xp): &mut (Vec<f32>, Vec<f32>), c| {
+                    let mut acc = vec![0f32; len];
+                    let (dw, db) = acc.split_at_mut(g.cout * k);
+                    for s in c * chunk..((c + 1) * chunk).min(n) {
+                        let xs = &x[s * g.cin * hw..(s + 1) * g.cin * hw];
+                        let dys = &dy[s * g.cout * ohw..(s + 1) * g.cout * ohw];
+                        for (co, d) in db.iter_mut().enumerate() {
+                            let row = &dys[co * ohw..(co + 1) * ohw];
+                            *d += row.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+                        }
+                        if !pointwise {
+                            pad_channels_last(xs, &g, xp);
+                        }
+                        for band in g.bands() {
+                            let t = (band.1 - band.0) * g.wo;
+                            let p0 = band.0 * g.wo;
+                            let lhs = MatRef::new(&dys[p0..], g.cout, t, ohw, 1);
+                            // The column matrix transposed: (t, k).
+                            let rhs = if pointwise {
+                                MatRef::new(&xs[p0..], t, g.cin, 1, hw)
+                            } else {
+                                cols.resize(k * t, 0.0);
+                                im2col_pixel_major(xp, &g, band, cols);
+                                MatRef::new(cols, t, k, k, 1)
+                            };
+                            sgemm(dw, k, lhs, rhs, true, threads);
+                        }
                     }
-                    for band in g.bands() {
-                        let t = (band.1 - band.0) * g.wo;
-                        let p0 = band.0 * g.wo;
-                        let lhs = MatRef::new(&dys[p0..], g.cout, t, ohw, 1);
-                        // im2col(x)ᵀ: (t, k).
-                        let rhs = if g.is_pointwise() {
-                            MatRef::new(&xs[p0..], t, g.cin, 1, hw)
-                        } else {
-                            cols.resize(k * t, 0.0);
-                            im2col(xs, &g, band, cols);
-                            MatRef::new(cols, t, k, 1, t)
-                        };
-                        sgemm(dw, k, lhs, rhs, true, threads);
+                    if !pointwise {
+                        taps_channel_major(dw, &g);
                     }
-                }
-                acc
-            })
+                    acc
+                },
+            )
             .collect();
         let mut out = vec![0f32; len];
         for p in &partials {
@@ -125,5 +138,19 @@ impl CustomOp2 for ConvWeightGrad {
             }
         }
         Ok((CpuStorage::F32(out), Shape::from(len)))
+    }
+}
+
+/// Permute a kernel gradient from (cout, kh, kw, cin) to (cout, cin, kh, kw) in place.
+fn taps_channel_major(dw: &mut [f32], g: &ConvGeom) {
+    let (cin, taps, k) = (g.cin, g.kh * g.kw, g.k());
+    let mut tmp = vec![0f32; k];
+    for row in dw.chunks_exact_mut(k) {
+        for t in 0..taps {
+            for c in 0..cin {
+                tmp[c * taps + t] = row[t * cin + c];
+            }
+        }
+        row.copy_from_slice(&tmp);
     }
 }

@@ -163,3 +163,44 @@ pub(crate) fn col2im_add(cols: &[f32], g: &ConvGeom, (oy0, oy1): (usize, usize),
         }
     }
 }
+
+/// Sample `x` (cin, h, w) zero-padded by `pad` and stored channels-last: `xp[(y·wp + x)·cin + c]`
+/// with wp = w + 2·pad (the input of [`im2col_pixel_major`]).
+pub(crate) fn pad_channels_last(x: &[f32], g: &ConvGeom, xp: &mut Vec<f32>) {
+    let (p, cin) = (g.pad, g.cin);
+    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
+    xp.clear();
+    xp.resize(hp * wp * cin, 0.0);
+    for c in 0..cin {
+        let xc = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for y in 0..g.h {
+            let dst = &mut xp[((y + p) * wp + p) * cin + c..];
+            for (k, &v) in xc[y * g.w..(y + 1) * g.w].iter().enumerate() {
+                dst[k * cin] = v;
+            }
+        }
+    }
+}
+
+/// Pixel-major column matrix of output rows `oy0..oy1` from a padded channels-last sample `xp`
+/// ([`pad_channels_last`]): `cols[(oy − oy0)·wo + ox][(i·kw + j)·cin + c] = x[c][oy·s + i − p][ox·s + j − p]`.
+/// The taps are ordered (i, j, c), not (c, i, j) as in [`im2col`].
+pub(crate) fn im2col_pixel_major(
+    xp: &[f32],
+    g: &ConvGeom,
+    (oy0, oy1): (usize, usize),
+    cols: &mut [f32],
+) {
+    let (cin, s, k) = (g.cin, g.stride, g.k());
+    let wp = g.w + 2 * g.pad;
+    for oy in oy0..oy1 {
+        for ox in 0..g.wo {
+            let row = &mut cols[((oy - oy0) * g.wo + ox) * k..][..k];
+            for i in 0..g.kh {
+                let src = &xp[((oy * s + i) * wp + ox * s) * cin..];
+                let n = g.kw * cin;
+                row[i * n..(i + 1) * n].copy_from_slice(&src[..n]);
+            }
+        }
+    }
+}

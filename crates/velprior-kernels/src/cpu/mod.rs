@@ -16,7 +16,7 @@ pub mod group_norm;
 mod im2col;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
-pub use conv2d::conv2d;
+pub use conv2d::{conv2d, conv2d_backward};
 pub use group_norm::group_norm;
 
 use candle_core::{CpuStorage, DType, Layout, Tensor};
