@@ -31,8 +31,8 @@ struct XTerms<'a> {
     zeta: &'a mut [f32],
 }
 
-/// The z-axis C-PML state of a segment: a, b of the row, ψz of the strip with the index of the
-/// segment's first cell and the row stride, ζz of the segment.
+/// The z-axis C-PML state of a segment (or of a whole z-strip row): a, b of the row, ψz of the
+/// strip with the index of the segment's first cell and the row stride, ζz of the segment.
 struct ZTerms<'a> {
     a: f32,
     b: f32,
@@ -138,7 +138,7 @@ impl CpmlProfile {
                 base: at(0),
                 nxs,
             };
-            let mut zr = self.z_row(i).map(|(k, li)| ZRow {
+            let mut zr = self.z_row(i).map(|(k, li)| ZTerms {
                 a: self.az[i],
                 b: self.bz[i],
                 psi: &f.psi_z[k],
@@ -176,18 +176,8 @@ fn clip(r: &Range<usize>, window: &Range<usize>) -> Range<usize> {
     start..r.end.min(window.end).max(start)
 }
 
-/// The z-axis C-PML state of a whole z-strip row (see [`ZTerms`]).
-struct ZRow<'a> {
-    a: f32,
-    b: f32,
-    psi: &'a [f32],
-    at: usize,
-    stride: usize,
-    zeta: &'a mut [f32],
-}
-
-impl ZRow<'_> {
-    /// The terms of padded columns `cols`.
+impl ZTerms<'_> {
+    /// The terms of padded columns `cols` of a whole z-strip row.
     fn cols(&mut self, cols: std::ops::Range<usize>) -> ZTerms<'_> {
         ZTerms {
             a: self.a,
