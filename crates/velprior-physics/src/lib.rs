@@ -21,6 +21,7 @@
 //!
 //! Modules: `wavelet` (Ricker), `geometry` (shape, shots), `stencil` (4th/8th-order
 //! coefficients, CFL, fused row kernel), `boundary::{damping, cpml}`, `propagate` (forward),
+//! `step` (one leapfrog step by path), `window` (the active window skipping exactly-zero cells),
 //! `adjoint` (gradient), `checkpointing` (storage plans), `misfit`, `operator`
 //! (`ForwardOperator`), `linear_ops` (mask, blur), `metrics` (RED-DiffEq SSIM/MAE/RMSE),
 //! `fwi` (config, Adam, L-BFGS, regularisers, smoothing, multiscale).
@@ -37,6 +38,7 @@ pub mod misfit;
 pub mod operator;
 pub mod propagate;
 pub mod stencil;
+mod step;
 pub mod wavelet;
 mod window;
 
