@@ -13,6 +13,7 @@ use crate::error::{PhysicsError, Result};
 use crate::geometry::{Acquisition, ModelShape, Shot};
 use crate::misfit::Misfit;
 use crate::propagate::{Medium, SolverConfig, State, advance, shot_indices, within_shot_threads};
+use crate::window::Window;
 
 /// Maps a modelled gather to (misfit, ∂f/∂d).
 type AdjointSource<'a> = &'a (dyn Fn(&[f32]) -> (f64, Vec<f32>) + Sync);
@@ -30,7 +31,7 @@ thread_local! {
 }
 
 /// A buffer of `n` floats reusing this thread's [`STORE`] (old values stay: the forward pass
-/// overwrites the padded cells of every stored row, and only those are read).
+/// overwrites the cells of each step's window, and only those are read).
 fn take_store(n: usize) -> Vec<f32> {
     let mut b = STORE.with(|s| s.take());
     b.resize(n, 0.0);
@@ -52,23 +53,25 @@ fn shot_gradient(
     let sl = m.step_len();
     let (src, recs) = shot_indices(m, shot);
     let nrec = recs.len();
-    let (r, nzp, nxp, nxs) = (m.st.radius, m.lay.nzp, m.lay.nxp, m.lay.nxs);
+    let (r, nxs) = (m.st.radius, m.lay.nxs);
     let off = r * nxs + r;
     let mut g = vec![0.0f32; m.field_len()];
     let mut data = vec![0.0f32; nt * nrec];
     let mut lam = State::new(m);
-    // One adjoint step n using W of step n (`w`).
-    let back = |n: usize, w: &[f32], g: &mut [f32], lam: &mut State, adj: &[f32]| {
+    // One adjoint step n using W of step n (`w`, valid inside `win`, zero outside).
+    let back = |n: usize, w: &[f32], win: &Window, g: &mut [f32], lam: &mut State, adj: &[f32]| {
         m.step(lam, None, true, threads);
         for (k, &ri) in recs.iter().enumerate() {
             lam.cur[ri] += m.c[ri] * adj[n * nrec + k];
         }
         m.apply_free_surface(&mut lam.cur);
-        // Padded cells only: the halo columns of the stored rows are never written.
-        for i in 0..nzp {
-            let (a, b) = (off + i * nxs, i * nxs + r);
-            let (gi, li, wi) = (&mut g[a..a + nxp], &lam.cur[a..a + nxp], &w[b..b + nxp]);
-            for j in 0..nxp {
+        // Σ λ̃·W over the cells where W is not zero.
+        let cols = win.cols.clone();
+        for i in win.rows.clone() {
+            let (a, b) = (off + i * nxs + cols.start, i * nxs + r + cols.start);
+            let n = cols.len();
+            let (gi, li, wi) = (&mut g[a..a + n], &lam.cur[a..a + n], &w[b..b + n]);
+            for j in 0..n {
                 gi[j] += li[j] * wi[j];
             }
         }
@@ -100,9 +103,11 @@ fn shot_gradient(
             let (fv, adj) = adjoint_source(&data);
             f = fv;
             let mut buf = take_store(k * sl);
+            let mut wins = Vec::with_capacity(k);
             for (si, snap) in snaps.into_iter().enumerate().rev() {
                 let (n0, n1) = (si * k, ((si + 1) * k).min(nt));
                 let mut s = snap;
+                wins.clear();
                 advance(
                     m,
                     &mut s,
@@ -111,7 +116,7 @@ fn shot_gradient(
                     src,
                     &recs,
                     None,
-                    Some(&mut buf),
+                    Some((&mut buf, &mut wins)),
                     |_, _| {},
                     threads,
                 );
@@ -119,6 +124,7 @@ fn shot_gradient(
                     back(
                         n,
                         &buf[(n - n0) * sl..(n - n0 + 1) * sl],
+                        &wins[n - n0],
                         &mut g,
                         &mut lam,
                         &adj,
@@ -129,6 +135,7 @@ fn shot_gradient(
         }
         _ => {
             let mut buf = take_store(nt * sl);
+            let mut wins = Vec::with_capacity(nt);
             let mut s = State::new(m);
             advance(
                 m,
@@ -138,14 +145,21 @@ fn shot_gradient(
                 src,
                 &recs,
                 Some(&mut data),
-                Some(&mut buf),
+                Some((&mut buf, &mut wins)),
                 |_, _| {},
                 threads,
             );
             let (fv, adj) = adjoint_source(&data);
             f = fv;
             for n in (0..nt).rev() {
-                back(n, &buf[n * sl..(n + 1) * sl], &mut g, &mut lam, &adj);
+                back(
+                    n,
+                    &buf[n * sl..(n + 1) * sl],
+                    &wins[n],
+                    &mut g,
+                    &mut lam,
+                    &adj,
+                );
             }
             STORE.with(|s| s.replace(buf));
         }

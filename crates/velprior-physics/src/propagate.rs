@@ -275,9 +275,9 @@ impl State {
 }
 
 /// Advance `s` over steps `steps` of one shot: step n injects `wavelet[n]` at `src`.
-/// W of step n goes to `store[(n − steps.start)·step_len..]` when given; the receivers'
-/// samples of step n go to `data[n·n_rec..]` when given; `checkpoint(n, s)` sees the state
-/// before step n.
+/// W of step n goes to `store[(n − steps.start)·step_len..]` when given, valid inside the
+/// window pushed for the step (zero outside it); the receivers' samples of step n go to
+/// `data[n·n_rec..]` when given; `checkpoint(n, s)` sees the state before step n.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn advance(
     m: &Medium,
@@ -287,7 +287,7 @@ pub(crate) fn advance(
     src: usize,
     recs: &[usize],
     mut data: Option<&mut [f32]>,
-    mut store: Option<&mut [f32]>,
+    mut store: Option<(&mut [f32], &mut Vec<Window>)>,
     mut checkpoint: impl FnMut(usize, &State),
     threads: bool,
 ) {
@@ -297,10 +297,20 @@ pub(crate) fn advance(
     let n0 = steps.start;
     for n in steps {
         checkpoint(n, s);
-        let st = store
-            .as_deref_mut()
-            .map(|b| &mut b[(n - n0) * sl..(n - n0 + 1) * sl]);
-        m.step(s, st, false, threads);
+        match store.as_mut() {
+            Some((buf, windows)) => {
+                let w = m.step(
+                    s,
+                    Some(&mut buf[(n - n0) * sl..(n - n0 + 1) * sl]),
+                    false,
+                    threads,
+                );
+                windows.push(w);
+            }
+            None => {
+                m.step(s, None, false, threads);
+            }
+        }
         s.cur[src] += m.c[src] * wavelet[n];
         s.window.include(m.padded_cell(src));
         m.apply_free_surface(&mut s.cur);

@@ -20,8 +20,16 @@ impl Medium {
     }
 
     /// One leapfrog step on `s` (forward when `adjoint` is false, transposed otherwise):
-    /// s.prev ← next, then swap so that s.cur holds the new field. W is written to `store`.
-    pub fn step(&self, s: &mut State, store: Option<&mut [f32]>, adjoint: bool, threads: bool) {
+    /// s.prev ← next, then swap so that s.cur holds the new field. W is written to `store`
+    /// inside the returned window (the cells updated; W is zero outside it, and the store's
+    /// cells there are left as they were).
+    pub fn step(
+        &self,
+        s: &mut State,
+        store: Option<&mut [f32]>,
+        adjoint: bool,
+        threads: bool,
+    ) -> Window {
         let (nzp, nxp, nxs) = (self.lay.nzp, self.lay.nxp, self.lay.nxs);
         let r = self.st.radius;
         let kind = self.kind(store.is_some());
@@ -40,15 +48,11 @@ impl Medium {
             prof.fused_forward_step(&self.st, &self.lay, io, aux, &win);
             std::mem::swap(&mut s.prev, &mut s.cur);
             s.window.absorb(&win, &s.cur, |i, j| (i + r) * nxs + j + r);
-            return;
+            return win;
         }
         if let (None, false, false) = (&self.cpml, threads, adjoint) {
             // One thread per shot, damping border: the rows of the active window.
             let win = s.window.grown(r, nzp, nxp);
-            let mut store = store;
-            if let Some(w) = store.as_deref_mut() {
-                win.zero_outside(w, nzp, nxs, r);
-            }
             let rows = (r + win.rows.start) * nxs..(r + win.rows.end) * nxs;
             let blk = RowBlock {
                 st: &self.st,
@@ -73,7 +77,7 @@ impl Medium {
             }
             std::mem::swap(&mut s.prev, &mut s.cur);
             s.window.absorb(&win, &s.cur, |i, j| (i + r) * nxs + j + r);
-            return;
+            return win;
         }
         // Every cell is updated below.
         s.window = Window::full(nzp, nxp);
@@ -107,7 +111,7 @@ impl Medium {
             };
             prof.adjoint_rows(&self.st, &self.lay, cur, aux, row, true);
             std::mem::swap(&mut s.prev, &mut s.cur);
-            return;
+            return s.window.clone();
         }
         if let (Some(p), Some(aux)) = (&self.cpml, s.aux.as_mut()) {
             if adjoint {
@@ -160,5 +164,6 @@ impl Medium {
             (None, false) => update_rows(&blk(r), out, &mut empty, kind),
         }
         std::mem::swap(&mut s.prev, &mut s.cur);
+        s.window.clone()
     }
 }

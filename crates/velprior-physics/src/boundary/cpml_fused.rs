@@ -45,7 +45,7 @@ struct ZTerms<'a> {
 impl CpmlProfile {
     /// One forward step on the calling thread: `io.out` (padded rows of the previous field)
     /// receives the next field, `f` the advanced ψ and ζ, `io.store` (if not empty) W. Only
-    /// the cells of `win` are updated: the caller guarantees the others stay zero.
+    /// the cells of `win` are updated: the caller guarantees the others stay zero (W too).
     pub(crate) fn fused_forward_step(
         &self,
         st: &Stencil,
@@ -108,9 +108,6 @@ impl CpmlProfile {
     ) {
         let (nxp, nxs) = (l.nxp, l.nxs);
         let cols = win.cols.clone();
-        if STORE {
-            win.zero_outside(io.store, l.nzp, nxs, R);
-        }
         for i in win.rows.start..win.rows.start + R {
             self.psi_z_row::<R>(st, l, io.cur, f, i, cols.clone());
         }
