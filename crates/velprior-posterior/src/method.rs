@@ -236,62 +236,42 @@ impl MethodConfig {
             samples,
             acceptance_rate: None,
         };
-        match (self, prior) {
-            (
-                MethodConfig::RedDiff(c),
-                PriorModel::Diffusion {
-                    denoiser, schedule, ..
-                },
-            ) => red_diff(*denoiser, problem, schedule, start, c, seed, observer).map(plain),
-            (
-                MethodConfig::Dps(c),
-                PriorModel::Diffusion {
-                    denoiser, schedule, ..
-                },
-            ) => dps(*denoiser, problem, schedule, c, seed, observer).map(plain),
-            (
-                MethodConfig::Alternating(c),
-                PriorModel::Diffusion {
-                    denoiser, schedule, ..
-                },
-            ) => alternating(*denoiser, problem, schedule, start, c, seed, observer).map(plain),
-            (
-                MethodConfig::Boomerang(c),
-                PriorModel::Diffusion {
-                    denoiser, schedule, ..
-                },
-            ) => boomerang(
-                *denoiser,
-                schedule,
-                start,
-                problem.shape(),
-                c.t_star,
-                c.steps,
-                c.samples,
-                seed,
-                observer,
-            )
-            .map(plain),
-            (MethodConfig::Mala(c), _) => {
-                mcmc(Sampler::Mala, c, prior, problem, start, seed, observer)
+        if let PriorModel::Diffusion {
+            denoiser, schedule, ..
+        } = prior
+        {
+            let d = *denoiser;
+            match self {
+                MethodConfig::RedDiff(c) => {
+                    return red_diff(d, problem, schedule, start, c, seed, observer).map(plain);
+                }
+                MethodConfig::Dps(c) => {
+                    return dps(d, problem, schedule, c, seed, observer).map(plain);
+                }
+                MethodConfig::Alternating(c) => {
+                    return alternating(d, problem, schedule, start, c, seed, observer).map(plain);
+                }
+                MethodConfig::Boomerang(c) => {
+                    let shape = problem.shape();
+                    let (t, steps, n) = (c.t_star, c.steps, c.samples);
+                    return boomerang(d, schedule, start, shape, t, steps, n, seed, observer)
+                        .map(plain);
+                }
+                _ => {}
             }
-            (MethodConfig::Ula(c), _) => {
-                mcmc(Sampler::Ula, c, prior, problem, start, seed, observer)
-            }
-            (MethodConfig::Metropolis(c), _) => mcmc(
-                Sampler::RandomWalk,
-                c,
-                prior,
-                problem,
-                start,
-                seed,
-                observer,
-            ),
-            _ => Err(PosteriorError::invalid(format!(
-                "method {}: the prior does not fit",
-                self.name()
-            ))),
         }
+        let (kind, c) = match self {
+            MethodConfig::Mala(c) => (Sampler::Mala, c),
+            MethodConfig::Ula(c) => (Sampler::Ula, c),
+            MethodConfig::Metropolis(c) => (Sampler::RandomWalk, c),
+            _ => {
+                return Err(PosteriorError::invalid(format!(
+                    "method {}: the prior does not fit",
+                    self.name()
+                )));
+            }
+        };
+        mcmc(kind, c, prior, problem, start, seed, observer)
     }
 }
 
