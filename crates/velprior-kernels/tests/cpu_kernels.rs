@@ -78,7 +78,9 @@ type ConvCase = (
 
 /// With stride 2, H and W have the same parity:
 /// candle 0.11's conv2d backward takes the output padding of its input gradient from H alone.
-const CONV_CASES: [ConvCase; 9] = [
+/// The last four are served by the direct 3×3 kernel on AVX-512 CPUs (stride 1, padding 1,
+/// width a multiple of 16): partial blocks of output channels and 1-, 2- and 3-vector tiles.
+const CONV_CASES: [ConvCase; 13] = [
     (2, 3, 7, 5, 4, 3, 3, 1, 1),
     (3, 2, 9, 7, 5, 3, 3, 2, 1),
     (2, 3, 8, 8, 3, 3, 3, 2, 1),
@@ -89,6 +91,10 @@ const CONV_CASES: [ConvCase; 9] = [
     (1, 2, 5, 5, 2, 1, 1, 1, 1),
     // Several bands of output rows per sample (k · wo · rows > the band budget).
     (2, 16, 45, 41, 5, 3, 3, 1, 1),
+    (2, 5, 3, 16, 11, 3, 3, 1, 1),
+    (1, 3, 4, 32, 8, 3, 3, 1, 1),
+    (2, 4, 5, 16, 17, 3, 3, 1, 1),
+    (3, 2, 1, 16, 3, 3, 3, 1, 1),
 ];
 
 #[test]

@@ -5,6 +5,7 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape};
 use rayon::prelude::*;
 
+use super::conv3x3::{self, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major, pad_channels_last};
 use super::{cpu_slice, gemm_threads, reduction_chunk};
@@ -34,6 +35,12 @@ impl CustomOp2 for ConvInputGrad {
         let n = ldy.dims()[0];
         let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
         let mut dx = vec![0f32; n * g.cin * hw];
+        let shape = Shape::from((n, g.cin, g.h, g.w));
+        if conv3x3::applies(&g) {
+            let packed = PackedKernel::transposed_flipped(w, g.cout, g.cin);
+            conv3x3(dy, &packed, None, (g.h, g.w), &mut dx);
+            return Ok((CpuStorage::F32(dx), shape));
+        }
         let threads = gemm_threads(n);
         // Wᵀ: (k, cout), element (r, co) = w[co·k + r].
         let wt = MatRef::new(w, k, g.cout, 1, k);
@@ -55,7 +62,7 @@ impl CustomOp2 for ConvInputGrad {
                 }
             },
         );
-        Ok((CpuStorage::F32(dx), Shape::from((n, g.cin, g.h, g.w))))
+        Ok((CpuStorage::F32(dx), shape))
     }
 }
 

@@ -1,5 +1,6 @@
 //! CPU kernels for the UNet's hot operations, as candle custom ops with analytic backward passes:
-//! [`conv2d()`] (im2col / col2im on the `gemm` crate, bias fused), [`group_norm()`] (fused
+//! [`conv2d()`] (a direct AVX-512 kernel for 3×3 stride-1 convs of widths that are multiples of
+//! 16, im2col / col2im on the `gemm` crate otherwise; bias fused), [`group_norm()`] (fused
 //! GroupNorm + optional SiLU) and [`adamw_step`] (fused AdamW update of one parameter tensor).
 //!
 //! They take and return f32 tensors on `Device::Cpu` and return an error on any other device:
@@ -11,6 +12,7 @@
 pub mod adamw;
 pub mod conv2d;
 mod conv2d_grad;
+mod conv3x3;
 mod gemm;
 pub mod group_norm;
 mod im2col;

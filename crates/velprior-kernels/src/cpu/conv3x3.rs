@@ -1,0 +1,235 @@
+//! Direct 3×3, stride-1, padding-1 convolution on AVX-512 CPUs, for images whose width is a
+//! multiple of 16: no column matrix. The sample is zero-padded once, and each tile of
+//! 3 × 16 output pixels × [`COUT_BLOCK`] output channels is accumulated in 24 registers over
+//! (input channel, tap), loading its input vectors straight from the padded image.
+//! The same kernel computes the stride-1 input gradient: a convolution of dy with the
+//! transposed, flipped kernel ([`PackedKernel::transposed_flipped`]).
+//!
+//! Other geometries (stride 2, 1×1, odd widths) and CPUs without AVX-512 keep the im2col path.
+
+use rayon::prelude::*;
+
+use super::im2col::ConvGeom;
+
+/// Output channels per register tile.
+const COUT_BLOCK: usize = 8;
+/// f32 lanes of an AVX-512 register.
+const LANES: usize = 16;
+/// Pixel vectors per register tile (3 × 8 = 24 accumulators of the 32 registers).
+const PIXEL_VECS: usize = 3;
+
+/// Whether [`conv3x3`] serves the geometry `g` on this CPU.
+pub(crate) fn applies(g: &ConvGeom) -> bool {
+    g.kh == 3
+        && g.kw == 3
+        && g.stride == 1
+        && g.pad == 1
+        && g.w.is_multiple_of(LANES)
+        && has_avx512()
+}
+
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A 3×3 kernel laid out for the register tiles: blocks of [`COUT_BLOCK`] output channels,
+/// each `(cin, 9 taps, COUT_BLOCK)`, zero past the last output channel.
+pub(crate) struct PackedKernel {
+    data: Vec<f32>,
+    cin: usize,
+    cout: usize,
+}
+
+impl PackedKernel {
+    /// Packs `w` (cout, cin, 3, 3).
+    pub(crate) fn new(w: &[f32], cout: usize, cin: usize) -> Self {
+        Self::pack(cout, cin, |co, ci, tap| w[(co * cin + ci) * 9 + tap])
+    }
+
+    /// The kernel of the input gradient of a conv with `w` (cout, cin, 3, 3):
+    /// w'[ci][co][i][j] = w[co][ci][2 − i][2 − j], a conv from cout to cin channels.
+    pub(crate) fn transposed_flipped(w: &[f32], cout: usize, cin: usize) -> Self {
+        Self::pack(cin, cout, |ci, co, tap| w[(co * cin + ci) * 9 + 8 - tap])
+    }
+
+    fn pack(cout: usize, cin: usize, w: impl Fn(usize, usize, usize) -> f32) -> Self {
+        let blocks = cout.div_ceil(COUT_BLOCK);
+        let mut data = vec![0f32; blocks * cin * 9 * COUT_BLOCK];
+        for (b, blk) in data.chunks_exact_mut(cin * 9 * COUT_BLOCK).enumerate() {
+            for ci in 0..cin {
+                for tap in 0..9 {
+                    for c in 0..COUT_BLOCK.min(cout - b * COUT_BLOCK) {
+                        blk[(ci * 9 + tap) * COUT_BLOCK + c] = w(b * COUT_BLOCK + c, ci, tap);
+                    }
+                }
+            }
+        }
+        PackedKernel { data, cin, cout }
+    }
+}
+
+/// `out = conv(x, w) + bias` over a batch: x (n, cin, h, w), out (n, cout, h, w), `bias`
+/// (cout) or none. Requires [`applies`] for the geometry.
+pub(crate) fn conv3x3(
+    x: &[f32],
+    k: &PackedKernel,
+    bias: Option<&[f32]>,
+    (h, w): (usize, usize),
+    out: &mut [f32],
+) {
+    let (cin, cout, hw) = (k.cin, k.cout, h * w);
+    let n = x.len() / (cin * hw);
+    assert_eq!(n, out.len() / (cout * hw), "conv3x3: batch sizes differ");
+    // One task per sample when the batch fills the pool, else one per block of channels.
+    let blocks_per_task = if n >= rayon::current_num_threads() {
+        cout.div_ceil(COUT_BLOCK)
+    } else {
+        1
+    };
+    out.par_chunks_mut(cout * hw)
+        .zip(x.par_chunks(cin * hw))
+        .for_each_init(Vec::new, |xp, (out_s, xs)| {
+            pad_sample(xs, cin, (h, w), xp);
+            out_s
+                .par_chunks_mut(blocks_per_task * COUT_BLOCK * hw)
+                .enumerate()
+                .for_each(|(t, out_g)| {
+                    channels(xp, k, bias, (h, w), t * blocks_per_task, out_g);
+                });
+        });
+}
+
+/// `xs` (cin, h, w) zero-padded by one pixel on each side into `xp` (cin, h + 2, w + 2).
+fn pad_sample(xs: &[f32], cin: usize, (h, w): (usize, usize), xp: &mut Vec<f32>) {
+    let wp = w + 2;
+    xp.clear();
+    xp.resize(cin * (h + 2) * wp, 0.0);
+    for (xc, pc) in xs
+        .chunks_exact(h * w)
+        .zip(xp.chunks_exact_mut((h + 2) * wp))
+    {
+        for (src, dst) in xc.chunks_exact(w).zip(pc[wp..].chunks_exact_mut(wp)) {
+            dst[1..=w].copy_from_slice(src);
+        }
+    }
+}
+
+/// Padded-input values per band of output pixels (256 KiB, an eighth of the L2 cache): the
+/// band's input rows stay in cache while every block of output channels is accumulated.
+const BAND_INPUT: usize = 1 << 16;
+
+/// Output channels of one sample from block `b0` on (`out_g`: whole channels, h · w values
+/// each), band of pixel tiles by band.
+fn channels(
+    xp: &[f32],
+    k: &PackedKernel,
+    bias: Option<&[f32]>,
+    (h, w): (usize, usize),
+    b0: usize,
+    out_g: &mut [f32],
+) {
+    let (cin, hw) = (k.cin, h * w);
+    let kblock = cin * 9 * COUT_BLOCK;
+    assert!(
+        xp.len() == cin * (h + 2) * (w + 2)
+            && out_g.len().is_multiple_of(hw)
+            && b0 * COUT_BLOCK + out_g.len() / hw <= k.cout
+            && w.is_multiple_of(LANES),
+        "conv3x3: buffer sizes do not match the geometry"
+    );
+    let tile = PIXEL_VECS * LANES;
+    let rows = (BAND_INPUT / (cin * (w + 2))).saturating_sub(2).max(1);
+    let band = (rows * w / tile).max(1) * tile;
+    for p0 in (0..hw).step_by(band) {
+        let p1 = (p0 + band).min(hw);
+        for (i, out_b) in out_g.chunks_mut(COUT_BLOCK * hw).enumerate() {
+            let (b, m) = (b0 + i, out_b.len() / hw);
+            let mut bb = [0f32; COUT_BLOCK];
+            if let Some(bias) = bias {
+                bb[..m].copy_from_slice(&bias[b * COUT_BLOCK..b * COUT_BLOCK + m]);
+            }
+            let kb = &k.data[b * kblock..(b + 1) * kblock];
+            let mut p = p0;
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `applies` checked AVX-512F; with the assert above, every load of the
+            // padded input (pixel + tap offset < (h + 2)(w + 2) per channel), of the kernel
+            // block and every store of the m channels stays in bounds.
+            unsafe {
+                while p + tile <= p1 {
+                    avx512::tile::<PIXEL_VECS>(xp, cin, (h, w), kb, &bb, p, out_b, m);
+                    p += tile;
+                }
+                match (p1 - p) / LANES {
+                    2 => avx512::tile::<2>(xp, cin, (h, w), kb, &bb, p, out_b, m),
+                    1 => avx512::tile::<1>(xp, cin, (h, w), kb, &bb, p, out_b, m),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
+    };
+
+    use super::{COUT_BLOCK, LANES};
+
+    /// V vectors of 16 output pixels starting at pixel `p0` (row-major, within rows since
+    /// w % 16 = 0) × COUT_BLOCK channels; stores the first `m` channels.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn tile<const V: usize>(
+        xp: &[f32],
+        cin: usize,
+        (h, w): (usize, usize),
+        kb: &[f32],
+        bias: &[f32; COUT_BLOCK],
+        p0: usize,
+        out_b: &mut [f32],
+        m: usize,
+    ) {
+        let (wp, plane, hw) = (w + 2, (h + 2) * (w + 2), h * w);
+        // Offset in the padded plane of each vector's first pixel at tap (0, 0).
+        let base: [usize; V] = std::array::from_fn(|v| {
+            let p = p0 + v * LANES;
+            (p / w) * wp + p % w
+        });
+        let mut acc: [[__m512; V]; COUT_BLOCK] =
+            std::array::from_fn(|c| [_mm512_set1_ps(bias[c]); V]);
+        let (mut xc, mut wc) = (xp.as_ptr(), kb.as_ptr());
+        for _ in 0..cin {
+            for i in 0..3 {
+                for j in 0..3 {
+                    let off = i * wp + j;
+                    // SAFETY (caller): base + off + 15 < plane for every vector and tap.
+                    let xv: [__m512; V] =
+                        std::array::from_fn(|v| unsafe { _mm512_loadu_ps(xc.add(base[v] + off)) });
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_set1_ps(unsafe { *wc.add(c) });
+                        for v in 0..V {
+                            a[v] = _mm512_fmadd_ps(xv[v], wv, a[v]);
+                        }
+                    }
+                    wc = unsafe { wc.add(COUT_BLOCK) };
+                }
+            }
+            xc = unsafe { xc.add(plane) };
+        }
+        let out = out_b.as_mut_ptr();
+        for (c, a) in acc.iter().enumerate().take(m) {
+            for (v, &av) in a.iter().enumerate() {
+                unsafe { _mm512_storeu_ps(out.add(c * hw + p0 + v * LANES), av) };
+            }
+        }
+    }
+}
