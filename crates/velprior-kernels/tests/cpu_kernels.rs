@@ -190,6 +190,26 @@ fn group_norm_matches_candle_values_and_gradients() {
 }
 
 #[test]
+fn upsample_nearest2x_matches_candle_values_and_gradients() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for (n, c, h, w) in [(2, 3, 5, 7), (1, 1, 1, 1), (3, 2, 4, 16)] {
+        let x = Var::from_tensor(&randn(&mut rng, &[n, c, h, w])).unwrap();
+        let r = randn(&mut rng, &[n, c, 2 * h, 2 * w]);
+        let y = cpu::upsample_nearest2x(x.as_tensor()).unwrap();
+        let y_ref = x.upsample_nearest2d(2 * h, 2 * w).unwrap();
+        let what = format!("upsample {:?}", (n, c, h, w));
+        assert_close(&what, &y, &y_ref, 0.0);
+        let grad = |y: &Tensor| {
+            let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+            g.get(&x).unwrap().clone()
+        };
+        assert_close(&format!("{what} d/dx"), &grad(&y), &grad(&y_ref), 1e-6);
+    }
+    let bad = Tensor::zeros((2, 3, 4), DType::F32, &Device::Cpu).unwrap();
+    assert!(cpu::upsample_nearest2x(&bad).is_err());
+}
+
+#[test]
 fn group_norm_rejects_bad_groups() {
     let x = Tensor::zeros((1, 6, 2, 2), DType::F32, &Device::Cpu).unwrap();
     let g = Tensor::ones(6, DType::F32, &Device::Cpu).unwrap();

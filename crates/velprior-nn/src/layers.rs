@@ -60,6 +60,15 @@ impl Conv {
     }
 }
 
+/// Nearest-neighbour ×2 upsampling of (N, C, H, W).
+pub(crate) fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
+    if !use_kernels(x) {
+        let (_, _, h, w) = x.dims4()?;
+        return Ok(x.upsample_nearest2d(2 * h, 2 * w)?);
+    }
+    cpu::upsample_nearest2x(x).map_err(kernel_err)
+}
+
 /// `GroupNorm(groups, c, eps = 1e-5)` (weight 1, bias 0 at init), optionally followed by SiLU.
 /// Tensors: `weight`, `bias` (c,).
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use crate::error::Result;
-use crate::layers::Conv;
+use crate::layers::{Conv, upsample_nearest2x};
 
 /// 3×3 conv with stride 2 and padding 1 (c → c): (N, c, H, W) → (N, c, ⌈H/2⌉, ⌈W/2⌉).
 /// Tensor names: `conv.{weight,bias}` (c, c, 3, 3).
@@ -44,7 +44,6 @@ impl Upsample {
 
     /// `x`: (N, c, H, W) → (N, c, 2H, 2W).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (_, _, h, w) = x.dims4()?;
-        self.conv.forward(&x.upsample_nearest2d(2 * h, 2 * w)?)
+        self.conv.forward(&upsample_nearest2x(x)?)
     }
 }

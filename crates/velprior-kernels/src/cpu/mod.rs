@@ -1,7 +1,7 @@
 //! CPU kernels for the UNet's hot operations, as candle custom ops with analytic backward passes:
 //! [`conv2d()`] (a direct AVX-512 kernel for 3×3 stride-1 convs of widths that are multiples of
 //! 16, im2col / col2im on the `gemm` crate otherwise; bias fused), [`group_norm()`] (fused
-//! GroupNorm + optional SiLU) and [`adamw_step`] (fused AdamW update of one parameter tensor).
+//! GroupNorm + optional SiLU), [`upsample_nearest2x`] and [`adamw_step`] (fused AdamW update of one parameter tensor).
 //!
 //! They take and return f32 tensors on `Device::Cpu` and return an error on any other device:
 //! callers keep candle's own ops there. Work is split over the batch with rayon (or inside
@@ -16,10 +16,12 @@ mod conv3x3;
 mod gemm;
 pub mod group_norm;
 mod im2col;
+mod upsample;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
 pub use conv2d::{conv2d, conv2d_backward};
 pub use group_norm::group_norm;
+pub use upsample::upsample_nearest2x;
 
 use candle_core::{CpuStorage, DType, Layout, Tensor};
 
