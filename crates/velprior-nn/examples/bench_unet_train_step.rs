@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! cargo run --release -p velprior-nn --example bench_unet_train_step -- [--steps 10] [--attn]
-//!     [--batch 16] [--infer-batch 64] [--infer-reps 7] [--candle-ops]
+//!     [--batch 16] [--infer-batch 64] [--infer-reps 7] [--candle-ops] [--system-malloc]
 //! ```
 //! `--candle-ops` runs candle's own conv / GroupNorm / SiLU instead of velprior-kernels' CPU
-//! kernels (the "before" figures).
+//! kernels (the "before" figures); `--system-malloc` leaves glibc's default thresholds instead
+//! of `velprior_kernels::cpu::keep_freed_buffers` (as the velprior binary sets them).
 //! Prints the median of `--steps` timed steps (after 3 warm-ups) with a forward / backward /
 //! optimizer breakdown, the cores other processes used meanwhile (as benchutil.py), and the
 //! ratio to PyTorch's reference figures (bench README: 0.79–0.96 s/step, 1.8–2.0 s inference).
@@ -45,6 +46,9 @@ fn synthetic_batch(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
 }
 
 fn main() -> anyhow::Result<()> {
+    if !flag("--system-malloc") {
+        velprior_kernels::cpu::keep_freed_buffers();
+    }
     if flag("--candle-ops") {
         with_candle_ops(run)
     } else {

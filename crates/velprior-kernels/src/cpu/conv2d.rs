@@ -12,7 +12,7 @@ use super::conv2d_grad::{ConvInputGrad, ConvWeightGrad};
 use super::conv3x3::{self, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, im2col};
-use super::{check_cpu_f32, cpu_slice, gemm_threads};
+use super::{check_cpu_f32, cpu_slice, gemm_threads, written_vec};
 use crate::{Error, Result};
 
 const OP: &str = "conv2d";
@@ -164,12 +164,16 @@ impl CustomOp3 for Conv2dOp {
 /// The forward pass on raw slices: x (n, cin, h, w), w (cout, k), b (cout).
 fn forward(x: &[f32], w: &[f32], b: &[f32], n: usize, g: &ConvGeom) -> Vec<f32> {
     let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
-    let mut out = vec![0f32; n * g.cout * ohw];
     if conv3x3::applies(g) {
         let packed = PackedKernel::new(w, g.cout, g.cin);
-        conv3x3(x, &packed, Some(b), (g.h, g.w), &mut out);
-        return out;
+        // SAFETY: conv3x3 writes every output element.
+        return unsafe {
+            written_vec(n * g.cout * ohw, |out| {
+                conv3x3(x, &packed, Some(b), (g.h, g.w), out)
+            })
+        };
     }
+    let mut out = vec![0f32; n * g.cout * ohw];
     let threads = gemm_threads(n);
     let wmat = MatRef::new(w, g.cout, k, k, 1);
     out.par_chunks_mut(g.cout * ohw).enumerate().for_each_init(

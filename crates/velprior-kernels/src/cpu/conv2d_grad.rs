@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::conv3x3::{self, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major, pad_channels_last};
-use super::{cpu_slice, gemm_threads, reduction_chunk};
+use super::{cpu_slice, gemm_threads, reduction_chunk, written_vec};
 
 /// Input gradient: (w, dy) → dx of shape (N, cin, h, w).
 pub(crate) struct ConvInputGrad {
@@ -34,13 +34,18 @@ impl CustomOp2 for ConvInputGrad {
         let g = self.geom;
         let n = ldy.dims()[0];
         let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
-        let mut dx = vec![0f32; n * g.cin * hw];
         let shape = Shape::from((n, g.cin, g.h, g.w));
         if conv3x3::applies(&g) {
             let packed = PackedKernel::transposed_flipped(w, g.cout, g.cin);
-            conv3x3(dy, &packed, None, (g.h, g.w), &mut dx);
+            // SAFETY: conv3x3 writes every output element.
+            let dx = unsafe {
+                written_vec(n * g.cin * hw, |dx| {
+                    conv3x3(dy, &packed, None, (g.h, g.w), dx)
+                })
+            };
             return Ok((CpuStorage::F32(dx), shape));
         }
+        let mut dx = vec![0f32; n * g.cin * hw];
         let threads = gemm_threads(n);
         // Wᵀ: (k, cout), element (r, co) = w[co·k + r].
         let wt = MatRef::new(w, k, g.cout, 1, k);

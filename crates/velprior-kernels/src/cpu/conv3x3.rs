@@ -7,6 +7,8 @@
 //!
 //! Other geometries (stride 2, 1×1, odd widths) and CPUs without AVX-512 keep the im2col path.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::im2col::ConvGeom;
@@ -76,13 +78,13 @@ impl PackedKernel {
 }
 
 /// `out = conv(x, w) + bias` over a batch: x (n, cin, h, w), out (n, cout, h, w), `bias`
-/// (cout) or none. Requires [`applies`] for the geometry.
+/// (cout) or none. Writes every element of `out`. Requires [`applies`] for the geometry.
 pub(crate) fn conv3x3(
     x: &[f32],
     k: &PackedKernel,
     bias: Option<&[f32]>,
     (h, w): (usize, usize),
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let (cin, cout, hw) = (k.cin, k.cout, h * w);
     let n = x.len() / (cin * hw);
@@ -133,7 +135,7 @@ fn channels(
     bias: Option<&[f32]>,
     (h, w): (usize, usize),
     b0: usize,
-    out_g: &mut [f32],
+    out_g: &mut [MaybeUninit<f32>],
 ) {
     let (cin, hw) = (k.cin, h * w);
     let kblock = cin * 9 * COUT_BLOCK;
@@ -181,6 +183,7 @@ mod avx512 {
     use std::arch::x86_64::{
         __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
     };
+    use std::mem::MaybeUninit;
 
     use super::{COUT_BLOCK, LANES};
 
@@ -195,7 +198,7 @@ mod avx512 {
         kb: &[f32],
         bias: &[f32; COUT_BLOCK],
         p0: usize,
-        out_b: &mut [f32],
+        out_b: &mut [MaybeUninit<f32>],
         m: usize,
     ) {
         let (wp, plane, hw) = (w + 2, (h + 2) * (w + 2), h * w);
@@ -225,7 +228,7 @@ mod avx512 {
             }
             xc = unsafe { xc.add(plane) };
         }
-        let out = out_b.as_mut_ptr();
+        let out = out_b.as_mut_ptr().cast::<f32>();
         for (c, a) in acc.iter().enumerate().take(m) {
             for (v, &av) in a.iter().enumerate() {
                 unsafe { _mm512_storeu_ps(out.add(c * hw + p0 + v * LANES), av) };

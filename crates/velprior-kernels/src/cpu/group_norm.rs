@@ -6,10 +6,12 @@
 //! dx̂ = γ_c dz: dx = (dx̂ − mean_G(dx̂) − x̂ · mean_G(dx̂ x̂)) / √(σ²_G + ε),
 //! dγ_c = Σ dz x̂, dβ_c = Σ dz.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{check_cpu_f32, cpu_slice, reduction_chunk};
+use super::{check_cpu_f32, cpu_slice, reduction_chunk, written_vec};
 use crate::{Error, Result};
 
 const OP: &str = "group_norm";
@@ -167,12 +169,12 @@ impl GroupNormOp {
         gamma: &[f32],
         beta: &[f32],
         geom: (usize, usize),
-        ys: &mut [f32],
+        ys: &mut [MaybeUninit<f32>],
     ) {
         self.forward_sample(xs, gamma, beta, geom, ys);
     }
 
-    /// y of one sample (C, pixels) into `ys`.
+    /// y of one sample (C, pixels) into `ys` (every element written).
     #[inline(always)]
     fn forward_sample(
         &self,
@@ -180,7 +182,7 @@ impl GroupNormOp {
         gamma: &[f32],
         beta: &[f32],
         (hw, cg): (usize, usize),
-        ys: &mut [f32],
+        ys: &mut [MaybeUninit<f32>],
     ) {
         for g in 0..self.groups {
             let r = g * cg * hw..(g + 1) * cg * hw;
@@ -192,11 +194,11 @@ impl GroupNormOp {
                 if self.silu {
                     for (o, &v) in yc.iter_mut().zip(xc) {
                         let z = a * v + b;
-                        *o = z * sigmoid(z);
+                        o.write(z * sigmoid(z));
                     }
                 } else {
                     for (o, &v) in yc.iter_mut().zip(xc) {
-                        *o = a * v + b;
+                        o.write(a * v + b);
                     }
                 }
             }
@@ -219,17 +221,20 @@ impl CustomOp2 for GroupNormOp {
         let (x, aff) = (cpu_slice(OP, sx, lx)?, cpu_slice(OP, sa, la)?);
         let (_, c, hw, cg) = geometry(lx, self.groups);
         let (gamma, beta) = aff.split_at(c);
-        let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(c * hw)
-            .zip(x.par_chunks(c * hw))
-            .for_each(|(ys, xs)| {
-                #[cfg(target_arch = "x86_64")]
-                if has_avx2() {
-                    // SAFETY: the CPU supports the enabled features.
-                    return unsafe { self.forward_sample_avx2(xs, gamma, beta, (hw, cg), ys) };
-                }
-                self.forward_sample(xs, gamma, beta, (hw, cg), ys)
-            });
+        let fill = |y: &mut [MaybeUninit<f32>]| {
+            y.par_chunks_mut(c * hw)
+                .zip(x.par_chunks(c * hw))
+                .for_each(|(ys, xs)| {
+                    #[cfg(target_arch = "x86_64")]
+                    if has_avx2() {
+                        // SAFETY: the CPU supports the enabled features.
+                        return unsafe { self.forward_sample_avx2(xs, gamma, beta, (hw, cg), ys) };
+                    }
+                    self.forward_sample(xs, gamma, beta, (hw, cg), ys)
+                })
+        };
+        // SAFETY: forward_sample writes every element of each sample (groups · cg = c channels).
+        let y = unsafe { written_vec(x.len(), fill) };
         Ok((CpuStorage::F32(y), lx.shape().clone()))
     }
 

@@ -10,6 +10,7 @@
 //! reproducible whatever the thread count. Gradients of gradients are not supported.
 
 pub mod adamw;
+mod allocator;
 pub mod conv2d;
 mod conv2d_grad;
 mod conv3x3;
@@ -19,9 +20,12 @@ mod im2col;
 mod upsample;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
+pub use allocator::keep_freed_buffers;
 pub use conv2d::{conv2d, conv2d_backward};
 pub use group_norm::group_norm;
 pub use upsample::upsample_nearest2x;
+
+use std::mem::MaybeUninit;
 
 use candle_core::{CpuStorage, DType, Layout, Tensor};
 
@@ -37,6 +41,22 @@ pub(crate) fn reduction_chunk(n: usize) -> usize {
 pub(crate) fn gemm_threads(tasks: usize) -> usize {
     let pool = rayon::current_num_threads();
     if tasks >= pool { 1 } else { pool }
+}
+
+/// A vector of `len` f32s written by `fill`, without zeroing it first (for outputs whose every
+/// element a kernel writes).
+///
+/// # Safety
+/// `fill` must write every element of the slice it is given.
+pub(crate) unsafe fn written_vec(
+    len: usize,
+    fill: impl FnOnce(&mut [MaybeUninit<f32>]),
+) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: the caller's `fill` initialised the first `len` elements.
+    unsafe { v.set_len(len) };
+    v
 }
 
 /// The f32 data of a contiguous CPU input.

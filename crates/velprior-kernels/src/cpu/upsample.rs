@@ -2,10 +2,12 @@
 //! 2×2 block) as the backward pass. candle's own backward for `upsample_nearest2d` is a grouped
 //! convolution with one group per channel, far slower than this one pass.
 
+use std::mem::MaybeUninit;
+
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{check_cpu_f32, cpu_slice};
+use super::{check_cpu_f32, cpu_slice, written_vec};
 use crate::{Error, Result};
 
 const OP: &str = "upsample_nearest2x";
@@ -31,18 +33,22 @@ impl CustomOp1 for Upsample2x {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let x = cpu_slice(OP, s, l)?;
         let (n, c, h, w) = l.shape().dims4()?;
-        let mut y = vec![0f32; 4 * x.len()];
-        y.par_chunks_mut(4 * h * w)
-            .zip(x.par_chunks(h * w))
-            .for_each(|(yp, xp)| {
-                for (yrows, xrow) in yp.chunks_exact_mut(4 * w).zip(xp.chunks_exact(w)) {
-                    let (top, bottom) = yrows.split_at_mut(2 * w);
-                    for (pair, &v) in top.chunks_exact_mut(2).zip(xrow) {
-                        pair.fill(v);
+        let fill = |y: &mut [MaybeUninit<f32>]| {
+            y.par_chunks_mut(4 * h * w)
+                .zip(x.par_chunks(h * w))
+                .for_each(|(yp, xp)| {
+                    for (yrows, xrow) in yp.chunks_exact_mut(4 * w).zip(xp.chunks_exact(w)) {
+                        let (top, bottom) = yrows.split_at_mut(2 * w);
+                        for (pair, &v) in top.chunks_exact_mut(2).zip(xrow) {
+                            pair[0].write(v);
+                            pair[1].write(v);
+                        }
+                        bottom.copy_from_slice(top);
                     }
-                    bottom.copy_from_slice(top);
-                }
-            });
+                })
+        };
+        // SAFETY: each input row writes both halves of its two output rows.
+        let y = unsafe { written_vec(4 * x.len(), fill) };
         Ok((CpuStorage::F32(y), Shape::from((n, c, 2 * h, 2 * w))))
     }
 
@@ -63,21 +69,24 @@ impl CustomOp1 for BlockSum2x2 {
         let dy = cpu_slice(self.name(), s, l)?;
         let (n, c, h2, w2) = l.shape().dims4()?;
         let (h, w) = (h2 / 2, w2 / 2);
-        let mut dx = vec![0f32; dy.len() / 4];
-        dx.par_chunks_mut(h * w)
-            .zip(dy.par_chunks(4 * h * w))
-            .for_each(|(xp, yp)| {
-                for (xrow, yrows) in xp.chunks_exact_mut(w).zip(yp.chunks_exact(4 * w)) {
-                    let (top, bottom) = yrows.split_at(2 * w);
-                    for ((d, t), b) in xrow
-                        .iter_mut()
-                        .zip(top.chunks_exact(2))
-                        .zip(bottom.chunks_exact(2))
-                    {
-                        *d = (t[0] + t[1]) + (b[0] + b[1]);
+        let fill = |dx: &mut [MaybeUninit<f32>]| {
+            dx.par_chunks_mut(h * w)
+                .zip(dy.par_chunks(4 * h * w))
+                .for_each(|(xp, yp)| {
+                    for (xrow, yrows) in xp.chunks_exact_mut(w).zip(yp.chunks_exact(4 * w)) {
+                        let (top, bottom) = yrows.split_at(2 * w);
+                        for ((d, t), b) in xrow
+                            .iter_mut()
+                            .zip(top.chunks_exact(2))
+                            .zip(bottom.chunks_exact(2))
+                        {
+                            d.write((t[0] + t[1]) + (b[0] + b[1]));
+                        }
                     }
-                }
-            });
+                })
+        };
+        // SAFETY: every output pixel is written once.
+        let dx = unsafe { written_vec(dy.len() / 4, fill) };
         Ok((CpuStorage::F32(dx), Shape::from((n, c, h, w))))
     }
 }
