@@ -81,9 +81,9 @@ fn lane_sum(a: &[f32]) -> f64 {
     let mut acc = [0f32; 8];
     let chunks = a.chunks_exact(8);
     let rest: f64 = chunks.remainder().iter().map(|&v| f64::from(v)).sum();
-    for ch in chunks {
-        for (s, &v) in acc.iter_mut().zip(ch) {
-            *s += v;
+    for ch in chunks.map(|c| <&[f32; 8]>::try_from(c).unwrap()) {
+        for i in 0..8 {
+            acc[i] += ch[i];
         }
     }
     acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
@@ -97,9 +97,12 @@ fn lane_dot(a: &[f32], b: &[f32]) -> f64 {
     let rest: f64 = (ca.remainder().iter().zip(cb.remainder()))
         .map(|(&x, &y)| f64::from(x) * f64::from(y))
         .sum();
-    for (xa, xb) in ca.zip(cb) {
-        for ((s, &x), &y) in acc.iter_mut().zip(xa).zip(xb) {
-            *s += x * y;
+    fn lanes(c: &[f32]) -> &[f32; 8] {
+        c.try_into().unwrap()
+    }
+    for (xa, xb) in ca.map(lanes).zip(cb.map(lanes)) {
+        for i in 0..8 {
+            acc[i] += xa[i] * xb[i];
         }
     }
     acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
@@ -115,9 +118,9 @@ fn stats(xg: &[f32], eps: f32) -> (f32, f32) {
     let rest: f64 = (chunks.remainder().iter())
         .map(|&v| f64::from(v - mean).powi(2))
         .sum();
-    for ch in chunks {
-        for (s, &v) in acc.iter_mut().zip(ch) {
-            *s += (v - mean) * (v - mean);
+    for ch in chunks.map(|c| <&[f32; 8]>::try_from(c).unwrap()) {
+        for i in 0..8 {
+            acc[i] += (ch[i] - mean) * (ch[i] - mean);
         }
     }
     let var = (acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest) / m;
@@ -150,14 +153,18 @@ fn sigmoid(z: f32) -> f32 {
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding it rounds to an integer
-    let x = x.clamp(-87.0, 88.0);
-    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let x = x.max(-87.0).min(88.0);
+    // t = ROUND + k: the low mantissa bits of t hold the integer k (two's complement), so
+    // (bits(t) + 127) << 23 is the f32 2^k, with integer operations only (no float → int
+    // conversion, which Rust's saturating semantics keep from vectorising).
+    let t = x * std::f32::consts::LOG2_E + ROUND;
+    let k = t - ROUND;
     let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    p * f32::from_bits(((k as i32 + 127) << 23) as u32)
+    p * f32::from_bits(t.to_bits().wrapping_add(127) << 23)
 }
 
 impl GroupNormOp {
