@@ -153,7 +153,7 @@ fn sigmoid(z: f32) -> f32 {
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding it rounds to an integer
-    let x = x.max(-87.0).min(88.0);
+    let x = x.clamp(-87.0, 88.0);
     // t = ROUND + k: the low mantissa bits of t hold the integer k (two's complement), so
     // (bits(t) + 127) << 23 is the f32 2^k, with integer operations only (no float → int
     // conversion, which Rust's saturating semantics keep from vectorising).
