@@ -121,6 +121,67 @@ fn conv2d_matches_candle_values_and_gradients() {
     }
 }
 
+/// A bias per sample (N, cout) and the fused residual `conv2d_add`, on the direct-kernel and
+/// im2col paths: values and the gradients of x, w, b and r against candle.
+#[test]
+fn conv2d_epilogues_match_candle_values_and_gradients() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for (n, cin, h, w, cout, s) in [(2, 3, 4, 16, 11, 1), (3, 2, 5, 7, 4, 1), (2, 3, 8, 8, 5, 2)] {
+        let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
+        let vars: Vec<Var> = [
+            vec![n, cin, h, w],
+            vec![cout, cin, 3, 3],
+            vec![cout],
+            vec![n, cout],
+            vec![n, cout, ho, wo],
+        ]
+        .iter()
+        .map(|d| Var::from_tensor(&randn(&mut rng, d)).unwrap())
+        .collect();
+        let [x, wt, b, bn, res] = [0, 1, 2, 3, 4].map(|i| vars[i].as_tensor());
+        let probe = randn(&mut rng, &[n, cout, ho, wo]);
+        let conv = |x: &Tensor| x.conv2d(wt, 1, s, 1, 1).unwrap();
+        let cases: [(&str, Tensor, Tensor); 2] = [
+            (
+                "per-sample bias",
+                cpu::conv2d(x, wt, Some(bn), s, 1).unwrap(),
+                conv(x)
+                    .broadcast_add(&bn.reshape((n, cout, 1, 1)).unwrap())
+                    .unwrap(),
+            ),
+            (
+                "residual",
+                cpu::conv2d_add(x, wt, b, res, s, 1).unwrap(),
+                (conv(x)
+                    .broadcast_add(&b.reshape((1, cout, 1, 1)).unwrap())
+                    .unwrap()
+                    + res)
+                    .unwrap(),
+            ),
+        ];
+        for (name, got, want) in cases {
+            let what = format!("conv2d {name} {:?}", (n, cin, h, w, cout, s));
+            assert_close(&what, &got, &want, 2e-5);
+            let grads = |y: &Tensor| (y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let (g, g_ref) = (grads(&got), grads(&want));
+            for (v, vname) in vars.iter().zip(["x", "w", "b", "b per sample", "r"]) {
+                match (g.get(v), g_ref.get(v)) {
+                    (Some(a), Some(r)) => assert_close(&format!("{what} d/d{vname}"), a, r, 2e-5),
+                    (None, None) => {}
+                    _ => panic!("{what}: gradient of {vname} present on one side only"),
+                }
+            }
+        }
+    }
+    let x = Tensor::zeros((2, 1, 4, 4), DType::F32, &Device::Cpu).unwrap();
+    let wt = Tensor::zeros((3, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    let bad_b = Tensor::zeros((3, 3), DType::F32, &Device::Cpu).unwrap();
+    assert!(cpu::conv2d(&x, &wt, Some(&bad_b), 1, 1).is_err());
+    let b = Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap();
+    let bad_r = Tensor::zeros((2, 3, 4, 3), DType::F32, &Device::Cpu).unwrap();
+    assert!(cpu::conv2d_add(&x, &wt, &b, &bad_r, 1, 1).is_err());
+}
+
 #[test]
 fn conv2d_backward_equals_the_autograd_gradients() {
     let mut rng = ChaCha8Rng::seed_from_u64(8);

@@ -58,6 +58,35 @@ impl Conv {
         let (w, b) = (self.inner.weight(), self.inner.bias());
         cpu::conv2d(x, w, b, c.stride, c.padding).map_err(kernel_err)
     }
+
+    /// The conv plus a bias per sample `t` (N, cout) broadcast over the pixels, in one pass on
+    /// the CPU.
+    pub fn forward_plus_bias(&self, x: &Tensor, t: &Tensor) -> Result<Tensor> {
+        if !use_kernels(x) {
+            let t = t.unsqueeze(2)?.unsqueeze(3)?;
+            return Ok(self.inner.forward(x)?.broadcast_add(&t)?);
+        }
+        let c = self.inner.config();
+        let (w, b) = (self.inner.weight(), self.bias()?);
+        let b = t.broadcast_add(b)?;
+        cpu::conv2d(x, w, Some(&b), c.stride, c.padding).map_err(kernel_err)
+    }
+
+    /// The conv plus `r` (a residual of the output's shape), in one pass on the CPU.
+    pub fn forward_plus(&self, x: &Tensor, r: &Tensor) -> Result<Tensor> {
+        if !use_kernels(x) {
+            return Ok((self.inner.forward(x)? + r)?);
+        }
+        let c = self.inner.config();
+        let (w, b) = (self.inner.weight(), self.bias()?);
+        cpu::conv2d_add(x, w, b, r, c.stride, c.padding).map_err(kernel_err)
+    }
+
+    fn bias(&self) -> Result<&Tensor> {
+        self.inner
+            .bias()
+            .ok_or_else(|| NnError::Shape("conv without a bias".into()))
+    }
 }
 
 /// Nearest-neighbour ×2 upsampling of (N, C, H, W).

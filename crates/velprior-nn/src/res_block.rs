@@ -61,19 +61,15 @@ impl ResBlock {
         dropout: &Dropout,
         train: bool,
     ) -> Result<Tensor> {
-        let h = self.conv1.forward(&self.norm1.forward(x, true)?)?;
-        let t = self
-            .time_proj
-            .forward(temb_silu)?
-            .unsqueeze(2)?
-            .unsqueeze(3)?;
-        let h = h.broadcast_add(&t)?;
+        let t = self.time_proj.forward(temb_silu)?;
+        let h = self
+            .conv1
+            .forward_plus_bias(&self.norm1.forward(x, true)?, &t)?;
         let h = dropout.forward(&self.norm2.forward(&h, true)?, train)?;
-        let h = self.conv2.forward(&h)?;
         let s = match &self.skip {
             Some(c) => c.forward(x)?,
             None => x.clone(),
         };
-        Ok((h + s)?)
+        self.conv2.forward_plus(&h, &s)
     }
 }

@@ -8,8 +8,8 @@
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::conv2d_grad::{ConvInputGrad, ConvWeightGrad};
-use super::conv3x3::{self, PackedKernel, conv3x3};
+use super::conv2d_grad::{ConvInputGrad, weight_grad};
+use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, im2col};
 use super::{check_cpu_f32, cpu_slice, gemm_threads, written_vec};
@@ -19,7 +19,8 @@ const OP: &str = "conv2d";
 
 /// `conv2d(x, w, b)` with square `stride` and zero `padding` on both sides, as
 /// `torch.nn.functional.conv2d` (dilation 1, groups 1). `x`: (N, cin, H, W), `w`:
-/// (cout, cin, kh, kw), `b`: (cout,) or none. Returns (N, cout, (H + 2p − kh)/s + 1,
+/// (cout, cin, kh, kw), `b`: (cout,), (N, cout) (a bias per sample, e.g. a UNet's time
+/// embedding added to the conv's own bias) or none. Returns (N, cout, (H + 2p − kh)/s + 1,
 /// (W + 2p − kw)/s + 1). Differentiable in `x`, `w` and `b`; f32 on the CPU only.
 pub fn conv2d(
     x: &Tensor,
@@ -28,8 +29,70 @@ pub fn conv2d(
     stride: usize,
     padding: usize,
 ) -> Result<Tensor> {
+    let (n, geom) = check(x, w, stride, padding)?;
+    let b = match b {
+        Some(b) => {
+            check_cpu_f32(OP, &[b])?;
+            if b.dims() != [geom.cout] && b.dims() != [n, geom.cout] {
+                return Err(Error::arg(
+                    OP,
+                    format!(
+                        "b must be ({},) or ({n}, {}), got {:?}",
+                        geom.cout,
+                        geom.cout,
+                        b.dims()
+                    ),
+                ));
+            }
+            b.contiguous()?
+        }
+        None => Tensor::zeros(geom.cout, candle_core::DType::F32, x.device())?,
+    };
+    let op = Conv2dOp {
+        geom,
+        residual: false,
+    };
+    Ok(x.contiguous()?.apply_op3(&w.contiguous()?, &b, op)?)
+}
+
+/// `conv2d(x, w, b) + r` in one pass (a residual connection): `b` (cout,), `r` of the output's
+/// shape. Differentiable in `x`, `w`, `b` and `r`; f32 on the CPU only.
+pub fn conv2d_add(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    r: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    let (n, geom) = check(x, w, stride, padding)?;
+    check_cpu_f32(OP, &[b, r])?;
+    if b.dims() != [geom.cout] {
+        return Err(Error::arg(
+            OP,
+            format!("b must be ({},), got {:?}", geom.cout, b.dims()),
+        ));
+    }
+    if r.dims() != [n, geom.cout, geom.ho, geom.wo] {
+        return Err(Error::arg(
+            OP,
+            format!("r has shape {:?}, expected the output shape", r.dims()),
+        ));
+    }
+    // Three inputs per custom op: the kernel and its bias travel as one vector [w; b], whose
+    // gradient is exactly the weight-gradient kernel's output.
+    let wb = Tensor::cat(&[&w.flatten_all()?, b], 0)?;
+    let op = Conv2dOp {
+        geom,
+        residual: true,
+    };
+    Ok(x.contiguous()?.apply_op3(&wb, &r.contiguous()?, op)?)
+}
+
+/// Checks x (N, cin, H, W) against w (cout, cin, kh, kw); the batch size and geometry.
+fn check(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<(usize, ConvGeom)> {
     check_cpu_f32(OP, &[x, w])?;
-    let (_, cin, h, wd) = x
+    let (n, cin, h, wd) = x
         .dims4()
         .map_err(|_| Error::arg(OP, format!("x must be (N, C, H, W), got {:?}", x.dims())))?;
     let (cout, wcin, kh, kw) = w.dims4().map_err(|_| {
@@ -55,21 +118,7 @@ pub fn conv2d(
             ),
         )
     })?;
-    let b = match b {
-        Some(b) => {
-            check_cpu_f32(OP, &[b])?;
-            if b.dims() != [cout] {
-                return Err(Error::arg(
-                    OP,
-                    format!("b must be ({cout},), got {:?}", b.dims()),
-                ));
-            }
-            b.contiguous()?
-        }
-        None => Tensor::zeros(cout, candle_core::DType::F32, x.device())?,
-    };
-    let op = Conv2dOp { geom };
-    Ok(x.contiguous()?.apply_op3(&w.contiguous()?, &b, op)?)
+    Ok((n, geom))
 }
 
 /// The gradients (dx, dW, db) of [`conv2d()`] for the output gradient `dy`, without autograd
@@ -93,7 +142,7 @@ pub fn conv2d_backward(
         ));
     }
     let dx = w.apply_op2_no_bwd(&dy, &ConvInputGrad { geom })?;
-    let flat = x.apply_op2_no_bwd(&dy, &ConvWeightGrad { geom })?;
+    let flat = x.apply_op2_no_bwd(&dy, &weight_grad(geom, false))?;
     let wn = cout * geom.k();
     Ok((
         dx,
@@ -102,9 +151,10 @@ pub fn conv2d_backward(
     ))
 }
 
-/// The forward op; `geom` is per sample.
+/// The forward op; `geom` is per sample. Inputs (x, w, b), or (x, [w; b], r) with `residual`.
 struct Conv2dOp {
     geom: ConvGeom,
+    residual: bool,
 }
 
 impl CustomOp3 for Conv2dOp {
@@ -116,60 +166,88 @@ impl CustomOp3 for Conv2dOp {
         &self,
         sx: &CpuStorage,
         lx: &Layout,
-        sw: &CpuStorage,
-        lw: &Layout,
-        sb: &CpuStorage,
-        lb: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (x, w, b) = (
+        let (x, a2, a3) = (
             cpu_slice(OP, sx, lx)?,
-            cpu_slice(OP, sw, lw)?,
-            cpu_slice(OP, sb, lb)?,
+            cpu_slice(OP, s2, l2)?,
+            cpu_slice(OP, s3, l3)?,
         );
         let g = self.geom;
         let n = lx.dims()[0];
-        let out = forward(x, w, b, n, &g);
+        let wn = g.cout * g.k();
+        let (w, ep) = if self.residual {
+            let (w, b) = a2.split_at(wn);
+            let ep = Epilogue {
+                bias: Some(b),
+                residual: Some(a3),
+            };
+            (w, ep)
+        } else {
+            let ep = Epilogue {
+                bias: Some(a3),
+                residual: None,
+            };
+            (a2, ep)
+        };
+        let out = forward(x, w, ep, n, &g);
         Ok((CpuStorage::F32(out), Shape::from((n, g.cout, g.ho, g.wo))))
     }
 
     fn bwd(
         &self,
         x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
+        t2: &Tensor,
+        t3: &Tensor,
         _res: &Tensor,
         dy: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let g = self.geom;
+        let wn = g.cout * g.k();
         let dy = dy.contiguous()?;
+        let (w, b) = if self.residual {
+            (&t2.narrow(0, 0, wn)?, &t2.narrow(0, wn, g.cout)?)
+        } else {
+            (t2, t3)
+        };
         let dx = if x.track_op() {
             Some(w.apply_op2_no_bwd(&dy, &ConvInputGrad { geom: g })?)
         } else {
             None
         };
-        let (dw, db) = if w.track_op() || b.track_op() {
-            let flat = x.apply_op2_no_bwd(&dy, &ConvWeightGrad { geom: g })?;
-            let wn = g.cout * g.k();
-            (
-                Some(flat.narrow(0, 0, wn)?.reshape(w.shape())?),
-                Some(flat.narrow(0, wn, g.cout)?),
-            )
+        let per_sample_bias = b.rank() == 2;
+        let dwb = if t2.track_op() || (!self.residual && t3.track_op()) {
+            Some(x.apply_op2_no_bwd(&dy, &weight_grad(g, per_sample_bias))?)
         } else {
-            (None, None)
+            None
+        };
+        if self.residual {
+            // d[w; b] is the flat weight-gradient output; dr = dy.
+            return Ok((dx, dwb, Some(dy)));
+        }
+        let (dw, db) = match dwb {
+            Some(flat) => (
+                Some(flat.narrow(0, 0, wn)?.reshape(t2.shape())?),
+                Some(flat.narrow(0, wn, b.elem_count())?.reshape(b.shape())?),
+            ),
+            None => (None, None),
         };
         Ok((dx, dw, db))
     }
 }
 
-/// The forward pass on raw slices: x (n, cin, h, w), w (cout, k), b (cout).
-fn forward(x: &[f32], w: &[f32], b: &[f32], n: usize, g: &ConvGeom) -> Vec<f32> {
+/// The forward pass on raw slices: x (n, cin, h, w), w (cout, k), plus the epilogue.
+fn forward(x: &[f32], w: &[f32], ep: Epilogue<'_>, n: usize, g: &ConvGeom) -> Vec<f32> {
     let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
     if conv3x3::applies(g) {
         let packed = PackedKernel::new(w, g.cout, g.cin);
         // SAFETY: conv3x3 writes every output element.
         return unsafe {
             written_vec(n * g.cout * ohw, |out| {
-                conv3x3(x, &packed, Some(b), (g.h, g.w), out)
+                conv3x3(x, &packed, ep, (g.h, g.w), out)
             })
         };
     }
@@ -180,8 +258,14 @@ fn forward(x: &[f32], w: &[f32], b: &[f32], n: usize, g: &ConvGeom) -> Vec<f32> 
         Vec::new,
         |cols: &mut Vec<f32>, (s, out_s)| {
             let xs = &x[s * g.cin * hw..(s + 1) * g.cin * hw];
-            for (co, &bc) in b.iter().enumerate() {
-                out_s[co * ohw..(co + 1) * ohw].fill(bc);
+            let ep = ep.sample(s, g.cout, ohw);
+            if let Some(r) = ep.residual {
+                out_s.copy_from_slice(r);
+            }
+            if let Some(b) = ep.bias {
+                for (o, &bc) in out_s.chunks_exact_mut(ohw).zip(b) {
+                    o.iter_mut().for_each(|v| *v += bc);
+                }
             }
             for band in g.bands() {
                 let t = (band.1 - band.0) * g.wo;

@@ -5,7 +5,7 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape};
 use rayon::prelude::*;
 
-use super::conv3x3::{self, PackedKernel, conv3x3};
+use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major, pad_channels_last};
 use super::{cpu_slice, gemm_threads, reduction_chunk, written_vec};
@@ -40,7 +40,7 @@ impl CustomOp2 for ConvInputGrad {
             // SAFETY: conv3x3 writes every output element.
             let dx = unsafe {
                 written_vec(n * g.cin * hw, |dx| {
-                    conv3x3(dy, &packed, None, (g.h, g.w), dx)
+                    conv3x3(dy, &packed, Epilogue::default(), (g.h, g.w), dx)
                 })
             };
             return Ok((CpuStorage::F32(dx), shape));
@@ -71,9 +71,19 @@ impl CustomOp2 for ConvInputGrad {
     }
 }
 
-/// Weight and bias gradients: (x, dy) → flat [dW (cout·cin·kh·kw); db (cout)].
+/// Weight and bias gradients: (x, dy) → flat [dW (cout·cin·kh·kw); db], db of a bias shared
+/// by the batch (cout) or per sample (n · cout).
 pub(crate) struct ConvWeightGrad {
-    pub geom: ConvGeom,
+    geom: ConvGeom,
+    per_sample_bias: bool,
+}
+
+/// The weight-gradient op of a conv with geometry `geom`.
+pub(crate) fn weight_grad(geom: ConvGeom, per_sample_bias: bool) -> ConvWeightGrad {
+    ConvWeightGrad {
+        geom,
+        per_sample_bias,
+    }
 }
 
 impl CustomOp2 for ConvWeightGrad {
@@ -95,7 +105,12 @@ impl CustomOp2 for ConvWeightGrad {
         let g = self.geom;
         let n = lx.dims()[0];
         let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
-        let len = g.cout * k + g.cout;
+        let len = g.cout * k
+            + if self.per_sample_bias {
+                n * g.cout
+            } else {
+                g.cout
+            };
         let chunk = reduction_chunk(n);
         let chunks = n.div_ceil(chunk);
         let threads = gemm_threads(chunks);
@@ -114,8 +129,11 @@ impl CustomOp2 for ConvWeightGrad {
                     for s in c * chunk..((c + 1) * chunk).min(n) {
                         let xs = &x[s * g.cin * hw..(s + 1) * g.cin * hw];
                         let dys = &dy[s * g.cout * ohw..(s + 1) * g.cout * ohw];
-                        for (co, d) in db.iter_mut().enumerate() {
-                            let row = &dys[co * ohw..(co + 1) * ohw];
+                        let dbs = match self.per_sample_bias {
+                            true => &mut db[s * g.cout..(s + 1) * g.cout],
+                            false => &mut db[..],
+                        };
+                        for (d, row) in dbs.iter_mut().zip(dys.chunks_exact(ohw)) {
                             *d += row.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
                         }
                         if !pointwise {

@@ -77,12 +77,35 @@ impl PackedKernel {
     }
 }
 
-/// `out = conv(x, w) + bias` over a batch: x (n, cin, h, w), out (n, cout, h, w), `bias`
-/// (cout) or none. Writes every element of `out`. Requires [`applies`] for the geometry.
+/// What is added to a convolution's output: a bias per channel, shared by the batch (cout
+/// values) or per sample (n · cout), and a tensor of the output's shape (a residual).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Epilogue<'a> {
+    pub bias: Option<&'a [f32]>,
+    pub residual: Option<&'a [f32]>,
+}
+
+impl<'a> Epilogue<'a> {
+    /// The bias (cout) and residual (cout · pixels) of sample `s`.
+    pub(crate) fn sample(&self, s: usize, cout: usize, pixels: usize) -> Epilogue<'a> {
+        Epilogue {
+            bias: self.bias.map(|b| match b.len() == cout {
+                true => b,
+                false => &b[s * cout..(s + 1) * cout],
+            }),
+            residual: self
+                .residual
+                .map(|r| &r[s * cout * pixels..(s + 1) * cout * pixels]),
+        }
+    }
+}
+
+/// `out = conv(x, w) + epilogue` over a batch: x (n, cin, h, w), out (n, cout, h, w). Writes
+/// every element of `out`. Requires [`applies`] for the geometry.
 pub(crate) fn conv3x3(
     x: &[f32],
     k: &PackedKernel,
-    bias: Option<&[f32]>,
+    epilogue: Epilogue<'_>,
     (h, w): (usize, usize),
     out: &mut [MaybeUninit<f32>],
 ) {
@@ -97,13 +120,15 @@ pub(crate) fn conv3x3(
     };
     out.par_chunks_mut(cout * hw)
         .zip(x.par_chunks(cin * hw))
-        .for_each_init(Vec::new, |xp, (out_s, xs)| {
+        .enumerate()
+        .for_each_init(Vec::new, |xp, (s, (out_s, xs))| {
             pad_sample(xs, cin, (h, w), xp);
+            let ep = epilogue.sample(s, cout, hw);
             out_s
                 .par_chunks_mut(blocks_per_task * COUT_BLOCK * hw)
                 .enumerate()
                 .for_each(|(t, out_g)| {
-                    channels(xp, k, bias, (h, w), t * blocks_per_task, out_g);
+                    channels(xp, k, ep, (h, w), t * blocks_per_task, out_g);
                 });
         });
 }
@@ -132,7 +157,7 @@ const BAND_INPUT: usize = 1 << 16;
 fn channels(
     xp: &[f32],
     k: &PackedKernel,
-    bias: Option<&[f32]>,
+    ep: Epilogue<'_>,
     (h, w): (usize, usize),
     b0: usize,
     out_g: &mut [MaybeUninit<f32>],
@@ -143,6 +168,8 @@ fn channels(
         xp.len() == cin * (h + 2) * (w + 2)
             && out_g.len().is_multiple_of(hw)
             && b0 * COUT_BLOCK + out_g.len() / hw <= k.cout
+            && ep.bias.is_none_or(|b| b.len() == k.cout)
+            && ep.residual.is_none_or(|r| r.len() == k.cout * hw)
             && w.is_multiple_of(LANES),
         "conv3x3: buffer sizes do not match the geometry"
     );
@@ -153,10 +180,12 @@ fn channels(
         let p1 = (p0 + band).min(hw);
         for (i, out_b) in out_g.chunks_mut(COUT_BLOCK * hw).enumerate() {
             let (b, m) = (b0 + i, out_b.len() / hw);
+            let co = b * COUT_BLOCK;
             let mut bb = [0f32; COUT_BLOCK];
-            if let Some(bias) = bias {
-                bb[..m].copy_from_slice(&bias[b * COUT_BLOCK..b * COUT_BLOCK + m]);
+            if let Some(bias) = ep.bias {
+                bb[..m].copy_from_slice(&bias[co..co + m]);
             }
+            let res = ep.residual.map(|r| &r[co * hw..(co + m) * hw]);
             let kb = &k.data[b * kblock..(b + 1) * kblock];
             let mut p = p0;
             #[cfg(target_arch = "x86_64")]
@@ -165,12 +194,12 @@ fn channels(
             // block and every store of the m channels stays in bounds.
             unsafe {
                 while p + tile <= p1 {
-                    avx512::tile::<PIXEL_VECS>(xp, cin, (h, w), kb, &bb, p, out_b, m);
+                    avx512::tile::<PIXEL_VECS>(xp, cin, (h, w), kb, (&bb, res), p, out_b);
                     p += tile;
                 }
                 match (p1 - p) / LANES {
-                    2 => avx512::tile::<2>(xp, cin, (h, w), kb, &bb, p, out_b, m),
-                    1 => avx512::tile::<1>(xp, cin, (h, w), kb, &bb, p, out_b, m),
+                    2 => avx512::tile::<2>(xp, cin, (h, w), kb, (&bb, res), p, out_b),
+                    1 => avx512::tile::<1>(xp, cin, (h, w), kb, (&bb, res), p, out_b),
                     _ => {}
                 }
             }
@@ -181,25 +210,24 @@ fn channels(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::{
-        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
+        __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
     };
     use std::mem::MaybeUninit;
 
     use super::{COUT_BLOCK, LANES};
 
     /// V vectors of 16 output pixels starting at pixel `p0` (row-major, within rows since
-    /// w % 16 = 0) × COUT_BLOCK channels; stores the first `m` channels.
+    /// w % 16 = 0) × COUT_BLOCK channels, plus the biases and the residual (m channels, as
+    /// `out_b`); stores the m = out_b.len() / (h · w) channels of the block.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn tile<const V: usize>(
         xp: &[f32],
         cin: usize,
         (h, w): (usize, usize),
         kb: &[f32],
-        bias: &[f32; COUT_BLOCK],
+        (bias, res): (&[f32; COUT_BLOCK], Option<&[f32]>),
         p0: usize,
         out_b: &mut [MaybeUninit<f32>],
-        m: usize,
     ) {
         let (wp, plane, hw) = (w + 2, (h + 2) * (w + 2), h * w);
         // Offset in the padded plane of each vector's first pixel at tap (0, 0).
@@ -228,10 +256,16 @@ mod avx512 {
             }
             xc = unsafe { xc.add(plane) };
         }
+        let m = out_b.len() / hw;
         let out = out_b.as_mut_ptr().cast::<f32>();
         for (c, a) in acc.iter().enumerate().take(m) {
             for (v, &av) in a.iter().enumerate() {
-                unsafe { _mm512_storeu_ps(out.add(c * hw + p0 + v * LANES), av) };
+                let i = c * hw + p0 + v * LANES;
+                let av = match res {
+                    Some(r) => _mm512_add_ps(av, unsafe { _mm512_loadu_ps(r.as_ptr().add(i)) }),
+                    None => av,
+                };
+                unsafe { _mm512_storeu_ps(out.add(i), av) };
             }
         }
     }

@@ -21,7 +21,7 @@ mod upsample;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
 pub use allocator::keep_freed_buffers;
-pub use conv2d::{conv2d, conv2d_backward};
+pub use conv2d::{conv2d, conv2d_add, conv2d_backward};
 pub use group_norm::group_norm;
 pub use upsample::upsample_nearest2x;
 
