@@ -116,14 +116,15 @@ impl CustomOp2 for ConvWeightGrad {
         let threads = gemm_threads(chunks);
         // One partial [dW; db] per chunk of samples, summed sample by sample in order. A 3×3
         // (any non-pointwise) kernel is accumulated with the taps ordered (cout, kh, kw, cin),
-        // from a pixel-major column matrix that gemm reads without repacking; it is permuted
+        // from a pixel-major column matrix that gemm reads without repacking (with stride 1,
+        // straight from the padded channels-last input: `accumulate_stride1`); it is permuted
         // to (cout, cin, kh, kw) at the end.
         let pointwise = g.is_pointwise();
         let partials: Vec<Vec<f32>> = (0..chunks)
             .into_par_iter()
             .map_init(
-                || (Vec::new(), Vec::new()),
-                |(cols, xp): &mut (Vec<f32>, Vec<f32>), c| {
+                || (Vec::new(), Vec::new(), Vec::new()),
+                |(cols, xp, dyp): &mut (Vec<f32>, Vec<f32>, Vec<f32>), c| {
                     let mut acc = vec![0f32; len];
                     let (dw, db) = acc.split_at_mut(g.cout * k);
                     for s in c * chunk..((c + 1) * chunk).min(n) {
@@ -138,6 +139,10 @@ impl CustomOp2 for ConvWeightGrad {
                         }
                         if !pointwise {
                             pad_channels_last(xs, &g, xp);
+                            if g.stride == 1 {
+                                accumulate_stride1(xp, dys, &g, dyp, dw, threads);
+                                continue;
+                            }
                         }
                         for band in g.bands() {
                             let t = (band.1 - band.0) * g.wo;
@@ -168,6 +173,37 @@ impl CustomOp2 for ConvWeightGrad {
             }
         }
         Ok((CpuStorage::F32(out), Shape::from(len)))
+    }
+}
+
+/// dW (taps ordered (cout, kh, kw, cin)) += the stride-1 weight gradient of one sample, with
+/// no column matrix: taken over the padded width (wp = w + 2p columns per output row, the last
+/// kw − 1 of them outside the output), the rows of kernel row i's part of the pixel-major column
+/// matrix are windows of kw · cin floats at a uniform stride of cin in the padded channels-last
+/// input `xp`; dy is copied to the same padded width, zero in the columns outside the output.
+fn accumulate_stride1(
+    xp: &[f32],
+    dys: &[f32],
+    g: &ConvGeom,
+    dyp: &mut Vec<f32>,
+    dw: &mut [f32],
+    threads: usize,
+) {
+    let (cin, wp, k) = (g.cin, g.w + 2 * g.pad, g.k());
+    // Pseudo-pixels: ho rows of wp, less the last row's columns outside the output (which
+    // would read past the end of xp).
+    let q = g.ho * wp - (g.kw - 1);
+    dyp.clear();
+    dyp.resize(g.cout * q, 0.0);
+    for (dst, src) in dyp.chunks_exact_mut(q).zip(dys.chunks_exact(g.ho * g.wo)) {
+        for (oy, row) in src.chunks_exact(g.wo).enumerate() {
+            dst[oy * wp..oy * wp + g.wo].copy_from_slice(row);
+        }
+    }
+    let lhs = MatRef::new(dyp, g.cout, q, q, 1);
+    for i in 0..g.kh {
+        let rhs = MatRef::new(&xp[i * wp * cin..], q, g.kw * cin, cin, 1);
+        sgemm(&mut dw[i * g.kw * cin..], k, lhs, rhs, true, threads);
     }
 }
 
