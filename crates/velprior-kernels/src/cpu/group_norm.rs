@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{check_cpu_f32, cpu_slice, reduction_chunk, written_vec};
+use super::{check_cpu_f32, cpu_slice, lane_sums, reduction_chunk, written_vec};
 use crate::{Error, Result};
 
 const OP: &str = "group_norm";
@@ -75,55 +75,12 @@ fn geometry(l: &Layout, groups: usize) -> (usize, usize, usize, usize) {
     (n, c, d[2..].iter().product(), c / groups)
 }
 
-/// Σ a (8 f32 lanes, so that it vectorises), in f64.
-#[inline(always)]
-fn lane_sum(a: &[f32]) -> f64 {
-    let mut acc = [0f32; 8];
-    let chunks = a.chunks_exact(8);
-    let rest: f64 = chunks.remainder().iter().map(|&v| f64::from(v)).sum();
-    for ch in chunks.map(|c| <&[f32; 8]>::try_from(c).unwrap()) {
-        for i in 0..8 {
-            acc[i] += ch[i];
-        }
-    }
-    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
-}
-
-/// Σ a·b (8 f32 lanes), in f64.
-#[inline(always)]
-fn lane_dot(a: &[f32], b: &[f32]) -> f64 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let rest: f64 = (ca.remainder().iter().zip(cb.remainder()))
-        .map(|(&x, &y)| f64::from(x) * f64::from(y))
-        .sum();
-    fn lanes(c: &[f32]) -> &[f32; 8] {
-        c.try_into().unwrap()
-    }
-    for (xa, xb) in ca.map(lanes).zip(cb.map(lanes)) {
-        for i in 0..8 {
-            acc[i] += xa[i] * xb[i];
-        }
-    }
-    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
-}
-
 /// Mean and 1/√(var + ε) of one group (two passes, f64 totals).
 #[inline(always)]
 fn stats(xg: &[f32], eps: f32) -> (f32, f32) {
     let m = xg.len() as f64;
-    let mean = (lane_sum(xg) / m) as f32;
-    let mut acc = [0f32; 8];
-    let chunks = xg.chunks_exact(8);
-    let rest: f64 = (chunks.remainder().iter())
-        .map(|&v| f64::from(v - mean).powi(2))
-        .sum();
-    for ch in chunks.map(|c| <&[f32; 8]>::try_from(c).unwrap()) {
-        for i in 0..8 {
-            acc[i] += (ch[i] - mean) * (ch[i] - mean);
-        }
-    }
-    let var = (acc.iter().map(|&v| f64::from(v)).sum::<f64>() + rest) / m;
+    let mean = (lane_sums::sum(xg) / m) as f32;
+    let var = lane_sums::squared_deviations(xg, mean) / m;
     (mean, (1.0 / (var + f64::from(eps)).sqrt()) as f32)
 }
 
@@ -377,8 +334,9 @@ impl GroupNormGrad {
                 } else {
                     dzc.copy_from_slice(dyc);
                 }
-                let sum_dz = lane_sum(dzc);
-                let sum_dz_xhat = f64::from(rstd) * (lane_dot(dzc, xc) - f64::from(mean) * sum_dz);
+                let sum_dz = lane_sums::sum(dzc);
+                let sum_dz_xhat =
+                    f64::from(rstd) * (lane_sums::dot(dzc, xc) - f64::from(mean) * sum_dz);
                 acc[ch] += sum_dz_xhat;
                 acc[c + ch] += sum_dz;
                 s1 += f64::from(gamma[ch]) * sum_dz;

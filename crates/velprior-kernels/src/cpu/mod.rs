@@ -17,6 +17,7 @@ mod conv3x3;
 mod gemm;
 pub mod group_norm;
 mod im2col;
+mod lane_sums;
 mod upsample;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
