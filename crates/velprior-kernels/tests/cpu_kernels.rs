@@ -99,25 +99,34 @@ const CONV_CASES: [ConvCase; 13] = [
 
 #[test]
 fn conv2d_matches_candle_values_and_gradients() {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    for (n, cin, h, w, cout, kh, kw, s, p) in CONV_CASES {
-        let x = randn(&mut rng, &[n, cin, h, w]);
-        let wt = randn(&mut rng, &[cout, cin, kh, kw]);
-        let b = randn(&mut rng, &[cout]);
-        let (ho, wo) = ((h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1);
-        let r = randn(&mut rng, &[n, cout, ho, wo]);
-        compare(
-            &format!("conv2d {:?}", (n, cin, h, w, cout, kh, kw, s, p)),
-            [x, wt, b],
-            &r,
-            |t| cpu::conv2d(t[0], t[1], Some(t[2]), s, p).unwrap(),
-            |t| {
-                let y = t[0].conv2d(t[1], p, s, 1, 1).unwrap();
-                y.broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
-                    .unwrap()
-            },
-            2e-5,
-        );
+    // One thread as well: every sample of a batch then reuses the same padded-input buffers.
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(7);
+            for (n, cin, h, w, cout, kh, kw, s, p) in CONV_CASES {
+                let x = randn(&mut rng, &[n, cin, h, w]);
+                let wt = randn(&mut rng, &[cout, cin, kh, kw]);
+                let b = randn(&mut rng, &[cout]);
+                let (ho, wo) = ((h + 2 * p - kh) / s + 1, (w + 2 * p - kw) / s + 1);
+                let r = randn(&mut rng, &[n, cout, ho, wo]);
+                compare(
+                    &format!("conv2d {:?}", (n, cin, h, w, cout, kh, kw, s, p)),
+                    [x, wt, b],
+                    &r,
+                    |t| cpu::conv2d(t[0], t[1], Some(t[2]), s, p).unwrap(),
+                    |t| {
+                        let y = t[0].conv2d(t[1], p, s, 1, 1).unwrap();
+                        y.broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
+                            .unwrap()
+                    },
+                    2e-5,
+                );
+            }
+        });
     }
 }
 

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major, pad_channels_last};
-use super::{cpu_slice, gemm_threads, reduction_chunk, written_vec};
+use super::{cpu_slice, gemm_threads, lane_sums, reduction_chunk, written_vec};
 
 /// Input gradient: (w, dy) → dx of shape (N, cin, h, w).
 pub(crate) struct ConvInputGrad {
@@ -135,7 +135,7 @@ impl CustomOp2 for ConvWeightGrad {
                             false => &mut db[..],
                         };
                         for (d, row) in dbs.iter_mut().zip(dys.chunks_exact(ohw)) {
-                            *d += row.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
+                            *d += lane_sums::sum(row) as f32;
                         }
                         if !pointwise {
                             pad_channels_last(xs, &g, xp);
@@ -193,8 +193,12 @@ fn accumulate_stride1(
     // Pseudo-pixels: ho rows of wp, less the last row's columns outside the output (which
     // would read past the end of xp).
     let q = g.ho * wp - (g.kw - 1);
-    dyp.clear();
-    dyp.resize(g.cout * q, 0.0);
+    // The columns outside the output are never written: a buffer of this size from an earlier
+    // sample (same geometry) still has them zero.
+    if dyp.len() != g.cout * q {
+        dyp.clear();
+        dyp.resize(g.cout * q, 0.0);
+    }
     for (dst, src) in dyp.chunks_exact_mut(q).zip(dys.chunks_exact(g.ho * g.wo)) {
         for (oy, row) in src.chunks_exact(g.wo).enumerate() {
             dst[oy * wp..oy * wp + g.wo].copy_from_slice(row);

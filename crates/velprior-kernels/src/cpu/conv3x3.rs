@@ -134,10 +134,15 @@ pub(crate) fn conv3x3(
 }
 
 /// `xs` (cin, h, w) zero-padded by one pixel on each side into `xp` (cin, h + 2, w + 2).
+/// A buffer already of that size is one this function filled for the same geometry: its
+/// border is still zero, and only the interior is written.
 fn pad_sample(xs: &[f32], cin: usize, (h, w): (usize, usize), xp: &mut Vec<f32>) {
     let wp = w + 2;
-    xp.clear();
-    xp.resize(cin * (h + 2) * wp, 0.0);
+    let len = cin * (h + 2) * wp;
+    if xp.len() != len {
+        xp.clear();
+        xp.resize(len, 0.0);
+    }
     for (xc, pc) in xs
         .chunks_exact(h * w)
         .zip(xp.chunks_exact_mut((h + 2) * wp))
