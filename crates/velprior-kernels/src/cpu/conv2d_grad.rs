@@ -5,9 +5,10 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape};
 use rayon::prelude::*;
 
+use super::channels_last::pad_channels_last;
 use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
-use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major, pad_channels_last};
+use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major};
 use super::{cpu_slice, gemm_threads, lane_sums, reduction_chunk, written_vec};
 
 /// Input gradient: (w, dy) → dx of shape (N, cin, h, w).

@@ -164,33 +164,8 @@ pub(crate) fn col2im_add(cols: &[f32], g: &ConvGeom, (oy0, oy1): (usize, usize),
     }
 }
 
-/// Sample `x` (cin, h, w) zero-padded by `pad` and stored channels-last: `xp[(y·wp + x)·cin + c]`
-/// with wp = w + 2·pad (the input of [`im2col_pixel_major`]). A buffer already of that size is
-/// one this function filled for the same geometry: its border is still zero, and only the
-/// interior is written.
-pub(crate) fn pad_channels_last(x: &[f32], g: &ConvGeom, xp: &mut Vec<f32>) {
-    let (p, cin) = (g.pad, g.cin);
-    let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
-    if xp.len() != hp * wp * cin {
-        xp.clear();
-        xp.resize(hp * wp * cin, 0.0);
-    }
-    // Blocks of 16 channels: 16 sequential reads per pixel, writes within a few cache lines.
-    for c0 in (0..cin).step_by(16) {
-        let cs = c0..(c0 + 16).min(cin);
-        for y in 0..g.h {
-            for xx in 0..g.w {
-                let dst = &mut xp[((y + p) * wp + xx + p) * cin..][cs.clone()];
-                for (d, c) in dst.iter_mut().zip(cs.clone()) {
-                    *d = x[(c * g.h + y) * g.w + xx];
-                }
-            }
-        }
-    }
-}
-
 /// Pixel-major column matrix of output rows `oy0..oy1` from a padded channels-last sample `xp`
-/// ([`pad_channels_last`]): `cols[(oy − oy0)·wo + ox][(i·kw + j)·cin + c] = x[c][oy·s + i − p][ox·s + j − p]`.
+/// ([`pad_channels_last`](super::channels_last::pad_channels_last)): `cols[(oy − oy0)·wo + ox][(i·kw + j)·cin + c] = x[c][oy·s + i − p][ox·s + j − p]`.
 /// The taps are ordered (i, j, c), not (c, i, j) as in [`im2col`].
 pub(crate) fn im2col_pixel_major(
     xp: &[f32],

@@ -11,6 +11,7 @@
 
 pub mod adamw;
 mod allocator;
+mod channels_last;
 pub mod conv2d;
 mod conv2d_grad;
 mod conv3x3;
