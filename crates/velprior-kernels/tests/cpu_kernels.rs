@@ -279,6 +279,83 @@ fn upsample_nearest2x_matches_candle_values_and_gradients() {
     assert!(cpu::upsample_nearest2x(&bad).is_err());
 }
 
+/// GroupNorm + SiLU + conv (+ bias per sample, + residual) as one op, against candle's
+/// GroupNorm, SiLU and conv: values and the gradients of x, γ, β, w, b and r, on the direct
+/// kernel's and the im2col path's geometries.
+#[test]
+fn group_norm_conv2d_matches_candle_values_and_gradients() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for (n, cin, h, w, cout, s, groups) in [
+        (2, 4, 3, 16, 11, 1, 2),
+        (3, 6, 5, 7, 4, 1, 3),
+        (2, 4, 8, 8, 5, 2, 1),
+    ] {
+        let (ho, wo) = ((h - 1) / s + 1, (w - 1) / s + 1);
+        for (case, per_sample_bias, residual) in
+            [(0, false, false), (1, true, false), (2, false, true)]
+        {
+            let x = ((randn(&mut rng, &[n, cin, h, w]) * 2.0).unwrap() + 0.7).unwrap();
+            let bias_dims = if per_sample_bias {
+                vec![n, cout]
+            } else {
+                vec![cout]
+            };
+            let vars: Vec<Var> = [
+                x,
+                (randn(&mut rng, &[cin]) + 1.0).unwrap(),
+                randn(&mut rng, &[cin]),
+                randn(&mut rng, &[cout, cin, 3, 3]),
+                randn(&mut rng, &bias_dims),
+                randn(&mut rng, &[n, cout, ho, wo]),
+            ]
+            .iter()
+            .map(|t| Var::from_tensor(t).unwrap())
+            .collect();
+            let [x, gamma, beta, wt, b, r] = [0, 1, 2, 3, 4, 5].map(|i| vars[i].as_tensor());
+            let spec = cpu::GroupNormSpec {
+                gamma,
+                beta,
+                groups,
+                eps: 1e-5,
+                silu: true,
+            };
+            let got = cpu::group_norm_conv2d(x, &spec, wt, b, residual.then_some(r), s, 1).unwrap();
+            let gn =
+                candle_nn::GroupNorm::new(gamma.clone(), beta.clone(), cin, groups, 1e-5).unwrap();
+            let y = gn
+                .forward(x)
+                .unwrap()
+                .silu()
+                .unwrap()
+                .conv2d(wt, 1, s, 1, 1)
+                .unwrap();
+            let bias = match per_sample_bias {
+                true => b.reshape((n, cout, 1, 1)).unwrap(),
+                false => b.reshape((1, cout, 1, 1)).unwrap(),
+            };
+            let mut want = y.broadcast_add(&bias).unwrap();
+            if residual {
+                want = (want + r).unwrap();
+            }
+            let what = format!(
+                "group_norm_conv2d case {case} {:?}",
+                (n, cin, h, w, cout, s)
+            );
+            assert_close(&what, &got, &want, 2e-5);
+            let probe = randn(&mut rng, &[n, cout, ho, wo]);
+            let grads = |y: &Tensor| (y * &probe).unwrap().sum_all().unwrap().backward().unwrap();
+            let (g, g_ref) = (grads(&got), grads(&want));
+            for (v, name) in vars.iter().zip(["x", "γ", "β", "w", "b", "r"]) {
+                match (g.get(v), g_ref.get(v)) {
+                    (Some(a), Some(e)) => assert_close(&format!("{what} d/d{name}"), a, e, 5e-5),
+                    (None, None) => {}
+                    _ => panic!("{what}: gradient of {name} present on one side only"),
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn group_norm_rejects_bad_groups() {
     let x = Tensor::zeros((1, 6, 2, 2), DType::F32, &Device::Cpu).unwrap();

@@ -32,10 +32,15 @@ impl Dropout {
         }
     }
 
+    /// Whether [`Dropout::forward`] returns its input unchanged.
+    pub fn is_identity(&self, train: bool) -> bool {
+        !train || self.p == 0.0
+    }
+
     /// `x` of any shape; in training keeps each element with probability 1 − p, scaled by
     /// 1/(1 − p).
     pub fn forward(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        if !train || self.p == 0.0 {
+        if self.is_identity(train) {
             return Ok(x.clone());
         }
         let scale = 1.0 / (1.0 - self.p);

@@ -89,6 +89,48 @@ impl Conv {
     }
 }
 
+/// What [`norm_silu_conv`] adds to the conv's output besides its bias.
+pub(crate) enum ConvAdd<'a> {
+    Nothing,
+    /// A bias per sample (N, cout), broadcast over the pixels.
+    SampleBias(&'a Tensor),
+    /// A tensor of the output's shape (a residual).
+    Residual(&'a Tensor),
+}
+
+/// `conv(silu(norm(x))) + add`; one op on the CPU (the normalised input is then no tensor of
+/// the graph: see `velprior_kernels::cpu::group_norm_conv2d`).
+pub(crate) fn norm_silu_conv(
+    norm: &Norm,
+    conv: &Conv,
+    x: &Tensor,
+    add: ConvAdd<'_>,
+) -> Result<Tensor> {
+    if !use_kernels(x) {
+        let h = norm.forward(x, true)?;
+        return match add {
+            ConvAdd::Nothing => conv.forward(&h),
+            ConvAdd::SampleBias(t) => conv.forward_plus_bias(&h, t),
+            ConvAdd::Residual(r) => conv.forward_plus(&h, r),
+        };
+    }
+    let spec = cpu::GroupNormSpec {
+        gamma: &norm.weight,
+        beta: &norm.bias,
+        groups: norm.groups,
+        eps: GN_EPS,
+        silu: true,
+    };
+    let c = conv.inner.config();
+    let (w, b) = (conv.inner.weight(), conv.bias()?);
+    let (b, r) = match add {
+        ConvAdd::Nothing => (b.clone(), None),
+        ConvAdd::SampleBias(t) => (t.broadcast_add(b)?, None),
+        ConvAdd::Residual(r) => (b.clone(), Some(r)),
+    };
+    cpu::group_norm_conv2d(x, &spec, w, &b, r, c.stride, c.padding).map_err(kernel_err)
+}
+
 /// Nearest-neighbour ×2 upsampling of (N, C, H, W).
 pub(crate) fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
     if !use_kernels(x) {

@@ -7,7 +7,7 @@ use candle_nn::{Linear, Module, VarBuilder};
 use crate::dropout::Dropout;
 use crate::error::Result;
 use crate::init::linear;
-use crate::layers::{Conv, Norm};
+use crate::layers::{Conv, ConvAdd, Norm, norm_silu_conv};
 
 /// `ResBlock(cin, cout)` of `unet_bench.py`:
 /// ```text
@@ -62,14 +62,15 @@ impl ResBlock {
         train: bool,
     ) -> Result<Tensor> {
         let t = self.time_proj.forward(temb_silu)?;
-        let h = self
-            .conv1
-            .forward_plus_bias(&self.norm1.forward(x, true)?, &t)?;
-        let h = dropout.forward(&self.norm2.forward(&h, true)?, train)?;
+        let h = norm_silu_conv(&self.norm1, &self.conv1, x, ConvAdd::SampleBias(&t))?;
         let s = match &self.skip {
             Some(c) => c.forward(x)?,
             None => x.clone(),
         };
+        if dropout.is_identity(train) {
+            return norm_silu_conv(&self.norm2, &self.conv2, &h, ConvAdd::Residual(&s));
+        }
+        let h = dropout.forward(&self.norm2.forward(&h, true)?, train)?;
         self.conv2.forward_plus(&h, &s)
     }
 }

@@ -40,7 +40,7 @@ use crate::config::UNetConfig;
 use crate::dropout::Dropout;
 use crate::error::{NnError, Result};
 use crate::init::seeded_var_builder;
-use crate::layers::{Conv, Norm};
+use crate::layers::{Conv, ConvAdd, Norm, norm_silu_conv};
 use crate::pad::{crop, pad_to_multiple};
 use crate::res_block::ResBlock;
 use crate::resample::{Downsample, Upsample};
@@ -217,9 +217,7 @@ impl UNet {
                 hcur = self.upsample[l - 1].forward(&hcur)?;
             }
         }
-        let out = self
-            .conv_out
-            .forward(&self.norm_out.forward(&hcur, true)?)?;
+        let out = norm_silu_conv(&self.norm_out, &self.conv_out, &hcur, ConvAdd::Nothing)?;
         crop(&out, h, w)
     }
 

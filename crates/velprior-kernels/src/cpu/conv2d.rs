@@ -90,7 +90,12 @@ pub fn conv2d_add(
 }
 
 /// Checks x (N, cin, H, W) against w (cout, cin, kh, kw); the batch size and geometry.
-fn check(x: &Tensor, w: &Tensor, stride: usize, padding: usize) -> Result<(usize, ConvGeom)> {
+pub(crate) fn check(
+    x: &Tensor,
+    w: &Tensor,
+    stride: usize,
+    padding: usize,
+) -> Result<(usize, ConvGeom)> {
     check_cpu_f32(OP, &[x, w])?;
     let (n, cin, h, wd) = x
         .dims4()
@@ -240,7 +245,7 @@ impl CustomOp3 for Conv2dOp {
 }
 
 /// The forward pass on raw slices: x (n, cin, h, w), w (cout, k), plus the epilogue.
-fn forward(x: &[f32], w: &[f32], ep: Epilogue<'_>, n: usize, g: &ConvGeom) -> Vec<f32> {
+pub(crate) fn forward(x: &[f32], w: &[f32], ep: Epilogue<'_>, n: usize, g: &ConvGeom) -> Vec<f32> {
     let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
     if conv3x3::applies(g) {
         let packed = PackedKernel::new(w, g.cout, g.cin);

@@ -27,6 +27,14 @@ pub fn group_norm(
     eps: f64,
     silu: bool,
 ) -> Result<Tensor> {
+    check(x, gamma, beta, groups)?;
+    let affine = Tensor::cat(&[gamma, beta], 0)?;
+    let op = GroupNormOp::new(groups, eps, silu);
+    Ok(x.contiguous()?.apply_op2(&affine, op)?)
+}
+
+/// Checks x (N, C, ...) against γ, β (C,) and the group count.
+pub(crate) fn check(x: &Tensor, gamma: &Tensor, beta: &Tensor, groups: usize) -> Result<()> {
     check_cpu_f32(OP, &[x, gamma, beta])?;
     let dims = x.dims();
     if dims.len() < 2 || x.elem_count() == 0 {
@@ -52,17 +60,11 @@ pub fn group_norm(
             ),
         ));
     }
-    let affine = Tensor::cat(&[gamma, beta], 0)?;
-    let op = GroupNormOp {
-        groups,
-        eps: eps as f32,
-        silu,
-    };
-    Ok(x.contiguous()?.apply_op2(&affine, op)?)
+    Ok(())
 }
 
 /// Forward op: (x, [γ; β]) → y.
-struct GroupNormOp {
+pub(crate) struct GroupNormOp {
     groups: usize,
     eps: f32,
     silu: bool,
@@ -125,6 +127,54 @@ fn exp(x: f32) -> f32 {
 }
 
 impl GroupNormOp {
+    pub(crate) fn new(groups: usize, eps: f64, silu: bool) -> Self {
+        GroupNormOp {
+            groups,
+            eps: eps as f32,
+            silu,
+        }
+    }
+
+    /// y of a batch x (N, c, hw pixels) with `aff` = [γ; β].
+    pub(crate) fn forward(&self, x: &[f32], aff: &[f32], c: usize, hw: usize) -> Vec<f32> {
+        let cg = c / self.groups;
+        let (gamma, beta) = aff.split_at(c);
+        let fill = |y: &mut [MaybeUninit<f32>]| {
+            y.par_chunks_mut(c * hw)
+                .zip(x.par_chunks(c * hw))
+                .for_each(|(ys, xs)| {
+                    #[cfg(target_arch = "x86_64")]
+                    if has_avx2() {
+                        // SAFETY: the CPU supports the enabled features.
+                        return unsafe { self.forward_sample_avx2(xs, gamma, beta, (hw, cg), ys) };
+                    }
+                    self.forward_sample(xs, gamma, beta, (hw, cg), ys)
+                })
+        };
+        // SAFETY: forward_sample writes every element of each sample (groups · cg = c channels).
+        let y = unsafe { written_vec(x.len(), fill) };
+        y
+    }
+
+    /// (dx, [dγ; dβ]) for the output gradient `dy`.
+    pub(crate) fn backward(
+        &self,
+        x: &Tensor,
+        affine: &Tensor,
+        dy: &Tensor,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let grad = GroupNormGrad {
+            groups: self.groups,
+            eps: self.eps,
+            silu: self.silu,
+        };
+        let flat = x.apply_op3_no_bwd(affine, &dy.contiguous()?, &grad)?;
+        let n = x.elem_count();
+        let dx = flat.narrow(0, 0, n)?.reshape(x.shape())?;
+        let da = flat.narrow(0, n, affine.elem_count())?;
+        Ok((dx, da))
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn forward_sample_avx2(
@@ -183,22 +233,8 @@ impl CustomOp2 for GroupNormOp {
         la: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (x, aff) = (cpu_slice(OP, sx, lx)?, cpu_slice(OP, sa, la)?);
-        let (_, c, hw, cg) = geometry(lx, self.groups);
-        let (gamma, beta) = aff.split_at(c);
-        let fill = |y: &mut [MaybeUninit<f32>]| {
-            y.par_chunks_mut(c * hw)
-                .zip(x.par_chunks(c * hw))
-                .for_each(|(ys, xs)| {
-                    #[cfg(target_arch = "x86_64")]
-                    if has_avx2() {
-                        // SAFETY: the CPU supports the enabled features.
-                        return unsafe { self.forward_sample_avx2(xs, gamma, beta, (hw, cg), ys) };
-                    }
-                    self.forward_sample(xs, gamma, beta, (hw, cg), ys)
-                })
-        };
-        // SAFETY: forward_sample writes every element of each sample (groups · cg = c channels).
-        let y = unsafe { written_vec(x.len(), fill) };
+        let (_, c, hw, _) = geometry(lx, self.groups);
+        let y = self.forward(x, aff, c, hw);
         Ok((CpuStorage::F32(y), lx.shape().clone()))
     }
 
@@ -209,15 +245,7 @@ impl CustomOp2 for GroupNormOp {
         _res: &Tensor,
         dy: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad = GroupNormGrad {
-            groups: self.groups,
-            eps: self.eps,
-            silu: self.silu,
-        };
-        let flat = x.apply_op3_no_bwd(affine, &dy.contiguous()?, &grad)?;
-        let n = x.elem_count();
-        let dx = flat.narrow(0, 0, n)?.reshape(x.shape())?;
-        let da = flat.narrow(0, n, affine.elem_count())?;
+        let (dx, da) = self.backward(x, affine, dy)?;
         Ok((Some(dx), Some(da)))
     }
 }

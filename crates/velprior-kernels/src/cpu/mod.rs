@@ -1,7 +1,8 @@
 //! CPU kernels for the UNet's hot operations, as candle custom ops with analytic backward passes:
 //! [`conv2d()`] (a direct AVX-512 kernel for 3×3 stride-1 convs of widths that are multiples of
 //! 16, im2col / col2im on the `gemm` crate otherwise; bias fused), [`group_norm()`] (fused
-//! GroupNorm + optional SiLU), [`upsample_nearest2x`] and [`adamw_step`] (fused AdamW update of one parameter tensor).
+//! GroupNorm + optional SiLU), [`group_norm_conv2d`] (the two as one graph node),
+//! [`upsample_nearest2x`] and [`adamw_step`] (fused AdamW update of one parameter tensor).
 //!
 //! They take and return f32 tensors on `Device::Cpu` and return an error on any other device:
 //! callers keep candle's own ops there. Work is split over the batch with rayon (or inside
@@ -17,6 +18,7 @@ mod conv2d_grad;
 mod conv3x3;
 mod gemm;
 pub mod group_norm;
+mod group_norm_conv;
 mod im2col;
 mod lane_sums;
 mod upsample;
@@ -25,6 +27,7 @@ pub use adamw::{AdamWStep, adamw_step, sum_squares};
 pub use allocator::keep_freed_buffers;
 pub use conv2d::{conv2d, conv2d_add, conv2d_backward};
 pub use group_norm::group_norm;
+pub use group_norm_conv::{GroupNormSpec, group_norm_conv2d};
 pub use upsample::upsample_nearest2x;
 
 use std::mem::MaybeUninit;
