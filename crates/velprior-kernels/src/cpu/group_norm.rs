@@ -152,8 +152,7 @@ impl GroupNormOp {
                 })
         };
         // SAFETY: forward_sample writes every element of each sample (groups · cg = c channels).
-        let y = unsafe { written_vec(x.len(), fill) };
-        y
+        unsafe { written_vec(x.len(), fill) }
     }
 
     /// (dx, [dγ; dβ]) for the output gradient `dy`.
