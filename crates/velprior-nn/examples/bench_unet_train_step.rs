@@ -9,18 +9,22 @@
 //! `--candle-ops` runs candle's own conv / GroupNorm / SiLU instead of velprior-kernels' CPU
 //! kernels (the "before" figures); `--system-malloc` leaves glibc's default thresholds instead
 //! of `velprior_kernels::cpu::keep_freed_buffers` (as the velprior binary sets them).
+//! The optimizer is velprior's fused AdamW (`velprior_kernels::cpu::adamw_step`, as the trainer
+//! runs it; candle-nn's AdamW with `--candle-ops`).
 //! Prints the median of `--steps` timed steps (after 3 warm-ups) with a forward / backward /
 //! optimizer breakdown, the cores other processes used meanwhile (as benchutil.py), and the
 //! ratio to PyTorch's reference figures (bench README: 0.79–0.96 s/step, 1.8–2.0 s inference).
 
 mod common;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use common::{arg, flag, loadavg, median, timed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use velprior_kernels::cpu::{AdamWStep, adamw_step};
 use velprior_nn::{UNet, UNetConfig, parameter_count, with_candle_ops};
 
 const T_STEPS: usize = 1000;
@@ -43,6 +47,69 @@ fn synthetic_batch(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
         }
     }
     out
+}
+
+/// The optimizer: candle-nn's AdamW with `--candle-ops` (the "before" figures), else AdamW as
+/// velprior's trainer runs it on the CPU, one fused pass per parameter.
+enum Opt {
+    Candle(AdamW),
+    Fused(FusedAdamW),
+}
+
+impl Opt {
+    fn step(&mut self, grads: &GradStore) -> anyhow::Result<()> {
+        match self {
+            Opt::Candle(o) => o.step(grads)?,
+            Opt::Fused(o) => o.step(grads)?,
+        }
+        Ok(())
+    }
+}
+
+/// AdamW through `velprior_kernels::cpu::adamw_step` (as velprior-diffusion's optimizer does on
+/// the CPU, without its gradient clipping).
+struct FusedAdamW {
+    vars: Vec<Var>,
+    moments: Vec<(Tensor, Tensor)>,
+    steps: i32,
+    params: ParamsAdamW,
+}
+
+impl FusedAdamW {
+    fn new(vars: Vec<Var>, params: ParamsAdamW) -> anyhow::Result<Self> {
+        let moments = vars
+            .iter()
+            .map(|v| Ok((v.zeros_like()?, v.zeros_like()?)))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(Self {
+            vars,
+            moments,
+            steps: 0,
+            params,
+        })
+    }
+
+    fn step(&mut self, grads: &GradStore) -> anyhow::Result<()> {
+        self.steps += 1;
+        let p = &self.params;
+        let s = AdamWStep {
+            lr: p.lr,
+            beta1: p.beta1,
+            beta2: p.beta2,
+            eps: p.eps,
+            weight_decay: p.weight_decay,
+            bias_correction1: 1.0 - p.beta1.powi(self.steps),
+            bias_correction2: 1.0 - p.beta2.powi(self.steps),
+            grad_scale: 1.0,
+        };
+        for (var, (m, v)) in self.vars.iter().zip(&mut self.moments) {
+            let Some(g) = grads.get(var) else { continue };
+            let (p2, m2, v2) = adamw_step(var.as_tensor(), g, m, v, &s)?;
+            var.set(&p2)?;
+            (*m, *v) = (m2, v2);
+        }
+        Ok(())
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -96,7 +163,11 @@ fn run() -> anyhow::Result<()> {
         eps: 1e-8,
         weight_decay: 0.01,
     };
-    let mut opt = AdamW::new(varmap.all_vars(), params)?;
+    let mut opt = if flag("--candle-ops") {
+        Opt::Candle(AdamW::new(varmap.all_vars(), params.clone())?)
+    } else {
+        Opt::Fused(FusedAdamW::new(varmap.all_vars(), params)?)
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(0);
 
     // One step; returns (data, forward+loss, backward, optimizer) seconds and the loss.
