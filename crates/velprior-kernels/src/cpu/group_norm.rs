@@ -361,9 +361,8 @@ impl GroupNormGrad {
                 } else {
                     dzc.copy_from_slice(dyc);
                 }
-                let sum_dz = lane_sums::sum(dzc);
-                let sum_dz_xhat =
-                    f64::from(rstd) * (lane_sums::dot(dzc, xc) - f64::from(mean) * sum_dz);
+                let (sum_dz, dot_dz_x) = lane_sums::sum_and_dot(dzc, xc);
+                let sum_dz_xhat = f64::from(rstd) * (dot_dz_x - f64::from(mean) * sum_dz);
                 acc[ch] += sum_dz_xhat;
                 acc[c + ch] += sum_dz;
                 s1 += f64::from(gamma[ch]) * sum_dz;

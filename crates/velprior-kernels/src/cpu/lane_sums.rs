@@ -20,9 +20,32 @@ pub(crate) fn sum(a: &[f32]) -> f64 {
     reduce(Term::Value, a, a)
 }
 
-/// Σ a · b, in f64.
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f64 {
-    reduce(Term::Product, a, b)
+/// (Σ a, Σ a · b) in one pass, in f64 (Σ a as [`sum`] gives it).
+pub(crate) fn sum_and_dot(a: &[f32], b: &[f32]) -> (f64, f64) {
+    assert_eq!(a.len(), b.len(), "lane sums: slices differ in length");
+    let full = a.len() - a.len() % LANES;
+    #[cfg(target_arch = "x86_64")]
+    let (ls, ld) = if std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU supports AVX.
+        unsafe { avx::lanes_sum_and_dot(&a[..full], &b[..full]) }
+    } else {
+        (
+            lanes(Term::Value, &a[..full], &a[..full]),
+            lanes(Term::Product, &a[..full], &b[..full]),
+        )
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (ls, ld) = (
+        lanes(Term::Value, &a[..full], &a[..full]),
+        lanes(Term::Product, &a[..full], &b[..full]),
+    );
+    let total = |l: [f32; LANES], term: Term| {
+        let rest: f64 = (a[full..].iter().zip(&b[full..]))
+            .map(|(&x, &y)| f64::from(apply(term, x, y)))
+            .sum();
+        l.iter().map(|&v| f64::from(v)).sum::<f64>() + rest
+    };
+    (total(ls, Term::Value), total(ld, Term::Product))
 }
 
 /// Σ (a − m)², in f64.
@@ -102,6 +125,32 @@ mod avx {
                 *s = _mm256_add_ps(*s, t);
             }
         }
+        spill(&acc)
+    }
+
+    /// The lanes of Σ a and of Σ a · b, in one pass.
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn lanes_sum_and_dot(a: &[f32], b: &[f32]) -> ([f32; LANES], [f32; LANES]) {
+        let (mut sa, mut sd) = ([_mm256_setzero_ps(); 4], [_mm256_setzero_ps(); 4]);
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        for c in (0..a.len()).step_by(LANES) {
+            for r in 0..4 {
+                // SAFETY: c + 8r + 8 ≤ len, a multiple of LANES (the caller's slices).
+                let (x, y) = unsafe {
+                    (
+                        _mm256_loadu_ps(pa.add(c + 8 * r)),
+                        _mm256_loadu_ps(pb.add(c + 8 * r)),
+                    )
+                };
+                sa[r] = _mm256_add_ps(sa[r], x);
+                sd[r] = _mm256_add_ps(sd[r], _mm256_mul_ps(x, y));
+            }
+        }
+        (spill(&sa), spill(&sd))
+    }
+
+    #[target_feature(enable = "avx")]
+    fn spill(acc: &[__m256; 4]) -> [f32; LANES] {
         let mut out = [0f32; LANES];
         for (r, s) in acc.iter().enumerate() {
             // SAFETY: out has 8 floats from 8r.
@@ -135,7 +184,9 @@ mod tests {
             .map(|&v| (f64::from(v) - f64::from(m)).powi(2))
             .sum();
         assert!((sum(&a) - want_sum).abs() < 1e-4);
-        assert!((dot(&a, &b) - want_dot).abs() < 1e-4);
+        let (s, d) = sum_and_dot(&a, &b);
+        assert_eq!(s, sum(&a));
+        assert!((d - want_dot).abs() < 1e-4);
         assert!((squared_deviations(&a, m) - want_sq).abs() < 1e-4);
         let full = 992;
         let portable = lanes(Term::Product, &a[..full], &b[..full]);
@@ -143,6 +194,11 @@ mod tests {
         if std::arch::is_x86_feature_detected!("avx") {
             let simd = unsafe { avx::lanes(Term::Product, &a[..full], &b[..full]) };
             assert_eq!(portable, simd);
+            let (ls, ld) = unsafe { avx::lanes_sum_and_dot(&a[..full], &b[..full]) };
+            assert_eq!(
+                (ls, ld),
+                (lanes(Term::Value, &a[..full], &a[..full]), portable)
+            );
         }
     }
 }
