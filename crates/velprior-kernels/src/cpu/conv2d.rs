@@ -32,18 +32,7 @@ pub fn conv2d(
     let (n, geom) = check(x, w, stride, padding)?;
     let b = match b {
         Some(b) => {
-            check_cpu_f32(OP, &[b])?;
-            if b.dims() != [geom.cout] && b.dims() != [n, geom.cout] {
-                return Err(Error::arg(
-                    OP,
-                    format!(
-                        "b must be ({},) or ({n}, {}), got {:?}",
-                        geom.cout,
-                        geom.cout,
-                        b.dims()
-                    ),
-                ));
-            }
+            check_bias(b, n, geom.cout, true)?;
             b.contiguous()?
         }
         None => Tensor::zeros(geom.cout, candle_core::DType::F32, x.device())?,
@@ -66,19 +55,8 @@ pub fn conv2d_add(
     padding: usize,
 ) -> Result<Tensor> {
     let (n, geom) = check(x, w, stride, padding)?;
-    check_cpu_f32(OP, &[b, r])?;
-    if b.dims() != [geom.cout] {
-        return Err(Error::arg(
-            OP,
-            format!("b must be ({},), got {:?}", geom.cout, b.dims()),
-        ));
-    }
-    if r.dims() != [n, geom.cout, geom.ho, geom.wo] {
-        return Err(Error::arg(
-            OP,
-            format!("r has shape {:?}, expected the output shape", r.dims()),
-        ));
-    }
+    check_bias(b, n, geom.cout, false)?;
+    check_residual(r, n, &geom)?;
     // Three inputs per custom op: the kernel and its bias travel as one vector [w; b], whose
     // gradient is exactly the weight-gradient kernel's output.
     let wb = Tensor::cat(&[&w.flatten_all()?, b], 0)?;
@@ -87,6 +65,35 @@ pub fn conv2d_add(
         residual: true,
     };
     Ok(x.contiguous()?.apply_op3(&wb, &r.contiguous()?, op)?)
+}
+
+/// Checks a bias: (cout,), or also (n, cout) with `per_sample`.
+pub(crate) fn check_bias(b: &Tensor, n: usize, cout: usize, per_sample: bool) -> Result<()> {
+    check_cpu_f32(OP, &[b])?;
+    if b.dims() == [cout] || (per_sample && b.dims() == [n, cout]) {
+        return Ok(());
+    }
+    let want = if per_sample {
+        format!("({cout},) or ({n}, {cout})")
+    } else {
+        format!("({cout},)")
+    };
+    Err(Error::arg(
+        OP,
+        format!("b must be {want}, got {:?}", b.dims()),
+    ))
+}
+
+/// Checks a residual against the output shape (n, cout, ho, wo).
+pub(crate) fn check_residual(r: &Tensor, n: usize, g: &ConvGeom) -> Result<()> {
+    check_cpu_f32(OP, &[r])?;
+    if r.dims() != [n, g.cout, g.ho, g.wo] {
+        return Err(Error::arg(
+            OP,
+            format!("r has shape {:?}, expected the output shape", r.dims()),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks x (N, cin, H, W) against w (cout, cin, kh, kw); the batch size and geometry.

@@ -131,9 +131,10 @@ impl CustomOp2 for ConvWeightGrad {
                     for s in c * chunk..((c + 1) * chunk).min(n) {
                         let xs = &x[s * g.cin * hw..(s + 1) * g.cin * hw];
                         let dys = &dy[s * g.cout * ohw..(s + 1) * g.cout * ohw];
-                        let dbs = match self.per_sample_bias {
-                            true => &mut db[s * g.cout..(s + 1) * g.cout],
-                            false => &mut db[..],
+                        let dbs = if self.per_sample_bias {
+                            &mut db[s * g.cout..(s + 1) * g.cout]
+                        } else {
+                            &mut db[..]
                         };
                         for (d, row) in dbs.iter_mut().zip(dys.chunks_exact(ohw)) {
                             *d += lane_sums::sum(row) as f32;

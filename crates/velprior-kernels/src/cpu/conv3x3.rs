@@ -89,9 +89,12 @@ impl<'a> Epilogue<'a> {
     /// The bias (cout) and residual (cout · pixels) of sample `s`.
     pub(crate) fn sample(&self, s: usize, cout: usize, pixels: usize) -> Epilogue<'a> {
         Epilogue {
-            bias: self.bias.map(|b| match b.len() == cout {
-                true => b,
-                false => &b[s * cout..(s + 1) * cout],
+            bias: self.bias.map(|b| {
+                if b.len() == cout {
+                    b
+                } else {
+                    &b[s * cout..(s + 1) * cout]
+                }
             }),
             residual: self
                 .residual

@@ -9,13 +9,13 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 
-use super::conv2d::{self, check as check_conv};
+use super::conv2d::{self, check as check_conv, check_bias, check_residual};
 use super::conv2d_grad::{ConvInputGrad, weight_grad};
 use super::conv3x3::Epilogue;
+use super::cpu_slice;
 use super::group_norm::{GroupNormOp, check as check_norm};
 use super::im2col::ConvGeom;
-use super::{check_cpu_f32, cpu_slice};
-use crate::{Error, Result};
+use crate::Result;
 
 const OP: &str = "group_norm_conv2d";
 
@@ -43,18 +43,7 @@ pub fn group_norm_conv2d(
 ) -> Result<Tensor> {
     check_norm(x, norm.gamma, norm.beta, norm.groups)?;
     let (n, geom) = check_conv(x, w, stride, padding)?;
-    check_cpu_f32(OP, &[b])?;
-    if b.dims() != [geom.cout] && b.dims() != [n, geom.cout] {
-        return Err(Error::arg(
-            OP,
-            format!(
-                "b must be ({},) or ({n}, {}), got {:?}",
-                geom.cout,
-                geom.cout,
-                b.dims()
-            ),
-        ));
-    }
+    check_bias(b, n, geom.cout, true)?;
     let params = Tensor::cat(
         &[norm.gamma, norm.beta, &w.flatten_all()?, &b.flatten_all()?],
         0,
@@ -68,13 +57,7 @@ pub fn group_norm_conv2d(
     Ok(match r {
         None => x.apply_op2(&params, op)?,
         Some(r) => {
-            check_cpu_f32(OP, &[r])?;
-            if r.dims() != [n, geom.cout, geom.ho, geom.wo] {
-                return Err(Error::arg(
-                    OP,
-                    format!("r has shape {:?}, expected the output shape", r.dims()),
-                ));
-            }
+            check_residual(r, n, &geom)?;
             x.apply_op3(&params, &r.contiguous()?, op)?
         }
     })
