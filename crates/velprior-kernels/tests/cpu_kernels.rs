@@ -357,6 +357,25 @@ fn group_norm_conv2d_matches_candle_values_and_gradients() {
 }
 
 #[test]
+fn group_norm_conv2d_rejects_bad_shapes() {
+    let z = |d: &[usize]| Tensor::zeros(d, DType::F32, &Device::Cpu).unwrap();
+    let (x, g, wt) = (z(&[2, 4, 5, 5]), z(&[4]), z(&[3, 4, 3, 3]));
+    let spec = |groups| cpu::GroupNormSpec {
+        gamma: &g,
+        beta: &g,
+        groups,
+        eps: 1e-5,
+        silu: true,
+    };
+    let ok = cpu::group_norm_conv2d(&x, &spec(2), &wt, &z(&[2, 3]), None, 1, 1);
+    assert_eq!(ok.unwrap().dims(), [2, 3, 5, 5]);
+    assert!(cpu::group_norm_conv2d(&x, &spec(3), &wt, &z(&[3]), None, 1, 1).is_err());
+    assert!(cpu::group_norm_conv2d(&x, &spec(2), &wt, &z(&[4]), None, 1, 1).is_err());
+    let bad_r = z(&[2, 3, 4, 5]);
+    assert!(cpu::group_norm_conv2d(&x, &spec(2), &wt, &z(&[3]), Some(&bad_r), 1, 1).is_err());
+}
+
+#[test]
 fn group_norm_rejects_bad_groups() {
     let x = Tensor::zeros((1, 6, 2, 2), DType::F32, &Device::Cpu).unwrap();
     let g = Tensor::ones(6, DType::F32, &Device::Cpu).unwrap();
