@@ -59,19 +59,6 @@ impl Conv {
         cpu::conv2d(x, w, b, c.stride, c.padding).map_err(kernel_err)
     }
 
-    /// The conv plus a bias per sample `t` (N, cout) broadcast over the pixels, in one pass on
-    /// the CPU.
-    pub fn forward_plus_bias(&self, x: &Tensor, t: &Tensor) -> Result<Tensor> {
-        if !use_kernels(x) {
-            let t = t.unsqueeze(2)?.unsqueeze(3)?;
-            return Ok(self.inner.forward(x)?.broadcast_add(&t)?);
-        }
-        let c = self.inner.config();
-        let (w, b) = (self.inner.weight(), self.bias()?);
-        let b = t.broadcast_add(b)?;
-        cpu::conv2d(x, w, Some(&b), c.stride, c.padding).map_err(kernel_err)
-    }
-
     /// The conv plus `r` (a residual of the output's shape), in one pass on the CPU.
     pub fn forward_plus(&self, x: &Tensor, r: &Tensor) -> Result<Tensor> {
         if !use_kernels(x) {
@@ -110,7 +97,9 @@ pub(crate) fn norm_silu_conv(
         let h = norm.forward(x, true)?;
         return match add {
             ConvAdd::Nothing => conv.forward(&h),
-            ConvAdd::SampleBias(t) => conv.forward_plus_bias(&h, t),
+            ConvAdd::SampleBias(t) => Ok(conv
+                .forward(&h)?
+                .broadcast_add(&t.unsqueeze(2)?.unsqueeze(3)?)?),
             ConvAdd::Residual(r) => conv.forward_plus(&h, r),
         };
     }

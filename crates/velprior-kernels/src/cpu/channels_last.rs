@@ -2,6 +2,7 @@
 //! reads: 16×16 blocks (channels × pixels of a row) transposed in AVX-512 registers where the
 //! CPU has them, element by element otherwise.
 
+use super::has_avx512;
 use super::im2col::ConvGeom;
 
 /// Channels (and pixels) per transposed block.
@@ -48,17 +49,6 @@ pub(crate) fn pad_channels_last(x: &[f32], g: &ConvGeom, xp: &mut Vec<f32>) {
                 }
             }
         }
-    }
-}
-
-fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }
 

@@ -11,6 +11,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::has_avx512;
 use super::im2col::ConvGeom;
 
 /// Output channels per register tile.
@@ -28,17 +29,6 @@ pub(crate) fn applies(g: &ConvGeom) -> bool {
         && g.pad == 1
         && g.w.is_multiple_of(LANES)
         && has_avx512()
-}
-
-fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
 }
 
 /// A 3×3 kernel laid out for the register tiles: blocks of [`COUT_BLOCK`] output channels,

@@ -36,6 +36,18 @@ use candle_core::{CpuStorage, DType, Layout, Tensor};
 
 use crate::{Error, Result};
 
+/// Whether the CPU has AVX-512F (for the kernels with an AVX-512 path).
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Samples per partial sum of a batch reduction: at most 8 partials, independent of the thread
 /// count (so results do not depend on it).
 pub(crate) fn reduction_chunk(n: usize) -> usize {
