@@ -143,14 +143,14 @@ pub fn run(cmd: AeCommand) -> Result<()> {
         AeCommand::Encode(a) => encode(a),
         AeCommand::Decode(a) => decode(a),
         AeCommand::Sweep(a) => {
-            let prior = AePrior::load(&a.checkpoint)?;
+            let prior = load_ae(&a.checkpoint)?;
             save_png(&a.output, &latent_sweep(&prior, a.grid, a.extent)?)?;
             tracing::info!("wrote {}", a.output.display());
             Ok(())
         }
         AeCommand::Walk(a) => walk(a),
         AeCommand::Scatter(a) => {
-            let prior = AePrior::load(&a.checkpoint)?;
+            let prior = load_ae(&a.checkpoint)?;
             let corpus = read_corpus(&a.input, Some(&a.dataset))?;
             let z = prior.encode(corpus.velocity())?;
             let title = format!("Encoded {}", file_name(&a.input));
@@ -168,7 +168,7 @@ fn file_name(p: &std::path::Path) -> String {
 }
 
 fn encode(a: EncodeArgs) -> Result<()> {
-    let prior = AePrior::load(&a.checkpoint)?;
+    let prior = load_ae(&a.checkpoint)?;
     let corpus = read_corpus(&a.input, Some(&a.dataset))?;
     if corpus.model_shape() != prior.meta.model_shape {
         let [h, w] = prior.meta.model_shape;
@@ -189,7 +189,7 @@ fn encode(a: EncodeArgs) -> Result<()> {
 }
 
 fn decode(a: DecodeArgs) -> Result<()> {
-    let prior = AePrior::load(&a.checkpoint)?;
+    let prior = load_ae(&a.checkpoint)?;
     let (z, k) = LatentFile::load(&a.latents)?;
     if k != prior.latent_dim() {
         bail!(
@@ -227,7 +227,7 @@ fn decode(a: DecodeArgs) -> Result<()> {
 }
 
 fn walk(a: WalkArgs) -> Result<()> {
-    let prior = AePrior::load(&a.checkpoint)?;
+    let prior = load_ae(&a.checkpoint)?;
     let corpus = read_corpus(&a.input, Some(&a.dataset))?;
     if a.from >= corpus.len() || a.to >= corpus.len() {
         bail!(
@@ -291,4 +291,9 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
     );
     println!("summary: {}", cfg.output.join("summary.json").display());
     Ok(())
+}
+
+/// The autoencoder commands run their small networks on the host.
+fn load_ae(path: &std::path::Path) -> Result<AePrior> {
+    Ok(AePrior::load(path, &candle_core::Device::Cpu)?)
 }

@@ -2,6 +2,12 @@
 
 use velprior_data::transform::PatchSpec;
 
+/// `--device cpu|cuda|cuda:N`.
+pub fn device(s: &str) -> Result<velprior_kernels::DeviceSpec, String> {
+    s.parse()
+        .map_err(|e: velprior_kernels::Error| e.to_string())
+}
+
 /// Parses `HxW` (e.g. `70x70`) into [H, W].
 pub fn size(s: &str) -> Result<[usize; 2], String> {
     let (h, w) = s

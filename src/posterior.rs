@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use candle_core::Device;
 use clap::Args;
 use velprior_data::import::read_npy;
 use velprior_data::render::{Colormap, RenderOptions, render_grid, render_model, save_png};
@@ -50,6 +51,9 @@ pub struct PosteriorArgs {
     /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT inside a Slurm job array.
     #[arg(long)]
     shard: Option<Shard>,
+    /// Where the prior's network runs: cpu, cuda or cuda:N (the wave solver runs on the CPU).
+    #[arg(long, default_value = "cpu", value_parser = crate::parse::device)]
+    device: velprior_kernels::DeviceSpec,
 }
 
 /// The shard manifest's `kind` for `velprior posterior`.
@@ -84,10 +88,18 @@ pub fn run(a: PosteriorArgs) -> Result<()> {
         if a.shard.is_some() {
             bail!("--shard: a calibration config runs unsharded; drop --shard");
         }
-        return calibration::run(&cal, &text, &a.config, &a.out, a.seed);
+        return calibration::run(&cal, &text, &a.config, &a.out, a.seed, &a.device.open()?);
     }
     let shard = Shard::resolve(a.shard)?;
-    execute(&text, &a.config, &a.out, a.seed, Work::Chains(shard))
+    let device = a.device.open()?;
+    execute(
+        &text,
+        &a.config,
+        &a.out,
+        a.seed,
+        &device,
+        Work::Chains(shard),
+    )
 }
 
 /// `velprior merge` of posterior shards: the samples of every shard in chain order, their
@@ -120,7 +132,7 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
         wall,
         acceptance,
     };
-    execute(text, &label, out, run.seed, work)?;
+    execute(text, &label, out, run.seed, &Device::Cpu, work)?;
     let log = shards
         .dirs
         .iter()
@@ -132,11 +144,18 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
 
 /// Sets up the problem of config `text` (read from `config`) and does `work`, writing into
 /// `out` (or the shard's folder beside it).
-fn execute(text: &str, config: &Path, out: &Path, seed: u64, work: Work) -> Result<()> {
+fn execute(
+    text: &str,
+    config: &Path,
+    out: &Path,
+    seed: u64,
+    device: &Device,
+    work: Work,
+) -> Result<()> {
     let cfg = PosteriorConfig::from_toml_str(text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
-    let prior =
-        AnyPrior::load(&cfg.prior).with_context(|| format!("{}: prior", config.display()))?;
+    let prior = AnyPrior::load(&cfg.prior, device)
+        .with_context(|| format!("{}: prior", config.display()))?;
     let norm = prior.meta().normalisation;
     let truth = cfg
         .files

@@ -44,6 +44,7 @@ impl TrainObserver for StepBar {
 /// The small prior of `configs/diffusion-cpu-quick.toml`, on the quickstart's train split.
 fn quick_train_config(run: &RunDir, steps: usize, seed: u64) -> TrainConfig {
     TrainConfig {
+        device: Default::default(),
         output: run.path("prior"),
         data: DataConfig {
             corpus: run.path("train.h5"),
@@ -87,6 +88,9 @@ fn quick_train_config(run: &RunDir, steps: usize, seed: u64) -> TrainConfig {
 
 #[derive(Debug, Args)]
 pub struct QuickstartArgs {
+    /// Where the networks run: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu", value_parser = crate::parse::device)]
+    device: velprior_kernels::DeviceSpec,
     /// Run folder to write into.
     #[arg(long, short, default_value = "runs/quickstart")]
     out: PathBuf,
@@ -116,8 +120,10 @@ const POSTERIOR_SAMPLES: usize = 4;
 /// The closing posterior run: one held-out Marmousi-style model of the prior's window size (seeded `seed` + 1000, a
 /// corpus the shipped prior never saw), 7 well logs with 50 m/s noise, DPS through the network;
 /// writes `posterior/` (metrics.json, calibration.png) and returns its summary.
-fn posterior_step(run: &RunDir, a: &QuickstartArgs) -> Result<serde_json::Value> {
-    let shape = DiffusionPrior::load(&a.posterior_prior)?.meta.model_shape;
+fn posterior_step(run: &RunDir, a: &QuickstartArgs, device: &Device) -> Result<serde_json::Value> {
+    let shape = DiffusionPrior::load(&a.posterior_prior, device)?
+        .meta
+        .model_shape;
     let held_out = generate(&SynthSpec {
         shape: Some(shape),
         ..SynthSpec::new(Family::Marmousi, 1, a.seed + 1000)
@@ -145,6 +151,7 @@ fn posterior_step(run: &RunDir, a: &QuickstartArgs) -> Result<serde_json::Value>
         held_out.velocity(),
         ModelShape::new(h, w),
         a.seed,
+        device,
     )?;
     let m = &report.models[0].scores;
     Ok(
@@ -158,6 +165,7 @@ fn posterior_step(run: &RunDir, a: &QuickstartArgs) -> Result<serde_json::Value>
 
 /// Runs the quickstart pipeline.
 pub fn run(a: QuickstartArgs) -> Result<()> {
+    let device = a.device.open()?;
     if a.posterior_steps > 0 && !a.posterior_prior.is_file() {
         anyhow::bail!(
             "--posterior-prior {}: no such file; run from the repository root, point it at a \
@@ -221,13 +229,13 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         );
         let cfg = quick_train_config(&run, a.train_steps, a.seed);
         let t_train = Instant::now();
-        let mut trainer = Trainer::new(cfg)?;
+        let mut trainer = Trainer::new(cfg, &device)?;
         let bar = progress::bar(a.train_steps as u64, "steps");
         let checkpoint = trainer.run(&mut StepBar(bar.clone()), None)?;
         bar.finish_and_clear();
         let train_s = t_train.elapsed().as_secs_f64();
         tracing::info!("5/6 sampling 16 models (DDIM, {} steps)", a.sample_steps);
-        let prior = DiffusionPrior::load(&checkpoint)?;
+        let prior = DiffusionPrior::load(&checkpoint, &device)?;
         let sampler = SamplerConfig::Ddim {
             steps: a.sample_steps.max(1),
             eta: 0.0,
@@ -238,7 +246,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
             &sampler,
             &prior.schedule,
             &[16, 1, h, w],
-            &Device::Cpu,
+            &device,
             a.seed,
             &mut NoObserver,
         )?;
@@ -273,7 +281,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
             "6/6 posterior on a held-out model (DPS, {} steps, well logs)",
             a.posterior_steps
         );
-        posterior_step(&run, &a)?
+        posterior_step(&run, &a, &device)?
     } else {
         serde_json::Value::Null
     };

@@ -34,6 +34,10 @@ pub struct SampleArgs {
     /// Checkpoint of a trained prior (.safetensors): diffusion, autoencoder or Gaussian.
     #[arg(long)]
     checkpoint: PathBuf,
+    /// Where the diffusion network runs: cpu, cuda or cuda:N (the same seed gives the same
+    /// models on every device, up to f32 rounding).
+    #[arg(long, default_value = "cpu", value_parser = crate::parse::device)]
+    device: velprior_kernels::DeviceSpec,
     /// Number of models to draw.
     #[arg(long, short, default_value_t = 16)]
     n: usize,
@@ -95,7 +99,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
     if a.n == 0 || a.batch == 0 {
         bail!("--n and --batch must be at least 1");
     }
-    let prior = AnyPrior::load(&a.checkpoint)?;
+    let prior = AnyPrior::load(&a.checkpoint, &a.device.open()?)?;
     if a.gif.is_some() && !matches!(prior, AnyPrior::Diffusion(_)) {
         bail!(
             "--gif draws a diffusion sampling trajectory; {} holds a {:?} prior: drop --gif",

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use candle_core::Device;
 use clap::Args;
 use indicatif::ProgressBar;
 use velprior_diffusion::baselines::{
@@ -12,14 +13,18 @@ use velprior_diffusion::baselines::{
 };
 use velprior_diffusion::config::{AnyTrainConfig, TrainConfig};
 use velprior_diffusion::trainer::{CHECKPOINT_FILE, StepMetrics, TrainObserver, Trainer};
+use velprior_kernels::DeviceSpec;
 
-use crate::progress;
+use crate::{parse, progress};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// TOML experiment config (see configs/); unknown keys are rejected.
     #[arg(long, short)]
     config: PathBuf,
+    /// Where to train: cpu, cuda or cuda:N (default: the config's `device`, else cpu).
+    #[arg(long, value_parser = parse::device)]
+    device: Option<DeviceSpec>,
     /// Continue from the run folder's last checkpoint (diffusion and autoencoder runs).
     #[arg(long)]
     resume: bool,
@@ -82,7 +87,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .clone()
         .or(a.resume.then(|| out.join(CHECKPOINT_FILE)));
     match cfg {
-        AnyTrainConfig::Diffusion(cfg) => {
+        AnyTrainConfig::Diffusion(mut cfg) => {
+            cfg.device = a.device.unwrap_or(cfg.device);
             #[cfg(feature = "nccl")]
             if let Some(id_file) = &a.nccl_id_file {
                 return train_nccl(cfg, resume_from, a.stop_after, id_file);
@@ -102,7 +108,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
         AnyTrainConfig::Autoencoder(_) if a.workers > 1 => {
             bail!("--workers applies to diffusion training; drop it for kind = \"autoencoder\"")
         }
-        AnyTrainConfig::Autoencoder(cfg) => train_autoencoder(cfg, resume_from, a.stop_after),
+        AnyTrainConfig::Autoencoder(cfg) => {
+            let device = a.device.unwrap_or_default().open()?;
+            train_autoencoder(cfg, resume_from, a.stop_after, &device)
+        }
         AnyTrainConfig::Gaussian(cfg) => {
             if resume_from.is_some() || a.stop_after.is_some() || a.workers > 1 {
                 bail!(
@@ -121,11 +130,12 @@ fn train_diffusion(
 ) -> Result<()> {
     let steps = cfg.train.steps;
     let out = cfg.output.clone();
+    let device = cfg.device.open()?;
     let mut trainer = match resume_from {
-        None => Trainer::new(cfg)?,
+        None => Trainer::new(cfg, &device)?,
         Some(ckpt) => {
             tracing::info!("resuming from {}", ckpt.display());
-            Trainer::resume(cfg, &ckpt)?
+            Trainer::resume(cfg, &ckpt, &device)?
         }
     };
     let bar = progress::bar(steps as u64, "steps");
@@ -152,9 +162,10 @@ fn train_nccl(
 ) -> Result<()> {
     use velprior_diffusion::data_parallel::nccl::NcclAllReduce;
     let comm = NcclAllReduce::from_env(id_file, std::time::Duration::from_secs(600))?;
+    let device = comm.device_spec().open()?;
     let trainer = match resume_from {
-        None => Trainer::new(cfg)?,
-        Some(ckpt) => Trainer::resume(cfg, &ckpt)?,
+        None => Trainer::new(cfg, &device)?,
+        Some(ckpt) => Trainer::resume(cfg, &ckpt, &device)?,
     };
     let mut trainer = trainer.with_data_parallel(Box::new(comm))?;
     let checkpoint = trainer.run(&mut velprior_diffusion::trainer::Silent, stop_after)?;
@@ -170,14 +181,15 @@ fn train_autoencoder(
     cfg: AeTrainConfig,
     resume_from: Option<PathBuf>,
     stop_after: Option<usize>,
+    device: &Device,
 ) -> Result<()> {
     let epochs = cfg.train.epochs;
     let out = cfg.output.clone();
     let mut trainer = match resume_from {
-        None => AeTrainer::new(cfg)?,
+        None => AeTrainer::new(cfg, device)?,
         Some(ckpt) => {
             tracing::info!("resuming from {}", ckpt.display());
-            AeTrainer::resume(cfg, &ckpt)?
+            AeTrainer::resume(cfg, &ckpt, device)?
         }
     };
     let bar = progress::bar(epochs as u64, "epochs");

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use candle_core::Device;
 use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
 use velprior_data::{CorpusReader, RunDir};
 use velprior_diffusion::prior::DiffusionPrior;
@@ -47,6 +48,7 @@ pub fn run(
     config: &Path,
     out: &Path,
     seed: u64,
+    device: &Device,
 ) -> Result<()> {
     let reader = CorpusReader::open(&cfg.models, None)
         .with_context(|| format!("{}: calibration.models", config.display()))?;
@@ -65,7 +67,7 @@ pub fn run(
     let run = RunDir::create(out)?;
     std::fs::write(run.path("config.toml"), text)
         .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
-    let report = calibrate_into(&run, cfg, &truths, ModelShape::new(nz, nx), seed)
+    let report = calibrate_into(&run, cfg, &truths, ModelShape::new(nz, nx), seed, device)
         .with_context(|| config.display().to_string())?;
     println!(
         "calibration: {} models, truth within ±1σ {:.1} %, ±2σ {:.1} % of pixels: {}",
@@ -85,8 +87,9 @@ pub fn calibrate_into(
     truths: &[f32],
     shape: ModelShape,
     seed: u64,
+    device: &Device,
 ) -> Result<CalibrationReport> {
-    let prior = DiffusionPrior::load(&cfg.prior)
+    let prior = DiffusionPrior::load(&cfg.prior, device)
         .with_context(|| format!("calibration.prior {}", cfg.prior.display()))?;
     if prior.meta.model_shape != [shape.nz, shape.nx] {
         bail!(

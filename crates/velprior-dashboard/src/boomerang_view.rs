@@ -45,7 +45,7 @@ impl BoomerangView {
                 path.display()
             )));
         }
-        let prior = DiffusionPrior::load(&path)
+        let prior = DiffusionPrior::load(&path, &candle_core::Device::Cpu) // host: the dashboard
             .map_err(|e| DashboardError::BadRequest(format!("{}: {e}", path.display())))?;
         let shape = prior.meta.model_shape;
         let candidates = [dir.join("samples.h5"), prior.meta.corpus.path.clone()];

@@ -93,7 +93,7 @@ impl Playground {
         let bad = |e: velprior_diffusion::DiffusionError| {
             DashboardError::BadRequest(format!("{}: {e}", path.display()))
         };
-        let prior = AePrior::load(&path).map_err(bad)?;
+        let prior = AePrior::load(&path, &candle_core::Device::Cpu).map_err(bad)?; // host: the dashboard
         if prior.latent_dim() != 2 {
             return Err(DashboardError::BadRequest(format!(
                 "{}: latent dimension {}; the playground needs a 2-D latent",

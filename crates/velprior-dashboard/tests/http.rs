@@ -159,7 +159,7 @@ fn autoencoder_run(root: &Path) {
         corpus
     ))
     .unwrap();
-    AeTrainer::new(cfg)
+    AeTrainer::new(cfg, &candle_core::Device::Cpu)
         .unwrap()
         .run(&mut QuietAe, None)
         .unwrap();
@@ -248,7 +248,10 @@ fn diffusion_run(root: &Path) {
         corpus
     );
     let cfg = TrainConfig::from_toml(&text, Path::new("tiny.toml")).unwrap();
-    Trainer::new(cfg).unwrap().run(&mut Silent, None).unwrap();
+    Trainer::new(cfg, &candle_core::Device::Cpu)
+        .unwrap()
+        .run(&mut Silent, None)
+        .unwrap();
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use velprior_kernels::{BetaSchedule, Schedule, VpSde};
+use velprior_kernels::{BetaSchedule, DeviceSpec, Schedule, VpSde};
 use velprior_nn::UNetConfig;
 
 use crate::baselines::config::{AeTrainConfig, GaussianFitConfig};
@@ -31,6 +31,9 @@ pub struct TrainConfig {
     /// Optimisation and bookkeeping.
     #[serde(default)]
     pub train: TrainLoopConfig,
+    /// Where to train: `cpu` (default), `cuda` or `cuda:N` (`--device` overrides it).
+    #[serde(default)]
+    pub device: DeviceSpec,
 }
 
 /// Where the training models come from.

@@ -4,7 +4,7 @@
 //! UNet and by analytic oracles whose posteriors are known in closed form, so samplers are
 //! tested exactly against the oracles.
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 
 use crate::{DiffusionError, Result};
 
@@ -39,6 +39,10 @@ pub trait Denoiser: Send + Sync {
     /// Predicts ε for a batch x_t of shape (N, C, H, W) (normalised units) with one noise level
     /// per sample (`levels.len()` = N).
     fn predict_eps(&self, x_t: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor>;
+
+    /// The device the denoiser computes on; samplers and posterior methods create their
+    /// tensors there.
+    fn device(&self) -> &Device;
 
     /// Tweedie's x̂_0 = E[x_0 | x_t] (see [`x0_from_eps`]), shape (N, ...) like x_t.
     fn predict_x0(&self, x_t: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor> {

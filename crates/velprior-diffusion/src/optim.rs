@@ -104,18 +104,23 @@ impl AdamW {
     /// Global L2 norm of the gradients of the optimiser's variables.
     pub fn grad_norm(&self, grads: &GradStore) -> Result<f64> {
         let mut sum = 0.0f64;
+        // Off the CPU the squares are summed on the device and read back once (one sync).
+        let mut on_device: Option<Tensor> = None;
         for var in &self.vars {
             if let Some(g) = grads.get(var) {
                 if fused(g) {
                     sum += sum_squares(g)?;
                     continue;
                 }
-                sum += g
-                    .sqr()?
-                    .sum_all()?
-                    .to_dtype(candle_core::DType::F64)?
-                    .to_scalar::<f64>()?;
+                let s = g.to_dtype(DType::F64)?.sqr()?.sum_all()?;
+                on_device = Some(match on_device {
+                    Some(acc) => (acc + s)?,
+                    None => s,
+                });
             }
+        }
+        if let Some(s) = on_device {
+            sum += s.to_scalar::<f64>()?;
         }
         Ok(sum.sqrt())
     }

@@ -14,6 +14,7 @@ use velprior_nn::UNet;
 
 use crate::baselines::{AePrior, GaussianCheckpoint};
 use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint};
+use crate::denoiser::Denoiser;
 use crate::error::{DiffusionError, Result};
 use crate::samplers::{NoObserver, SamplerConfig, SamplerObserver, sample};
 use crate::trainer::{DiffusionDetails, diffusion_details};
@@ -32,30 +33,30 @@ pub struct DiffusionPrior {
 }
 
 impl DiffusionPrior {
-    /// Loads the EMA weights (`ema.*`) of the checkpoint at `path`.
-    pub fn load(path: &Path) -> Result<DiffusionPrior> {
-        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?;
+    /// Loads the EMA weights (`ema.*`) of the checkpoint at `path` onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<DiffusionPrior> {
+        let (meta, tensors) = load_checkpoint(path, device)?;
         DiffusionPrior::from_parts(meta, tensors, path)
     }
 
-    /// Builds the prior from a loaded checkpoint (`path` names it in errors).
+    /// Builds the prior from a loaded checkpoint (`path` names it in errors); the network
+    /// lives where the tensors do.
     pub fn from_parts(
         meta: CheckpointMeta,
         tensors: HashMap<String, Tensor>,
         path: &Path,
     ) -> Result<DiffusionPrior> {
-        let device = Device::Cpu;
         let details = diffusion_details(&meta, path)?;
         let ema: HashMap<String, Tensor> = tensors
             .into_iter()
             .filter_map(|(name, t)| name.strip_prefix("ema.").map(|n| (n.to_string(), t)))
             .collect();
-        if ema.is_empty() {
+        let Some(device) = ema.values().next().map(|t| t.device().clone()) else {
             return Err(DiffusionError::Checkpoint(format!(
                 "{}: no EMA weights (ema.*) found",
                 path.display()
             )));
-        }
+        };
         let vb = VarBuilder::from_tensors(ema, DType::F32, &device);
         let unet = UNet::new(&details.model, vb).map_err(|e| {
             DiffusionError::Checkpoint(format!(
@@ -84,9 +85,10 @@ pub enum AnyPrior {
 }
 
 impl AnyPrior {
-    /// Opens the checkpoint at `path`, whatever prior it holds.
-    pub fn load(path: &Path) -> Result<AnyPrior> {
-        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?;
+    /// Opens the checkpoint at `path`, whatever prior it holds; a diffusion prior's network is
+    /// placed on `device` (the autoencoder and Gaussian priors compute on the host).
+    pub fn load(path: &Path, device: &Device) -> Result<AnyPrior> {
+        let (meta, tensors) = load_checkpoint(path, device)?;
         Ok(match meta.kind {
             PriorKind::Diffusion => {
                 AnyPrior::Diffusion(Box::new(DiffusionPrior::from_parts(meta, tensors, path)?))
@@ -163,7 +165,7 @@ impl AnyPrior {
                         sampler,
                         &p.schedule,
                         &[count, 1, h, w],
-                        &Device::Cpu,
+                        p.denoiser.device(),
                         seed,
                         obs,
                     )?;

@@ -111,17 +111,19 @@ pub struct Trainer {
     fingerprint: CorpusFingerprint,
     /// Data-parallel group (None: one worker on the whole batch).
     comm: Option<Box<dyn AllReduce>>,
+    /// Where the weights, optimiser state and batches live.
+    device: Device,
 }
 
 impl Trainer {
-    /// A fresh run: seeded initial weights, zero optimiser state.
-    pub fn new(cfg: TrainConfig) -> Result<Trainer> {
-        let device = Device::Cpu;
+    /// A fresh run on `device`: seeded initial weights, zero optimiser state. The seed gives
+    /// the same initial weights, batches and noise on every device (all drawn on the host).
+    pub fn new(cfg: TrainConfig, device: &Device) -> Result<Trainer> {
         let reader = CorpusReader::open(&cfg.data.corpus, Some(&cfg.data.dataset))?;
         let norm = Normalisation::new(cfg.data.vmin, cfg.data.vmax)?;
         let schedule = cfg.diffusion.schedule()?;
         let seed = cfg.train.seed;
-        let (unet, varmap) = UNet::new_seeded(&cfg.model, seed, &device)?;
+        let (unet, varmap) = UNet::new_seeded(&cfg.model, seed, device)?;
         let (names, vars) = sorted_vars(&varmap);
         let opt = AdamW::new(vars.clone(), cfg.train.optimizer)?;
         let ema = Ema::new(&vars, cfg.train.ema_decay)?;
@@ -145,14 +147,15 @@ impl Trainer {
             step: 0,
             fingerprint,
             comm: None,
+            device: device.clone(),
         })
     }
 
     /// Continues the run saved in `checkpoint`; the config must describe the same model,
     /// noise process and corpus.
-    pub fn resume(cfg: TrainConfig, checkpoint: &Path) -> Result<Trainer> {
-        let mut t = Trainer::new(cfg)?;
-        let (meta, tensors) = load_checkpoint(checkpoint, &Device::Cpu)?;
+    pub fn resume(cfg: TrainConfig, checkpoint: &Path, device: &Device) -> Result<Trainer> {
+        let mut t = Trainer::new(cfg, device)?;
+        let (meta, tensors) = load_checkpoint(checkpoint, device)?;
         let details = diffusion_details(&meta, checkpoint)?;
         let mismatch = |what: &str| {
             Err(DiffusionError::Checkpoint(format!(
@@ -244,6 +247,11 @@ impl Trainer {
     /// The normalisation of the corpus.
     pub fn normalisation(&self) -> Normalisation {
         self.norm
+    }
+
+    /// The device the run trains on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The trained network's variables by name (for tests and inspection).
@@ -390,8 +398,8 @@ impl Trainer {
     /// Samples `train.sample_count` models from the EMA weights with deterministic DDIM
     /// (`train.sample_steps` steps, seed = run seed) and saves them as `samples-step<N>.png`.
     pub fn draw_samples(&self) -> Result<PathBuf> {
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_tensors(self.ema_tensors(), DType::F32, &device);
+        let device = &self.device;
+        let vb = VarBuilder::from_tensors(self.ema_tensors(), DType::F32, device);
         let denoiser = UNetDenoiser::new(UNet::new(&self.cfg.model, vb)?, &self.cfg.diffusion);
         let [_, h, w] = self.reader.shape();
         let n = self.cfg.train.sample_count.max(1);
@@ -406,7 +414,7 @@ impl Trainer {
             &sampler,
             &self.schedule,
             &[n, 1, h, w],
-            &device,
+            device,
             self.cfg.train.seed,
             &mut NoObserver,
         )?;
@@ -437,7 +445,7 @@ impl Trainer {
                 }
             }
         }
-        Ok(Tensor::from_vec(data, (b, 1, h, w), &Device::Cpu)?)
+        Ok(Tensor::from_vec(data, (b, 1, h, w), &self.device)?)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The UNet as a [`Denoiser`]: maps noise levels to the network's time input and its output
 //! (ε, v or x₀) to ε̂.
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use velprior_nn::UNet;
 
 use crate::Result;
@@ -16,6 +16,8 @@ pub struct UNetDenoiser {
     objective: Objective,
     /// `Some(T)` for discrete training on T steps (time input = index), `None` for continuous.
     discrete_timesteps: Option<usize>,
+    /// Where the network's weights live.
+    device: Device,
 }
 
 impl UNetDenoiser {
@@ -23,6 +25,7 @@ impl UNetDenoiser {
     pub fn new(unet: UNet, diffusion: &DiffusionConfig) -> Self {
         let discrete_timesteps = (!diffusion.continuous).then_some(diffusion.timesteps);
         UNetDenoiser {
+            device: unet.device().clone(),
             unet,
             objective: diffusion.objective,
             discrete_timesteps,
@@ -44,6 +47,10 @@ impl UNetDenoiser {
 }
 
 impl Denoiser for UNetDenoiser {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
     fn predict_eps(&self, x_t: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor> {
         let device = x_t.device();
         let time: Vec<f32> = levels.iter().map(|l| self.time_input(l)).collect();

@@ -65,14 +65,14 @@ fn autoencoder_resume_is_bit_exact() {
     let AnyTrainConfig::Autoencoder(full) = ae_config(dir.path(), "full", 4) else {
         panic!("kind = autoencoder")
     };
-    let mut a = AeTrainer::new(full).unwrap();
+    let mut a = AeTrainer::new(full, &candle_core::Device::Cpu).unwrap();
     a.run(&mut QuietAe, None).unwrap();
     let AnyTrainConfig::Autoencoder(split) = ae_config(dir.path(), "split", 4) else {
         panic!("kind = autoencoder")
     };
-    let mut b = AeTrainer::new(split.clone()).unwrap();
+    let mut b = AeTrainer::new(split.clone(), &candle_core::Device::Cpu).unwrap();
     let ckpt = b.run(&mut QuietAe, Some(2)).unwrap();
-    let mut c = AeTrainer::resume(split, &ckpt).unwrap();
+    let mut c = AeTrainer::resume(split, &ckpt, &candle_core::Device::Cpu).unwrap();
     assert_eq!(c.epoch(), 2);
     c.run(&mut QuietAe, None).unwrap();
     assert_eq!(weights(&a), weights(&c));

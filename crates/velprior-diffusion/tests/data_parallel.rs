@@ -95,7 +95,7 @@ fn assert_close(a: &HashMap<String, Vec<f32>>, b: &HashMap<String, Vec<f32>>, wh
 #[test]
 fn two_workers_equal_one_worker_on_the_whole_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let single = Trainer::new(tiny_config(dir.path(), "single"))
+    let single = Trainer::new(tiny_config(dir.path(), "single"), &candle_core::Device::Cpu)
         .unwrap()
         .run(&mut Silent, None)
         .unwrap();
@@ -108,7 +108,7 @@ fn two_workers_equal_one_worker_on_the_whole_batch() {
             .zip(&outs)
             .map(|(comm, cfg)| {
                 s.spawn(move || {
-                    let mut t = Trainer::new(cfg.clone())
+                    let mut t = Trainer::new(cfg.clone(), &candle_core::Device::Cpu)
                         .unwrap()
                         .with_data_parallel(Box::new(comm))
                         .unwrap();
@@ -145,7 +145,12 @@ fn two_workers_equal_one_worker_on_the_whole_batch() {
     // far more than the tolerance.
     let mut other = tiny_config(dir.path(), "other");
     other.train.seed = 4;
-    let other = tensors(&Trainer::new(other).unwrap().run(&mut Silent, None).unwrap());
+    let other = tensors(
+        &Trainer::new(other, &candle_core::Device::Cpu)
+            .unwrap()
+            .run(&mut Silent, None)
+            .unwrap(),
+    );
     assert!(differences(&other, &single).0 > 1e-2);
 }
 
@@ -153,7 +158,7 @@ fn two_workers_equal_one_worker_on_the_whole_batch() {
 fn resume_on_a_different_number_of_workers() {
     let dir = tempfile::tempdir().unwrap();
     let single = tensors(
-        &Trainer::new(tiny_config(dir.path(), "single"))
+        &Trainer::new(tiny_config(dir.path(), "single"), &candle_core::Device::Cpu)
             .unwrap()
             .run(&mut Silent, None)
             .unwrap(),

@@ -73,10 +73,10 @@ min_lr_ratio = 0.1
         corpus = corpus_path.display()
     );
     let cfg = TrainConfig::from_toml(&text, Path::new("learn.toml")).unwrap();
-    let mut trainer = Trainer::new(cfg).unwrap();
+    let mut trainer = Trainer::new(cfg, &candle_core::Device::Cpu).unwrap();
     let ckpt = trainer.run(&mut Silent, None).unwrap();
 
-    let prior = DiffusionPrior::load(&ckpt).unwrap();
+    let prior = DiffusionPrior::load(&ckpt, &candle_core::Device::Cpu).unwrap();
     let n = 40;
     // Ancestral sampling over all 200 steps (few-step deterministic DDIM can land between modes).
     let sampler = SamplerConfig::Ddpm {

@@ -72,15 +72,19 @@ fn weights(t: &Trainer) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn twenty_steps_equal_ten_plus_resume_plus_ten() {
     let dir = tempfile::tempdir().unwrap();
-    let mut straight = Trainer::new(tiny_config(dir.path(), "a", 20, 10)).unwrap();
+    let mut straight = Trainer::new(
+        tiny_config(dir.path(), "a", 20, 10),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
     straight.run(&mut Silent, None).unwrap();
 
     let cfg = tiny_config(dir.path(), "b", 20, 10);
-    let mut first = Trainer::new(cfg.clone()).unwrap();
+    let mut first = Trainer::new(cfg.clone(), &candle_core::Device::Cpu).unwrap();
     let ckpt = first.run(&mut Silent, Some(10)).unwrap();
     assert_eq!(first.step(), 10);
     drop(first);
-    let mut resumed = Trainer::resume(cfg, &ckpt).unwrap();
+    let mut resumed = Trainer::resume(cfg, &ckpt, &candle_core::Device::Cpu).unwrap();
     assert_eq!(resumed.step(), 10);
     resumed.run(&mut Silent, None).unwrap();
 
@@ -106,7 +110,11 @@ fn twenty_steps_equal_ten_plus_resume_plus_ten() {
 #[test]
 fn checkpoint_has_documented_names_and_truncation_is_detected() {
     let dir = tempfile::tempdir().unwrap();
-    let mut t = Trainer::new(tiny_config(dir.path(), "c", 2, 1)).unwrap();
+    let mut t = Trainer::new(
+        tiny_config(dir.path(), "c", 2, 1),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
     let path = t.run(&mut Silent, None).unwrap();
     let (meta, tensors) = load_checkpoint(&path, &candle_core::Device::Cpu).unwrap();
     assert_eq!(meta.step, 2);
@@ -148,7 +156,10 @@ fn checkpoint_has_documented_names_and_truncation_is_detected() {
     // A config that does not match the checkpoint is refused by name.
     let mut other = tiny_config(dir.path(), "c", 4, 1);
     other.model.base_channels = 16;
-    let msg = Trainer::resume(other, &path).err().unwrap().to_string();
+    let msg = Trainer::resume(other, &path, &candle_core::Device::Cpu)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(msg.contains("[model]"), "{msg}");
 }
 
@@ -171,7 +182,7 @@ fn divergence_stops_with_a_clear_message() {
     cfg.train.optimizer.lr = 1e9;
     cfg.train.optimizer.grad_clip = None;
     cfg.train.optimizer.warmup_steps = 0;
-    let mut t = Trainer::new(cfg).unwrap();
+    let mut t = Trainer::new(cfg, &candle_core::Device::Cpu).unwrap();
     let msg = t.run(&mut Silent, None).unwrap_err().to_string();
     assert!(
         msg.contains("diverged") && msg.contains("last good checkpoint"),
@@ -185,9 +196,10 @@ fn continuous_score_matching_trains_and_samples_with_the_sde() {
     let mut cfg = tiny_config(dir.path(), "e", 4, 4);
     cfg.diffusion.continuous = true;
     cfg.diffusion.objective = velprior_diffusion::config::Objective::X0;
-    let mut t = Trainer::new(cfg).unwrap();
+    let mut t = Trainer::new(cfg, &candle_core::Device::Cpu).unwrap();
     let ckpt = t.run(&mut Silent, None).unwrap();
-    let prior = velprior_diffusion::prior::DiffusionPrior::load(&ckpt).unwrap();
+    let prior =
+        velprior_diffusion::prior::DiffusionPrior::load(&ckpt, &candle_core::Device::Cpu).unwrap();
     let sampler = velprior_diffusion::samplers::SamplerConfig::EulerMaruyama {
         steps: 5,
         t_min: 1e-3,

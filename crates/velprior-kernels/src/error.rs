@@ -17,6 +17,9 @@ pub enum Error {
         "CUDA unavailable: {0} (install the NVIDIA driver / CUDA toolkit, or put the library directory on LD_LIBRARY_PATH; see crates/velprior-kernels/README.md)"
     )]
     CudaUnavailable(String),
+    /// A device name that does not parse, or a device that cannot be opened.
+    #[error("{0}")]
+    Device(String),
     /// NVRTC rejected a kernel source.
     #[error("NVRTC failed to compile kernels/{kernel}.cu: {log}")]
     KernelCompile { kernel: String, log: String },

@@ -18,6 +18,8 @@
 
 pub mod cpu;
 pub mod cuda;
+mod device;
+pub mod device_check;
 mod error;
 pub mod ops;
 pub mod respacing;
@@ -25,6 +27,7 @@ mod schedule;
 mod timesteps;
 mod vp_sde;
 
+pub use device::DeviceSpec;
 pub use error::{Error, Result};
 pub use ops::ddim_step::{DdimStep, ddim_step};
 pub use ops::ddpm_step::{DdpmStep, DdpmVariance, ddpm_step};

@@ -5,7 +5,10 @@
 //! ```text
 //! cargo run --release -p velprior-nn --example bench_unet_train_step -- [--steps 10] [--attn]
 //!     [--batch 16] [--infer-batch 64] [--infer-reps 7] [--candle-ops] [--system-malloc]
+//!     [--device cpu|cuda|cuda:N]
 //! ```
+//! On a GPU (`--device cuda`, a `--features cuda` build) every timed call ends with a device
+//! synchronise, and the optimizer is candle-nn's AdamW (the fused one is a CPU kernel).
 //! `--candle-ops` runs candle's own conv / GroupNorm / SiLU instead of velprior-kernels' CPU
 //! kernels (the "before" figures); `--system-malloc` leaves glibc's default thresholds instead
 //! of `velprior_kernels::cpu::keep_freed_buffers` (as the velprior binary sets them).
@@ -18,12 +21,13 @@
 mod common;
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use common::{arg, flag, loadavg, median, timed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use velprior_kernels::DeviceSpec;
 use velprior_kernels::cpu::{AdamWStep, adamw_step};
 use velprior_nn::{UNet, UNetConfig, parameter_count, with_candle_ops};
 
@@ -133,12 +137,13 @@ fn run() -> anyhow::Result<()> {
     } else {
         UNetConfig::unet_bench()
     };
-    let dev = Device::Cpu;
+    let device: String = arg("--device", "cpu".to_string());
+    let dev = device.parse::<DeviceSpec>()?.open()?;
     let (net, varmap) = UNet::new_seeded(&cfg, 0, &dev)?;
     println!(
-        "unet_bench{} in candle ({}): {} params, threads = {}, loadavg at start: {}",
+        "unet_bench{} in candle on {device} ({}): {} params, threads = {}, loadavg at start: {}",
         if cfg.mid_attention { " --attn" } else { "" },
-        if flag("--candle-ops") {
+        if flag("--candle-ops") || !dev.is_cpu() {
             "candle's ops"
         } else {
             "velprior-kernels CPU ops"
@@ -163,7 +168,7 @@ fn run() -> anyhow::Result<()> {
         eps: 1e-8,
         weight_decay: 0.01,
     };
-    let mut opt = if flag("--candle-ops") {
+    let mut opt = if flag("--candle-ops") || !dev.is_cpu() {
         Opt::Candle(AdamW::new(varmap.all_vars(), params.clone())?)
     } else {
         Opt::Fused(FusedAdamW::new(varmap.all_vars(), params)?)
@@ -200,6 +205,7 @@ fn run() -> anyhow::Result<()> {
         let t3 = std::time::Instant::now();
         opt.step(&grads)?;
         drop(grads);
+        dev.synchronize()?;
         let t4 = std::time::Instant::now();
         let d = |a: std::time::Instant, b: std::time::Instant| (b - a).as_secs_f64();
         Ok(([d(t0, t1), d(t1, t2), d(t2, t3), d(t3, t4)], l))
@@ -229,6 +235,7 @@ fn run() -> anyhow::Result<()> {
             rep.wall, p[0], p[1], p[2], p[3], rep.own_cpu, rep.other_cores
         );
     }
+    let cpu = dev.is_cpu();
     if steps > 0 {
         let med = median(&walls);
         let clean: Vec<f64> = walls
@@ -256,12 +263,14 @@ fn run() -> anyhow::Result<()> {
             median(&parts[2]),
             median(&parts[3])
         );
-        println!(
-            "  ratio to PyTorch reference 0.79–0.96 s/step (bench README, not measured here): \
-             {:.2}–{:.2}x slower",
-            med / 0.96,
-            med / 0.79
-        );
+        if cpu {
+            println!(
+                "  ratio to PyTorch reference 0.79–0.96 s/step (bench README, not measured here): \
+                 {:.2}–{:.2}x slower",
+                med / 0.96,
+                med / 0.79
+            );
+        }
     }
 
     // Inference: batch 64, 1 warm-up + `infer_reps` timed, median.
@@ -279,7 +288,11 @@ fn run() -> anyhow::Result<()> {
     let mut io = Vec::new();
     let mut ic = Vec::new();
     for _ in 0..infer_reps {
-        let (r, rep) = timed(|| net.forward(&xin, &tin, false));
+        let (r, rep) = timed(|| {
+            let y = net.forward(&xin, &tin, false)?;
+            dev.synchronize()?;
+            anyhow::Ok(y)
+        });
         r?;
         iw.push(rep.wall);
         io.push(rep.other_cores);
@@ -295,11 +308,13 @@ fn run() -> anyhow::Result<()> {
         median(&ic),
         io.iter().sum::<f64>() / io.len().max(1) as f64
     );
-    println!(
-        "  ratio to PyTorch reference 1.8–2.0 s (bench README, not measured here): {:.2}–{:.2}x",
-        imed / 2.0,
-        imed / 1.8
-    );
+    if cpu {
+        println!(
+            "  ratio to PyTorch reference 1.8–2.0 s (bench README, not measured here): {:.2}–{:.2}x",
+            imed / 2.0,
+            imed / 1.8
+        );
+    }
     println!("loadavg at end: {}", loadavg());
     Ok(())
 }

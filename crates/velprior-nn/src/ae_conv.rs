@@ -1,6 +1,6 @@
 //! Convolutional regularised autoencoder for 2-D velocity models (N, C, H, W).
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use candle_nn::{Conv2d, Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,10 @@ impl ConvAutoencoder {
 impl Autoencoder for ConvAutoencoder {
     fn latent_dim(&self) -> usize {
         self.cfg.latent_dim
+    }
+
+    fn device(&self) -> &Device {
+        self.enc_in.weight().device()
     }
 
     /// x (N, C, H, W) with the configured C, H, W → z (N, k).

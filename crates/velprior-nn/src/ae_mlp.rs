@@ -1,6 +1,6 @@
 //! MLP regularised autoencoder for 1-D velocity profiles (N, L) (e.g. one depth column).
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +99,10 @@ impl MlpAutoencoder {
 impl Autoencoder for MlpAutoencoder {
     fn latent_dim(&self) -> usize {
         self.cfg.latent_dim
+    }
+
+    fn device(&self) -> &Device {
+        self.encoder[0].weight().device()
     }
 
     /// x (N, L) → z (N, k).

@@ -16,6 +16,8 @@ use crate::error::{NnError, Result};
 pub trait Autoencoder {
     /// Latent dimension k.
     fn latent_dim(&self) -> usize;
+    /// The device of the weights.
+    fn device(&self) -> &Device;
     /// x (N, …) → z (N, k).
     fn encode(&self, x: &Tensor) -> Result<Tensor>;
     /// z (N, k) → x̂ (N, …), the same trailing shape as the inputs.

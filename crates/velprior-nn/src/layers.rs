@@ -69,6 +69,11 @@ impl Conv {
         cpu::conv2d_add(x, w, b, r, c.stride, c.padding).map_err(kernel_err)
     }
 
+    /// The device of the weights.
+    pub fn device(&self) -> &candle_core::Device {
+        self.inner.weight().device()
+    }
+
     fn bias(&self) -> Result<&Tensor> {
         self.inner
             .bias()
@@ -122,6 +127,15 @@ pub(crate) fn norm_silu_conv(
 
 /// Nearest-neighbour ×2 upsampling of (N, C, H, W).
 pub(crate) fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        // As a broadcast, whose backward sums each 2×2 block in one reduction (candle's own
+        // upsampling backward is a grouped conv: one conv per channel).
+        let (n, c, h, w) = x.dims4()?;
+        return Ok(x
+            .reshape((n, c, h, 1, w, 1))?
+            .broadcast_as((n, c, h, 2, w, 2))?
+            .reshape((n, c, 2 * h, 2 * w))?);
+    }
     if !use_kernels(x) {
         let (_, _, h, w) = x.dims4()?;
         return Ok(x.upsample_nearest2d(2 * h, 2 * w)?);

@@ -181,6 +181,11 @@ impl UNet {
         &self.cfg
     }
 
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        self.conv_in.device()
+    }
+
     /// Re-seed the dropout mask stream (no effect when `dropout = 0`).
     pub fn set_dropout_seed(&self, seed: u64) {
         self.dropout.reseed(seed);

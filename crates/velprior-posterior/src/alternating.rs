@@ -59,7 +59,7 @@ pub fn alternating(
     let k0 = ((cfg.t0 * schedule.len() as f64).ceil() as usize).clamp(1, schedule.len()) - 1;
     let (n, shape, d) = (cfg.samples, problem.shape(), problem.dim());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x_start = to_batch(&start.repeat(n), n, shape)?;
+    let x_start = to_batch(&start.repeat(n), n, shape, model.device())?;
     let a0 = level(&schedule, k0)?;
     let noise = standard_normal(&mut rng, x_start.dims(), x_start.device())?;
     let mut x = ((x_start * a0.alpha_bar.sqrt())? + (noise * a0.sigma())?)?;
@@ -98,7 +98,7 @@ pub fn alternating(
             out = models.concat();
             break;
         }
-        let x0 = to_batch(&models.concat(), n, shape)?;
+        let x0 = to_batch(&models.concat(), n, shape, model.device())?;
         let eps = eps_from_x0(&x, &x0, &levels)?;
         let z = (cfg.eta > 0.0)
             .then(|| standard_normal(&mut rng, x.dims(), x.device()))

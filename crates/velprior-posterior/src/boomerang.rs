@@ -46,7 +46,7 @@ pub fn boomerang(
     let local = schedule.respace(&kept)?;
     let a = local.tables_f64().alphas_cumprod[local.len() - 1];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x0 = to_batch(&x.repeat(samples), samples, shape)?;
+    let x0 = to_batch(&x.repeat(samples), samples, shape, model.device())?;
     let noise = standard_normal(&mut rng, x0.dims(), x0.device())?;
     let xt = ((x0 * a.sqrt())? + (noise * (1.0 - a).sqrt())?)?;
     // x̂0 clipped to the normalised range, as `velprior sample` does: the samples stay

@@ -125,7 +125,7 @@ pub fn dps(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let [h, w] = problem.shape();
     let n = cfg.samples;
-    let mut x = standard_normal(&mut rng, &[n, 1, h, w], &candle_core::Device::Cpu)?;
+    let mut x = standard_normal(&mut rng, &[n, 1, h, w], model.device())?;
     let opts = DdpmStep {
         variance: DdpmVariance::Posterior,
         clip_x0: cfg.clip_x0.then_some((-1.0, 1.0)),

@@ -1,7 +1,6 @@
 //! The posterior methods a config can name (`[method] kind = …`), the prior each one needs,
 //! and one entry point that runs a method on a [`Problem`].
 
-use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::baselines::AnyAutoencoder;
@@ -334,7 +333,7 @@ fn mcmc(
                 latent_std: *latent_std,
                 problem,
             };
-            let input = autoencoder.input(start.to_vec(), 1, &Device::Cpu)?;
+            let input = autoencoder.input(start.to_vec(), 1, autoencoder.device())?;
             let z0 = autoencoder
                 .encode(&input)?
                 .flatten_all()?

@@ -1,7 +1,7 @@
 //! Random-walk Metropolis (Metropolis et al. 1953) in model space or in the latent space of a
 //! regularised autoencoder, where the prior is N(0, s² I) on z and the model is D(z).
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -77,7 +77,7 @@ pub struct LatentTarget<'a> {
 impl LatentTarget<'_> {
     /// x = D(z), flattened (normalised units).
     pub fn decode(&self, z: &[f32]) -> Result<Vec<f32>> {
-        let zt = Tensor::from_slice(z, (1, z.len()), &Device::Cpu)?;
+        let zt = Tensor::from_slice(z, (1, z.len()), self.autoencoder.device())?;
         let x = self
             .autoencoder
             .decode(&zt)?
@@ -117,7 +117,11 @@ impl Target for LatentTarget<'_> {
     }
     /// The gradient through the decoder by candle autograd: −z/s² − J_Dᵀ ∇_x(f/scale).
     fn value_and_grad(&self, z: &[f32]) -> Result<(f64, Vec<f32>)> {
-        let var = Var::from_tensor(&Tensor::from_slice(z, (1, z.len()), &Device::Cpu)?)?;
+        let var = Var::from_tensor(&Tensor::from_slice(
+            z,
+            (1, z.len()),
+            self.autoencoder.device(),
+        )?)?;
         let xt = self.autoencoder.decode(var.as_tensor())?;
         let x = xt.flatten_all()?.to_vec1::<f32>()?;
         self.check(&x)?;

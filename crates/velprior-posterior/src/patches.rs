@@ -104,6 +104,10 @@ impl<'a> PatchDenoiser<'a> {
 }
 
 impl Denoiser for PatchDenoiser<'_> {
+    fn device(&self) -> &Device {
+        self.inner.device()
+    }
+
     fn predict_eps(
         &self,
         x_t: &Tensor,

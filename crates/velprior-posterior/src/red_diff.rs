@@ -98,7 +98,7 @@ pub fn red_diff(
         let levels = (0..n)
             .map(|_| level(schedule, rng.random_range(k_lo..=k_hi)))
             .collect::<Result<Vec<_>>>()?;
-        let x = to_batch(&xs.concat(), n, shape)?;
+        let x = to_batch(&xs.concat(), n, shape, model.device())?;
         let eps = standard_normal(&mut rng, x.dims(), x.device())?;
         let eps_hat = to_models(&model.predict_eps(&q_sample(&x, &eps, &levels)?, &levels)?)?;
         let eps = to_models(&eps)?;

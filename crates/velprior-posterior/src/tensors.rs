@@ -7,12 +7,12 @@ use velprior_kernels::Schedule;
 
 use crate::Result;
 
-/// `n` models of `shape` = (H, W), concatenated, as an (N, 1, H, W) tensor.
-pub fn to_batch(values: &[f32], n: usize, shape: [usize; 2]) -> Result<Tensor> {
+/// `n` models of `shape` = (H, W), concatenated, as an (N, 1, H, W) tensor on `device`.
+pub fn to_batch(values: &[f32], n: usize, shape: [usize; 2], device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_slice(
         values,
         (n, 1, shape[0], shape[1]),
-        &Device::Cpu,
+        device,
     )?)
 }
 

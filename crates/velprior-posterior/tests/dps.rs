@@ -120,7 +120,7 @@ fn dps_network_gradient_matches_finite_differences() {
         let (_, _, fs, _) = dps_gradient(
             &model,
             &problem,
-            &to_batch(x, 1, shape).unwrap(),
+            &to_batch(x, 1, shape, &Device::Cpu).unwrap(),
             lvl,
             Guidance::Approximate,
             false,
@@ -131,7 +131,7 @@ fn dps_network_gradient_matches_finite_differences() {
     let (_, _, _, g) = dps_gradient(
         &model,
         &problem,
-        &to_batch(&x, 1, shape).unwrap(),
+        &to_batch(&x, 1, shape, &Device::Cpu).unwrap(),
         lvl,
         Guidance::Network,
         false,
@@ -151,7 +151,7 @@ fn dps_network_gradient_matches_finite_differences() {
     let (_, _, _, ga) = dps_gradient(
         &model,
         &problem,
-        &to_batch(&x, 1, shape).unwrap(),
+        &to_batch(&x, 1, shape, &Device::Cpu).unwrap(),
         lvl,
         Guidance::Approximate,
         false,
@@ -176,7 +176,7 @@ fn network_guidance_needs_a_differentiable_denoiser() {
     let problem =
         Problem::new(&op, &observed, Normalisation::new(-1.0, 1.0).unwrap(), 1.0).unwrap();
     let oracle = GaussianOracle::isotropic(&[0.0; 4], 0.5).unwrap();
-    let x = to_batch(&[0.1, 0.2, 0.3, 0.4], 1, [2, 2]).unwrap();
+    let x = to_batch(&[0.1, 0.2, 0.3, 0.4], 1, [2, 2], &Device::Cpu).unwrap();
     let lvl = NoiseLevel {
         alpha_bar: 0.5,
         t: 0.5,

@@ -41,6 +41,13 @@ impl Autoencoder for AnyAutoencoder {
         }
     }
 
+    fn device(&self) -> &Device {
+        match self {
+            AnyAutoencoder::Mlp(ae, _) => ae.device(),
+            AnyAutoencoder::Conv(ae) => ae.device(),
+        }
+    }
+
     fn encode(&self, x: &Tensor) -> velprior_nn::Result<Tensor> {
         match self {
             AnyAutoencoder::Mlp(ae, _) => ae.encode(x),

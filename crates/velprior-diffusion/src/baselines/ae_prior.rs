@@ -22,16 +22,19 @@ pub struct AePrior {
     pub meta: CheckpointMeta,
     /// Architecture, training settings and the latent std s.
     pub details: AeDetails,
+    /// Where the network's weights live.
+    device: Device,
 }
 
 impl AePrior {
-    /// Loads the checkpoint at `path`.
-    pub fn load(path: &Path) -> Result<AePrior> {
-        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?;
+    /// Loads the checkpoint at `path` onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<AePrior> {
+        let (meta, tensors) = load_checkpoint(path, device)?;
         AePrior::from_parts(meta, tensors, path)
     }
 
-    /// Builds the prior from a loaded checkpoint (`path` names it in errors).
+    /// Builds the prior from a loaded checkpoint (`path` names it in errors); the network lives
+    /// where the tensors do.
     pub fn from_parts(
         meta: CheckpointMeta,
         tensors: HashMap<String, Tensor>,
@@ -42,14 +45,30 @@ impl AePrior {
             .into_iter()
             .filter_map(|(name, t)| name.strip_prefix("model.").map(|n| (n.to_string(), t)))
             .collect();
-        let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
+        let Some(device) = weights.values().next().map(|t| t.device().clone()) else {
+            return Err(DiffusionError::Checkpoint(format!(
+                "{}: no autoencoder weights (model.*) found",
+                path.display()
+            )));
+        };
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
         let ae = details.model.build(meta.model_shape, vb).map_err(|e| {
             DiffusionError::Checkpoint(format!(
                 "{}: weights do not match the recorded architecture ({e})",
                 path.display()
             ))
         })?;
-        Ok(AePrior { ae, meta, details })
+        Ok(AePrior {
+            ae,
+            meta,
+            details,
+            device,
+        })
+    }
+
+    /// The device the network computes on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// Latent dimension k.
@@ -80,7 +99,7 @@ impl AePrior {
         let mut x = velocity.to_vec();
         self.meta.normalisation.normalise(&mut x);
         let n = x.len() / size;
-        let input = self.ae.input(x, n, &Device::Cpu)?;
+        let input = self.ae.input(x, n, &self.device)?;
         Ok(self.ae.encode(&input)?.flatten_all()?.to_vec1::<f32>()?)
     }
 
@@ -93,7 +112,7 @@ impl AePrior {
                 latents.len()
             )));
         }
-        let z = Tensor::from_slice(latents, (latents.len() / k, k), &Device::Cpu)?;
+        let z = Tensor::from_slice(latents, (latents.len() / k, k), &self.device)?;
         let mut v = self.ae.decode_flat(&z)?;
         self.meta.normalisation.denormalise(&mut v);
         Ok(v)
@@ -101,7 +120,7 @@ impl AePrior {
 
     /// `n` prior draws (m/s, (n, H, W)): z ~ N(0, s²I) from a ChaCha8 stream of `seed`.
     pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
-        let x = sample_prior(&self.ae, n, self.latent_std(), seed, &Device::Cpu)?;
+        let x = sample_prior(&self.ae, n, self.latent_std(), seed, &self.device)?;
         let mut v = x.flatten_all()?.to_vec1::<f32>()?;
         self.meta.normalisation.denormalise(&mut v);
         Ok(v)

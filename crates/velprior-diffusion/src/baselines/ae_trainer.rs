@@ -93,12 +93,14 @@ pub struct AeTrainer {
     vars: Vec<Var>,
     opt: AdamW,
     epoch: usize,
+    /// Where the weights and batches live.
+    device: Device,
 }
 
 impl AeTrainer {
-    /// A fresh run: seeded initial weights, zero optimiser state; reads the whole corpus.
-    pub fn new(cfg: AeTrainConfig) -> Result<AeTrainer> {
-        let device = Device::Cpu;
+    /// A fresh run on `device`: seeded initial weights, zero optimiser state; reads the whole
+    /// corpus.
+    pub fn new(cfg: AeTrainConfig, device: &Device) -> Result<AeTrainer> {
         let corpus = read_corpus(&cfg.data.corpus, Some(&cfg.data.dataset))?;
         let shape = corpus.shape();
         let fingerprint = CorpusFingerprint::new(
@@ -112,7 +114,7 @@ impl AeTrainer {
         let mut data = corpus.into_velocity();
         norm.normalise(&mut data);
         let varmap = VarMap::new();
-        let vb = seeded_var_builder(&varmap, cfg.train.seed, DType::F32, &device);
+        let vb = seeded_var_builder(&varmap, cfg.train.seed, DType::F32, device);
         let ae = cfg.model.build([shape[1], shape[2]], vb)?;
         let (names, vars) = sorted_vars(&varmap);
         let opt = AdamW::new(vars.clone(), cfg.train.optimizer)?;
@@ -131,14 +133,15 @@ impl AeTrainer {
             vars,
             opt,
             epoch: 0,
+            device: device.clone(),
         })
     }
 
     /// Continues the run saved in `checkpoint`; the config must describe the same network,
     /// normalisation and corpus.
-    pub fn resume(cfg: AeTrainConfig, checkpoint: &Path) -> Result<AeTrainer> {
-        let mut t = AeTrainer::new(cfg)?;
-        let (meta, tensors) = load_checkpoint(checkpoint, &Device::Cpu)?;
+    pub fn resume(cfg: AeTrainConfig, checkpoint: &Path, device: &Device) -> Result<AeTrainer> {
+        let mut t = AeTrainer::new(cfg, device)?;
+        let (meta, tensors) = load_checkpoint(checkpoint, device)?;
         let details = ae_details(&meta, checkpoint)?;
         let mismatch = |what: &str| {
             Err(DiffusionError::Checkpoint(format!(
@@ -261,7 +264,7 @@ impl AeTrainer {
     pub fn latent_std(&self) -> Result<f64> {
         let x = self
             .ae
-            .input(self.data.clone(), self.shape[0], &Device::Cpu)?;
+            .input(self.data.clone(), self.shape[0], &self.device)?;
         Ok(fit_latent_std(&self.ae, &x, 256)?)
     }
 
@@ -298,7 +301,7 @@ impl AeTrainer {
     /// Decodes `n` latents z ~ N(0, s²I) (seed = run seed) into `samples.png`.
     fn draw_samples(&self, n: usize) -> Result<PathBuf> {
         let s = self.latent_std()?;
-        let x = velprior_nn::sample_prior(&self.ae, n, s, self.cfg.train.seed, &Device::Cpu)?;
+        let x = velprior_nn::sample_prior(&self.ae, n, s, self.cfg.train.seed, &self.device)?;
         let mut v = x.flatten_all()?.to_vec1::<f32>()?;
         self.norm.denormalise(&mut v);
         let (shown, [h, w]) = display_models(&v, [n, self.shape[1], self.shape[2]]);
@@ -324,7 +327,7 @@ impl AeTrainer {
                 flip_lateral(&mut x[start..], w);
             }
         }
-        self.ae.input(x, indices.len(), &Device::Cpu)
+        self.ae.input(x, indices.len(), &self.device)
     }
 }
 

@@ -245,9 +245,10 @@ pub fn run_experiment(
     let mut runs = Vec::new();
     for lambda in [cfg.model.lambda, cfg.experiment.baseline_lambda] {
         let tc = cfg.train_config(&corpus_path, lambda);
-        let mut trainer = AeTrainer::new(tc.clone())?;
+        let host = candle_core::Device::Cpu; // host: the teaching experiment's tiny networks
+        let mut trainer = AeTrainer::new(tc.clone(), &host)?;
         let checkpoint = trainer.run(observer, None)?;
-        let prior = AePrior::load(&checkpoint)?;
+        let prior = AePrior::load(&checkpoint, &host)?;
         let o = &cfg.experiment;
         let samples = prior.sample(o.samples, o.seed)?;
         let pairs = readout(&samples, h);

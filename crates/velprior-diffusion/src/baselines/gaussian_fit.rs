@@ -50,7 +50,7 @@ pub struct GaussianCheckpoint {
 impl GaussianCheckpoint {
     /// Loads the checkpoint at `path`.
     pub fn load(path: &Path) -> Result<GaussianCheckpoint> {
-        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?;
+        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?; // host: nalgebra fit
         GaussianCheckpoint::from_parts(meta, tensors, path)
     }
 
@@ -156,7 +156,8 @@ pub fn fit_gaussian(cfg: &GaussianFitConfig) -> Result<PathBuf> {
     };
     let run = RunDir::create(&cfg.output)?;
     let path = run.path(CHECKPOINT_FILE);
-    save_checkpoint(&path, &meta, &prior.to_tensors(&Device::Cpu)?)?;
+    let host = Device::Cpu; // host: the fit is computed with nalgebra
+    save_checkpoint(&path, &meta, &prior.to_tensors(&host)?)?;
     let count = cfg.fit.sample_count;
     if count > 0 {
         let mut v = prior.sample(count, cfg.fit.seed);

@@ -72,9 +72,10 @@ pub fn train_on_threads(
             .into_iter()
             .map(|comm| {
                 scope.spawn(move || {
+                    let device = cfg.device.open()?;
                     let trainer = match resume {
-                        Some(path) => Trainer::resume(cfg.clone(), path)?,
-                        None => Trainer::new(cfg.clone())?,
+                        Some(path) => Trainer::resume(cfg.clone(), path, &device)?,
+                        None => Trainer::new(cfg.clone(), &device)?,
                     };
                     trainer
                         .with_data_parallel(Box::new(comm))?

@@ -20,6 +20,8 @@ use crate::error::{DiffusionError, Result};
 pub struct NcclAllReduce {
     comm: Comm,
     stream: Arc<CudaStream>,
+    /// The GPU of this rank.
+    device: usize,
 }
 
 fn nccl_err(what: &str, e: impl std::fmt::Debug) -> DiffusionError {
@@ -53,7 +55,11 @@ impl NcclAllReduce {
         };
         let comm =
             Comm::from_rank(stream.clone(), rank, world, id).map_err(|e| nccl_err("init", e))?;
-        Ok(NcclAllReduce { comm, stream })
+        Ok(NcclAllReduce {
+            comm,
+            stream,
+            device,
+        })
     }
 
     /// [`NcclAllReduce::init`] with rank, world size and GPU from the launcher's environment:
@@ -76,6 +82,11 @@ impl NcclAllReduce {
         let world = get(["WORLD_SIZE", "SLURM_NTASKS"])?;
         let device = get(["LOCAL_RANK", "SLURM_LOCALID"])?;
         NcclAllReduce::init(rank, world, device, id_file, timeout)
+    }
+
+    /// The GPU this rank trains on.
+    pub fn device_spec(&self) -> velprior_kernels::DeviceSpec {
+        velprior_kernels::DeviceSpec::Cuda(self.device)
     }
 
     /// Copies `buf` to the GPU, applies `op` to the device copy, copies it back.

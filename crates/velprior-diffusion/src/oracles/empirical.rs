@@ -26,6 +26,8 @@ pub struct EmpiricalOracle {
     train: Tensor,
     /// ‖x_k‖².
     norms: Vec<f64>,
+    /// The host, where the distances and the mixture are computed.
+    device: Device,
 }
 
 impl EmpiricalOracle {
@@ -40,8 +42,9 @@ impl EmpiricalOracle {
         }
         let k = dims[0];
         let d = train.elem_count() / k;
+        let device = Device::Cpu; // host: the oracle computes in f64 with rayon
         let train = train
-            .to_device(&Device::Cpu)?
+            .to_device(&device)?
             .to_dtype(DType::F64)?
             .reshape((k, d))?;
         let rows = train.to_vec2::<f64>()?;
@@ -51,7 +54,11 @@ impl EmpiricalOracle {
             ));
         }
         let norms = rows.iter().map(|r| r.iter().map(|v| v * v).sum()).collect();
-        Ok(EmpiricalOracle { train, norms })
+        Ok(EmpiricalOracle {
+            train,
+            norms,
+            device,
+        })
     }
 
     /// K, the number of training models.
@@ -120,7 +127,7 @@ impl EmpiricalOracle {
             )));
         }
         Ok(x_t
-            .to_device(&Device::Cpu)?
+            .to_device(&self.device)?
             .to_dtype(DType::F64)?
             .reshape((n, d))?)
     }
@@ -145,7 +152,7 @@ impl EmpiricalOracle {
         let (k, d) = (self.len(), self.dim());
         let nnz = w.iter().filter(|v| **v > 0.0).count();
         if nnz * 8 > n * k {
-            return Ok(Tensor::from_vec(w, (n, k), &Device::Cpu)?.matmul(&self.train)?);
+            return Ok(Tensor::from_vec(w, (n, k), &self.device)?.matmul(&self.train)?);
         }
         let (storage, layout) = self.train.storage_and_layout();
         let train = match (&*storage, layout.contiguous_offsets()) {
@@ -168,11 +175,15 @@ impl EmpiricalOracle {
                     }
                 }
             });
-        Ok(Tensor::from_vec(out, (n, d), &Device::Cpu)?)
+        Ok(Tensor::from_vec(out, (n, d), &self.device)?)
     }
 }
 
 impl Denoiser for EmpiricalOracle {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// x_t (N, ...) with D values per sample → ε̂ = (x_t − √ᾱ E[x_0 | x_t]) / √(1 − ᾱ).
     fn predict_eps(&self, x_t: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor> {
         let x = self.rows("EmpiricalOracle", x_t, levels)?;
@@ -188,7 +199,7 @@ impl Denoiser for EmpiricalOracle {
                     *e = (*e - sab * m) / sigma;
                 }
             });
-        Ok(Tensor::from_vec(eps, x_t.dims(), &Device::Cpu)?
+        Ok(Tensor::from_vec(eps, x_t.dims(), &self.device)?
             .to_dtype(x_t.dtype())?
             .to_device(x_t.device())?)
     }

@@ -1,6 +1,6 @@
 //! The Gaussian oracle: the exact denoiser of x_0 ~ N(μ, Σ).
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use nalgebra::DMatrix;
 
 use super::{GaussianParts, batch_columns, to_tensor};
@@ -15,6 +15,8 @@ use crate::denoiser::{Denoiser, NoiseLevel};
 /// f64. Σ may be singular (λ = 0 directions are fine for ᾱ < 1).
 #[derive(Debug, Clone)]
 pub struct GaussianOracle {
+    /// The host: oracles compute in f64 with nalgebra.
+    device: Device,
     parts: GaussianParts,
 }
 
@@ -23,6 +25,7 @@ impl GaussianOracle {
     /// semi-definite.
     pub fn new(mean: &[f64], covariance: &[f64]) -> Result<Self> {
         Ok(GaussianOracle {
+            device: Device::Cpu, // host: computed with nalgebra in f64
             parts: GaussianParts::new("GaussianOracle", mean, covariance)?,
         })
     }
@@ -56,6 +59,10 @@ impl GaussianOracle {
 }
 
 impl Denoiser for GaussianOracle {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// x_t (N, ...) with D values per sample → ε̂ = √(1 − ᾱ) (ᾱΣ + (1 − ᾱ)I)⁻¹ (x_t − √ᾱ μ).
     fn predict_eps(&self, x_t: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor> {
         let x = batch_columns("GaussianOracle", x_t, levels, self.dim())?;

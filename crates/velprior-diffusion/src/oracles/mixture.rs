@@ -1,6 +1,6 @@
 //! The Gaussian-mixture oracle: the exact denoiser of x_0 ~ Σ_k w_k N(μ_k, Σ_k).
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 use nalgebra::DMatrix;
 
 use super::{GaussianParts, batch_columns, to_tensor};
@@ -14,6 +14,8 @@ use crate::{DiffusionError, Result};
 /// score is −Σ_k γ_k C_k⁻¹ (x_t − √ᾱ μ_k) and ε̂ = −√(1 − ᾱ) · score.
 #[derive(Debug, Clone)]
 pub struct GaussianMixtureOracle {
+    /// The host: oracles compute in f64 with nalgebra.
+    device: Device,
     log_weights: Vec<f64>,
     components: Vec<GaussianParts>,
 }
@@ -53,6 +55,7 @@ impl GaussianMixtureOracle {
             )));
         }
         Ok(GaussianMixtureOracle {
+            device: Device::Cpu, // host: computed with nalgebra in f64
             log_weights: weights.iter().map(|w| (w / total).ln()).collect(),
             components,
         })
@@ -78,6 +81,10 @@ impl GaussianMixtureOracle {
 }
 
 impl Denoiser for GaussianMixtureOracle {
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// x_t (N, ...) with D values per sample → ε̂ = √(1 − ᾱ) Σ_k γ_k C_k⁻¹ (x_t − √ᾱ μ_k).
     fn predict_eps(&self, x_t: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor> {
         let x = batch_columns("GaussianMixtureOracle", x_t, levels, self.dim())?;

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use candle_core::Device;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use velprior_data::render::save_png;
@@ -86,6 +85,9 @@ pub struct MadConfig {
     pub pr_k: usize,
     /// Sampler seed of generation 0 (generation g uses sample_seed + g in every loop).
     pub sample_seed: u64,
+    /// Where the priors train and sample: `cpu` (default), `cuda` or `cuda:N`.
+    #[serde(default)]
+    pub device: velprior_kernels::DeviceSpec,
     /// Normalisation range (m/s).
     pub vmin: f32,
     /// Normalisation range (m/s).
@@ -282,15 +284,17 @@ fn train_and_sample(
         model: cfg.model.clone(),
         diffusion: cfg.diffusion.clone(),
         train,
+        device: cfg.device,
     };
-    let checkpoint = Trainer::new(tc)?.run(&mut Silent, None)?;
-    let prior = DiffusionPrior::load(&checkpoint)?;
+    let device = cfg.device.open()?;
+    let checkpoint = Trainer::new(tc, &device)?.run(&mut Silent, None)?;
+    let prior = DiffusionPrior::load(&checkpoint, &device)?;
     let x = sample(
         &prior.denoiser,
         &cfg.sampler,
         &prior.schedule,
         &[cfg.train_models, 1, h, w],
-        &Device::Cpu,
+        &device,
         cfg.sample_seed.wrapping_add(generation as u64),
         &mut NoObserver,
     )?;

@@ -46,6 +46,9 @@ pub struct SweepConfig {
     pub samples: usize,
     /// Seed of the sampler noise (shared by every prior, so disjoint-set pairs share noise).
     pub sample_seed: u64,
+    /// Where the priors train and sample: `cpu` (default), `cuda` or `cuda:N`.
+    #[serde(default)]
+    pub device: velprior_kernels::DeviceSpec,
     /// Normalisation range (m/s).
     pub vmin: f32,
     /// Normalisation range (m/s).
@@ -177,7 +180,7 @@ pub fn sweep_points(
             None
         };
         let train_seconds = t0.elapsed().as_secs_f64();
-        let t = Tensor::from_slice(subset, (n, 1, h, w), &Device::Cpu)?;
+        let t = Tensor::from_slice(subset, (n, 1, h, w), &Device::Cpu)?; // host: the oracle's input
         let empirical = draw(cfg, &EmpiricalOracle::new(&t)?)?;
         let (mean, cov) = moments(subset, d);
         let gaussian = draw(cfg, &GaussianOracle::new(&mean, &cov)?)?;
@@ -239,15 +242,17 @@ fn train_and_sample(
         model: cfg.model.clone(),
         diffusion: cfg.diffusion.clone(),
         train: cfg.train.clone(),
+        device: cfg.device,
     };
-    let checkpoint = Trainer::new(tc)?.run(&mut Silent, None)?;
-    let prior = DiffusionPrior::load(&checkpoint)?;
+    let device = cfg.device.open()?;
+    let checkpoint = Trainer::new(tc, &device)?.run(&mut Silent, None)?;
+    let prior = DiffusionPrior::load(&checkpoint, &device)?;
     let x = sample(
         &prior.denoiser,
         &cfg.sampler,
         &prior.schedule,
         &sample_shape(cfg),
-        &Device::Cpu,
+        &device,
         cfg.sample_seed,
         &mut NoObserver,
     )?;
@@ -262,7 +267,7 @@ fn draw(cfg: &SweepConfig, model: &dyn Denoiser) -> Result<Vec<f32>> {
         &cfg.sampler,
         &schedule,
         &sample_shape(cfg),
-        &Device::Cpu,
+        model.device(),
         cfg.sample_seed,
         &mut NoObserver,
     )?;
