@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
 use velprior_kernels::device_check::compare_fused_ops;
 use velprior_kernels::{DdimStep, DeviceSpec, Schedule, ddim_step};
-use velprior_nn::{UNet, UNetConfig};
+use velprior_nn::{UNet, UNetConfig, with_candle_ops};
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -55,7 +55,18 @@ impl Tally {
 
 /// The unet_bench UNet with the same seeded weights on both devices: forward on a random batch,
 /// backward of Σ out·r; output and every parameter gradient compared (relative L2 per tensor).
-fn unet_forward_backward(gpu: &Device, batch: usize, tally: &mut Tally) -> Result<()> {
+/// The GPU runs its default conv (im2col + matmul), or candle's own with `candle_conv`.
+fn unet_forward_backward(
+    gpu: &Device,
+    batch: usize,
+    candle_conv: bool,
+    tally: &mut Tally,
+) -> Result<()> {
+    let path = if candle_conv {
+        "candle's conv"
+    } else {
+        "im2col conv"
+    };
     let cfg = UNetConfig::unet_bench();
     let host = Device::Cpu;
     let x = Tensor::randn(0f32, 1., (batch, 1, 64, 64), &host)?;
@@ -90,13 +101,20 @@ fn unet_forward_backward(gpu: &Device, batch: usize, tally: &mut Tally) -> Resul
         Ok((out, g, secs))
     };
     let (out_c, grads_c, _) = run(&host)?;
-    run(gpu)?; // warm-up: module loads and cuBLAS handles
-    let (out_g, grads_g, secs) = run(gpu)?;
+    let on_gpu = || {
+        if candle_conv {
+            with_candle_ops(|| run(gpu))
+        } else {
+            run(gpu)
+        }
+    };
+    on_gpu()?; // warm-up: module loads and cuBLAS handles
+    let (out_g, grads_g, secs) = on_gpu()?;
     let e = relative_l2(&out_g, &out_c)?;
     tally.check(
         e <= 1e-4,
         format!(
-            "UNet forward (unet_bench, batch {batch}, 64x64): relative L2 {e:.2e} (limit 1e-4)"
+            "UNet forward ({path}, unet_bench, batch {batch}, 64x64): relative L2 {e:.2e} (limit 1e-4)"
         ),
     );
     let mut worst = (0.0f64, String::new());
@@ -109,7 +127,7 @@ fn unet_forward_backward(gpu: &Device, batch: usize, tally: &mut Tally) -> Resul
     tally.check(
         grads_c.len() == grads_g.len() && worst.0 <= 1e-4,
         format!(
-            "UNet backward: {} parameter gradients, worst relative L2 {:.2e} ({}) (limit 1e-4); GPU forward+backward {:.1} ms",
+            "UNet backward ({path}): {} parameter gradients, worst relative L2 {:.2e} ({}) (limit 1e-4); GPU forward+backward {:.1} ms",
             grads_g.len(),
             worst.0,
             worst.1,
@@ -197,7 +215,8 @@ fn main() -> Result<()> {
             ),
         );
     }
-    unet_forward_backward(&gpu, batch, &mut tally)?;
+    unet_forward_backward(&gpu, batch, false, &mut tally)?;
+    unet_forward_backward(&gpu, batch, true, &mut tally)?;
     sampler_bandwidth(&gpu, &mut tally)?;
     println!(
         "gpu_check: {} passed, {} failed",

@@ -14,9 +14,8 @@ extern "C" __global__ void ddim_step_f32(
     const unsigned int flags)
 {
     const bool has_z = (flags & 1u) != 0;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < numel;
-         i += (size_t)blockDim.x * gridDim.x) {
-        const float* c = coef + 11 * (i / sample_len);
+    VELPRIOR_FOR_EACH_ELEMENT(n, i) {
+        const float* c = coef + 11 * n;
         float v;
         if (flags & 2u) {
             // x0_hat clipped, eps recomputed from it, then sqrt(abar') x0_hat + c_dir eps'

@@ -15,9 +15,8 @@ extern "C" __global__ void ddpm_step_f32(
     const unsigned int flags)
 {
     const bool has_z = (flags & 1u) != 0;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < numel;
-         i += (size_t)blockDim.x * gridDim.x) {
-        const float* c = coef + 9 * (i / sample_len);
+    VELPRIOR_FOR_EACH_ELEMENT(n, i) {
+        const float* c = coef + 9 * n;
         float v;
         if (flags & 2u) {
             // x0_hat = clip((x - sqrt(1 - abar) e) / sqrt(abar)); mean = c0 x0_hat + c1 x

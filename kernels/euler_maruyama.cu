@@ -14,9 +14,8 @@ extern "C" __global__ void euler_maruyama_f32(
     const unsigned int flags)
 {
     const bool has_z = (flags & 1u) != 0;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < numel;
-         i += (size_t)blockDim.x * gridDim.x) {
-        const float* c = coef + 3 * (i / sample_len);
+    VELPRIOR_FOR_EACH_ELEMENT(n, i) {
+        const float* c = coef + 3 * n;
         float v = c[0] * x[i] + c[1] * e[i];
         if (has_z) v += c[2] * z[i];
         out[i] = v;

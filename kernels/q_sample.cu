@@ -2,7 +2,7 @@
 // CPU twin: crates/velprior-kernels/src/ops/q_sample.rs.
 //
 // Shared signature of velprior's fused kernels: inputs (N, ...) flattened, `coef` holds one row
-// of coefficients per sample n = i / sample_len, grid-stride loop over numel.
+// of coefficients per sample n; the loop over (n, i) is kernels/fused.cuh's.
 // coef row: [sqrt(abar_t), sqrt(1 - abar_t)].
 
 extern "C" __global__ void q_sample_f32(
@@ -15,9 +15,7 @@ extern "C" __global__ void q_sample_f32(
     const size_t numel,
     const unsigned int flags)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < numel;
-         i += (size_t)blockDim.x * gridDim.x) {
-        const size_t n = i / sample_len;
+    VELPRIOR_FOR_EACH_ELEMENT(n, i) {
         out[i] = coef[2 * n] * x0[i] + coef[2 * n + 1] * eps[i];
     }
 }

@@ -12,9 +12,7 @@ extern "C" __global__ void tweedie_x0_f32(
     const size_t numel,
     const unsigned int flags)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < numel;
-         i += (size_t)blockDim.x * gridDim.x) {
-        const size_t n = i / sample_len;
+    VELPRIOR_FOR_EACH_ELEMENT(n, i) {
         out[i] = coef[2 * n] * p[i] + coef[2 * n + 1] * q[i];
     }
 }

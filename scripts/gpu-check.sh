@@ -5,38 +5,44 @@
 #   bash scripts/cuda-build.sh --pack target/gpu-pack     # here, no GPU needed (~40 min once)
 #   bash scripts/gpu-check.sh target/gpu-pack [OUT]       # there
 #
-# Steps, each logged; the summary is printed last and written to OUT/summary.txt:
-#   1. every fused op and a UNet forward+backward on the GPU against the CPU (TF32 off), and the
-#      fused DDIM step's bandwidth against a device-to-device copy          (gpu_check)
+# Steps, each logged; OUT/summary.txt grows as they finish (so a run cut short keeps what it
+# measured) and is printed at the end. VELPRIOR_GPU_STEPS="1 2 4" runs a subset.
+#   1. every fused op and a UNet forward+backward (the im2col conv and candle's) on the GPU
+#      against the CPU (TF32 off), and the fused DDIM step's bandwidth against a device copy
 #   2. 200 training steps of a small config on CPU and GPU from one seed: losses of the first
 #      20 steps agree to 1e-3 (relative)
 #   3. the shipped prior sampled on GPU and CPU (same seed): same models to 1e-3 of the range
-#   4. throughput: the unet_bench UNet (bench_unet_train_step --device cuda, batch 16 and 64),
-#      alternated with PyTorch's unet_bench.py --device cuda (eager; then --compile)
+#   4. throughput: the unet_bench UNet (bench_unet_train_step --device cuda, batch 16 and 64;
+#      --candle-ops for candle's own conv), alternated with PyTorch's unet_bench.py --device
+#      cuda (eager; --compile last, at most 60 s)
 #   5. the 70x70 Marmousi-style prior (priors/marmousi70/config.toml): 20,000 models generated,
-#      up to 2,000 training steps on the GPU (150 s), 64 DDPM and 128 DDIM-50 samples; its EMA weights,
-#      metadata, metrics and samples are left in OUT
+#      up to 2,000 training steps on the GPU (150 s), 64 DDPM and 128 DDIM-50 samples; its EMA
+#      weights, metadata, metrics and samples are left in OUT
 #   6. RED-diff on Marmousi 70x190 (50 iterations) with the prior on the GPU and on the CPU
 #      (needs PACK/data/marmousi-70x190, copied from the reference data)
 # OUT defaults to $OUT (the device tool's folder) or /tmp/gpu-check. PyTorch's figures need
-# python3 with torch; unet_bench.py and benchutil.py are read from PACK/bench/.
+# python3 with torch; unet_bench.py and benchutil.py are read from PACK/bench/ (its timestep
+# table is moved to the GPU here: the script as shipped builds it on the CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 pack="$(realpath "${1:-target/gpu-pack}")"
 out="$(realpath -m "${2:-${OUT:-/tmp/gpu-check}}")"
+steps=" ${VELPRIOR_GPU_STEPS:-1 2 3 4 5 6} "
 work="$(mktemp -d)"
 logs="$work/logs"
 mkdir -p "$out" "$logs"
+: >"$out/summary.txt"
+want() { [[ "$steps" == *" $1 "* ]]; }
 
 # CUDA 13 libraries: the machine's toolkit or the NVIDIA Python wheels (PyTorch's), after the
-# pack's own libraries (libhdf5 and the like).
+# pack's own libraries (libhdf5 and the like); only velprior's binaries see them (wrappers), so
+# PyTorch keeps its own.
 nv="$(python3 -c 'import nvidia, os; print(list(nvidia.__path__)[0])' 2>/dev/null || true)"
 cudalibs="$(find $nv /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib -maxdepth 3 \
     \( -name 'libcublas.so.13' -o -name 'libcublasLt.so.13' -o -name 'libcurand.so.10' \
     -o -name 'libnvrtc.so.13' -o -name 'libcudart.so.13' -o -name 'libnccl.so.2' \) \
     -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)"
-# Only velprior's binaries see them (through wrappers): PyTorch keeps its own libraries.
 libpath="$pack/lib:$cudalibs:/usr/local/nvidia/lib64:/usr/local/nvidia/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 mkdir -p "$work/bin"
 for b in velprior gpu_check bench_unet_train_step; do
@@ -46,9 +52,8 @@ done
 V="$work/bin/velprior"
 export RUST_LOG=warn
 
-summary=()
 failed=0
-say() { summary+=("$*"); echo "== $*"; }
+say() { printf '%s\n' "$*" | tee -a "$out/summary.txt"; }
 # run NAME CMD...: runs CMD with its output in logs/NAME.log; records ok/FAIL and seconds.
 run() {
     local name="$1"
@@ -61,9 +66,9 @@ run() {
         failed=$((failed + 1))
     fi
 }
+indent() { sed 's/^/   /' "$@" | tee -a "$out/summary.txt"; }
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$logs/gpu.txt"
-say "machine: $(cat "$logs/gpu.txt"); CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
+say "machine: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader); CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
 if LD_LIBRARY_PATH="$libpath" ldd "$pack/velprior" | grep -q 'not found'; then
     say "FAIL: missing libraries: $(LD_LIBRARY_PATH="$libpath" ldd "$pack/velprior" | grep 'not found' | tr '\n' ' ')"
     failed=$((failed + 1))
@@ -71,30 +76,32 @@ fi
 
 # Step 5's corpus is generated on the CPU cores while steps 1-3 check correctness.
 corpus="runs/prior-marmousi70-corpus"
-mkdir -p "$corpus"
-(
-    "$V" data synth -f marmousi -n 20000 --size 70x70 --seed 11 -o "$corpus/corpus.h5" &&
-        "$V" data split "$corpus/corpus.h5" --train "$corpus/train.h5" --test "$corpus/test.h5" \
-            --test-fraction 0.05 --seed 0
-) >"$logs/5-corpus.log" 2>&1 &
-corpus_pid=$!
+if want 5; then
+    mkdir -p "$corpus"
+    (
+        "$V" data synth -f marmousi -n 20000 --size 70x70 --seed 11 -o "$corpus/corpus.h5" &&
+            "$V" data split "$corpus/corpus.h5" --train "$corpus/train.h5" --test "$corpus/test.h5" \
+                --test-fraction 0.05 --seed 0
+    ) >"$logs/5-corpus.log" 2>&1 &
+    corpus_pid=$!
+fi
 
-# 1. Fused ops, UNet forward/backward, sampler bandwidth.
-run 1-gpu-check "$work/bin/gpu_check" --device cuda:0
-grep -E '^(PASS|FAIL)' "$logs/1-gpu-check.log" | sed 's/^/   /'
-summary+=("$(grep -E '^(PASS|FAIL)' "$logs/1-gpu-check.log" | sed 's/^/   /')")
+if want 1; then
+    run 1-gpu-check "$work/bin/gpu_check" --device cuda:0
+    grep -E '^(PASS|FAIL)' "$logs/1-gpu-check.log" | indent
+fi
 
-# 2. Training on CPU and GPU from one seed.
-"$V" data synth -f curvefault -n 256 --seed 3 -o "$work/cf.h5" >"$logs/2-corpus.log" 2>&1
-for dev in cpu cuda; do
-    sed -e "s|^output = .*|output = \"$work/train-$dev\"|" \
-        -e "s|^corpus = .*|corpus = \"$work/cf.h5\"|" \
-        -e 's|^steps = .*|steps = 200|' -e 's|^log_every = .*|log_every = 1|' \
-        -e 's|^sample_every = .*|sample_every = 0|' -e 's|^sample_count = .*|sample_count = 0|' \
-        configs/diffusion-cpu-quick.toml >"$work/train-$dev.toml"
-    run "2-train-$dev" "$V" train --config "$work/train-$dev.toml" --device "$dev"
-done
-run 2-train-compare python3 - "$work/train-cpu/metrics.jsonl" "$work/train-cuda/metrics.jsonl" <<'PY'
+if want 2; then
+    "$V" data synth -f curvefault -n 256 --seed 3 -o "$work/cf.h5" >"$logs/2-corpus.log" 2>&1
+    for dev in cpu cuda; do
+        sed -e "s|^output = .*|output = \"$work/train-$dev\"|" \
+            -e "s|^corpus = .*|corpus = \"$work/cf.h5\"|" \
+            -e 's|^steps = .*|steps = 200|' -e 's|^log_every = .*|log_every = 1|' \
+            -e 's|^sample_every = .*|sample_every = 0|' -e 's|^sample_count = .*|sample_count = 0|' \
+            configs/diffusion-cpu-quick.toml >"$work/train-$dev.toml"
+        run "2-train-$dev" "$V" train --config "$work/train-$dev.toml" --device "$dev"
+    done
+    run 2-train-compare python3 - "$work/train-cpu/metrics.jsonl" "$work/train-cuda/metrics.jsonl" <<'PY'
 import json, sys
 a, b = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
 rel = [abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(a[:20], b[:20])]
@@ -104,49 +111,64 @@ sps = lambda r: sorted(x["steps_per_s"] for x in r[5:])[len(r[5:]) // 2]
 print(f"steps/s (median): cpu {sps(a):.1f}, cuda {sps(b):.1f}")
 sys.exit(0 if len(a) == len(b) == 200 and max(rel) <= 1e-3 else 1)
 PY
-summary+=("$(sed 's/^/   /' "$logs/2-train-compare.log")")
+    indent "$logs/2-train-compare.log"
+fi
 
-# 3. The shipped prior on both devices.
-for dev in cpu cuda; do
-    run "3-sample-$dev" "$V" sample --checkpoint priors/marmousi70-small/prior.safetensors \
-        -n 8 --steps 50 --seed 5 --device "$dev" -o "$work/sample-$dev.h5"
-done
-run 3-sample-compare python3 - "$work/sample-cpu.h5" "$work/sample-cuda.h5" <<'PY'
+if want 3; then
+    for dev in cpu cuda; do
+        run "3-sample-$dev" "$V" sample --checkpoint priors/marmousi70-small/prior.safetensors \
+            -n 8 --steps 50 --seed 5 --device "$dev" -o "$work/sample-$dev.h5"
+    done
+    run 3-sample-compare python3 - "$work/sample-cpu.h5" "$work/sample-cuda.h5" <<'PY'
 import sys, h5py, numpy as np
 a, b = (h5py.File(p, "r")["velocity"][...].astype(np.float64) for p in sys.argv[1:3])
 err = np.abs(a - b).max() / 3000.0
 print(f"shipped prior, 8 DDIM-50 models: max |GPU - CPU| / (vmax - vmin) = {err:.2e} (limit 1e-3)")
 sys.exit(0 if a.shape == b.shape and err <= 1e-3 else 1)
 PY
-summary+=("$(sed 's/^/   /' "$logs/3-sample-compare.log")")
+    indent "$logs/3-sample-compare.log"
+fi
 
-# 4. Throughput, alternated with PyTorch on the same GPU.
-wait "$corpus_pid" || say "5-corpus: FAIL: $(tail -n 3 "$logs/5-corpus.log" | tr '\n' ' ')"
-bench() { "$work/bin/bench_unet_train_step" --device cuda --steps 20 --infer-reps 7 "$@"; }
-torch_bench() { (cd "$pack/bench" && PYTHONUNBUFFERED=1 python3 unet_bench.py --device cuda "$@"); }
-for rep in 1 2; do
-    run "4-torch-eager-b64-$rep" torch_bench --batch 64 --infer-batch 256
-    run "4-velprior-b64-$rep" bench --batch 64 --infer-batch 256
-done
-run 4-velprior-b16 bench --batch 16 --infer-batch 64
-run 4-torch-eager-b16 torch_bench --batch 16 --infer-batch 64
-for f in "$logs"/4-velprior-*.log; do
-    summary+=("   $(basename "$f" .log): $(grep -E '^TRAIN|^INFER' "$f" | cut -c1-90 | paste -sd'|')")
-done
-torch_figures() { grep -E '"(median_s|device_name|gpu)"' "$1" | tr -d ' \n' | cut -c1-200; }
-for f in "$logs"/4-torch-*.log; do
-    summary+=("   $(basename "$f" .log) (train median, infer median): $(torch_figures "$f")")
-done
+[ -n "${corpus_pid:-}" ] && { wait "$corpus_pid" || say "5-corpus: FAIL: $(tail -n 3 "$logs/5-corpus.log" | tr '\n' ' ')"; }
 
-# 5. The Marmousi-style prior: at most 150 s of training (checkpoints every 250 steps).
-timeout 150 "$V" train --config priors/marmousi70/config.toml >"$logs/5-train.log" 2>&1
-say "5-train: exit $? after $(tail -n 1 runs/prior-marmousi70/metrics.jsonl 2>/dev/null)"
-ck=runs/prior-marmousi70/checkpoint.safetensors
-run 5-sample-ddpm "$V" sample --checkpoint "$ck" --device cuda -n 64 --batch 64 --sampler ddpm \
-    --seed 1 -o "$out/samples-ddpm.h5" --png "$out/samples-ddpm.png"
-run 5-sample-ddim50 "$V" sample --checkpoint "$ck" --device cuda -n 128 --batch 128 --steps 50 \
-    --seed 1 -o "$out/samples-ddim50.h5"
-run 5-export python3 - "$ck" "$out/prior.safetensors" <<'PY'
+if want 4; then
+    mkdir -p "$work/torch"
+    cp "$pack/bench/benchutil.py" "$work/torch/"
+    sed 's/torch.arange(half, dtype=torch.float32)/torch.arange(half, dtype=torch.float32, device=t.device)/' \
+        "$pack/bench/unet_bench.py" >"$work/torch/unet_bench.py"
+    bench() { "$work/bin/bench_unet_train_step" --device cuda --steps 20 --infer-reps 7 "$@"; }
+    torch_bench() { (cd "$work/torch" && BENCH_OUT="$logs" PYTHONUNBUFFERED=1 python3 unet_bench.py --device cuda "$@"); }
+    figures() {
+        if grep -q '^TRAIN' "$1"; then
+            grep -E '^TRAIN|^INFER|breakdown' "$1" | cut -c1-100 | paste -sd'|'
+        else
+            echo "train, infer median s: $(grep -E '"median_s"' "$1" | tr -d ' \n')"
+        fi
+    }
+    for rep in 1 2; do
+        run "4-torch-eager-b64-$rep" torch_bench --batch 64 --infer-batch 256
+        indent <(figures "$logs/4-torch-eager-b64-$rep.log")
+        run "4-velprior-b64-$rep" bench --batch 64 --infer-batch 256
+        indent <(figures "$logs/4-velprior-b64-$rep.log")
+    done
+    run 4-velprior-candle-conv-b64 bench --batch 64 --infer-batch 256 --candle-ops
+    indent <(figures "$logs/4-velprior-candle-conv-b64.log")
+    run 4-velprior-b16 bench --batch 16 --infer-batch 64
+    indent <(figures "$logs/4-velprior-b16.log")
+    run 4-torch-eager-b16 torch_bench --batch 16 --infer-batch 64
+    indent <(figures "$logs/4-torch-eager-b16.log")
+fi
+
+if want 5; then
+    # At most 150 s of training (checkpoints every 250 steps).
+    timeout 150 "$V" train --config priors/marmousi70/config.toml >"$logs/5-train.log" 2>&1
+    say "5-train: exit $? after $(tail -n 1 runs/prior-marmousi70/metrics.jsonl 2>/dev/null)"
+    ck=runs/prior-marmousi70/checkpoint.safetensors
+    run 5-sample-ddpm "$V" sample --checkpoint "$ck" --device cuda -n 64 --batch 64 --sampler ddpm \
+        --seed 1 -o "$out/samples-ddpm.h5" --png "$out/samples-ddpm.png"
+    run 5-sample-ddim50 "$V" sample --checkpoint "$ck" --device cuda -n 128 --batch 128 --steps 50 \
+        --seed 1 -o "$out/samples-ddim50.h5"
+    run 5-export python3 - "$ck" "$out/prior.safetensors" <<'PY'
 import sys
 from safetensors.numpy import load_file, save_file
 t = load_file(sys.argv[1])
@@ -154,29 +176,26 @@ ema = {k: v for k, v in t.items() if k.startswith("ema.")}
 save_file(ema, sys.argv[2])
 print(f"{len(ema)} EMA tensors, {sum(v.size for v in ema.values())} parameters")
 PY
-cp "$ck.json" "$out/prior.safetensors.json" 2>/dev/null
-cp runs/prior-marmousi70/metrics.jsonl "$out/prior-metrics.jsonl" 2>/dev/null
+    cp "$ck.json" "$out/prior.safetensors.json" 2>/dev/null
+    cp runs/prior-marmousi70/metrics.jsonl "$out/prior-metrics.jsonl" 2>/dev/null
+fi
 
-# 6. RED-diff on Marmousi 70x190 (50 iterations), the prior on the GPU and on the CPU; the wave
-#    solver runs on the CPU cores in both.
-if [ -f "$pack/data/marmousi-70x190/seismic.npy" ]; then
+if want 6 && [ -f "$pack/data/marmousi-70x190/seismic.npy" ]; then
     for dev in cpu cuda; do
         sed -e "s|\.\./shared/data|$pack/data|" -e 's|^iterations = .*|iterations = 50|' \
             configs/posterior-marmousi-red-diff.toml >"$work/red-diff.toml"
         run "6-red-diff-$dev" "$V" posterior --config "$work/red-diff.toml" --device "$dev" \
             --out "$work/red-diff-$dev"
-        summary+=("   6-red-diff-$dev: $(tr -d ' \n' <"$work/red-diff-$dev/metrics.json" | cut -c1-400)")
+        indent <(tr -d ' \n' <"$work/red-diff-$dev/metrics.json" | cut -c1-400; echo)
     done
 fi
 
-# PyTorch's strongest figure last (compilation can take minutes).
-run 4-torch-compile-b64 timeout 90 bash -c "cd '$pack/bench' && python3 unet_bench.py --device cuda --batch 64 --infer-batch 256 --compile"
-summary+=("   4-torch-compile-b64 (train median, infer median): $(torch_figures "$logs/4-torch-compile-b64.log")")
+if want 4; then
+    # PyTorch's strongest figure last (compilation takes a while).
+    run 4-torch-compile-b64 timeout 60 bash -c "cd '$work/torch' && BENCH_OUT='$logs' python3 unet_bench.py --device cuda --batch 64 --infer-batch 256 --compile"
+    indent <(figures "$logs/4-torch-compile-b64.log")
+fi
 
-cp "$pack"/bench/*.json "$logs/" 2>/dev/null
 tar -czf "$out/logs.tar.gz" -C "$work" logs
-{
-    printf '%s\n' "${summary[@]}"
-    echo "gpu-check: $failed step(s) failed"
-} | tee "$out/summary.txt"
+say "gpu-check: $failed step(s) failed"
 [ "$failed" -eq 0 ]

@@ -5,6 +5,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
+use velprior_kernels::adamw_step_fused;
 use velprior_kernels::cpu::{AdamWStep, adamw_step, sum_squares};
 
 use crate::Result;
@@ -138,33 +139,26 @@ impl AdamW {
         let (bc1, bc2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
         for (k, var) in self.vars.iter().enumerate() {
             let Some(g) = grads.get(var) else { continue };
-            if fused(g) && fused(var.as_tensor()) {
-                let s = AdamWStep {
-                    lr,
-                    beta1: c.beta1,
-                    beta2: c.beta2,
-                    eps: c.eps,
-                    weight_decay: c.weight_decay,
-                    bias_correction1: bc1,
-                    bias_correction2: bc2,
-                    grad_scale: clip,
-                };
-                let (p, m, v) =
-                    adamw_step(var.as_tensor(), g, &self.first[k], &self.second[k], &s)?;
-                var.set(&p)?;
-                self.first[k] = m;
-                self.second[k] = v;
-                continue;
-            }
-            let g = if clip < 1.0 { (g * clip)? } else { g.clone() }.detach();
-            let m = ((&self.first[k] * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
-            let v = ((&self.second[k] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-            let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
-            let decayed = (var.as_tensor().detach() * (1.0 - lr * c.weight_decay))?;
-            var.set(&(decayed - (update * lr)?)?)?;
-            // Detached so the moments never carry an autograd history from step to step.
-            self.first[k] = m.detach();
-            self.second[k] = v.detach();
+            let s = AdamWStep {
+                lr,
+                beta1: c.beta1,
+                beta2: c.beta2,
+                eps: c.eps,
+                weight_decay: c.weight_decay,
+                bias_correction1: bc1,
+                bias_correction2: bc2,
+                grad_scale: clip,
+            };
+            let (p, m) = (var.as_tensor(), &self.first[k]);
+            let (p, m, v) = if fused(g) && fused(p) {
+                adamw_step(p, g, m, &self.second[k], &s)?
+            } else {
+                // Off the CPU: three fused passes (velprior_kernels::ops::adamw).
+                adamw_step_fused(p, g, m, &self.second[k], &s)?
+            };
+            var.set(&p)?;
+            self.first[k] = m;
+            self.second[k] = v;
         }
         Ok(StepReport { grad_norm, lr })
     }

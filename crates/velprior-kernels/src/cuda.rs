@@ -25,6 +25,9 @@ pub struct KernelSource {
 
 /// Every kernel of the crate, one per op family (`kernels/<name>.cu`).
 pub const KERNELS: &[KernelSource] = &[
+    crate::ops::adamw::KERNEL,
+    crate::ops::im2col::IM2COL,
+    crate::ops::im2col::COL2IM,
     crate::ops::q_sample::KERNEL,
     crate::ops::tweedie::KERNEL,
     crate::ops::v_param::KERNEL,
@@ -35,10 +38,11 @@ pub const KERNELS: &[KernelSource] = &[
     crate::ops::guided_update::KERNEL,
 ];
 
-/// File names cudarc tries for a CUDA library on Linux (a subset of its own candidate list for
-/// CUDA 12, so that whenever this finds the library, cudarc does too).
+/// File names cudarc tries for a CUDA library on Linux without the `cuda` feature (a subset of
+/// its own candidate list for its CUDA 12.8 bindings, so that whenever this finds the library,
+/// cudarc does too).
 fn candidates(lib: &str) -> Vec<String> {
-    ["", ".12", ".13", ".11", ".1"]
+    ["", ".12", ".11", ".1"]
         .iter()
         .map(|v| format!("lib{lib}.so{v}"))
         .collect()
@@ -51,19 +55,17 @@ fn loadable(lib: &str) -> bool {
     })
 }
 
-/// True when NVRTC (`libnvrtc.so`, `.so.12`, …) can be loaded.
+/// True when NVRTC (`libnvrtc.so`, `.so.12`, …) can be loaded; always with the `cuda` feature,
+/// whose build links it (through candle).
 pub fn nvrtc_available() -> bool {
     static P: OnceLock<bool> = OnceLock::new();
-    *P.get_or_init(|| loadable("nvrtc"))
+    cfg!(feature = "cuda") || *P.get_or_init(|| loadable("nvrtc"))
 }
 
-/// True when the CUDA driver library (`libcuda.so`) can be loaded (a GPU may still be absent).
-pub fn driver_available() -> bool {
-    static P: OnceLock<bool> = OnceLock::new();
-    *P.get_or_init(|| loadable("cuda"))
-}
+/// The prologue every kernel is compiled with (`kernels/fused.cuh`: the fused ops' loop).
+pub const PROLOGUE: &str = include_str!("../../../kernels/fused.cuh");
 
-/// Compiles CUDA C++ `src` (named `name` in messages) to PTX with NVRTC.
+/// Compiles CUDA C++ `src` (named `name` in messages), after [`PROLOGUE`], to PTX with NVRTC.
 pub fn compile_ptx(name: &str, src: &str) -> Result<String> {
     if !nvrtc_available() {
         return Err(Error::CudaUnavailable(format!(
@@ -75,7 +77,7 @@ pub fn compile_ptx(name: &str, src: &str) -> Result<String> {
         name: Some(format!("{name}.cu")),
         ..Default::default()
     };
-    match cudarc::nvrtc::compile_ptx_with_opts(src, opts) {
+    match cudarc::nvrtc::compile_ptx_with_opts(format!("{PROLOGUE}\n{src}"), opts) {
         Ok(ptx) => Ok(ptx.to_src()),
         Err(cudarc::nvrtc::CompileError::CompileError { log, .. }) => Err(Error::KernelCompile {
             kernel: name.to_string(),

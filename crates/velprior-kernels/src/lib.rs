@@ -29,10 +29,12 @@ mod vp_sde;
 
 pub use device::DeviceSpec;
 pub use error::{Error, Result};
+pub use ops::adamw::adamw_step_fused;
 pub use ops::ddim_step::{DdimStep, ddim_step};
 pub use ops::ddpm_step::{DdpmStep, DdpmVariance, ddpm_step};
 pub use ops::euler_maruyama::euler_maruyama_step;
 pub use ops::guided_update::guided_update;
+pub use ops::im2col::{col2im, conv2d_im2col, im2col};
 pub use ops::langevin::{langevin_snr_step_size, langevin_step};
 pub use ops::q_sample::q_sample;
 pub use ops::tweedie::tweedie_x0;

@@ -8,7 +8,8 @@
 //!     [--device cpu|cuda|cuda:N]
 //! ```
 //! On a GPU (`--device cuda`, a `--features cuda` build) every timed call ends with a device
-//! synchronise, and the optimizer is candle-nn's AdamW (the fused one is a CPU kernel).
+//! synchronise; the conv is im2col + cuBLAS (candle's own with `--candle-ops`) and AdamW three
+//! fused passes per parameter (`velprior_kernels::adamw_step_fused`, as the trainer runs it).
 //! `--candle-ops` runs candle's own conv / GroupNorm / SiLU instead of velprior-kernels' CPU
 //! kernels (the "before" figures); `--system-malloc` leaves glibc's default thresholds instead
 //! of `velprior_kernels::cpu::keep_freed_buffers` (as the velprior binary sets them).
@@ -27,8 +28,8 @@ use common::{arg, flag, loadavg, median, timed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use velprior_kernels::DeviceSpec;
 use velprior_kernels::cpu::{AdamWStep, adamw_step};
+use velprior_kernels::{DeviceSpec, adamw_step_fused};
 use velprior_nn::{UNet, UNetConfig, parameter_count, with_candle_ops};
 
 const T_STEPS: usize = 1000;
@@ -108,7 +109,11 @@ impl FusedAdamW {
         };
         for (var, (m, v)) in self.vars.iter().zip(&mut self.moments) {
             let Some(g) = grads.get(var) else { continue };
-            let (p2, m2, v2) = adamw_step(var.as_tensor(), g, m, v, &s)?;
+            let (p2, m2, v2) = if var.device().is_cpu() {
+                adamw_step(var.as_tensor(), g, m, v, &s)?
+            } else {
+                adamw_step_fused(var.as_tensor(), g, m, v, &s)?
+            };
             var.set(&p2)?;
             (*m, *v) = (m2, v2);
         }
@@ -143,10 +148,10 @@ fn run() -> anyhow::Result<()> {
     println!(
         "unet_bench{} in candle on {device} ({}): {} params, threads = {}, loadavg at start: {}",
         if cfg.mid_attention { " --attn" } else { "" },
-        if flag("--candle-ops") || !dev.is_cpu() {
+        if flag("--candle-ops") {
             "candle's ops"
         } else {
-            "velprior-kernels CPU ops"
+            "velprior-kernels ops"
         },
         parameter_count(&varmap),
         candle_core::utils::get_num_threads(),
@@ -168,7 +173,7 @@ fn run() -> anyhow::Result<()> {
         eps: 1e-8,
         weight_decay: 0.01,
     };
-    let mut opt = if flag("--candle-ops") || !dev.is_cpu() {
+    let mut opt = if flag("--candle-ops") {
         Opt::Candle(AdamW::new(varmap.all_vars(), params.clone())?)
     } else {
         Opt::Fused(FusedAdamW::new(varmap.all_vars(), params)?)

@@ -1,11 +1,12 @@
-//! Conv and GroupNorm layers that run velprior-kernels' CPU kernels on CPU tensors and
-//! candle's own ops on every other device (and on the CPU inside [`with_candle_ops`]).
+//! Conv and GroupNorm layers that run velprior-kernels' CPU kernels on CPU tensors, and on every
+//! other device candle's ops with the conv as im2col + matmul (candle's own conv inside
+//! [`with_candle_ops`], the reference for tests and benchmarks).
 
 use std::cell::Cell;
 
 use candle_core::{DType, Tensor};
 use candle_nn::{Conv2d, GroupNorm, Module, VarBuilder};
-use velprior_kernels::cpu;
+use velprior_kernels::{conv2d_im2col, cpu};
 
 use crate::error::{NnError, Result};
 use crate::init::{conv2d, group_norm};
@@ -52,7 +53,7 @@ impl Conv {
     /// (N, cin, H, W) → (N, cout, H', W').
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if !use_kernels(x) {
-            return Ok(self.inner.forward(x)?);
+            return self.forward_without_kernels(x);
         }
         let c = self.inner.config();
         let (w, b) = (self.inner.weight(), self.inner.bias());
@@ -62,7 +63,7 @@ impl Conv {
     /// The conv plus `r` (a residual of the output's shape), in one pass on the CPU.
     pub fn forward_plus(&self, x: &Tensor, r: &Tensor) -> Result<Tensor> {
         if !use_kernels(x) {
-            return Ok((self.inner.forward(x)? + r)?);
+            return Ok((self.forward_without_kernels(x)? + r)?);
         }
         let c = self.inner.config();
         let (w, b) = (self.inner.weight(), self.bias()?);
@@ -72,6 +73,24 @@ impl Conv {
     /// The device of the weights.
     pub fn device(&self) -> &candle_core::Device {
         self.inner.weight().device()
+    }
+
+    /// The conv where the CPU kernels do not apply: candle's own on the CPU (the reference of
+    /// [`with_candle_ops`], on every device), im2col and a matrix product elsewhere (candle's
+    /// CUDA backward is a direct transposed-conv kernel, far slower).
+    fn forward_without_kernels(&self, x: &Tensor) -> Result<Tensor> {
+        if x.device().is_cpu() || CANDLE_OPS.with(Cell::get) {
+            return Ok(self.inner.forward(x)?);
+        }
+        let c = self.inner.config();
+        conv2d_im2col(
+            x,
+            self.inner.weight(),
+            self.inner.bias(),
+            c.stride,
+            c.padding,
+        )
+        .map_err(kernel_err)
     }
 
     fn bias(&self) -> Result<&Tensor> {
@@ -128,19 +147,22 @@ pub(crate) fn norm_silu_conv(
 /// Nearest-neighbour ×2 upsampling of (N, C, H, W).
 pub(crate) fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
     if !x.device().is_cpu() {
-        // As a broadcast, whose backward sums each 2×2 block in one reduction (candle's own
-        // upsampling backward is a grouped conv: one conv per channel).
-        let (n, c, h, w) = x.dims4()?;
-        return Ok(x
-            .reshape((n, c, h, 1, w, 1))?
-            .broadcast_as((n, c, h, 2, w, 2))?
-            .reshape((n, c, 2 * h, 2 * w))?);
+        return upsample_broadcast(x);
     }
     if !use_kernels(x) {
         let (_, _, h, w) = x.dims4()?;
         return Ok(x.upsample_nearest2d(2 * h, 2 * w)?);
     }
     cpu::upsample_nearest2x(x).map_err(kernel_err)
+}
+
+/// Nearest ×2 upsampling as a broadcast, whose backward sums each 2×2 block in one reduction
+/// (candle's own upsampling backward is a grouped conv: one conv per channel). Off the CPU.
+fn upsample_broadcast(x: &Tensor) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    Ok(x.reshape((n, c, h, 1, w, 1))?
+        .broadcast_as((n, c, h, 2, w, 2))?
+        .reshape((n, c, 2 * h, 2 * w))?)
 }
 
 /// `GroupNorm(groups, c, eps = 1e-5)` (weight 1, bias 0 at init), optionally followed by SiLU.
@@ -173,5 +195,41 @@ impl Norm {
             return Ok(if silu { y.silu()? } else { y });
         }
         cpu::group_norm(x, &self.weight, &self.bias, self.groups, GN_EPS, silu).map_err(kernel_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor, Var};
+
+    use super::upsample_broadcast;
+
+    /// The GPU's upsampling against candle's, values and gradient, on the CPU. Catches a
+    /// broadcast over the wrong axes (rows and columns interleaved) or a lost gradient.
+    #[test]
+    fn broadcast_upsampling_matches_candle() {
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1., (2, 3, 5, 7), &Device::Cpu).unwrap())
+            .unwrap();
+        let want = x.as_tensor().upsample_nearest2d(10, 14).unwrap();
+        let got = upsample_broadcast(x.as_tensor()).unwrap();
+        let diff = |a: &Tensor, b: &Tensor| {
+            (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert_eq!(diff(&got, &want), 0.0);
+        let r = Tensor::randn(0f32, 1., (2, 3, 10, 14), &Device::Cpu).unwrap();
+        let gw = (want * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let gg = (got * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let (a, b) = (gg.get(&x).unwrap(), gw.get(&x).unwrap());
+        assert!(
+            diff(a, b) <= 1e-4 * diff(b, &b.zeros_like().unwrap()),
+            "gradients differ"
+        );
     }
 }

@@ -5,7 +5,8 @@
 //! public function from the schedule). The CPU loop walks the flat output in blocks, split at
 //! sample boundaries, in parallel (rayon); the op's inner loop over a block is a zip of slices
 //! that the compiler vectorises. The CUDA kernels share one signature:
-//! `(in0, in1, in2, coef, out, sample_len, numel, flags)`, grid-stride over `numel`.
+//! `(in0, in1, in2, coef, out, sample_len, numel, flags)`, launched on a grid of (elements of a
+//! sample) × (samples), grid-stride on both (`kernels/fused.cuh`).
 
 use std::mem::MaybeUninit;
 
@@ -154,10 +155,13 @@ pub(crate) fn cuda_launch(
         b.arg(&sample_len);
         b.arg(&numel);
         b.arg(&flags);
+        // x over a sample's elements, y over samples (kernels/fused.cuh), both grid-stride.
         let threads = 256u32;
-        let blocks = numel.div_ceil(threads as usize).min(65_535 * 8) as u32;
+        let samples = numel / sample_len;
+        let blocks_x = sample_len.div_ceil(threads as usize).min(1 << 20) as u32;
+        let blocks_y = samples.min(65_535) as u32;
         let cfg = LaunchConfig {
-            grid_dim: (blocks, 1, 1),
+            grid_dim: (blocks_x, blocks_y, 1),
             block_dim: (threads, 1, 1),
             shared_mem_bytes: 0,
         };

@@ -5,11 +5,13 @@
 //! Per-sample coefficients are computed in f64 from the [`Schedule`](crate::Schedule) by each
 //! op's public function, rounded once to f32, and captured in the op.
 
+pub mod adamw;
 pub mod ddim_step;
 pub mod ddpm_step;
 pub mod euler_maruyama;
 pub(crate) mod fused;
 pub mod guided_update;
+pub mod im2col;
 pub mod langevin;
 pub mod q_sample;
 pub mod tweedie;
