@@ -37,6 +37,9 @@ fn relative_l2(a: &Tensor, b: &Tensor) -> Result<f64> {
     Ok((num / den.max(f64::MIN_POSITIVE)).sqrt())
 }
 
+/// One forward + backward: the output, the named parameter gradients and the seconds taken.
+type Pass = (Tensor, Vec<(String, Tensor)>, f64);
+
 struct Tally {
     passed: usize,
     failed: usize,
@@ -77,7 +80,7 @@ fn unet_forward_backward(
             .collect::<Vec<_>>(),
         &host,
     )?;
-    let run = |device: &Device| -> Result<(Tensor, Vec<(String, Tensor)>, f64)> {
+    let run = |device: &Device| -> Result<Pass> {
         let (net, varmap) = UNet::new_seeded(&cfg, 0, device)?;
         let (x, r, t) = (
             x.to_device(device)?,

@@ -79,9 +79,14 @@ impl AeObserver for Progress {
 pub fn run(a: TrainArgs) -> Result<()> {
     let cfg = AnyTrainConfig::load(&a.config)?;
     let out = cfg.output().to_path_buf();
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    std::fs::copy(&a.config, out.join("config.toml"))
-        .with_context(|| format!("copying the config into {}", out.display()))?;
+    // The config joins the run folder once the run has started (corpus read, device opened):
+    // a run that cannot start leaves nothing behind.
+    let keep_config = || -> Result<()> {
+        std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+        std::fs::copy(&a.config, out.join("config.toml"))
+            .with_context(|| format!("copying the config into {}", out.display()))?;
+        Ok(())
+    };
     let resume_from = a
         .resume_from
         .clone()
@@ -91,9 +96,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
             cfg.device = a.device.unwrap_or(cfg.device);
             #[cfg(feature = "nccl")]
             if let Some(id_file) = &a.nccl_id_file {
+                keep_config()?;
                 return train_nccl(cfg, resume_from, a.stop_after, id_file);
             }
             if a.workers > 1 {
+                cfg.device.open()?;
+                keep_config()?;
                 let ckpt = velprior_diffusion::data_parallel::train_on_threads(
                     &cfg,
                     a.workers,
@@ -103,14 +111,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 println!("{} workers: checkpoint {}", a.workers, ckpt.display());
                 return Ok(());
             }
-            train_diffusion(cfg, resume_from, a.stop_after)
+            train_diffusion(cfg, resume_from, a.stop_after, &keep_config)
         }
         AnyTrainConfig::Autoencoder(_) if a.workers > 1 => {
             bail!("--workers applies to diffusion training; drop it for kind = \"autoencoder\"")
         }
         AnyTrainConfig::Autoencoder(cfg) => {
             let device = a.device.unwrap_or_default().open()?;
-            train_autoencoder(cfg, resume_from, a.stop_after, &device)
+            train_autoencoder(cfg, resume_from, a.stop_after, &device, &keep_config)
         }
         AnyTrainConfig::Gaussian(cfg) => {
             if resume_from.is_some() || a.stop_after.is_some() || a.workers > 1 {
@@ -118,7 +126,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
                     "--resume, --resume-from, --stop-after and --workers do not apply to kind = \"gaussian\" (a fit is one step); drop them"
                 );
             }
-            fit(cfg, &a.config)
+            fit(cfg, &a.config)?;
+            keep_config()
         }
     }
 }
@@ -127,6 +136,7 @@ fn train_diffusion(
     cfg: TrainConfig,
     resume_from: Option<PathBuf>,
     stop_after: Option<usize>,
+    keep_config: &dyn Fn() -> Result<()>,
 ) -> Result<()> {
     let steps = cfg.train.steps;
     let out = cfg.output.clone();
@@ -138,6 +148,7 @@ fn train_diffusion(
             Trainer::resume(cfg, &ckpt, &device)?
         }
     };
+    keep_config()?;
     let bar = progress::bar(steps as u64, "steps");
     bar.set_position(trainer.step() as u64);
     let mut observer = Progress { bar };
@@ -182,6 +193,7 @@ fn train_autoencoder(
     resume_from: Option<PathBuf>,
     stop_after: Option<usize>,
     device: &Device,
+    keep_config: &dyn Fn() -> Result<()>,
 ) -> Result<()> {
     let epochs = cfg.train.epochs;
     let out = cfg.output.clone();
@@ -192,6 +204,7 @@ fn train_autoencoder(
             AeTrainer::resume(cfg, &ckpt, device)?
         }
     };
+    keep_config()?;
     let bar = progress::bar(epochs as u64, "epochs");
     bar.set_position(trainer.epoch() as u64);
     let mut observer = Progress { bar };

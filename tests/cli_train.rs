@@ -245,3 +245,14 @@ fn quickstart_trains_and_samples() {
         assert!(run.join(f).exists(), "{f} missing");
     }
 }
+
+/// A run that cannot start (the corpus is missing) leaves no run folder behind. Catches the
+/// config being copied into the run folder before the corpus is read.
+#[test]
+fn a_run_that_cannot_start_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path(), &dir.path().join("missing.h5"));
+    let out = velprior(&["train", "--config", cfg.to_str().unwrap()]);
+    one_error_line(&out, "missing.h5");
+    assert!(!dir.path().join("run").exists(), "a run folder was written");
+}

@@ -24,7 +24,7 @@ impl DeviceSpec {
     /// Opens the device; a CUDA device needs a build with the `cuda` feature and a GPU.
     pub fn open(self) -> Result<Device> {
         match self {
-            DeviceSpec::Cpu => Ok(Device::Cpu),
+            DeviceSpec::Cpu => Ok(Device::Cpu), // host: the CPU itself
             DeviceSpec::Cuda(n) => open_cuda(n),
         }
     }
