@@ -7,13 +7,10 @@
 # with VELPRIOR_REQUIRE_NVRTC=1, so a kernel that does not compile (or a missing libnvrtc) fails.
 #
 # Usage: bash .ci/cuda-check.sh            (from the repository root; needs python3 with venv + pip)
-#        bash .ci/cuda-check.sh --feature  also type-checks `--features cuda` (candle's CUDA backend,
-#                                          velprior-kernels and velprior-diffusion with NCCL):
-#                                          installs nvcc 13.x from PyPI (~370 MB) and builds
-#                                          candle-kernels with it — about 30 min on 2 cores the
-#                                          first time, so it is a manual step, not CI's.
+#        bash .ci/cuda-check.sh --feature  also builds `--features cuda` (scripts/cuda-build.sh:
+#                                          CUDA 13.0 from PyPI, ~10 min on 2 cores the first
+#                                          time), a manual step, not CI's.
 # Env:   VELPRIOR_CUDA_VENV   venv for NVRTC (default: $HOME/.cache/velprior/nvrtc-venv)
-#        VELPRIOR_NVCC_VENV   venv for nvcc  (default: $HOME/.cache/velprior/nvcc-venv)
 #        CUDA_COMPUTE_CAP     for --feature (default 90)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,17 +42,7 @@ cargo clippy -p velprior-diffusion -p velprior --features nccl --all-targets -- 
 echo "cuda-check: the NCCL data-parallel path (--features nccl: library and velprior train --nccl-id-file) compiles (clippy clean)"
 
 if [ "${1:-}" = "--feature" ]; then
-    nvcc_venv="${VELPRIOR_NVCC_VENV:-$HOME/.cache/velprior/nvcc-venv}"
-    [ -x "$nvcc_venv/bin/python" ] || python3 -m venv "$nvcc_venv"
-    "$nvcc_venv/bin/python" -c "import nvidia.cu13" 2>/dev/null && [ -x "$("$nvcc_venv/bin/python" -c 'import nvidia.cu13, os; print(os.path.join(list(nvidia.cu13.__path__)[0], "bin", "nvcc"))')" ] ||
-        "$nvcc_venv/bin/pip" install --quiet --disable-pip-version-check \
-            nvidia-cuda-nvcc nvidia-cuda-cccl nvidia-cuda-crt nvidia-cuda-runtime
-    cuda_root="$("$nvcc_venv/bin/python" -c 'import nvidia.cu13; print(list(nvidia.cu13.__path__)[0])')"
-    echo "cuda-check: nvcc from $cuda_root"
-    # A separate target dir: candle-kernels' nvcc build is long and must not hold the shared lock.
-    CUDA_ROOT="$cuda_root" CUDA_HOME="$cuda_root" NVCC="$cuda_root/bin/nvcc" PATH="$cuda_root/bin:$PATH" \
-        CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}" \
-        CARGO_TARGET_DIR="${VELPRIOR_CUDA_TARGET_DIR:-$HOME/.cache/velprior/target-cuda}" \
-        cargo clippy -p velprior-kernels -p velprior-diffusion --features cuda --all-targets -- -D warnings
-    echo "cuda-check: velprior-kernels and velprior-diffusion --features cuda compile (clippy clean)"
+    # The whole `--features cuda` build (CUDA 13.0 from PyPI, driver stub): scripts/cuda-build.sh.
+    bash scripts/cuda-build.sh
+    echo "cuda-check: velprior, gpu_check and bench_unet_train_step build with --features cuda"
 fi

@@ -3,7 +3,7 @@
 # with an NVIDIA driver for CUDA 13.0 or newer (e.g. driver 580).
 #
 #   bash scripts/cuda-build.sh            velprior, the GPU check and the UNet bench, release,
-#                                         in target/cuda (first run ~30-40 min on 2 cores: candle's
+#                                         in target/cuda (first run ~10 min on 2 cores: candle's
 #                                         kernels are compiled with nvcc)
 #   bash scripts/cuda-build.sh --pack DIR strips them and copies them, with the shared libraries
 #                                         they need that a CUDA machine may lack (libhdf5 and

@@ -2,7 +2,7 @@
 # The GPU check: one run (about 8 minutes) on a machine with an NVIDIA GPU (driver for CUDA 13),
 # over binaries built beforehand on any x86-64 Linux machine:
 #
-#   bash scripts/cuda-build.sh --pack target/gpu-pack     # here, no GPU needed (~40 min once)
+#   bash scripts/cuda-build.sh --pack target/gpu-pack     # here, no GPU needed (~10 min once)
 #   bash scripts/gpu-check.sh target/gpu-pack [OUT]       # there
 #
 # Steps, each logged; OUT/summary.txt grows as they finish (so a run cut short keeps what it
