@@ -5,6 +5,7 @@
 
 mod ae;
 mod data;
+mod evaluate;
 mod fwi;
 mod mad;
 mod memorization;
@@ -14,6 +15,7 @@ mod posterior;
 mod progress;
 mod quickstart;
 mod sample;
+mod sampler_flags;
 mod serve;
 mod train;
 
@@ -42,6 +44,9 @@ enum Command {
     /// Draw velocity models from a trained prior's checkpoint (diffusion, autoencoder or
     /// Gaussian).
     Sample(sample::SampleArgs),
+    /// Score a prior's samples against held-out real models of its family: precision/recall,
+    /// Fréchet PCA distance, velocity W1, steps, memorised fraction, beside real models' scores.
+    Evaluate(evaluate::EvaluateArgs),
     /// Regularised-autoencoder prior: encode, decode, latent sweep/walk/scatter, and the
     /// two-layer teaching experiment.
     #[command(subcommand)]
@@ -82,6 +87,7 @@ fn main() {
         Command::Quickstart(args) => quickstart::run(args),
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Ae(cmd) => ae::run(cmd),
         Command::Fwi(args) => fwi::run(args),
         Command::Memorization(args) => memorization::run(args),

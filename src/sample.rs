@@ -4,27 +4,16 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use velprior_data::render::{RenderOptions, render_grid, render_model, save_gif, save_png};
 use velprior_data::shard::config_hash;
 use velprior_data::{Corpus, CorpusMeta, Shard, ShardManifest, ShardSet, shard_dir, write_corpus};
 use velprior_diffusion::baselines::display::display_models;
 use velprior_diffusion::prior::AnyPrior;
-use velprior_diffusion::samplers::{SamplerConfig, SamplerObserver, SamplerStep, Variance};
+use velprior_diffusion::samplers::{SamplerConfig, SamplerObserver, SamplerStep};
 
 use crate::progress;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum SamplerKind {
-    /// DDPM ancestral sampling (all training steps unless --steps).
-    Ddpm,
-    /// DDIM with --steps and --eta.
-    Ddim,
-    /// Reverse VP-SDE, Euler–Maruyama.
-    EulerMaruyama,
-    /// Predictor–corrector (Euler–Maruyama + Langevin, --snr).
-    Pc,
-}
+use crate::sampler_flags::SamplerFlags;
 
 /// The sampler flags (--sampler, --steps, --eta, --snr, --batch, --gif) apply to diffusion
 /// checkpoints only; autoencoder checkpoints decode z ~ N(0, s²I) and Gaussian checkpoints
@@ -41,18 +30,8 @@ pub struct SampleArgs {
     /// Number of models to draw.
     #[arg(long, short, default_value_t = 16)]
     n: usize,
-    /// Sampler (diffusion only).
-    #[arg(long, value_enum, default_value = "ddim")]
-    sampler: SamplerKind,
-    /// Sampler steps (diffusion only; DDPM: all training steps when omitted).
-    #[arg(long)]
-    steps: Option<usize>,
-    /// DDIM η in [0, 1] (0 = deterministic; diffusion only).
-    #[arg(long, default_value_t = 0.0)]
-    eta: f64,
-    /// Predictor–corrector signal-to-noise ratio (diffusion only).
-    #[arg(long, default_value_t = 0.16)]
-    snr: f64,
+    #[command(flatten)]
+    sampler: SamplerFlags,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -107,31 +86,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
             prior.meta().kind
         );
     }
-    let clip = Some([-1.0, 1.0]);
-    let cfg = match a.sampler {
-        SamplerKind::Ddpm => SamplerConfig::Ddpm {
-            steps: a.steps,
-            variance: Variance::Posterior,
-            clip,
-        },
-        SamplerKind::Ddim => SamplerConfig::Ddim {
-            steps: a.steps.unwrap_or(50),
-            eta: a.eta,
-            clip,
-        },
-        SamplerKind::EulerMaruyama => SamplerConfig::EulerMaruyama {
-            steps: a.steps.unwrap_or(500),
-            t_min: 1e-3,
-            clip,
-        },
-        SamplerKind::Pc => SamplerConfig::Pc {
-            steps: a.steps.unwrap_or(500),
-            snr: a.snr,
-            corrector_steps: 1,
-            t_min: 1e-3,
-            clip,
-        },
-    };
+    let cfg = a.sampler.config();
     let meta = prior.meta().clone();
     let [h, w] = meta.model_shape;
     let norm = meta.normalisation;

@@ -16,6 +16,7 @@ pub mod calibration;
 pub mod config;
 pub mod dps;
 pub mod error;
+pub mod evaluate;
 pub mod langevin;
 pub mod memorization;
 pub mod method;

@@ -1,0 +1,64 @@
+//! The diffusion sampler flags shared by `velprior sample` and `velprior evaluate`.
+
+use clap::{Args, ValueEnum};
+use velprior_diffusion::samplers::{SamplerConfig, Variance};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SamplerKind {
+    /// DDPM ancestral sampling (all training steps unless --steps).
+    Ddpm,
+    /// DDIM with --steps and --eta.
+    Ddim,
+    /// Reverse VP-SDE, Euler–Maruyama.
+    EulerMaruyama,
+    /// Predictor–corrector (Euler–Maruyama + Langevin, --snr).
+    Pc,
+}
+
+/// --sampler, --steps, --eta, --snr (diffusion priors only).
+#[derive(Debug, Args)]
+pub struct SamplerFlags {
+    /// Sampler (diffusion only).
+    #[arg(long, value_enum, default_value = "ddim")]
+    pub sampler: SamplerKind,
+    /// Sampler steps (diffusion only; DDPM: all training steps when omitted).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// DDIM η in [0, 1] (0 = deterministic; diffusion only).
+    #[arg(long, default_value_t = 0.0)]
+    pub eta: f64,
+    /// Predictor–corrector signal-to-noise ratio (diffusion only).
+    #[arg(long, default_value_t = 0.16)]
+    pub snr: f64,
+}
+
+impl SamplerFlags {
+    /// The sampler these flags describe, x̂0 clipped to [−1, 1].
+    pub fn config(&self) -> SamplerConfig {
+        let clip = Some([-1.0, 1.0]);
+        match self.sampler {
+            SamplerKind::Ddpm => SamplerConfig::Ddpm {
+                steps: self.steps,
+                variance: Variance::Posterior,
+                clip,
+            },
+            SamplerKind::Ddim => SamplerConfig::Ddim {
+                steps: self.steps.unwrap_or(50),
+                eta: self.eta,
+                clip,
+            },
+            SamplerKind::EulerMaruyama => SamplerConfig::EulerMaruyama {
+                steps: self.steps.unwrap_or(500),
+                t_min: 1e-3,
+                clip,
+            },
+            SamplerKind::Pc => SamplerConfig::Pc {
+                steps: self.steps.unwrap_or(500),
+                snr: self.snr,
+                corrector_steps: 1,
+                t_min: 1e-3,
+                clip,
+            },
+        }
+    }
+}
