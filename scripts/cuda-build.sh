@@ -7,9 +7,9 @@
 #                                         kernels are compiled with nvcc)
 #   bash scripts/cuda-build.sh --pack DIR strips them and copies them, with the shared libraries
 #                                         they need that a CUDA machine may lack (libhdf5 and
-#                                         its dependencies), PyTorch's UNet benchmark and the
-#                                         Marmousi data from ../shared, into DIR (what
-#                                         scripts/gpu-check.sh runs)
+#                                         its dependencies) and PyTorch's UNet benchmark (from
+#                                         ../shared/bench), into DIR (what scripts/gpu-check.sh
+#                                         runs)
 #
 # The toolkit comes from PyPI (nvcc, cuBLAS, cuRAND, NVRTC, the runtime and NCCL, CUDA 13.0),
 # installed into a venv reused between runs. candle links the CUDA libraries at build time, so the
@@ -61,12 +61,9 @@ if [ "${1:-}" = "--pack" ]; then
     ldd "$out/velprior" | awk '/=> \// {print $3}' |
         grep -vE '/lib(c|m|dl|pthread|rt|resolv|gcc_s|stdc\+\+)\.so|ld-linux|libcuda|libcublas|libcurand|libcudart|libnvrtc|libnccl' |
         xargs -r -I{} cp -L {} "$out/lib/"
-    # PyTorch's benchmark and the Marmousi reference data, where this checkout has them beside it.
+    # PyTorch's benchmark, where this checkout has it beside it.
     if [ -d ../shared/bench ]; then
         mkdir -p "$out/bench" && cp ../shared/bench/unet_bench.py ../shared/bench/benchutil.py "$out/bench/"
-    fi
-    if [ -d ../shared/data/marmousi-70x190 ]; then
-        mkdir -p "$out/data" && cp -r ../shared/data/marmousi-70x190 "$out/data/"
     fi
     du -sh "$out"
 fi

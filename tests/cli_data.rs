@@ -14,7 +14,7 @@ fn velprior(args: &[&str]) -> Output {
 
 fn shared(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
+        .join("data/reference")
         .join(rel)
         .display()
         .to_string()
@@ -192,6 +192,12 @@ fn bad_inputs_fail_cleanly() {
         "NaN",
         &out,
     );
+    // A missing file: the OS error once (catches it repeated by the error chain).
+    let missing = dir.path().join("nope.npy");
+    let r = velprior(&["data", "import", s(&missing), "-o", o]);
+    assert_clean_failure(&r, "nope.npy: No such file or directory", &out);
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(stderr.matches("No such file").count(), 1, "{stderr}");
     let npy_short = dir.path().join("short.npy");
     std::fs::write(&npy_short, &bytes[..bytes.len() - 6]).unwrap();
     assert_clean_failure(
@@ -286,4 +292,22 @@ fn quickstart_writes_a_run_folder() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["corpus"]["models"], 64);
+}
+
+/// Logs written to a pipe carry no ANSI colour codes (colour only on a terminal).
+#[test]
+fn logs_to_a_pipe_are_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.h5");
+    let r = Command::new(env!("CARGO_BIN_EXE_velprior"))
+        .args(["data", "synth", "-f", "flatvel", "-n", "2", "-o", s(&out)])
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success() && stderr.contains("INFO"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "ANSI escape in piped logs: {stderr:?}"
+    );
 }

@@ -256,3 +256,20 @@ fn a_run_that_cannot_start_writes_nothing() {
     one_error_line(&out, "missing.h5");
     assert!(!dir.path().join("run").exists(), "a run folder was written");
 }
+
+/// Models smaller than the UNet's downsampling factor are refused with the minimum size.
+/// Catches a corpus of tiny models training without complaint.
+#[test]
+fn models_smaller_than_the_unet_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c.h5");
+    flatvel_corpus(&corpus, 4, "8x8");
+    let cfg = tiny_config(dir.path(), &corpus);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("channel_mult = [1, 2]", "channel_mult = [1, 2, 2, 2, 2]");
+    std::fs::write(&cfg, text).unwrap();
+    let out = velprior(&["train", "--config", cfg.to_str().unwrap()]);
+    one_error_line(&out, "need at least 16x16");
+    assert!(!dir.path().join("run").exists());
+}

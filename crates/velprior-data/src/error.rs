@@ -8,12 +8,12 @@ pub type Result<T> = std::result::Result<T, DataError>;
 /// Everything that can go wrong reading, writing, generating or drawing velocity models.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    /// A file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    /// A file could not be opened, read or written. The OS error is part of the message, not a
+    /// `source`, so that error chains print it once.
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The HDF5 library refused an operation on a file.
     #[error("{path}: {message}")]
@@ -34,7 +34,7 @@ impl DataError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }
     }
 

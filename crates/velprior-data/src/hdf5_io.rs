@@ -132,6 +132,14 @@ impl CorpusReader {
                 self.shape[0]
             )));
         }
+        let [_, h, w] = self.shape;
+        crate::memory::check_models_fit(
+            &self.context(),
+            count,
+            h,
+            w,
+            "read fewer models (e.g. --count), cut patches (velprior data import --patch) or use smaller models",
+        )?;
         let data: Vec<f32> = match self.layout {
             Layout::Single => self.dataset.read_raw::<f32>().map_err(|e| self.err(e))?,
             Layout::Stack => self.read3(s![start..end, .., ..])?,
@@ -143,7 +151,6 @@ impl CorpusReader {
                 a.into_raw_vec_and_offset().0
             }
         };
-        let [_, h, w] = self.shape;
         validate_velocities(&data, [count, h, w], &self.context())?;
         Ok(data)
     }

@@ -9,6 +9,7 @@ pub mod corpus;
 pub mod error;
 pub mod hdf5_io;
 pub mod import;
+pub mod memory;
 pub mod normalise;
 pub mod render;
 pub mod run_dir;

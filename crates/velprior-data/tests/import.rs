@@ -8,7 +8,7 @@ use velprior_data::transform::PatchSpec;
 
 fn shared_data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../data/reference")
         .join(rel)
 }
 

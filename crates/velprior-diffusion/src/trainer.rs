@@ -120,6 +120,15 @@ impl Trainer {
     /// the same initial weights, batches and noise on every device (all drawn on the host).
     pub fn new(cfg: TrainConfig, device: &Device) -> Result<Trainer> {
         let reader = CorpusReader::open(&cfg.data.corpus, Some(&cfg.data.dataset))?;
+        let [_, h, w] = reader.shape();
+        let factor = 1usize << (cfg.model.levels() - 1);
+        if h < factor || w < factor {
+            return Err(DiffusionError::invalid(format!(
+                "{}: models of {h}x{w} are smaller than the UNet's downsampling factor: its {} levels need at least {factor}x{factor}; use fewer [model] channel_mult entries or larger models",
+                cfg.data.corpus.display(),
+                cfg.model.levels()
+            )));
+        }
         let norm = Normalisation::new(cfg.data.vmin, cfg.data.vmax)?;
         let schedule = cfg.diffusion.schedule()?;
         let seed = cfg.train.seed;

@@ -232,6 +232,13 @@ fn parameters_of(spec: &SynthSpec, values: Vec<f32>) -> Option<Parameters> {
 pub fn generate(spec: &SynthSpec) -> Result<Corpus> {
     spec.check()?;
     let [h, w] = spec.model_shape();
+    crate::memory::check_models_fit(
+        "synthetic corpus",
+        spec.n,
+        h,
+        w,
+        "generate fewer or smaller models (or straight to a file, as `velprior data synth` does)",
+    )?;
     let (velocity, params) = generate_block(spec, 0, spec.n);
     let corpus = Corpus::new(velocity, [spec.n, h, w], spec.meta())?;
     match parameters_of(spec, params) {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Path of a file under the shared reference data directory.
 pub fn data_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
+        .join("../../data/reference")
         .join(rel)
 }
 
