@@ -5,20 +5,7 @@
 
 mod common;
 
-use common::{s, velprior};
-
-fn one_error_line(out: &std::process::Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && !stderr.contains("panicked"),
-        "{stderr}"
-    );
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
-    assert!(
-        lines.len() == 1 && lines[0].contains(needle),
-        "'{needle}' not in: {stderr}"
-    );
-}
+use common::{one_error_line, s, velprior};
 
 #[cfg(not(feature = "cuda"))]
 #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::flatvel_corpus;
+use common::{flatvel_corpus, one_error_line};
 
 fn velprior(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_velprior"))
@@ -21,19 +21,6 @@ fn ok(out: &Output) {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn one_error_line(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && !stderr.contains("panicked"),
-        "{stderr}"
-    );
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
-    assert!(
-        lines.len() == 1 && lines[0].contains(needle),
-        "'{needle}' not in: {stderr}"
     );
 }
 

@@ -43,6 +43,20 @@ pub fn ok(out: &Output) {
     );
 }
 
+/// Asserts a clean failure: non-zero exit, no panic, exactly one `error` line, naming `needle`.
+pub fn one_error_line(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+    assert!(
+        lines.len() == 1 && lines[0].contains(needle),
+        "'{needle}' not in: {stderr}"
+    );
+}
+
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
