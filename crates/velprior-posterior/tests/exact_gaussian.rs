@@ -1,4 +1,4 @@
-//! MCMC baselines against a closed-form posterior: linear operator (m/s), Gaussian prior in
+//! MCMC baselines (MALA, random-walk Metropolis, ULA) against a closed-form posterior: linear operator (m/s), Gaussian prior in
 //! normalised units, Gaussian noise. Tolerances (stated): every posterior mean within 0.1
 //! posterior std, every covariance entry within 0.1 √(Σ_ii Σ_jj) of the exact values; with
 //! the chains below the Monte-Carlo standard error of a mean is ≈ 0.02–0.03 std, so a failure
@@ -165,4 +165,63 @@ fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
         chain.acceptance_rate
     );
     check(&chain.samples, &exact, "MALA, fitted Gaussian prior");
+}
+
+/// ULA's stationary law on a Gaussian target N(μ, Σ) is known: with x' = x + h∇log π + √(2h)ξ
+/// the mean stays μ and, along each eigenvector of Σ (eigenvalue λ), the variance becomes
+/// λ / (1 − h/(2λ)): an O(h) bias. At h = λ_min (twice the variance along that eigenvector) the
+/// chain must match that biased law and miss the exact posterior by more than the tolerance; at
+/// h = λ_min/32 the bias is within it. Catches a ULA
+/// that secretly corrects itself (MALA), a wrong noise scale (√h instead of √(2h)) or drift.
+#[test]
+fn ula_has_the_closed_form_o_h_bias_that_shrinks_with_the_step() {
+    let c = case();
+    let problem = Problem::new(
+        &c.op,
+        &c.data,
+        Normalisation::new(1000.0, 3000.0).unwrap(),
+        SIGMA2,
+    )
+    .unwrap();
+    let target = PosteriorTarget {
+        prior: &c.prior,
+        problem: &problem,
+    };
+    let (mu, sigma) = &c.exact;
+    let eig = nalgebra::SymmetricEigen::new(sigma.clone());
+    let lambda_min = eig.eigenvalues.min();
+    let ula_cov = |h: f64| {
+        let inflated = eig.eigenvalues.map(|l| l / (1.0 - h / (2.0 * l)));
+        &eig.eigenvectors
+            * nalgebra::DMatrix::from_diagonal(&inflated)
+            * eig.eigenvectors.transpose()
+    };
+    for (h, biased) in [(lambda_min, true), (lambda_min / 32.0, false)] {
+        // Steps scale with the slowest direction's relaxation time λ_max / h.
+        let relax = (eig.eigenvalues.max() / h).ceil() as usize;
+        let cfg = ChainConfig {
+            step: h,
+            samples: 20_000,
+            burn_in: 20 * relax,
+            thin: relax.div_ceil(4).max(1),
+        };
+        let chain = langevin(&target, &[0.0; D], &cfg, false, 13, &mut NoObserver).unwrap();
+        assert_eq!(chain.acceptance_rate, 1.0, "ULA takes every proposal");
+        let law = (mu.clone(), ula_cov(h));
+        check(
+            &chain.samples,
+            &law,
+            &format!("ULA h = {h:.2e} vs its stationary law"),
+        );
+        let (_, cov) = moments(&chain.samples, D);
+        let off = cov_error(&cov, sigma);
+        if biased {
+            assert!(
+                off > 0.1,
+                "ULA at h = {h:.2e} shows no O(h) bias ({off:.3})"
+            );
+        } else {
+            assert!(off < 0.1, "ULA at h = {h:.2e} still biased by {off:.3}");
+        }
+    }
 }
