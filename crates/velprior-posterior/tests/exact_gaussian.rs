@@ -1,5 +1,5 @@
-//! MCMC baselines (MALA, random-walk Metropolis, ULA) against a closed-form posterior: linear operator (m/s), Gaussian prior in
-//! normalised units, Gaussian noise. Tolerances (stated): every posterior mean within 0.1
+//! MCMC baselines (MALA, random-walk Metropolis, ULA) against a closed-form posterior: linear
+//! operator (m/s), Gaussian prior in normalised units, Gaussian noise. Tolerances (stated): every posterior mean within 0.1
 //! posterior std, every covariance entry within 0.1 √(Σ_ii Σ_jj) of the exact values; with
 //! the chains below the Monte-Carlo standard error of a mean is ≈ 0.02–0.03 std, so a failure
 //! is a real bias, not noise.
