@@ -66,10 +66,15 @@ fn tiny_mad_runs_every_loop() {
                     (Some(real), Some(12 - real))
                 );
             }
-            for key in ["precision", "recall"] {
-                let v = p["scores"][key].as_f64().unwrap();
-                assert!((0.0..=1.0).contains(&v), "{key} {v}");
-            }
+            // Samples of the tiny, barely trained priors never lie inside the held-out manifold
+            // as often as real models do (catches precision computed against the samples' own
+            // manifold, or real and generated roles swapped).
+            let precision = p["scores"]["precision"].as_f64().unwrap();
+            let real = summary["real_reference"]["precision"].as_f64().unwrap();
+            assert!(
+                precision < real,
+                "{kind} generation {g}: precision {precision} >= real {real}"
+            );
         }
     }
     // The real training models lie inside the held-out manifold far more often than the
