@@ -60,19 +60,18 @@ fn planted_copies_are_all_found_and_flagged_and_fresh_models_are_not() {
     let fresh = corpus(100, 99);
     let (gu, carlini, siahkoohi, _) = fractions(&fresh, &train, d);
     eprintln!("fresh models flagged: gu {gu} carlini {carlini} siahkoohi {siahkoohi}");
-    // Gu's ratio flags no fresh model. The mean ratios compare d1 with the mean distance to
-    // the next 49 models, which on a low-diversity family of 200 models spans far
-    // neighbours: measured here 8 % of fresh models below 0.5 and 50 % below 0.7, the
-    // false-positive floor a report shows through its held-out models.
+    // Gu's ratio, the specific one, flags (almost) no fresh model. The mean ratios compare d1
+    // with the mean distance to the next 49 models, which on a low-diversity family of 200
+    // models spans far neighbours, so they flag some fresh models (the false-positive floor a
+    // report shows through its held-out models) but, unlike for the copies, not all. By
+    // definition d1/d2 < 1/3 implies d1/mean(d2..d50) < 1/3, so each criterion's flags contain
+    // the stricter one's: catches a criterion computed on the wrong neighbours.
     assert!(gu <= 0.02, "fresh flagged by d1/d2 < 1/3: {gu}");
     assert!(
-        carlini <= 0.15,
-        "fresh flagged by the mean ratio < 0.5: {carlini}"
+        gu <= carlini && carlini <= siahkoohi,
+        "flags not nested: {gu} {carlini} {siahkoohi}"
     );
-    assert!(
-        siahkoohi < 0.8,
-        "fresh flagged by the mean ratio < 0.7: {siahkoohi}"
-    );
+    assert!(siahkoohi < 1.0, "every fresh model flagged by the mean ratio < 0.7");
 }
 
 #[test]
