@@ -23,9 +23,9 @@ use velprior_posterior::{NoObserver, Problem};
 /// here (stated in the README) are: largest mean error ≈ 0.99 posterior std (the prior mean is
 /// 1.07 std away: DPS barely moves towards the data at this ζ) and total variance ≈ 0.76 of the
 /// exact one. ζ = 0.1 gives 2.7 std / 0.94, ζ = 0.3 gives 9.0 std / 1.00: the residual-normalised
-/// step does not shrink as the fit improves, so a larger ζ overshoots. The test keeps them inside a band around those.
+/// step does not shrink as the fit improves, so a larger ζ overshoots.
 #[test]
-fn dps_bias_against_the_exact_gaussian_posterior_is_as_measured() {
+fn dps_moves_from_the_prior_towards_the_exact_gaussian_posterior() {
     let d = 4;
     let a = random_matrix(3, d, 1) / 1000.0;
     let mean0 = vec![0.1, -0.2, 0.0, 0.3];
@@ -67,18 +67,21 @@ fn dps_bias_against_the_exact_gaussian_posterior_is_as_measured() {
     eprintln!(
         "DPS: mean bias {mean_bias:.3} posterior std (prior mean is {prior_gap:.3} away), variance ratio {var_ratio:.3}"
     );
+    // The data must move the samples from the prior towards the exact posterior: their mean
+    // nearer the posterior mean than the prior mean is (Monte-Carlo error of the mean ≈ 0.02
+    // posterior std here), and their spread below the prior's. Catches DPS that ignores the
+    // data (a sampler of the prior) or steps away from it.
     assert!(
-        (MEAN_BIAS.0..MEAN_BIAS.1).contains(&mean_bias),
-        "DPS mean bias {mean_bias:.3} outside {MEAN_BIAS:?}"
+        mean_bias < prior_gap,
+        "DPS mean {mean_bias:.3} posterior std from the posterior mean, the prior mean {prior_gap:.3}"
     );
     assert!(
-        (VAR_RATIO.0..VAR_RATIO.1).contains(&var_ratio),
-        "DPS variance ratio {var_ratio:.3} outside {VAR_RATIO:?}"
+        cv.trace() < cov0.trace(),
+        "DPS total variance {} not below the prior's {}",
+        cv.trace(),
+        cov0.trace()
     );
 }
-
-const MEAN_BIAS: (f64, f64) = (0.8, 1.2);
-const VAR_RATIO: (f64, f64) = (0.65, 0.85);
 
 /// ∇_{x_t} ‖r(x̂_0(x_t))‖² through a (random, seeded) UNet against a central difference along a
 /// random direction; also shows the 1/√ᾱ approximation differs from it.

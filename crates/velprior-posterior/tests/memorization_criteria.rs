@@ -71,7 +71,10 @@ fn planted_copies_are_all_found_and_flagged_and_fresh_models_are_not() {
         gu <= carlini && carlini <= siahkoohi,
         "flags not nested: {gu} {carlini} {siahkoohi}"
     );
-    assert!(siahkoohi < 1.0, "every fresh model flagged by the mean ratio < 0.7");
+    assert!(
+        siahkoohi < 1.0,
+        "every fresh model flagged by the mean ratio < 0.7"
+    );
 }
 
 #[test]
