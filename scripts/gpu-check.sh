@@ -16,8 +16,9 @@
 #      --candle-ops for candle's own conv), alternated with PyTorch's unet_bench.py --device
 #      cuda (eager; --compile last, at most 60 s)
 #   5. the 70x70 Marmousi-style prior (priors/marmousi70/config.toml): 20,000 models generated,
-#      up to 2,000 training steps on the GPU (150 s), 64 DDPM and 128 DDIM-50 samples; its EMA
-#      weights, metadata, metrics and samples are left in OUT
+#      up to 2,000 training steps on the GPU (150 s), 64 DDPM and 128 DDIM-50 samples scored by
+#      `velprior evaluate` against 512 fresh models; its EMA weights, metadata, metrics and
+#      samples are left in OUT
 #   6. RED-diff on Marmousi 70x190 (50 iterations) with the prior on the GPU and on the CPU
 # OUT defaults to $OUT (the device tool's folder) or /tmp/gpu-check. PyTorch's figures need
 # python3 with torch; unet_bench.py and benchutil.py are read from PACK/bench/ (its timestep
@@ -167,6 +168,12 @@ if want 5; then
         --seed 1 -o "$out/samples-ddpm.h5" --png "$out/samples-ddpm.png"
     run 5-sample-ddim50 "$V" sample --checkpoint "$ck" --device cuda -n 128 --batch 128 --steps 50 \
         --seed 1 -o "$out/samples-ddim50.h5"
+    "$V" data synth -f marmousi -n 512 --size 70x70 --seed 99 -o "$work/held.h5" >"$logs/5-held.log" 2>&1
+    for s in ddpm ddim50; do
+        run "5-evaluate-$s" "$V" evaluate --samples "$out/samples-$s.h5" --test "$work/held.h5" \
+            -o "$work/eval-$s"
+        indent <(grep -E '^(set|samples|real|precision)' "$logs/5-evaluate-$s.log")
+    done
     run 5-export python3 - "$ck" "$out/prior.safetensors" <<'PY'
 import sys
 from safetensors.numpy import load_file, save_file
