@@ -57,8 +57,7 @@ pub(crate) fn read_model(path: &Path) -> Result<(ModelShape, Vec<f32>)> {
 pub fn run(a: FwiArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("{}: cannot read config", a.config.display()))?;
-    let mut cfg: FwiConfig = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", a.config.display(), e.message().trim()))?;
+    let mut cfg: FwiConfig = velprior_data::toml_file::parse_toml(&text, &a.config)?;
     if let Some(n) = a.iterations {
         cfg.iterations = n;
     }

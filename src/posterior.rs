@@ -152,8 +152,7 @@ fn execute(
     device: &Device,
     work: Work,
 ) -> Result<()> {
-    let cfg = PosteriorConfig::from_toml_str(text)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;
+    let cfg = PosteriorConfig::from_toml(text, config)?;
     let prior = AnyPrior::load(&cfg.prior, device)
         .with_context(|| format!("{}: prior", config.display()))?;
     let norm = prior.meta().normalisation;

@@ -18,6 +18,7 @@ pub mod shard_set;
 pub mod split;
 pub mod stats;
 pub mod synth;
+pub mod toml_file;
 pub mod transform;
 
 pub use corpus::{Corpus, CorpusMeta, Parameters};

@@ -230,15 +230,11 @@ impl TrainConfig {
     }
 }
 
-/// Parses TOML text into `T`; errors name `origin`, the line and the offending key.
+/// Parses TOML text into `T` (`velprior_data::toml_file::parse_toml`); errors name `origin`,
+/// the line and the offending key.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, origin: &Path) -> Result<T> {
-    toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-        DiffusionError::Config(format!("{}{at}: {}", origin.display(), e.message().trim()))
-    })
+    velprior_data::toml_file::parse_toml(text, origin)
+        .map_err(|e| DiffusionError::Config(e.to_string()))
 }
 
 /// A `velprior train` config of any prior kind, chosen by its top-level `kind` key.

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use velprior_physics::fwi::{AcquisitionConfig, FwiFiles};
 use velprior_physics::{Misfit, SolverConfig, Storage};
 
+use crate::Result;
 pub use crate::method::MethodConfig;
-use crate::{PosteriorError, Result};
 
 /// A complete posterior experiment; unknown keys are rejected.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,8 +44,8 @@ fn default_stride() -> [usize; 2] {
 }
 
 impl PosteriorConfig {
-    /// Parses TOML; errors name the key and are one line.
-    pub fn from_toml_str(text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| PosteriorError::invalid(e.message().trim().to_string()))
+    /// Parses TOML read from `origin`; errors name the file, the line and the key, in one line.
+    pub fn from_toml(text: &str, origin: &std::path::Path) -> Result<Self> {
+        Ok(velprior_data::toml_file::parse_toml(text, origin)?)
     }
 }

@@ -106,11 +106,7 @@ pub struct MadConfig {
 impl MadConfig {
     /// Reads and checks a config file; errors name the file and key.
     pub fn load(path: &Path) -> Result<MadConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            PosteriorError::invalid(format!("{}: cannot read ({e})", path.display()))
-        })?;
-        let cfg: MadConfig = toml::from_str(&text)
-            .map_err(|e| PosteriorError::invalid(format!("{}: {}", path.display(), e.message())))?;
+        let cfg: MadConfig = velprior_data::toml_file::load_toml(path)?;
         let bad = |key: &str, why: &str| {
             Err(PosteriorError::invalid(format!(
                 "{}: {key} {why}",
