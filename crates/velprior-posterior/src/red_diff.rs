@@ -3,12 +3,11 @@
 //! of RED-DiffEq (Shan et al. 2026): no reverse chain, plain optimisation of
 //! misfit(x) + λ·mean(sg[ε̂(x_t, t) − ε] · x), a fresh random t and ε every iteration.
 
-use candle_core::Tensor;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use velprior_diffusion::Denoiser;
 use velprior_diffusion::noise::standard_normal;
-use velprior_diffusion::{Denoiser, NoiseLevel};
 use velprior_kernels::Schedule;
 use velprior_physics::fwi::adam::Adam;
 
@@ -55,16 +54,6 @@ pub fn red_diff_objective(
     Ok((f, lambda * reg / d, g))
 }
 
-/// Noised copies x_t = √ᾱ x + σ ε of a batch at one level per sample.
-fn q_sample(x: &Tensor, eps: &Tensor, levels: &[NoiseLevel]) -> Result<Tensor> {
-    let a: Vec<f64> = levels.iter().map(|l| l.alpha_bar.sqrt()).collect();
-    let s: Vec<f64> = levels.iter().map(NoiseLevel::sigma).collect();
-    let dev = x.device();
-    let a = velprior_diffusion::noise::per_sample(&a, dev)?;
-    let s = velprior_diffusion::noise::per_sample(&s, dev)?;
-    Ok((x.broadcast_mul(&a)? + eps.broadcast_mul(&s)?)?)
-}
-
 /// RED-diff from `start` (normalised, one model): `cfg.iterations` Adam steps on
 /// [`red_diff_objective`], each with t ~ U{t_min·T … t_max·T} and ε ~ N(0, I) per sample,
 /// x clipped to [−1, 1]. Returns `cfg.samples` models (normalised) concatenated.
@@ -95,12 +84,15 @@ pub fn red_diff(
         .map(|_| Adam::new(d, cfg.lr, 0.9, 0.999, 1e-8))
         .collect();
     for it in 0..cfg.iterations {
-        let levels = (0..n)
-            .map(|_| level(schedule, rng.random_range(k_lo..=k_hi)))
+        let steps: Vec<usize> = (0..n).map(|_| rng.random_range(k_lo..=k_hi)).collect();
+        let levels = steps
+            .iter()
+            .map(|&k| level(schedule, k))
             .collect::<Result<Vec<_>>>()?;
         let x = to_batch(&xs.concat(), n, shape, model.device())?;
         let eps = standard_normal(&mut rng, x.dims(), x.device())?;
-        let eps_hat = to_models(&model.predict_eps(&q_sample(&x, &eps, &levels)?, &levels)?)?;
+        let x_t = velprior_kernels::q_sample(&x, &eps, &steps[..], schedule)?;
+        let eps_hat = to_models(&model.predict_eps(&x_t, &levels)?)?;
         let eps = to_models(&eps)?;
         let mut record = (0.0, 0.0);
         for (i, (x, adam)) in xs.iter_mut().zip(&mut adams).enumerate() {
