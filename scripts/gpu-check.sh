@@ -174,15 +174,7 @@ if want 5; then
             -o "$work/eval-$s"
         indent <(grep -E '^(set|samples|real|precision)' "$logs/5-evaluate-$s.log")
     done
-    run 5-export python3 - "$ck" "$out/prior.safetensors" <<'PY'
-import sys
-from safetensors.numpy import load_file, save_file
-t = load_file(sys.argv[1])
-ema = {k: v for k, v in t.items() if k.startswith("ema.")}
-save_file(ema, sys.argv[2])
-print(f"{len(ema)} EMA tensors, {sum(v.size for v in ema.values())} parameters")
-PY
-    cp "$ck.json" "$out/prior.safetensors.json" 2>/dev/null
+    run 5-export "$V" export --checkpoint "$ck" -o "$out/prior.safetensors"
     cp runs/prior-marmousi70/metrics.jsonl "$out/prior-metrics.jsonl" 2>/dev/null
 fi
 

@@ -6,6 +6,7 @@
 mod ae;
 mod data;
 mod evaluate;
+mod export;
 mod fwi;
 mod mad;
 mod memorization;
@@ -47,6 +48,8 @@ enum Command {
     /// Score a prior's samples against held-out real models of its family: precision/recall,
     /// Fréchet PCA distance, velocity W1, steps, memorised fraction, beside real models' scores.
     Evaluate(evaluate::EvaluateArgs),
+    /// Write the EMA weights of a diffusion checkpoint, with its metadata, as a prior to ship.
+    Export(export::ExportArgs),
     /// Regularised-autoencoder prior: encode, decode, latent sweep/walk/scatter, and the
     /// two-layer teaching experiment.
     #[command(subcommand)]
@@ -88,6 +91,7 @@ fn main() {
         Command::Train(args) => train::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Export(args) => export::run(args),
         Command::Ae(cmd) => ae::run(cmd),
         Command::Fwi(args) => fwi::run(args),
         Command::Memorization(args) => memorization::run(args),

@@ -260,3 +260,51 @@ fn models_smaller_than_the_unet_are_refused() {
     one_error_line(&out, "need at least 16x16");
     assert!(!dir.path().join("run").exists());
 }
+
+/// `velprior export` keeps the EMA weights and the metadata: the export samples the same
+/// models as the training checkpoint (catches metadata lost on the way, or the raw weights
+/// exported instead of the EMA ones), and is a fraction of its size.
+#[test]
+fn exported_priors_sample_like_their_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = common::tiny_prior(dir.path());
+    let prior = dir.path().join("prior.safetensors");
+    ok(&velprior(&[
+        "export",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "-o",
+        prior.to_str().unwrap(),
+    ]));
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert!(
+        size(&prior) * 3 < size(&ckpt),
+        "{} vs {}",
+        size(&prior),
+        size(&ckpt)
+    );
+    let draw = |ck: &Path, out: &str| {
+        let o = dir.path().join(out);
+        ok(&velprior(&[
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "-n",
+            "2",
+            "--steps",
+            "3",
+            "-o",
+            o.to_str().unwrap(),
+        ]));
+        common::corpus_bits(&o).0
+    };
+    assert_eq!(draw(&ckpt, "a.h5"), draw(&prior, "b.h5"));
+    let out = velprior(&[
+        "export",
+        "--checkpoint",
+        "nope.safetensors",
+        "-o",
+        "x.safetensors",
+    ]);
+    one_error_line(&out, "nope.safetensors");
+}

@@ -11,6 +11,7 @@ pub mod data_parallel;
 pub mod denoiser;
 pub mod ema;
 pub mod error;
+pub mod export;
 pub mod noise;
 pub mod objective;
 pub mod optim;
