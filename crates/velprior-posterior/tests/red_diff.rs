@@ -102,44 +102,19 @@ fn patch_denoiser_reproduces_a_pixelwise_denoiser() {
     }
 }
 
-/// The linear problem of `fits_a_linear_problem`: 2×2 models observed through A = I/1000 (each
-/// cell in km/s), noise-free data of `truth`; a Gaussian prior (oracle) centred elsewhere.
-fn linear_case() -> (MatrixOperator, Vec<f32>, [f32; 4], GaussianOracle, Vec<f32>) {
-    let op = MatrixOperator {
-        shape: ModelShape::new(2, 2),
-        a: nalgebra::DMatrix::identity(4, 4) / 1000.0,
-    };
-    let truth = [0.5f32, -0.3, 0.2, 0.6];
-    let norm = Normalisation::new(1000.0, 3000.0).unwrap();
-    let mut v = truth.to_vec();
-    norm.denormalise(&mut v);
-    let observed: Vec<f32> = v.iter().map(|x| x / 1000.0).collect();
-    let mean0 = [0.0f64, 0.1, -0.1, 0.0];
-    let oracle = GaussianOracle::new(&mean0, random_cov(4, 3).transpose().as_slice()).unwrap();
-    (
-        op,
-        observed,
-        truth,
-        oracle,
-        mean0.iter().map(|&m| m as f32).collect(),
-    )
-}
-
-fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).powi(2))
-        .sum::<f32>()
-        .sqrt()
-}
-
 /// RED-diff on a well-posed linear problem with noise-free data and a weak regulariser must
 /// carry the prior mean most of the way to the model that explains the data. Catches a data
 /// gradient of the wrong sign or scale, or a run that returns its start.
 #[test]
 fn red_diff_fits_a_linear_problem() {
     use velprior_posterior::red_diff::{RedDiffConfig, red_diff};
-    let (op, observed, truth, oracle, start) = linear_case();
+    let LinearCase {
+        op,
+        observed,
+        truth,
+        oracle,
+        start,
+    } = linear_case();
     let problem = Problem::new(
         &op,
         &observed,

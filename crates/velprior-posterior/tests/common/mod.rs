@@ -1,5 +1,5 @@
-//! Shared pieces of the posterior tests: a dense linear operator, a Gaussian log-density and
-//! the closed-form posterior of a linear-Gaussian problem.
+//! Shared pieces of the posterior tests: a dense linear operator, a Gaussian log-density, the
+//! closed-form posterior of a linear-Gaussian problem, and a noise-free linear case.
 
 #![allow(dead_code)]
 
@@ -143,4 +143,48 @@ pub fn cov_error(a: &DMatrix<f64>, b: &DMatrix<f64>) -> f64 {
         }
     }
     worst
+}
+
+/// A well-posed linear problem with a known answer: 2×2 models observed through A = I/1000 (each
+/// cell in km/s), noise-free data of `truth` (normalised units, range 1000–3000 m/s), and a
+/// Gaussian prior (oracle) centred elsewhere, at `start`.
+pub struct LinearCase {
+    pub op: MatrixOperator,
+    pub observed: Vec<f32>,
+    pub truth: [f32; 4],
+    pub oracle: velprior_diffusion::oracles::GaussianOracle,
+    pub start: Vec<f32>,
+}
+
+pub fn linear_case() -> LinearCase {
+    let op = MatrixOperator {
+        shape: ModelShape::new(2, 2),
+        a: DMatrix::identity(4, 4) / 1000.0,
+    };
+    let truth = [0.5f32, -0.3, 0.2, 0.6];
+    let mut v = truth.to_vec();
+    velprior_data::Normalisation::new(1000.0, 3000.0)
+        .unwrap()
+        .denormalise(&mut v);
+    let mean0 = [0.0f64, 0.1, -0.1, 0.0];
+    LinearCase {
+        op,
+        observed: v.iter().map(|x| x / 1000.0).collect(),
+        truth,
+        oracle: velprior_diffusion::oracles::GaussianOracle::new(
+            &mean0,
+            random_cov(4, 3).transpose().as_slice(),
+        )
+        .unwrap(),
+        start: mean0.iter().map(|&m| m as f32).collect(),
+    }
+}
+
+/// Euclidean distance of two models.
+pub fn distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f32>()
+        .sqrt()
 }
