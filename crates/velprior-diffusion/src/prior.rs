@@ -85,8 +85,8 @@ pub enum AnyPrior {
 }
 
 impl AnyPrior {
-    /// Opens the checkpoint at `path`, whatever prior it holds; a diffusion prior's network is
-    /// placed on `device` (the autoencoder and Gaussian priors compute on the host).
+    /// Opens the checkpoint at `path`, whatever prior it holds; a diffusion or autoencoder
+    /// prior's network is placed on `device` (the Gaussian prior computes on the host).
     pub fn load(path: &Path, device: &Device) -> Result<AnyPrior> {
         let (meta, tensors) = load_checkpoint(path, device)?;
         Ok(match meta.kind {
