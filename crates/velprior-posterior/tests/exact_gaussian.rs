@@ -48,6 +48,17 @@ fn case() -> Case {
     }
 }
 
+/// The case's likelihood: velocities 1000–3000 m/s, noise variance SIGMA2.
+fn problem(c: &Case) -> Problem<'_> {
+    Problem::new(
+        &c.op,
+        &c.data,
+        Normalisation::new(1000.0, 3000.0).unwrap(),
+        SIGMA2,
+    )
+    .unwrap()
+}
+
 fn check(samples: &[f32], exact: &(DVector<f64>, nalgebra::DMatrix<f64>), what: &str) {
     let (mean, cov) = moments(samples, D);
     let (em, ec) = (
@@ -68,13 +79,7 @@ fn check(samples: &[f32], exact: &(DVector<f64>, nalgebra::DMatrix<f64>), what: 
 #[test]
 fn mala_matches_the_closed_form_posterior() {
     let c = case();
-    let problem = Problem::new(
-        &c.op,
-        &c.data,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        SIGMA2,
-    )
-    .unwrap();
+    let problem = problem(&c);
     let target = PosteriorTarget {
         prior: &c.prior,
         problem: &problem,
@@ -93,13 +98,7 @@ fn mala_matches_the_closed_form_posterior() {
 #[test]
 fn random_walk_metropolis_matches_the_closed_form_posterior() {
     let c = case();
-    let problem = Problem::new(
-        &c.op,
-        &c.data,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        SIGMA2,
-    )
-    .unwrap();
+    let problem = problem(&c);
     let target = PosteriorTarget {
         prior: &c.prior,
         problem: &problem,
@@ -142,13 +141,7 @@ fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
     let cvec = a * DVector::from_element(D, 2000.0);
     let d = DVector::from_iterator(c.data.len(), c.data.iter().map(|&v| f64::from(v)));
     let exact = linear_gaussian_posterior(&fitted_gaussian, &b, &cvec, &d, SIGMA2);
-    let problem = Problem::new(
-        &c.op,
-        &c.data,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        SIGMA2,
-    )
-    .unwrap();
+    let problem = problem(&c);
     let target = PosteriorTarget {
         prior: &fitted,
         problem: &problem,
@@ -176,13 +169,7 @@ fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
 #[test]
 fn ula_has_the_closed_form_o_h_bias_that_shrinks_with_the_step() {
     let c = case();
-    let problem = Problem::new(
-        &c.op,
-        &c.data,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        SIGMA2,
-    )
-    .unwrap();
+    let problem = problem(&c);
     let target = PosteriorTarget {
         prior: &c.prior,
         problem: &problem,

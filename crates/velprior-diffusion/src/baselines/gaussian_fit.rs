@@ -17,7 +17,7 @@ use velprior_nn::GaussianPrior;
 use crate::baselines::config::GaussianFitConfig;
 use crate::baselines::display::display_models;
 use crate::checkpoint::{
-    CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
+    CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, save_checkpoint,
 };
 use crate::error::{DiffusionError, Result};
 use crate::trainer::CHECKPOINT_FILE;
@@ -48,12 +48,6 @@ pub struct GaussianCheckpoint {
 }
 
 impl GaussianCheckpoint {
-    /// Loads the checkpoint at `path`.
-    pub fn load(path: &Path) -> Result<GaussianCheckpoint> {
-        let (meta, tensors) = load_checkpoint(path, &Device::Cpu)?; // host: nalgebra fit
-        GaussianCheckpoint::from_parts(meta, tensors, path)
-    }
-
     /// Builds it from a loaded checkpoint (`path` names it in errors).
     pub fn from_parts(
         meta: CheckpointMeta,
