@@ -1,6 +1,7 @@
 //! GPU check (not a test; run by `scripts/gpu-check.sh` on a machine with an NVIDIA GPU, from a
 //! `--features cuda` build): every fused op and a UNet forward + backward on the GPU against the
-//! CPU, and the fused sampler step's bandwidth against a device-to-device copy.
+//! CPU, memorization's nearest-neighbour search with its products on the GPU against the CPU's,
+//! and the fused sampler step's bandwidth against a device-to-device copy.
 //!
 //! ```text
 //! gpu_check [--device cuda:0] [--batch 4]
@@ -15,6 +16,7 @@ use candle_core::{Device, Tensor, Var};
 use velprior_kernels::device_check::compare_fused_ops;
 use velprior_kernels::{DdimStep, DeviceSpec, Schedule, ddim_step};
 use velprior_nn::{UNet, UNetConfig, with_candle_ops};
+use velprior_posterior::memorization::{InMemory, KnnOptions, Metric, knn};
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -190,6 +192,40 @@ fn sampler_bandwidth(gpu: &Device, tally: &mut Tally) -> Result<()> {
     Ok(())
 }
 
+/// 512 query models against 8,192 training models of 70×70 (L2, k = 5, and NCC, k = 1) with the
+/// products on the GPU and on the CPU: the same neighbours (the f64 re-rank decides near ties on
+/// both), and the time of each.
+fn knn_on_gpu(gpu: &Device, tally: &mut Tally) -> Result<()> {
+    let d = 70 * 70;
+    let cpu = Device::Cpu; // host: the reference search
+    let draw =
+        |n: usize| -> Result<Vec<f32>> { Ok(Tensor::rand(-1f32, 1., n * d, &cpu)?.to_vec1()?) };
+    let (queries, train) = (draw(512)?, draw(8192)?);
+    let train = InMemory::new(&train, d)?;
+    for (metric, k) in [(Metric::L2, 5), (Metric::Ncc, 1)] {
+        let t0 = Instant::now();
+        let on_cpu = knn(&queries, &train, &KnnOptions::new(k, metric))?;
+        let t_cpu = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let on_gpu = knn(&queries, &train, &KnnOptions::new(k, metric).on(gpu))?;
+        let t_gpu = t0.elapsed().as_secs_f64();
+        let same = on_cpu
+            .indices
+            .iter()
+            .zip(&on_gpu.indices)
+            .filter(|(a, b)| a == b)
+            .count();
+        tally.check(
+            same == on_cpu.indices.len(),
+            format!(
+                "k-NN {metric:?} k={k}, 512 x 8192 models of 4900: {same}/{} neighbours as on the CPU; GPU {t_gpu:.2} s, CPU {t_cpu:.2} s",
+                on_cpu.indices.len()
+            ),
+        );
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let spec: String = arg("--device", "cuda:0".to_string());
     let batch: usize = arg("--batch", 4);
@@ -220,6 +256,7 @@ fn main() -> Result<()> {
     }
     unet_forward_backward(&gpu, batch, false, &mut tally)?;
     unet_forward_backward(&gpu, batch, true, &mut tally)?;
+    knn_on_gpu(&gpu, &mut tally)?;
     sampler_bandwidth(&gpu, &mut tally)?;
     println!(
         "gpu_check: {} passed, {} failed",

@@ -15,11 +15,15 @@
 #   4. throughput: the unet_bench UNet (bench_unet_train_step --device cuda, batch 16 and 64;
 #      --candle-ops for candle's own conv), alternated with PyTorch's unet_bench.py --device
 #      cuda (eager; --compile last, at most 60 s)
-#   5. the 70x70 Marmousi-style prior (priors/marmousi70/config.toml): 20,000 models generated,
-#      up to 2,000 training steps on the GPU (150 s), 64 DDPM and 128 DDIM-50 samples scored by
-#      `velprior evaluate` against 512 fresh models; its EMA weights, metadata, metrics and
-#      samples are left in OUT
+#   5. the shipped 70x70 priors (priors/marmousi70 and priors/openfwi70, and marmousi70 with
+#      v-prediction for the model card's comparison): 20,000 models of each corpus generated,
+#      the three trained side by side for what is left of VELPRIOR_GPU_BUDGET_S (default
+#      480 s, the whole run's target length), exported, and 128 samples of each (DDPM 1000
+#      steps, DDIM 50, DPM-Solver++ 25) scored by `velprior evaluate` against 512 fresh models;
+#      the EMA weights come back in OUT, metrics, metadata, DDPM samples and evaluations in
+#      OUT/results.tar; skipped when step 2 found GPU training wrong
 #   6. RED-diff on Marmousi 70x190 (50 iterations) with the prior on the GPU and on the CPU
+#      (run before step 5, which takes what time is left)
 # OUT defaults to $OUT (the device tool's folder) or /tmp/gpu-check. PyTorch's figures need
 # python3 with torch; unet_bench.py and benchutil.py are read from PACK/bench/ (its timestep
 # table is moved to the GPU here: the script as shipped builds it on the CPU).
@@ -31,7 +35,9 @@ out="$(realpath -m "${2:-${OUT:-/tmp/gpu-check}}")"
 steps=" ${VELPRIOR_GPU_STEPS:-1 2 3 4 5 6} "
 work="$(mktemp -d)"
 logs="$work/logs"
-mkdir -p "$out" "$logs"
+mkdir -p "$out" "$logs" "$work/results"
+# Step 5 sizes its training to end the whole run near this many seconds.
+budget="${VELPRIOR_GPU_BUDGET_S:-480}"
 : >"$out/summary.txt"
 want() { [[ "$steps" == *" $1 "* ]]; }
 
@@ -64,25 +70,29 @@ run() {
     else
         say "$name: FAIL ($((SECONDS - t0)) s): $(tail -n 3 "$logs/$name.log" | tr '\n' ' ' | cut -c1-300)"
         failed=$((failed + 1))
+        return 1
     fi
 }
 indent() { sed 's/^/   /' "$@" | tee -a "$out/summary.txt"; }
 
 say "machine: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader); CPU $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
-if LD_LIBRARY_PATH="$libpath" ldd "$pack/velprior" | grep -q 'not found'; then
+if LD_LIBRARY_PATH="$libpath" ldd "$pack/velprior" 2>/dev/null | grep -q 'not found'; then
     say "FAIL: missing libraries: $(LD_LIBRARY_PATH="$libpath" ldd "$pack/velprior" | grep 'not found' | tr '\n' ' ')"
     failed=$((failed + 1))
 fi
 
-# Step 5's corpus is generated on the CPU cores while steps 1-3 check correctness.
-corpus="runs/prior-marmousi70-corpus"
+# Step 5's corpora are generated on the CPU cores while steps 1-3 check correctness.
 if want 5; then
-    mkdir -p "$corpus"
-    (
-        "$V" data synth -f marmousi -n 20000 --size 70x70 --seed 11 -o "$corpus/corpus.h5" &&
-            "$V" data split "$corpus/corpus.h5" --train "$corpus/train.h5" --test "$corpus/test.h5" \
-                --test-fraction 0.05 --seed 0
-    ) >"$logs/5-corpus.log" 2>&1 &
+    for spec in "marmousi70 marmousi 11" "openfwi70 openfwi 12"; do
+        read -r name family seed <<<"$spec"
+        corpus="runs/prior-$name-corpus"
+        mkdir -p "$corpus"
+        (
+            "$V" data synth -f "$family" -n 20000 --size 70x70 --seed "$seed" -o "$corpus/corpus.h5" &&
+                "$V" data split "$corpus/corpus.h5" --train "$corpus/train.h5" \
+                    --test "$corpus/test.h5" --test-fraction 0.05 --seed 0
+        ) >"$logs/5-corpus-$name.log" 2>&1
+    done &
     corpus_pid=$!
 fi
 
@@ -101,7 +111,7 @@ if want 2; then
             configs/diffusion-cpu-quick.toml >"$work/train-$dev.toml"
         run "2-train-$dev" "$V" train --config "$work/train-$dev.toml" --device "$dev"
     done
-    run 2-train-compare python3 - "$work/train-cpu/metrics.jsonl" "$work/train-cuda/metrics.jsonl" <<'PY'
+    run 2-train-compare python3 - "$work/train-cpu/metrics.jsonl" "$work/train-cuda/metrics.jsonl" <<'PY' || gpu_training_ok=0
 import json, sys
 a, b = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
 rel = [abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(a[:20], b[:20])]
@@ -129,7 +139,7 @@ PY
     indent "$logs/3-sample-compare.log"
 fi
 
-[ -n "${corpus_pid:-}" ] && { wait "$corpus_pid" || say "5-corpus: FAIL: $(tail -n 3 "$logs/5-corpus.log" | tr '\n' ' ')"; }
+[ -n "${corpus_pid:-}" ] && { wait "$corpus_pid" || say "5-corpus: FAIL: $(cat "$logs"/5-corpus-*.log | tail -n 3 | tr '\n' ' ')"; }
 
 if want 4; then
     mkdir -p "$work/torch"
@@ -157,25 +167,9 @@ if want 4; then
     indent <(figures "$logs/4-velprior-b16.log")
     run 4-torch-eager-b16 torch_bench --batch 16 --infer-batch 64
     indent <(figures "$logs/4-torch-eager-b16.log")
-fi
-
-if want 5; then
-    # At most 150 s of training (checkpoints every 250 steps).
-    timeout 150 "$V" train --config priors/marmousi70/config.toml >"$logs/5-train.log" 2>&1
-    say "5-train: exit $? after $(tail -n 1 runs/prior-marmousi70/metrics.jsonl 2>/dev/null)"
-    ck=runs/prior-marmousi70/checkpoint.safetensors
-    run 5-sample-ddpm "$V" sample --checkpoint "$ck" --device cuda -n 64 --batch 64 --sampler ddpm \
-        --seed 1 -o "$out/samples-ddpm.h5" --png "$out/samples-ddpm.png"
-    run 5-sample-ddim50 "$V" sample --checkpoint "$ck" --device cuda -n 128 --batch 128 --steps 50 \
-        --seed 1 -o "$out/samples-ddim50.h5"
-    "$V" data synth -f marmousi -n 512 --size 70x70 --seed 99 -o "$work/held.h5" >"$logs/5-held.log" 2>&1
-    for s in ddpm ddim50; do
-        run "5-evaluate-$s" "$V" evaluate --samples "$out/samples-$s.h5" --test "$work/held.h5" \
-            -o "$work/eval-$s"
-        indent <(grep -E '^(set|samples|real|precision)' "$logs/5-evaluate-$s.log")
-    done
-    run 5-export "$V" export --checkpoint "$ck" -o "$out/prior.safetensors"
-    cp runs/prior-marmousi70/metrics.jsonl "$out/prior-metrics.jsonl" 2>/dev/null
+    # PyTorch's strongest figure last (compilation takes a while).
+    run 4-torch-compile-b64 timeout 60 bash -c "cd '$work/torch' && BENCH_OUT='$logs' python3 unet_bench.py --device cuda --batch 64 --infer-batch 256 --compile"
+    indent <(figures "$logs/4-torch-compile-b64.log")
 fi
 
 if want 6; then
@@ -188,12 +182,64 @@ if want 6; then
     done
 fi
 
-if want 4; then
-    # PyTorch's strongest figure last (compilation takes a while).
-    run 4-torch-compile-b64 timeout 60 bash -c "cd '$work/torch' && BENCH_OUT='$logs' python3 unet_bench.py --device cuda --batch 64 --infer-batch 256 --compile"
-    indent <(figures "$logs/4-torch-compile-b64.log")
+if want 5 && [ "${gpu_training_ok:-1}" = 1 ]; then
+    # Three priors train side by side on the one GPU (a 70x70 UNet at batch 64 leaves an H200
+    # mostly idle): marmousi70 (eps) and, at equal steps, its v-prediction twin (the objective
+    # comparison of the model card), and openfwi70 (v). Their step count fills what is left of
+    # the budget, assuming three runs side by side take twice one run's time per step (step 4's
+    # measured train step; `timeout` and the 250-step checkpoints guard a wrong guess).
+    t_step="$(grep -m1 -oE 'TRAIN batch 64: median [0-9.]+' "$logs/4-velprior-b64-1.log" 2>/dev/null | grep -oE '[0-9.]+$')"
+    t_step="${t_step:-0.3}"
+    t_infer="$(grep -m1 -oE 'INFER batch 256: median [0-9.]+' "$logs/4-velprior-b64-1.log" 2>/dev/null | grep -oE '[0-9.]+$')"
+    # Sampling 3 x 128 models x 1000 steps side by side, evaluation and export after training.
+    reserve="$(python3 -c "print(int(40 + 750 * ${t_infer:-0.2}))")"
+    train_s=$((budget - SECONDS - reserve))
+    [ "$train_s" -ge 60 ] || train_s=60
+    n_steps="$(python3 -c "print(max(250, int(($train_s - 20) / (2 * $t_step)) // 50 * 50))")"
+    say "5-train: $n_steps steps each (train step ${t_step} s solo, ${train_s} s left for training)"
+    sed -e 's|^objective = .*|objective = "v"|' -e 's|prior-marmousi70"|prior-marmousi70-v"|' \
+        priors/marmousi70/config.toml >"$work/marmousi70-v.toml"
+    declare -A config=([marmousi70]=priors/marmousi70/config.toml
+        [marmousi70-v]="$work/marmousi70-v.toml" [openfwi70]=priors/openfwi70/config.toml)
+    declare -A held=([marmousi70]="-f marmousi --seed 99" [marmousi70-v]="-f marmousi --seed 99"
+        [openfwi70]="-f openfwi --seed 98")
+    priors=(marmousi70 marmousi70-v openfwi70)
+    for p in "${priors[@]}"; do
+        sed -e "s|^steps = .*|steps = $n_steps|" "${config[$p]}" >"$work/train-$p.toml"
+        timeout "$train_s" "$V" train --config "$work/train-$p.toml" >"$logs/5-train-$p.log" 2>&1 &
+    done
+    wait
+    for p in "${priors[@]}"; do
+        say "5-train-$p: $(tail -n 1 "runs/prior-$p/metrics.jsonl" 2>/dev/null | cut -c1-160)"
+        cp "runs/prior-$p/metrics.jsonl" "$work/results/$p-metrics.jsonl" 2>/dev/null
+        run "5-export-$p" "$V" export --checkpoint "runs/prior-$p/checkpoint.safetensors" \
+            -o "$out/$p.safetensors"
+        mv "$out/$p.safetensors.json" "$work/results/" 2>/dev/null
+    done
+    # 128 samples of each with each sampler, scored against 512 fresh models.
+    for p in "${priors[@]}"; do
+        (
+            "$V" data synth ${held[$p]} -n 512 --size 70x70 -o "$work/held-$p.h5" &&
+                "$V" sample --checkpoint "$out/$p.safetensors" --device cuda -n 128 --batch 128 \
+                    --steps 50 --seed 1 -o "$work/$p-ddim50.h5" &&
+                "$V" sample --checkpoint "$out/$p.safetensors" --device cuda -n 128 --batch 128 \
+                    --sampler dpm-solver --steps 25 --seed 1 -o "$work/$p-dpm25.h5" &&
+                timeout $((budget + 30 - SECONDS)) "$V" sample --checkpoint "$out/$p.safetensors" \
+                    --device cuda -n 128 --batch 128 --sampler ddpm --seed 1 -o "$work/$p-ddpm.h5"
+        ) >"$logs/5-sample-$p.log" 2>&1 &
+    done
+    wait
+    for p in "${priors[@]}"; do
+        for s in ddpm ddim50 dpm25; do
+            run "5-evaluate-$p-$s" "$V" evaluate --samples "$work/$p-$s.h5" \
+                --test "$work/held-$p.h5" -o "$work/results/eval-$p-$s"
+            indent <(grep -E '^(set|samples|real|precision)' "$logs/5-evaluate-$p-$s.log")
+        done
+        cp "$work/$p-ddpm.h5" "$work/results/" 2>/dev/null
+    done
 fi
 
 tar -czf "$out/logs.tar.gz" -C "$work" logs
+[ -n "$(ls "$work/results")" ] && tar -cf "$out/results.tar" -C "$work" results
 say "gpu-check: $failed step(s) failed"
 [ "$failed" -eq 0 ]

@@ -22,7 +22,7 @@ pub enum DataCommand {
     /// Generate a synthetic corpus (seeded: the same seed gives the same bits).
     ///
     /// Families: flatvel, curvevel, flatfault, curvefault (OpenFWI-style, 70x70 at 10 m,
-    /// 1500-4500 m/s), marmousi (folded, faulted, optional salt; 128x128) and two-layer
+    /// 1500-4500 m/s), openfwi (those four in equal parts), marmousi (folded, faulted, optional salt; 128x128) and two-layer
     /// (1-D profiles with v2 ~ 2 v1, the autoencoder teaching corpus; 64x1). Recipes:
     /// datasets/synthetic.md.
     Synth(SynthArgs),

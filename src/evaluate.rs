@@ -43,7 +43,7 @@ pub struct EvaluateArgs {
     /// Samples per batch.
     #[arg(long, default_value_t = 16)]
     batch: usize,
-    /// Where the network runs: cpu, cuda or cuda:N.
+    /// Where the network and the training-set search run: cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu", value_parser = parse::device)]
     device: DeviceSpec,
     /// Normalisation range MIN,MAX (m/s) of the distances for --samples (a checkpoint brings
@@ -63,12 +63,13 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     let held =
         read_corpus(&a.test, None).with_context(|| format!("--test {}", a.test.display()))?;
     let [_, h, w] = held.shape();
+    let device = a.device.open()?;
     let (samples, norm) = match (&a.checkpoint, &a.samples) {
         (Some(ck), _) => {
             if a.n == 0 || a.batch == 0 {
                 bail!("-n and --batch must be at least 1");
             }
-            let prior = AnyPrior::load(ck, &a.device.open()?)?;
+            let prior = AnyPrior::load(ck, &device)?;
             let meta = prior.meta();
             if meta.model_shape != [h, w] {
                 bail!(
@@ -113,6 +114,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     };
     let opts = EvaluateOptions {
         k: a.k,
+        device,
         ..Default::default()
     };
     let report = evaluate(

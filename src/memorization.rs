@@ -10,6 +10,7 @@ use velprior_data::shard::config_hash;
 use velprior_data::{
     CorpusReader, Normalisation, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir,
 };
+use velprior_kernels::DeviceSpec;
 use velprior_posterior::memorization::sweep::{
     SweepConfig, SweepPoint, finish_sweep, run_sweep, sweep_points,
 };
@@ -52,6 +53,9 @@ struct ReportArgs {
     /// Rows (sample | 1st NN | 2nd NN) in neighbours.png, most memorised first.
     #[arg(long, default_value_t = 8)]
     rows: usize,
+    /// Where the nearest-neighbour searches run their matrix products: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu", value_parser = parse::device)]
+    device: DeviceSpec,
     /// Run folder to write report.json, d1_histogram.png and neighbours.png into.
     #[arg(long, short)]
     out: Option<PathBuf>,
@@ -219,6 +223,7 @@ fn report(a: ReportArgs) -> Result<()> {
         test: test.as_deref(),
         train: &train,
         shape,
+        device: &a.device.open()?,
     };
     let report = assess(&assessment)?;
     let run = RunDir::create(out)?;

@@ -9,6 +9,8 @@ pub enum SamplerKind {
     Ddpm,
     /// DDIM with --steps and --eta.
     Ddim,
+    /// DPM-Solver++(2M), a second-order ODE solver (--steps, default 25).
+    DpmSolver,
     /// Reverse VP-SDE, Euler–Maruyama.
     EulerMaruyama,
     /// Predictor–corrector (Euler–Maruyama + Langevin, --snr).
@@ -45,6 +47,10 @@ impl SamplerFlags {
             SamplerKind::Ddim => SamplerConfig::Ddim {
                 steps: self.steps.unwrap_or(50),
                 eta: self.eta,
+                clip,
+            },
+            SamplerKind::DpmSolver => SamplerConfig::DpmSolver {
+                steps: self.steps.unwrap_or(25),
                 clip,
             },
             SamplerKind::EulerMaruyama => SamplerConfig::EulerMaruyama {

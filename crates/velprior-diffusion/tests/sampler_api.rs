@@ -20,6 +20,10 @@ fn configs() -> Vec<SamplerConfig> {
             eta: 0.5,
             clip: Some([-1.0, 1.0]),
         },
+        SamplerConfig::DpmSolver {
+            steps: 20,
+            clip: Some([-1.0, 1.0]),
+        },
         SamplerConfig::EulerMaruyama {
             steps: 20,
             t_min: 1e-3,
@@ -73,7 +77,7 @@ fn same_seed_same_bits_other_seed_other_samples() {
 fn observer_sees_every_step_and_can_abort() {
     let oracle = GaussianOracle::isotropic(&[0.0; 4], 1.0).unwrap();
     let schedule = Schedule::linear(1000).unwrap();
-    for (cfg, want) in configs().into_iter().zip([20, 20, 21, 11]) {
+    for (cfg, want) in configs().into_iter().zip([20, 20, 20, 21, 11]) {
         let mut seen = Vec::new();
         let mut last_x0 = None;
         let mut obs = |s: &SamplerStep<'_>| -> Result<()> {
@@ -101,8 +105,8 @@ fn observer_sees_every_step_and_can_abort() {
             seen.windows(2).all(|w| w[0].2 > w[1].2),
             "{cfg:?}: t must decrease"
         );
-        if let SamplerConfig::EulerMaruyama { .. } = cfg {
-            // The SDE samplers return the last x̂_0 the observer saw.
+        if let SamplerConfig::EulerMaruyama { .. } | SamplerConfig::DpmSolver { .. } = cfg {
+            // The SDE samplers and DPM-Solver return the last x̂_0 the observer saw.
             assert_eq!(bits(&out), bits(&last_x0.unwrap()));
         }
         let mut abort = |s: &SamplerStep<'_>| -> Result<()> {

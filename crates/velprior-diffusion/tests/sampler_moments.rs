@@ -32,15 +32,18 @@
 //! excess of at most r² (2.6% at r = 0.16) to the Euler–Maruyama bias.
 //! The measured largest |z| of each run is printed with `--nocapture`.
 
-use candle_core::Device;
+use candle_core::{DType, Device, Tensor};
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::oracles::{GaussianMixtureOracle, GaussianOracle};
-use velprior_diffusion::samplers::{NoObserver, SamplerConfig, Variance, sample};
+use velprior_diffusion::samplers::{
+    NoObserver, SamplerConfig, Variance, sample, sample_dpm_solver_pp,
+};
 use velprior_kernels::Schedule;
+use velprior_kernels::respacing::log_snr_timesteps;
 
 const Z_MAX: f64 = 4.5;
 const N: usize = 4000;
@@ -221,6 +224,52 @@ fn ddim_on_cosine_schedule_samples_the_gaussian() {
         "ddim 100 eta 0 cosine",
         SamplerConfig::ddim(100),
         Schedule::cosine(1000).unwrap(),
+    );
+}
+
+#[test]
+fn dpm_solver_samples_the_gaussian() {
+    let cfg = SamplerConfig::DpmSolver {
+        steps: 50,
+        clip: None,
+    };
+    gaussian_case(
+        "dpm-solver++ 50 cosine",
+        cfg,
+        Schedule::cosine(1000).unwrap(),
+    );
+}
+
+/// DPM-Solver++(2M) is a second-order solver of the probability-flow ODE: on a 1-D Gaussian
+/// N(0, λ), whose ODE is linear with the exact solution x_0 = g·x_T, g = α₀λ/√((α₀²λ + σ₀²)
+/// (ᾱ_Tλ + 1 − ᾱ_T)) (ending, like the sampler, with x̂_0 at t = 0), doubling the steps must cut
+/// the error of g about fourfold. Catches a first-order update (D = x̂_0 every step, i.e. DDIM:
+/// the error only halves), a wrong multistep weight r, and a wrong exponential factor.
+#[test]
+fn dpm_solver_error_falls_at_second_order() {
+    let lambda = 0.2;
+    let schedule = Schedule::cosine(1000).unwrap();
+    let ab = &schedule.tables_f64().alphas_cumprod;
+    let (a0, top) = (ab[0], ab[999]);
+    let exact = a0.sqrt() * lambda / ((a0 * lambda + 1.0 - a0) * (top * lambda + 1.0 - top)).sqrt();
+    let oracle = GaussianOracle::new(&[0.0], &[lambda]).unwrap();
+    let error = |steps: usize| {
+        let grid = schedule
+            .respace(&log_snr_timesteps(&schedule, steps).unwrap())
+            .unwrap();
+        let x_t = Tensor::ones((1, 1, 1, 1), DType::F32, &Device::Cpu).unwrap();
+        let x0 = sample_dpm_solver_pp(&oracle, x_t, &grid, None, &mut NoObserver).unwrap();
+        let g = f64::from(x0.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]);
+        (g - exact).abs() / exact
+    };
+    let (e20, e40, e80) = (error(20), error(40), error(80));
+    eprintln!("dpm-solver++ gain error: 20 steps {e20:.2e}, 40 {e40:.2e}, 80 {e80:.2e}");
+    assert!(e20 < 0.05, "20 steps: relative error {e20:.2e}");
+    assert!(
+        e20 / e40 > 3.0 && e40 / e80 > 3.0,
+        "error ratios {:.2} and {:.2} (second order: ~4)",
+        e20 / e40,
+        e40 / e80
     );
 }
 

@@ -3,10 +3,12 @@
 
 use candle_core::{Device, Tensor};
 
+use crate::cpu::AdamWStep;
 use crate::respacing::uniform_timesteps;
 use crate::{
-    DdimStep, DdpmStep, DdpmVariance, Result, Schedule, VpSde, ddim_step, ddpm_step, eps_from_v,
-    euler_maruyama_step, guided_update, langevin_step, q_sample, tweedie_x0, v_target, x0_from_v,
+    DdimStep, DdpmStep, DdpmVariance, Result, Schedule, VpSde, adamw_step_fused, col2im, ddim_step,
+    ddpm_step, eps_from_v, euler_maruyama_step, guided_update, im2col, langevin_step, q_sample,
+    tweedie_x0, v_target, x0_from_v,
 };
 
 /// One op's comparison: the largest absolute difference between the device's and the CPU's
@@ -25,8 +27,8 @@ pub struct OpComparison {
 
 type Op<'a> = Box<dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor> + 'a>;
 
-/// Runs every fused op (and its variants: clipping, no noise, tensor timesteps) on `device` and
-/// on the CPU over inputs `x`, `e`, `z` of shape (7, 1, 33, 65) drawn on the CPU (odd sizes, so
+/// Runs every fused op (and its variants: clipping, no noise, tensor timesteps; the
+/// convolution's im2col and col2im; AdamW) on `device` and on the CPU over inputs `x`, `e`, `z` of shape (7, 1, 33, 65) drawn on the CPU (odd sizes, so
 /// partial blocks and per-sample boundaries are exercised).
 pub fn compare_fused_ops(device: &Device) -> Result<Vec<OpComparison>> {
     let cpu = Device::Cpu; // host: the reference
@@ -47,7 +49,29 @@ pub fn compare_fused_ops(device: &Device) -> Result<Vec<OpComparison>> {
     let sde = VpSde::default();
     let tc = [1.0, 0.5, 0.01, 0.2, 0.9, 0.3, 0.7];
     let clip = Some((-1.0f32, 1.0f32));
+    let adamw = AdamWStep {
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+        bias_correction1: 1.0 - 0.9f64.powi(3),
+        bias_correction2: 1.0 - 0.999f64.powi(3),
+        grad_scale: 0.5,
+    };
     let ops: Vec<(&str, Op)> = vec![
+        ("im2col 3x3", Box::new(|x, _, _| im2col(x, 3, 3, 1, 1))),
+        (
+            "col2im of im2col 3x3 stride 2",
+            Box::new(|x, _, _| col2im(&im2col(x, 3, 3, 2, 1)?, x.dims4()?, 3, 3, 2, 1)),
+        ),
+        (
+            "adamw (θ', m', v')",
+            Box::new(|x, e, z| {
+                let (p, m, v) = adamw_step_fused(x, e, z, &z.sqr()?, &adamw)?;
+                Ok(Tensor::cat(&[p, m, v], 0)?)
+            }),
+        ),
         ("q_sample", Box::new(|x, e, _| q_sample(x, e, &ts[..], &s))),
         (
             "q_sample (tensor t)",
@@ -135,4 +159,22 @@ pub fn compare_fused_ops(device: &Device) -> Result<Vec<OpComparison>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Catches a comparison that cannot run (an op's closure failing on these inputs, e.g. a
+    /// wrong im2col geometry or AdamW shape) before it reaches a GPU: on the CPU every op is
+    /// compared with itself and must agree exactly.
+    #[test]
+    fn every_op_runs_and_agrees_with_itself_on_the_cpu() {
+        let ops = compare_fused_ops(&Device::Cpu).unwrap(); // host: the CPU against itself
+        assert_eq!(ops.len(), 18);
+        for c in ops {
+            assert!(c.on_device, "{}", c.name);
+            assert_eq!(c.max_abs_diff, 0.0, "{}", c.name);
+        }
+    }
 }

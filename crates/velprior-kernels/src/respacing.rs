@@ -83,6 +83,51 @@ pub fn quadratic_timesteps(num_train_timesteps: usize, num_steps: usize) -> Resu
     Ok(out)
 }
 
+/// The smallest log-SNR [`log_snr_timesteps`] spaces steps down to (diffusers'
+/// `lambda_min_clipped`): below it (t ≳ 0.98 T on the cosine schedule, where λ falls to −10)
+/// x̂_0 barely changes, and evenly spaced steps there are wasted.
+pub const LOG_SNR_MIN: f64 = -5.1;
+
+/// `num_steps` timesteps of `schedule` evenly spaced in log-SNR λ = ½ ln(ᾱ/(1 − ᾱ)) (the spacing
+/// DPM-Solver takes, Lu et al. 2022, §3.3): the timestep nearest each of S evenly spaced λ from
+/// λ(0) to max(λ(T − 1), [`LOG_SNR_MIN`]), the last replaced by T − 1 (sampling starts from
+/// pure noise), made strictly increasing.
+pub fn log_snr_timesteps(schedule: &Schedule, num_steps: usize) -> Result<Vec<usize>> {
+    let t_max = schedule.len();
+    check_counts(t_max, num_steps)?;
+    if num_steps == 1 {
+        return Ok(vec![t_max - 1]);
+    }
+    let lambda: Vec<f64> = schedule
+        .tables_f64()
+        .alphas_cumprod
+        .iter()
+        .map(|&ab| 0.5 * (ab / (1.0 - ab)).ln())
+        .collect();
+    let (hi, lo) = (lambda[0], lambda[t_max - 1].max(LOG_SNR_MIN));
+    // λ falls with t, so the timestep nearest a target is found by a binary search.
+    let nearest = |target: f64| {
+        let i = lambda.partition_point(|&l| l > target);
+        match i {
+            0 => 0,
+            i if i == t_max => t_max - 1,
+            i if lambda[i - 1] - target < target - lambda[i] => i - 1,
+            i => i,
+        }
+    };
+    let mut out: Vec<usize> = (0..num_steps)
+        .map(|i| nearest(hi + (lo - hi) * i as f64 / (num_steps - 1) as f64))
+        .collect();
+    for i in 1..num_steps {
+        out[i] = out[i].max(out[i - 1] + 1);
+    }
+    out[num_steps - 1] = t_max - 1;
+    for i in (0..num_steps - 1).rev() {
+        out[i] = out[i].min(out[i + 1] - 1);
+    }
+    Ok(out)
+}
+
 fn check_counts(num_train_timesteps: usize, num_steps: usize) -> Result<()> {
     if num_steps == 0 || num_steps > num_train_timesteps {
         return Err(Error::InvalidSchedule(format!(

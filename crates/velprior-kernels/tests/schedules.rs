@@ -2,7 +2,9 @@
 
 mod common;
 use common::*;
-use velprior_kernels::respacing::{quadratic_timesteps, uniform_timesteps};
+use velprior_kernels::respacing::{
+    LOG_SNR_MIN, log_snr_timesteps, quadratic_timesteps, uniform_timesteps,
+};
 use velprior_kernels::{BetaSchedule, Schedule, VpSde};
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -244,6 +246,46 @@ fn respacing_keeps_the_marginals_of_the_kept_steps() {
     assert_eq!(q.len(), 50);
     assert!(q.windows(2).all(|w| w[0] < w[1]) && q[1] - q[0] < q[49] - q[48]);
     s.respace(&q).unwrap();
+}
+
+/// Catches a log-SNR grid that is not the nearest timestep to each evenly spaced λ (a search on
+/// the wrong side, λ of the wrong sign, the clip at λ = −5.1 lost, ends dropped) or that repeats
+/// a timestep.
+#[test]
+fn log_snr_timesteps_are_nearest_to_evenly_spaced_log_snr() {
+    for schedule in [
+        Schedule::linear(1000).unwrap(),
+        Schedule::cosine(1000).unwrap(),
+    ] {
+        let lambda: Vec<f64> = schedule
+            .tables_f64()
+            .alphas_cumprod
+            .iter()
+            .map(|&ab| 0.5 * (ab / (1.0 - ab)).ln())
+            .collect();
+        let steps = 12;
+        let ts = log_snr_timesteps(&schedule, steps).unwrap();
+        assert_eq!((ts.len(), ts[0], ts[steps - 1]), (steps, 0, 999));
+        assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
+        let lo = lambda[999].max(LOG_SNR_MIN);
+        for (i, &t) in ts.iter().enumerate().take(steps - 1) {
+            let target = lambda[0] + (lo - lambda[0]) * i as f64 / (steps - 1) as f64;
+            for other in [t.saturating_sub(1), (t + 1).min(999)] {
+                assert!(
+                    (lambda[t] - target).abs() <= (lambda[other] - target).abs(),
+                    "step {i}: timestep {t} is not the nearest to λ = {target}"
+                );
+            }
+        }
+    }
+    // Every timestep when all are asked for; the ends when two are.
+    let s = Schedule::cosine(50).unwrap();
+    assert_eq!(
+        log_snr_timesteps(&s, 50).unwrap(),
+        (0..50).collect::<Vec<_>>()
+    );
+    assert_eq!(log_snr_timesteps(&s, 2).unwrap(), vec![0, 49]);
+    assert!(log_snr_timesteps(&s, 51).is_err());
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! models get: the held-out set is split in two, the first half the reference, the second half
 //! the real models scored against it.
 
+use candle_core::Device;
 use image::RgbImage;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use serde::{Deserialize, Serialize};
@@ -21,17 +22,23 @@ use crate::memorization::{
 };
 
 /// Settings of [`evaluate`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EvaluateOptions {
     /// Neighbour rank of the precision/recall balls (3 in Kynkäänniemi et al.).
     pub k: usize,
     /// Principal components of the Fréchet distance (fewer when the reference is smaller).
     pub pca_dims: usize,
+    /// Where the search against the training set runs its matrix products.
+    pub device: Device,
 }
 
 impl Default for EvaluateOptions {
     fn default() -> Self {
-        EvaluateOptions { k: 3, pca_dims: 32 }
+        EvaluateOptions {
+            k: 3,
+            pca_dims: 32,
+            device: Device::Cpu, // host: the default; a GPU only speeds up the training-set search
+        }
     }
 }
 
@@ -141,7 +148,11 @@ pub fn evaluate(
     let sample_scores = score(&generated, samples)?;
     let memorised_fraction = match train {
         Some(t) if t.len() >= 2 => {
-            let nn = knn(&generated, t, &KnnOptions::new(2, Metric::L2))?;
+            let nn = knn(
+                &generated,
+                t,
+                &KnnOptions::new(2, Metric::L2).on(&opts.device),
+            )?;
             Some(summarise(&criteria(&nn)?, 2).fraction_gu)
         }
         Some(_) => {

@@ -32,6 +32,9 @@ pub enum Family {
     Flatfault,
     /// OpenFWI CurveFault-A style: curved layers cut by 1–2 faults.
     Curvefault,
+    /// The four OpenFWI-style families mixed in equal parts: model `i` is drawn from
+    /// [`Family::OPENFWI`]`[i % 4]`, so every prefix of a corpus is balanced.
+    Openfwi,
     /// Marmousi style: fine layering, folding, 2–8 faults, optional salt.
     Marmousi,
     /// Two-layer 1-D profiles with v2 ≈ 2·v1 (the AE teaching corpus).
@@ -40,13 +43,22 @@ pub enum Family {
 
 impl Family {
     /// Every family, in documentation order.
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; 7] = [
         Family::Flatvel,
         Family::Curvevel,
         Family::Flatfault,
         Family::Curvefault,
+        Family::Openfwi,
         Family::Marmousi,
         Family::TwoLayer,
+    ];
+
+    /// The four OpenFWI-style families, in the order [`Family::Openfwi`] cycles through them.
+    pub const OPENFWI: [Family; 4] = [
+        Family::Flatvel,
+        Family::Curvevel,
+        Family::Flatfault,
+        Family::Curvefault,
     ];
 
     /// The family's command-line name.
@@ -56,6 +68,7 @@ impl Family {
             Family::Curvevel => "curvevel",
             Family::Flatfault => "flatfault",
             Family::Curvefault => "curvefault",
+            Family::Openfwi => "openfwi",
             Family::Marmousi => "marmousi",
             Family::TwoLayer => "two-layer",
         }
@@ -174,40 +187,50 @@ pub fn model_rng(seed: u64, index: usize) -> ChaCha8Rng {
     rng
 }
 
+/// Model `i` of `spec` drawn as `family` (the spec's own, or one of the mix's): its
+/// row-major velocities and, for a two-layer profile, its parameters.
+fn draw_model(
+    spec: &SynthSpec,
+    family: Family,
+    i: usize,
+    h: usize,
+    w: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let rng = &mut model_rng(spec.seed, i);
+    match family {
+        Family::Flatvel => (
+            openfwi::generate(rng, h, w, Interfaces::Flat, false),
+            vec![],
+        ),
+        Family::Curvevel => (
+            openfwi::generate(rng, h, w, Interfaces::Curved, false),
+            vec![],
+        ),
+        Family::Flatfault => (openfwi::generate(rng, h, w, Interfaces::Flat, true), vec![]),
+        Family::Curvefault => (
+            openfwi::generate(rng, h, w, Interfaces::Curved, true),
+            vec![],
+        ),
+        Family::Openfwi => draw_model(spec, Family::OPENFWI[i % 4], i, h, w),
+        Family::Marmousi => (marmousi::generate(rng, h, w), vec![]),
+        Family::TwoLayer => {
+            let (profile, params) = two_layer::generate(rng, h, spec.spacing, spec.interface);
+            let column: Vec<f32> = profile
+                .iter()
+                .flat_map(|&v| std::iter::repeat_n(v, w))
+                .collect();
+            (column, params.to_vec())
+        }
+    }
+}
+
 /// Generates models `start..start + count` of `spec` in parallel: row-major velocities and,
 /// for two-layer profiles, their parameters.
 fn generate_block(spec: &SynthSpec, start: usize, count: usize) -> (Vec<f32>, Vec<f32>) {
     let [h, w] = spec.model_shape();
     let drawn: Vec<(Vec<f32>, Vec<f32>)> = (start..start + count)
         .into_par_iter()
-        .map(|i| {
-            let rng = &mut model_rng(spec.seed, i);
-            match spec.family {
-                Family::Flatvel => (
-                    openfwi::generate(rng, h, w, Interfaces::Flat, false),
-                    vec![],
-                ),
-                Family::Curvevel => (
-                    openfwi::generate(rng, h, w, Interfaces::Curved, false),
-                    vec![],
-                ),
-                Family::Flatfault => (openfwi::generate(rng, h, w, Interfaces::Flat, true), vec![]),
-                Family::Curvefault => (
-                    openfwi::generate(rng, h, w, Interfaces::Curved, true),
-                    vec![],
-                ),
-                Family::Marmousi => (marmousi::generate(rng, h, w), vec![]),
-                Family::TwoLayer => {
-                    let (profile, params) =
-                        two_layer::generate(rng, h, spec.spacing, spec.interface);
-                    let column: Vec<f32> = profile
-                        .iter()
-                        .flat_map(|&v| std::iter::repeat_n(v, w))
-                        .collect();
-                    (column, params.to_vec())
-                }
-            }
-        })
+        .map(|i| draw_model(spec, spec.family, i, h, w))
         .collect();
     let mut velocity = Vec::with_capacity(count * h * w);
     let mut params = Vec::new();

@@ -5,6 +5,8 @@
 //!
 //! - [`sample_ddpm`]: ancestral sampling (Ho et al. 2020, Alg. 2), full or respaced schedule.
 //! - [`sample_ddim`]: DDIM with η (Song, Meng & Ermon 2021).
+//! - [`sample_dpm_solver_pp`]: DPM-Solver++(2M), a second-order probability-flow ODE solver
+//!   (Lu et al. 2022).
 //! - [`sample_euler_maruyama`]: the reverse VP-SDE with Euler–Maruyama (Song et al. 2021).
 //! - [`sample_predictor_corrector`]: EM predictor + Langevin corrector (Song et al. 2021).
 //!
@@ -15,11 +17,13 @@
 
 mod ddim;
 mod ddpm;
+mod dpm_solver;
 mod euler_maruyama;
 mod predictor_corrector;
 
 pub use ddim::sample_ddim;
 pub use ddpm::sample_ddpm;
+pub use dpm_solver::sample_dpm_solver_pp;
 pub use euler_maruyama::sample_euler_maruyama;
 pub use predictor_corrector::{LangevinCorrector, sample_predictor_corrector};
 
@@ -27,7 +31,7 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use velprior_kernels::respacing::uniform_timesteps;
+use velprior_kernels::respacing::{log_snr_timesteps, uniform_timesteps};
 use velprior_kernels::{BetaSchedule, DdimStep, DdpmStep, DdpmVariance, Schedule, VpSde};
 
 use crate::denoiser::{Denoiser, NoiseLevel, x0_from_eps};
@@ -118,6 +122,13 @@ pub enum SamplerConfig {
         #[serde(default)]
         clip: Option<[f32; 2]>,
     },
+    /// [`sample_dpm_solver_pp`] on `steps` steps evenly spaced in log-SNR.
+    DpmSolver {
+        steps: usize,
+        /// Clip x̂_0 to [lo, hi] at each step.
+        #[serde(default)]
+        clip: Option<[f32; 2]>,
+    },
     /// [`sample_euler_maruyama`] with `steps` steps from t = 1 to `t_min`.
     EulerMaruyama {
         steps: usize,
@@ -159,6 +170,7 @@ impl SamplerConfig {
         let (steps, clip) = match self {
             SamplerConfig::Ddpm { steps, clip, .. } => (steps.unwrap_or(1), clip),
             SamplerConfig::Ddim { steps, clip, .. }
+            | SamplerConfig::DpmSolver { steps, clip }
             | SamplerConfig::EulerMaruyama { steps, clip, .. }
             | SamplerConfig::Pc { steps, clip, .. } => (*steps, clip),
         };
@@ -243,6 +255,14 @@ pub fn sample(
                 &mut rng,
                 observer,
             )
+        }
+        SamplerConfig::DpmSolver { steps, clip: c } => {
+            let grid = if *steps == schedule.len() {
+                schedule.clone()
+            } else {
+                schedule.respace(&log_snr_timesteps(schedule, *steps)?)?
+            };
+            sample_dpm_solver_pp(model, x, &grid, clip(c), observer)
         }
         SamplerConfig::EulerMaruyama {
             steps,

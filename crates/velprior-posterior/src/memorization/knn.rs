@@ -1,10 +1,12 @@
 //! Exact k-nearest-neighbour search of M query models among N training models: squared L2
 //! through ‖q‖² + ‖t‖² − 2 q·t with one blocked matrix product per (query block, training
 //! chunk), or normalised cross-correlation (NCC) on centred unit vectors; the training set is
-//! streamed chunk by chunk, and the winners are recomputed exactly in f64.
+//! streamed chunk by chunk, the products run on the chosen device (the `gemm` crate on the
+//! CPU, cuBLAS on a GPU), and the winners are recomputed exactly in f64 on the host.
 
 use std::borrow::Cow;
 
+use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -23,7 +25,7 @@ pub enum Metric {
 }
 
 /// Settings of [`knn`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct KnnOptions {
     /// Neighbours per query (1 ≤ k ≤ N).
     pub k: usize,
@@ -36,10 +38,13 @@ pub struct KnnOptions {
     pub query_block: usize,
     /// Extra candidates kept from the f32 product and re-ranked in f64 (guards near ties).
     pub refine_extra: usize,
+    /// Where the products run (the selection and the exact re-rank stay on the host).
+    pub device: Device,
 }
 
 impl KnnOptions {
-    /// Top-`k` with `metric`, 4,096-model chunks, 2,048-query blocks, 4 extra candidates.
+    /// Top-`k` with `metric` on the CPU, 4,096-model chunks, 2,048-query blocks, 4 extra
+    /// candidates.
     pub fn new(k: usize, metric: Metric) -> Self {
         KnnOptions {
             k,
@@ -47,6 +52,15 @@ impl KnnOptions {
             chunk: 4096,
             query_block: 2048,
             refine_extra: 4,
+            device: Device::Cpu, // host: the default; `on` moves the products to a GPU
+        }
+    }
+
+    /// The same search with its matrix products on `device`.
+    pub fn on(self, device: &Device) -> Self {
+        KnnOptions {
+            device: device.clone(),
+            ..self
         }
     }
 }
@@ -125,30 +139,28 @@ fn search_block(
     out: &mut Neighbours,
 ) -> Result<()> {
     let keep = (opts.k + opts.refine_extra).min(train.len());
-    let heaps = candidates(block, d, train, opts.metric, opts.chunk, keep, None)?;
+    let heaps = candidates(block, d, train, opts, keep, None)?;
     refine(block, d, train, opts, &heaps, out)
 }
 
 /// The `keep` training models of smallest f32 selection key for each query of `block`
-/// (row-major (mb, D)), streaming `train` `chunk` models at a time. The key is
+/// (row-major (mb, D)), streaming `train` `opts.chunk` models at a time. The key is
 /// ‖t_j‖² + bias_j − 2 q·t_j for L2 (‖q‖² is constant per query; `bias` is indexed by training
 /// model, zero when `None`) and −2 q·t_j on centred unit rows for NCC.
 pub(super) fn candidates(
     block: &[f32],
     d: usize,
     train: &dyn TrainSource,
-    metric: Metric,
-    chunk: usize,
+    opts: &KnnOptions,
     keep: usize,
     bias: Option<&[f32]>,
 ) -> Result<Vec<TopK>> {
-    let (mb, n) = (block.len() / d, train.len());
+    let (mb, n, metric) = (block.len() / d, train.len(), opts.metric);
     let q = prepare(Cow::Borrowed(block), d, metric);
     let mut heaps: Vec<TopK> = (0..mb).map(|_| TopK::new(keep)).collect();
-    let mut dots = Vec::new();
     let mut start = 0;
     while start < n {
-        let c = chunk.min(n - start);
+        let c = opts.chunk.min(n - start);
         let rows = match train.as_slice() {
             Some(all) => Cow::Borrowed(&all[start * d..(start + c) * d]),
             None => Cow::Owned(train.read(start, c)?),
@@ -164,8 +176,7 @@ pub(super) fn candidates(
                 .zip(&b[start..start + c])
                 .for_each(|(k, b)| *k += b);
         }
-        dots.resize(mb * c, 0.0);
-        gemm_abt(&mut dots, &q, &t, mb, c, d, -2.0);
+        let dots = scaled_abt(&opts.device, &q, &t, d, -2.0)?;
         heaps
             .par_iter_mut()
             .zip(dots.par_chunks(c))
@@ -274,6 +285,21 @@ fn prepare(rows: Cow<'_, [f32]>, d: usize, metric: Metric) -> Cow<'_, [f32]> {
             .for_each(|v| *v = ((f64::from(*v) - mean) * scale) as f32);
     });
     Cow::Owned(rows)
+}
+
+/// alpha · a (m, d) · b (n, d)ᵀ, row-major (m, n), for row-major `a` and `b` with rows of `d`
+/// values: one product on `device` (cuBLAS through candle on a GPU).
+fn scaled_abt(device: &Device, a: &[f32], b: &[f32], d: usize, alpha: f32) -> Result<Vec<f32>> {
+    let (m, n) = (a.len() / d, b.len() / d);
+    if device.is_cpu() {
+        let mut dst = vec![0.0; m * n];
+        gemm_abt(&mut dst, a, b, m, n, d, alpha);
+        return Ok(dst);
+    }
+    let a = Tensor::from_slice(a, (m, d), device)?;
+    let b = Tensor::from_slice(b, (n, d), device)?;
+    let product = (a.matmul(&b.t()?)? * f64::from(alpha))?;
+    Ok(product.flatten_all()?.to_vec1()?)
 }
 
 /// dst (m, n) = alpha · a (m, d) · b (n, d)ᵀ, all row-major, with the `gemm` crate's blocked,

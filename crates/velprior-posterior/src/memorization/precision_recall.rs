@@ -78,7 +78,7 @@ pub fn ball_margins(queries: &[f32], centres: &dyn TrainSource, radii: &[f64]) -
     let keep = (1 + opts.refine_extra).min(n);
     let mut out = Vec::with_capacity(queries.len() / d);
     for block in queries.chunks(opts.query_block * d) {
-        let heaps = candidates(block, d, centres, Metric::L2, opts.chunk, keep, Some(&bias))?;
+        let heaps = candidates(block, d, centres, &opts, keep, Some(&bias))?;
         let rows = CandidateRows::read(centres, &heaps)?;
         let margins: Vec<f64> = heaps
             .par_iter()

@@ -2,6 +2,7 @@
 //! held-out real models): nearest neighbours, criteria, NCC, the Mann–Whitney comparison of
 //! d1, and the run-folder outputs (JSON, d1 histogram, sample | 1st NN | 2nd NN grid).
 
+use candle_core::Device;
 use image::RgbImage;
 use serde::Serialize;
 use velprior_data::render::{RenderOptions, render_grid, save_png};
@@ -26,6 +27,8 @@ pub struct Assessment<'a> {
     pub train: &'a dyn TrainSource,
     /// Model shape (H, W).
     pub shape: [usize; 2],
+    /// Where the searches run their matrix products.
+    pub device: &'a Device,
 }
 
 /// Everything a memorization run reports.
@@ -64,8 +67,16 @@ pub fn assess(a: &Assessment) -> Result<MemorizationReport> {
     let n = a.train.len();
     let k = neighbours_needed(n);
     let assess_one = |models: &[f32]| -> Result<(Vec<SampleCriteria>, Vec<f64>)> {
-        let nn = knn(models, a.train, &KnnOptions::new(k, Metric::L2))?;
-        let ncc = knn(models, a.train, &KnnOptions::new(1, Metric::Ncc))?;
+        let nn = knn(
+            models,
+            a.train,
+            &KnnOptions::new(k, Metric::L2).on(a.device),
+        )?;
+        let ncc = knn(
+            models,
+            a.train,
+            &KnnOptions::new(1, Metric::Ncc).on(a.device),
+        )?;
         Ok((criteria(&nn)?, ncc.values))
     };
     let (per, ncc) = assess_one(a.samples)?;

@@ -154,6 +154,7 @@ pub fn sweep_points(
     let mut unit = corpus.velocity().to_vec();
     norm.normalise(&mut unit);
     let held_out = &unit[(total - cfg.test_models) * d..];
+    let device = cfg.device.open()?;
     let mut points = Vec::new();
     for &n in sizes {
         let subset = &unit[..n * d];
@@ -192,10 +193,10 @@ pub fn sweep_points(
         };
         let point = SweepPoint {
             n,
-            trained: assess_against(&trained, subset, d)?,
-            empirical: assess_against(&empirical, subset, d)?,
-            gaussian: assess_against(&gaussian, subset, d)?,
-            held_out: assess_against(held_out, subset, d)?,
+            trained: assess_against(&trained, subset, d, &device)?,
+            empirical: assess_against(&empirical, subset, d, &device)?,
+            gaussian: assess_against(&gaussian, subset, d, &device)?,
+            held_out: assess_against(held_out, subset, d, &device)?,
             disjoint_ncc_median: pair(exact_ncc),
             disjoint_l2_median: pair(exact_l2),
             train_seconds,
@@ -275,12 +276,17 @@ fn sample_shape(cfg: &SweepConfig) -> [usize; 4] {
 }
 
 /// Criteria summary of `models` against `train` (both normalised, row-major).
-fn assess_against(models: &[f32], train: &[f32], d: usize) -> Result<CriteriaSummary> {
+fn assess_against(
+    models: &[f32],
+    train: &[f32],
+    d: usize,
+    device: &Device,
+) -> Result<CriteriaSummary> {
     let k = neighbours_needed(train.len() / d);
     let nn = knn(
         models,
         &InMemory::new(train, d)?,
-        &KnnOptions::new(k, Metric::L2),
+        &KnnOptions::new(k, Metric::L2).on(device),
     )?;
     Ok(summarise(&criteria(&nn)?, k))
 }
