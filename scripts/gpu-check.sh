@@ -17,8 +17,8 @@
 #      cuda (eager; --compile last, at most 60 s)
 #   5. the shipped 70x70 priors (priors/marmousi70 and priors/openfwi70, and marmousi70 with
 #      v-prediction for the model card's comparison): 20,000 models of each corpus generated,
-#      the three trained side by side for what is left of VELPRIOR_GPU_BUDGET_S (default
-#      480 s, the whole run's target length), exported, and 128 samples of each (DDPM 1000
+#      those of VELPRIOR_GPU_PRIORS (default all three) trained side by side for what is left
+#      of VELPRIOR_GPU_BUDGET_S (default 480 s, the whole run's target length), exported, and 128 samples of each (DDPM 1000
 #      steps, DDIM 50, DPM-Solver++ 25) scored by `velprior evaluate` against 512 fresh models;
 #      the EMA weights come back in OUT, metrics, metadata, DDPM samples and evaluations in
 #      OUT/results.tar; skipped when step 2 found GPU training wrong
@@ -82,9 +82,11 @@ if LD_LIBRARY_PATH="$libpath" ldd "$pack/velprior" 2>/dev/null | grep -q 'not fo
 fi
 
 # Step 5's corpora are generated on the CPU cores while steps 1-3 check correctness.
+read -r -a priors <<<"${VELPRIOR_GPU_PRIORS:-marmousi70 marmousi70-v openfwi70}"
 if want 5; then
     for spec in "marmousi70 marmousi 11" "openfwi70 openfwi 12"; do
         read -r name family seed <<<"$spec"
+        [[ " ${priors[*]} " == *" $name"[\ -]* ]] || continue
         corpus="runs/prior-$name-corpus"
         mkdir -p "$corpus"
         (
@@ -139,7 +141,7 @@ PY
     indent "$logs/3-sample-compare.log"
 fi
 
-[ -n "${corpus_pid:-}" ] && { wait "$corpus_pid" || say "5-corpus: FAIL: $(cat "$logs"/5-corpus-*.log | tail -n 3 | tr '\n' ' ')"; }
+[ -n "${corpus_pid:-}" ] && { wait "$corpus_pid" && say "5-corpus: ready after $SECONDS s" || say "5-corpus: FAIL: $(cat "$logs"/5-corpus-*.log | tail -n 3 | tr '\n' ' ')"; }
 
 if want 4; then
     mkdir -p "$work/torch"
@@ -183,30 +185,28 @@ if want 6; then
 fi
 
 if want 5 && [ "${gpu_training_ok:-1}" = 1 ]; then
-    # Three priors train side by side on the one GPU (a 70x70 UNet at batch 64 leaves an H200
-    # mostly idle): marmousi70 (eps) and, at equal steps, its v-prediction twin (the objective
-    # comparison of the model card), and openfwi70 (v). Their step count fills what is left of
-    # the budget, assuming three runs side by side take twice one run's time per step (step 4's
-    # measured train step; `timeout` and the 250-step checkpoints guard a wrong guess).
+    # The priors of VELPRIOR_GPU_PRIORS train side by side, their step count filling what is
+    # left of the budget. Processes time-slice the GPU (three runs took 3.8x one run's time per
+    # step on an H200), so a step is costed at one run's time (step 4's train step, else 0.19 s
+    # measured with the trainer's data and EMA) times the runs, plus 15 %; `timeout` and the
+    # 250-step checkpoints guard a wrong guess.
     t_step="$(grep -m1 -oE 'TRAIN batch 64: median [0-9.]+' "$logs/4-velprior-b64-1.log" 2>/dev/null | grep -oE '[0-9.]+$')"
-    t_step="${t_step:-0.3}"
-    t_infer="$(grep -m1 -oE 'INFER batch 256: median [0-9.]+' "$logs/4-velprior-b64-1.log" 2>/dev/null | grep -oE '[0-9.]+$')"
-    # Sampling 3 x 128 models x 1000 steps side by side, evaluation and export after training.
-    reserve="$(python3 -c "print(int(40 + 750 * ${t_infer:-0.2}))")"
-    train_s=$((budget - SECONDS - reserve))
+    t_step="${t_step:-0.19}"
+    # Export, DDIM-50 and DPM-Solver-25 sampling and evaluation after training take ~40 s;
+    # DDPM (1000 steps) runs only in what is left.
+    train_s=$((budget - SECONDS - 40))
     [ "$train_s" -ge 60 ] || train_s=60
-    n_steps="$(python3 -c "print(max(250, int(($train_s - 20) / (2 * $t_step)) // 50 * 50))")"
-    say "5-train: $n_steps steps each (train step ${t_step} s solo, ${train_s} s left for training)"
+    n_steps="$(python3 -c "print(max(250, int(($train_s - 20) / (1.15 * ${#priors[@]} * $t_step)) // 50 * 50))")"
+    say "5-train: ${priors[*]}: $n_steps steps each (train step ${t_step} s solo, ${train_s} s left for training)"
     sed -e 's|^objective = .*|objective = "v"|' -e 's|prior-marmousi70"|prior-marmousi70-v"|' \
         priors/marmousi70/config.toml >"$work/marmousi70-v.toml"
     declare -A config=([marmousi70]=priors/marmousi70/config.toml
         [marmousi70-v]="$work/marmousi70-v.toml" [openfwi70]=priors/openfwi70/config.toml)
     declare -A held=([marmousi70]="-f marmousi --seed 99" [marmousi70-v]="-f marmousi --seed 99"
         [openfwi70]="-f openfwi --seed 98")
-    priors=(marmousi70 marmousi70-v openfwi70)
     for p in "${priors[@]}"; do
         sed -e "s|^steps = .*|steps = $n_steps|" "${config[$p]}" >"$work/train-$p.toml"
-        timeout "$train_s" "$V" train --config "$work/train-$p.toml" >"$logs/5-train-$p.log" 2>&1 &
+        timeout $((train_s + 30)) "$V" train --config "$work/train-$p.toml" >"$logs/5-train-$p.log" 2>&1 &
     done
     wait
     for p in "${priors[@]}"; do
@@ -219,18 +219,20 @@ if want 5 && [ "${gpu_training_ok:-1}" = 1 ]; then
     # 128 samples of each with each sampler, scored against 512 fresh models.
     for p in "${priors[@]}"; do
         (
-            "$V" data synth ${held[$p]} -n 512 --size 70x70 -o "$work/held-$p.h5" &&
-                "$V" sample --checkpoint "$out/$p.safetensors" --device cuda -n 128 --batch 128 \
-                    --steps 50 --seed 1 -o "$work/$p-ddim50.h5" &&
-                "$V" sample --checkpoint "$out/$p.safetensors" --device cuda -n 128 --batch 128 \
-                    --sampler dpm-solver --steps 25 --seed 1 -o "$work/$p-dpm25.h5" &&
-                timeout $((budget + 30 - SECONDS)) "$V" sample --checkpoint "$out/$p.safetensors" \
-                    --device cuda -n 128 --batch 128 --sampler ddpm --seed 1 -o "$work/$p-ddpm.h5"
+            "$V" data synth ${held[$p]} -n 512 --size 70x70 -o "$work/held-$p.h5"
+            "$V" sample --checkpoint "$out/$p.safetensors" --device cuda -n 128 --batch 128 \
+                --steps 50 --seed 1 -o "$work/$p-ddim50.h5"
+            "$V" sample --checkpoint "$out/$p.safetensors" --device cuda -n 128 --batch 128 \
+                --sampler dpm-solver --steps 25 --seed 1 -o "$work/$p-dpm25.h5"
+            left=$((budget + 30 - SECONDS))
+            [ "$left" -gt 10 ] && timeout "$left" "$V" sample --checkpoint "$out/$p.safetensors" \
+                --device cuda -n 128 --batch 128 --sampler ddpm --seed 1 -o "$work/$p-ddpm.h5"
         ) >"$logs/5-sample-$p.log" 2>&1 &
     done
     wait
     for p in "${priors[@]}"; do
         for s in ddpm ddim50 dpm25; do
+            [ -e "$work/$p-$s.h5" ] || { say "5-evaluate-$p-$s: no samples (out of time)"; continue; }
             run "5-evaluate-$p-$s" "$V" evaluate --samples "$work/$p-$s.h5" \
                 --test "$work/held-$p.h5" -o "$work/results/eval-$p-$s"
             indent <(grep -E '^(set|samples|real|precision)' "$logs/5-evaluate-$p-$s.log")

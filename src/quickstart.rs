@@ -2,9 +2,10 @@
 //!
 //! Generates an OpenFWI-style CurveFault corpus, writes it to HDF5, draws it, splits it into
 //! train/test files, draws one sample of every built-in family, trains a small diffusion prior
-//! for a few hundred steps and draws samples from it, and ends with a short posterior run (DPS
-//! with the shipped marmousi70-small prior) on a held-out model observed through well logs;
-//! everything lands in one run folder with a JSON summary.
+//! for a few steps (a demo of training, its samples still noise-like), draws models from the
+//! shipped `priors/openfwi70` prior, and ends with a short posterior run with that prior (DPS)
+//! on a held-out model observed through well logs; everything lands in one run folder with a
+//! JSON summary.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -103,34 +104,107 @@ pub struct QuickstartArgs {
     /// Training steps of the small diffusion prior (0 skips training and sampling).
     #[arg(long, default_value_t = 30)]
     train_steps: usize,
-    /// DDIM steps used to sample the trained prior.
+    /// DDIM steps used to sample the demo prior.
     #[arg(long, default_value_t = 50)]
     sample_steps: usize,
+    /// Shipped prior drawn from and used by the posterior run.
+    #[arg(long, default_value = "priors/openfwi70/prior.safetensors")]
+    prior: PathBuf,
+    /// Family of the held-out model of the posterior run (one the shipped prior covers).
+    #[arg(long, default_value = "curvefault")]
+    prior_family: Family,
+    /// Models drawn from the shipped prior (0 skips them).
+    #[arg(long, default_value_t = 16)]
+    prior_samples: usize,
+    /// DPM-Solver++ steps of those draws.
+    #[arg(long, default_value_t = 25)]
+    prior_steps: usize,
     /// DPS steps of the closing posterior run on a held-out model (0 skips it).
     #[arg(long, default_value_t = 20)]
     posterior_steps: usize,
-    /// Diffusion prior of the posterior run (70x70 Marmousi-style windows).
-    #[arg(long, default_value = "priors/marmousi70-small/prior.safetensors")]
-    posterior_prior: PathBuf,
 }
 
 /// Posterior samples of the closing posterior run.
 const POSTERIOR_SAMPLES: usize = 4;
 
-/// The closing posterior run: one held-out Marmousi-style model of the prior's window size (seeded `seed` + 1000, a
-/// corpus the shipped prior never saw), 7 well logs with 50 m/s noise, DPS through the network;
-/// writes `posterior/` (metrics.json, calibration.png) and returns its summary.
+/// Draws `--prior-samples` models from the shipped prior (DPM-Solver++): `samples.h5` and
+/// `samples.png`; returns its summary.
+fn shipped_prior_samples(
+    run: &RunDir,
+    a: &QuickstartArgs,
+    device: &Device,
+) -> Result<serde_json::Value> {
+    let prior = DiffusionPrior::load(&a.prior, device)?;
+    let [h, w] = prior.meta.model_shape;
+    let n = a.prior_samples;
+    let sampler = SamplerConfig::DpmSolver {
+        steps: a.prior_steps.max(1),
+        clip: Some([-1.0, 1.0]),
+    };
+    let x = sample(
+        &prior.denoiser,
+        &sampler,
+        &prior.schedule,
+        &[n, 1, h, w],
+        device,
+        a.seed,
+        &mut NoObserver,
+    )?;
+    let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+    prior.meta.normalisation.denormalise(&mut v);
+    let title = format!(
+        "{}: {n} samples, DPM-Solver++ {} steps",
+        a.prior.display(),
+        a.prior_steps
+    );
+    write_models(run, "samples", v, [n, h, w], &title)?;
+    Ok(
+        json!({"prior": a.prior, "samples": "samples.h5", "models": n,
+              "sampler": "dpm-solver", "steps": a.prior_steps}),
+    )
+}
+
+/// Writes models (m/s) as `NAME.h5` and `NAME.png` (4 per row, titled).
+fn write_models(
+    run: &RunDir,
+    name: &str,
+    velocity: Vec<f32>,
+    shape: [usize; 3],
+    title: &str,
+) -> Result<()> {
+    let models = Corpus::new(
+        velocity,
+        shape,
+        CorpusMeta {
+            source: format!("quickstart {name}"),
+            ..Default::default()
+        },
+    )?;
+    write_corpus(&run.path(&format!("{name}.h5")), &models)?;
+    let opts = RenderOptions {
+        range: Some((1500.0, 4500.0)),
+        title: Some(title.to_string()),
+        ..Default::default()
+    };
+    save_png(
+        &run.path(&format!("{name}.png")),
+        &render_grid(models.velocity(), shape, 4, &opts, None)?,
+    )?;
+    Ok(())
+}
+
+/// The closing posterior run: one held-out model of the shipped prior's family and size (seeded
+/// `seed` + 1000, a corpus the prior never saw), 7 well logs with 50 m/s noise, DPS through the
+/// network; writes `posterior/` (metrics.json, calibration.png) and returns its summary.
 fn posterior_step(run: &RunDir, a: &QuickstartArgs, device: &Device) -> Result<serde_json::Value> {
-    let shape = DiffusionPrior::load(&a.posterior_prior, device)?
-        .meta
-        .model_shape;
+    let shape = DiffusionPrior::load(&a.prior, device)?.meta.model_shape;
     let held_out = generate(&SynthSpec {
         shape: Some(shape),
-        ..SynthSpec::new(Family::Marmousi, 1, a.seed + 1000)
+        ..SynthSpec::new(a.prior_family, 1, a.seed + 1000)
     })?;
     let [_, h, w] = held_out.shape();
     let cfg = CalibrationConfig {
-        prior: a.posterior_prior.clone(),
+        prior: a.prior.clone(),
         models: PathBuf::new(),
         count: 1,
         operator: LinearOperatorConfig::Wells { every: 10 },
@@ -166,11 +240,11 @@ fn posterior_step(run: &RunDir, a: &QuickstartArgs, device: &Device) -> Result<s
 /// Runs the quickstart pipeline.
 pub fn run(a: QuickstartArgs) -> Result<()> {
     let device = a.device.open()?;
-    if a.posterior_steps > 0 && !a.posterior_prior.is_file() {
+    if (a.posterior_steps > 0 || a.prior_samples > 0) && !a.prior.is_file() {
         anyhow::bail!(
-            "--posterior-prior {}: no such file; run from the repository root, point it at a \
-             diffusion checkpoint, or pass --posterior-steps 0",
-            a.posterior_prior.display()
+            "--prior {}: no such file; run from the repository root, point it at a diffusion \
+             checkpoint, or pass --prior-samples 0 --posterior-steps 0",
+            a.prior.display()
         );
     }
     let run = RunDir::create(&a.out)?;
@@ -180,7 +254,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     )?;
     let t0 = Instant::now();
 
-    tracing::info!("1/6 generating {} curvefault models (70x70, 10 m)", a.n);
+    tracing::info!("1/7 generating {} curvefault models (70x70, 10 m)", a.n);
     let spec = SynthSpec::new(Family::Curvefault, a.n, a.seed);
     let corpus_path = run.path("corpus.h5");
     generate_to_file(&spec, &corpus_path, 1024, |_| {})?;
@@ -202,12 +276,12 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     )?;
     save_png(&run.path("corpus.png"), &grid)?;
 
-    tracing::info!("2/6 splitting 90/10 into train.h5 / test.h5");
+    tracing::info!("2/7 splitting 90/10 into train.h5 / test.h5");
     let (train, test) = train_test_split(n, 0.1, a.seed)?;
     write_corpus(&run.path("train.h5"), &corpus.select(&train)?)?;
     write_corpus(&run.path("test.h5"), &corpus.select(&test)?)?;
 
-    tracing::info!("3/6 drawing every built-in family");
+    tracing::info!("3/7 drawing every built-in family");
     for family in Family::ALL {
         let sample = generate(&SynthSpec::new(family, 8, a.seed))?;
         let [k, fh, fw] = sample.shape();
@@ -222,9 +296,9 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         )?;
     }
 
-    let prior = if a.train_steps > 0 {
+    let demo = if a.train_steps > 0 {
         tracing::info!(
-            "4/6 training a small diffusion prior for {} steps",
+            "4/7 training demo: a small diffusion prior for {} steps",
             a.train_steps
         );
         let cfg = quick_train_config(&run, a.train_steps, a.seed);
@@ -234,7 +308,10 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         let checkpoint = trainer.run(&mut StepBar(bar.clone()), None)?;
         bar.finish_and_clear();
         let train_s = t_train.elapsed().as_secs_f64();
-        tracing::info!("5/6 sampling 16 models (DDIM, {} steps)", a.sample_steps);
+        tracing::info!(
+            "5/7 sampling 16 models of the demo prior (DDIM, {} steps)",
+            a.sample_steps
+        );
         let prior = DiffusionPrior::load(&checkpoint, &device)?;
         let sampler = SamplerConfig::Ddim {
             steps: a.sample_steps.max(1),
@@ -252,33 +329,33 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
         )?;
         let mut v = x.flatten_all()?.to_vec1::<f32>()?;
         prior.meta.normalisation.denormalise(&mut v);
-        let samples = Corpus::new(
-            v,
-            [16, h, w],
-            CorpusMeta {
-                source: "quickstart prior samples".into(),
-                ..Default::default()
-            },
-        )?;
-        write_corpus(&run.path("samples.h5"), &samples)?;
-        let opts = RenderOptions {
-            range: Some((1500.0, 4500.0)),
-            title: Some(format!("prior samples after {} steps", a.train_steps)),
-            ..Default::default()
-        };
-        save_png(
-            &run.path("samples.png"),
-            &render_grid(samples.velocity(), [16, h, w], 4, &opts, None)?,
-        )?;
+        let title = format!(
+            "training demo: samples after {} steps (noise-like)",
+            a.train_steps
+        );
+        write_models(&run, "demo-samples", v, [16, h, w], &title)?;
         json!({"checkpoint": checkpoint.file_name().map(|f| f.to_string_lossy().to_string()),
-               "train_steps": a.train_steps, "train_wall_time_s": train_s, "samples": "samples.h5"})
+               "train_steps": a.train_steps, "train_wall_time_s": train_s,
+               "samples": "demo-samples.h5"})
+    } else {
+        serde_json::Value::Null
+    };
+
+    let shipped = if a.prior_samples > 0 {
+        tracing::info!(
+            "6/7 drawing {} models from the shipped prior {} (DPM-Solver++, {} steps)",
+            a.prior_samples,
+            a.prior.display(),
+            a.prior_steps
+        );
+        shipped_prior_samples(&run, &a, &device)?
     } else {
         serde_json::Value::Null
     };
 
     let posterior = if a.posterior_steps > 0 {
         tracing::info!(
-            "6/6 posterior on a held-out model (DPS, {} steps, well logs)",
+            "7/7 posterior with the shipped prior on a held-out model (DPS, {} steps, well logs)",
             a.posterior_steps
         );
         posterior_step(&run, &a, &device)?
@@ -290,7 +367,8 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     let pictures: Vec<String> = std::iter::once("corpus.png".to_string())
         .chain(Family::ALL.iter().map(|f| format!("family-{f}.png")))
-        .chain((a.train_steps > 0).then(|| "samples.png".to_string()))
+        .chain((a.train_steps > 0).then(|| "demo-samples.png".to_string()))
+        .chain((a.prior_samples > 0).then(|| "samples.png".to_string()))
         .chain((a.posterior_steps > 0).then(|| "posterior/calibration.png".to_string()))
         .collect();
     let summary = json!({
@@ -299,7 +377,8 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
                    "max_m_s": v.iter().copied().fold(f32::MIN, f32::max), "mean_m_s": mean},
         "split": {"train": train.len(), "test": test.len(), "seed": a.seed},
         "pictures": pictures,
-        "prior": prior,
+        "training_demo": demo,
+        "shipped_prior": shipped,
         "posterior": posterior,
         "wall_time_s": t0.elapsed().as_secs_f64(),
     });

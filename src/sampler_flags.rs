@@ -21,9 +21,10 @@ pub enum SamplerKind {
 #[derive(Debug, Args)]
 pub struct SamplerFlags {
     /// Sampler (diffusion only).
-    #[arg(long, value_enum, default_value = "ddim")]
+    #[arg(long, value_enum, default_value = "dpm-solver")]
     pub sampler: SamplerKind,
-    /// Sampler steps (diffusion only; DDPM: all training steps when omitted).
+    /// Sampler steps (diffusion only; default DPM-Solver++ 25, DDIM 50, SDE samplers 500, DDPM
+    /// all training steps).
     #[arg(long)]
     pub steps: Option<usize>,
     /// DDIM η in [0, 1] (0 = deterministic; diffusion only).

@@ -218,10 +218,16 @@ fn quickstart_trains_and_samples() {
         "4",
         "--sample-steps",
         "2",
+        "--prior-samples",
+        "2",
+        "--prior-steps",
+        "2",
         "--posterior-steps",
         "2",
     ]));
     for f in [
+        "demo-samples.h5",
+        "demo-samples.png",
         "samples.h5",
         "samples.png",
         "posterior/metrics.json",
