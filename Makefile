@@ -1,7 +1,7 @@
 # The two commands of the README go through here so that a fresh machine needs no set-up:
 # each target installs the system packages it needs first (scripts/setup.sh, idempotent).
 
-.PHONY: quickstart test setup bench
+.PHONY: quickstart test setup results results-quick
 
 # The main job on built-in defaults (no downloads): writes runs/quickstart/.
 quickstart:
@@ -17,3 +17,13 @@ test:
 
 setup:
 	bash scripts/setup.sh --test
+
+# Reruns the README's result tables (results/*.md, spliced into README.md; about an hour on
+# 2 cores); results-quick runs them at toy size without touching the README.
+results:
+	bash scripts/setup.sh
+	bash scripts/results.sh
+
+results-quick:
+	bash scripts/setup.sh
+	bash scripts/results.sh --quick

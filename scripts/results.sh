@@ -18,7 +18,8 @@
 # Each table is written to results/NAME.md, headed by the machine (CPU model, ISA, cores) and
 # the date, and spliced into README.md between `<!-- results:NAME -->` and
 # `<!-- /results:NAME -->` (not with --no-splice). --quick runs every table at toy size (a few samples and iterations)
-# into target/results-quick and leaves README.md alone: the check that the pipeline works.
+# with the test build into target/results-quick and leaves README.md alone: the check that the
+# pipeline works (CI runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,8 +39,14 @@ for a in "$@"; do
 done
 [ ${#tables[@]} -gt 0 ] || tables=(priors samplers red-diff gpu)
 
-cargo build --release --quiet
-V="$PWD/target/release/velprior"
+# --quick checks the pipeline with the test build (`make test` has built it); tables use release.
+if [ "$quick" = 1 ]; then
+    cargo build --quiet
+    V="$PWD/target/debug/velprior"
+else
+    cargo build --release --quiet
+    V="$PWD/target/release/velprior"
+fi
 export RUST_LOG=warn
 if [ "$quick" = 1 ]; then
     out=target/results-quick n=8 n_held=32 red_diff_iterations=2 seeds=(0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what velprior needs on a fresh Debian/Ubuntu machine, only where it is missing.
 #
-#   bash scripts/setup.sh          system packages for building (libhdf5-dev, pkg-config)
+#   bash scripts/setup.sh          system packages for building (libhdf5-dev, pkg-config) and for
+#                                  `make results` (jq)
 #   bash scripts/setup.sh --test   also what the tests use beyond Rust: the Python packages of
 #                                  the interoperability tests (h5py, numpy, safetensors from
 #                                  PyPI), and chromium + node + playwright-core (npm) for the
@@ -16,6 +17,7 @@ if ! pkg-config --exists hdf5 2>/dev/null && [ ! -e /usr/include/hdf5/serial/hdf
     need+=(libhdf5-dev)
 fi
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v jq >/dev/null 2>&1 || need+=(jq) # make results formats the JSON reports with jq
 if [ ${#need[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
