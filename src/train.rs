@@ -173,7 +173,7 @@ fn train_nccl(
 ) -> Result<()> {
     use velprior_diffusion::data_parallel::nccl::NcclAllReduce;
     let comm = NcclAllReduce::from_env(id_file, std::time::Duration::from_secs(600))?;
-    let device = comm.device_spec().open()?;
+    let device = comm.device().clone();
     let trainer = match resume_from {
         None => Trainer::new(cfg, &device)?,
         Some(ckpt) => Trainer::resume(cfg, &ckpt, &device)?,

@@ -217,9 +217,7 @@ impl Trainer {
             .chain(self.opt.first.iter().cloned())
             .chain(self.opt.second.iter().cloned())
             .collect();
-        let mut flat = flatten(&state)?;
-        comm.broadcast(&mut flat)?;
-        let restored = unflatten(&flat, &state)?;
+        let restored = unflatten(&comm.broadcast(&flatten(&state)?)?, &state)?;
         let k = self.vars.len();
         for (i, t) in restored.into_iter().enumerate() {
             match i / k {

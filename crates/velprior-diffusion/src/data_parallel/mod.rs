@@ -17,6 +17,8 @@ mod threads;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use candle_core::Tensor;
+
 pub(crate) use flat::{all_reduce_grads, flatten, unflatten};
 pub use threads::ThreadAllReduce;
 
@@ -25,25 +27,18 @@ use crate::error::{DiffusionError, Result};
 use crate::trainer::{Silent, Trainer};
 
 /// Collective operations among the `world_size` ranks of a data-parallel run (not `Send`: an
-/// NCCL communicator stays on the thread that made it). Every rank
-/// calls each operation in the same order with buffers of the same length.
+/// NCCL communicator stays on the thread that made it). Every rank calls each operation in the
+/// same order with 1-D f32 tensors of the same length, on the device it trains on; the result
+/// stays there (NCCL reduces GPU tensors in place on the GPU, without a host copy).
 pub trait AllReduce {
     /// This worker's rank, 0-based.
     fn rank(&self) -> usize;
     /// Number of workers.
     fn world_size(&self) -> usize;
-    /// Replaces `buf` on every rank by the element-wise sum over ranks (the same bits on
-    /// every rank).
-    fn all_reduce_sum(&mut self, buf: &mut [f32]) -> Result<()>;
-    /// Replaces `buf` on every rank by rank 0's.
-    fn broadcast(&mut self, buf: &mut [f32]) -> Result<()>;
-    /// Replaces `buf` on every rank by the element-wise mean over ranks.
-    fn all_reduce_mean(&mut self, buf: &mut [f32]) -> Result<()> {
-        self.all_reduce_sum(buf)?;
-        let n = self.world_size() as f32;
-        buf.iter_mut().for_each(|v| *v /= n);
-        Ok(())
-    }
+    /// The element-wise sum of `flat` over ranks (the same bits on every rank).
+    fn all_reduce_sum(&mut self, flat: &Tensor) -> Result<Tensor>;
+    /// Rank 0's `flat`, on every rank.
+    fn broadcast(&mut self, flat: &Tensor) -> Result<Tensor>;
 }
 
 /// The rows of a batch of `batch` that rank `rank` of `world` trains on:

@@ -1,16 +1,19 @@
 //! [`AllReduce`] over NCCL (cudarc's `nccl` bindings, loaded at run time): one process per
 //! GPU, gradients summed with `ncclAllReduce`, rank 0's state sent with `ncclBroadcast`.
 //!
-//! The trainer keeps its gradients in host memory (candle CPU tensors), so each collective
-//! copies the flat buffer to this rank's GPU, reduces there and copies it back; the ranks meet
-//! through an NCCL unique id that rank 0 writes to a file every rank can read (the run folder
-//! on a shared filesystem).
+//! The collectives are candle custom ops. On a GPU tensor (a `cuda` build training on
+//! `cuda:LOCAL_RANK`) they run on the GPU, on candle's own stream, so they are ordered with the
+//! training kernels and the gradients never leave the GPU. On a host tensor (an `nccl` build
+//! without candle's CUDA backend) they copy it to this rank's GPU, reduce there and copy it
+//! back. The ranks meet through an NCCL unique id that rank 0 writes to a file every rank can
+//! read (the run folder on a shared filesystem).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cudarc::driver::{CudaContext, CudaStream};
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Shape, Tensor};
+use cudarc::driver::CudaStream;
 use cudarc::nccl::safe::{Comm, Id, ReduceOp};
 
 use super::AllReduce;
@@ -19,9 +22,8 @@ use crate::error::{DiffusionError, Result};
 /// One rank of an NCCL communicator on one GPU.
 pub struct NcclAllReduce {
     comm: Comm,
-    stream: Arc<CudaStream>,
-    /// The GPU of this rank.
-    device: usize,
+    /// Where this rank trains: its GPU, or the host in a build without candle's CUDA backend.
+    device: Device,
 }
 
 fn nccl_err(what: &str, e: impl std::fmt::Debug) -> DiffusionError {
@@ -29,12 +31,12 @@ fn nccl_err(what: &str, e: impl std::fmt::Debug) -> DiffusionError {
 }
 
 impl NcclAllReduce {
-    /// Joins rank `rank` of `world` on GPU `device`: rank 0 creates the unique id and writes it
+    /// Joins rank `rank` of `world` on GPU `gpu`: rank 0 creates the unique id and writes it
     /// to `id_file` (atomically), the other ranks wait up to `timeout` for that file.
     pub fn init(
         rank: usize,
         world: usize,
-        device: usize,
+        gpu: usize,
         id_file: &Path,
         timeout: Duration,
     ) -> Result<NcclAllReduce> {
@@ -43,8 +45,7 @@ impl NcclAllReduce {
                 "NCCL rank {rank} of {world}: need 0 <= rank < world size"
             )));
         }
-        let ctx = CudaContext::new(device).map_err(|e| nccl_err("CUDA device", e))?;
-        let stream = ctx.default_stream();
+        let (device, stream) = training_device(gpu)?;
         let id = if rank == 0 {
             let id = Id::new().map_err(|e| nccl_err("unique id", e))?;
             let bytes: Vec<u8> = id.internal().iter().map(|&c| c as u8).collect();
@@ -53,13 +54,8 @@ impl NcclAllReduce {
         } else {
             Id::uninit(wait_for_id(id_file, timeout)?)
         };
-        let comm =
-            Comm::from_rank(stream.clone(), rank, world, id).map_err(|e| nccl_err("init", e))?;
-        Ok(NcclAllReduce {
-            comm,
-            stream,
-            device,
-        })
+        let comm = Comm::from_rank(stream, rank, world, id).map_err(|e| nccl_err("init", e))?;
+        Ok(NcclAllReduce { comm, device })
     }
 
     /// [`NcclAllReduce::init`] with rank, world size and GPU from the launcher's environment:
@@ -80,33 +76,39 @@ impl NcclAllReduce {
         };
         let rank = get(["RANK", "SLURM_PROCID"])?;
         let world = get(["WORLD_SIZE", "SLURM_NTASKS"])?;
-        let device = get(["LOCAL_RANK", "SLURM_LOCALID"])?;
-        NcclAllReduce::init(rank, world, device, id_file, timeout)
+        let gpu = get(["LOCAL_RANK", "SLURM_LOCALID"])?;
+        NcclAllReduce::init(rank, world, gpu, id_file, timeout)
     }
 
-    /// The GPU this rank trains on.
-    pub fn device_spec(&self) -> velprior_kernels::DeviceSpec {
-        velprior_kernels::DeviceSpec::Cuda(self.device)
+    /// The device this rank trains on (the one its collectives expect tensors on).
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
-    /// Copies `buf` to the GPU, applies `op` to the device copy, copies it back.
-    fn on_device(
-        &self,
-        buf: &mut [f32],
-        op: impl FnOnce(&Comm, &mut cudarc::driver::CudaSlice<f32>) -> Result<()>,
-    ) -> Result<()> {
-        let mut d = self
-            .stream
-            .clone_htod(&*buf)
-            .map_err(|e| nccl_err("copy to GPU", e))?;
-        op(&self.comm, &mut d)?;
-        self.stream
-            .memcpy_dtoh(&d, buf)
-            .map_err(|e| nccl_err("copy from GPU", e))?;
-        self.stream
-            .synchronize()
-            .map_err(|e| nccl_err("synchronize", e))
+    fn apply(&self, flat: &Tensor, op: Collective) -> Result<Tensor> {
+        Ok(flat.contiguous()?.apply_op1_no_bwd(&CollectiveOp {
+            comm: &self.comm,
+            op,
+        })?)
     }
+}
+
+/// GPU `gpu` as candle's device, and candle's stream on it for NCCL (collectives then run in
+/// order with the training kernels).
+#[cfg(feature = "cuda")]
+fn training_device(gpu: usize) -> Result<(Device, Arc<CudaStream>)> {
+    let device = Device::new_cuda(gpu)?;
+    let stream = device.as_cuda_device()?.cuda_stream();
+    Ok((device, stream))
+}
+
+/// Without candle's CUDA backend the trainer runs on the host and NCCL on a stream of its own
+/// on GPU `gpu`.
+#[cfg(not(feature = "cuda"))]
+fn training_device(gpu: usize) -> Result<(Device, Arc<CudaStream>)> {
+    let ctx = cudarc::driver::CudaContext::new(gpu).map_err(|e| nccl_err("CUDA device", e))?;
+    // host: a build without candle's CUDA backend trains on the CPU; NCCL copies through the GPU
+    Ok((Device::Cpu, ctx.default_stream()))
 }
 
 impl AllReduce for NcclAllReduce {
@@ -118,20 +120,87 @@ impl AllReduce for NcclAllReduce {
         self.comm.world_size()
     }
 
-    fn all_reduce_sum(&mut self, buf: &mut [f32]) -> Result<()> {
-        self.on_device(buf, |comm, d| {
-            comm.all_reduce_in_place(d, &ReduceOp::Sum)
-                .map(|_| ())
-                .map_err(|e| nccl_err("all-reduce", e))
-        })
+    fn all_reduce_sum(&mut self, flat: &Tensor) -> Result<Tensor> {
+        self.apply(flat, Collective::Sum)
     }
 
-    fn broadcast(&mut self, buf: &mut [f32]) -> Result<()> {
-        self.on_device(buf, |comm, d| {
-            comm.broadcast_in_place(d, 0)
-                .map(|_| ())
-                .map_err(|e| nccl_err("broadcast", e))
-        })
+    fn broadcast(&mut self, flat: &Tensor) -> Result<Tensor> {
+        self.apply(flat, Collective::FromRankZero)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Collective {
+    Sum,
+    FromRankZero,
+}
+
+/// One collective as a candle op on a contiguous 1-D f32 tensor.
+struct CollectiveOp<'a> {
+    comm: &'a Comm,
+    op: Collective,
+}
+
+fn op_err(what: &str, e: impl std::fmt::Debug) -> candle_core::Error {
+    candle_core::Error::msg(format!("NCCL {what}: {e:?}"))
+}
+
+impl CollectiveOp<'_> {
+    /// Runs the collective from `src` into `dst`, both on this rank's GPU.
+    fn run<S, D>(&self, src: &S, dst: &mut D) -> candle_core::Result<()>
+    where
+        S: cudarc::driver::DevicePtr<f32>,
+        D: cudarc::driver::DevicePtrMut<f32>,
+    {
+        match self.op {
+            Collective::Sum => self.comm.all_reduce(src, dst, &ReduceOp::Sum).map(|_| ()),
+            Collective::FromRankZero => self.comm.broadcast(Some(src), dst, 0).map(|_| ()),
+        }
+        .map_err(|e| op_err("collective", e))
+    }
+}
+
+impl CustomOp1 for CollectiveOp<'_> {
+    fn name(&self) -> &'static str {
+        "nccl_collective"
+    }
+
+    /// Host tensors: a copy to the GPU, the collective, a copy back.
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(v), Some((start, end))) = (s, l.contiguous_offsets()) else {
+            candle_core::bail!("NCCL collectives take contiguous f32 tensors");
+        };
+        let stream = self.comm.stream();
+        let src = stream
+            .clone_htod(&v[start..end])
+            .map_err(|e| op_err("copy to GPU", e))?;
+        let mut dst = stream
+            .alloc_zeros::<f32>(end - start)
+            .map_err(|e| op_err("GPU buffer", e))?;
+        self.run(&src, &mut dst)?;
+        let out = stream
+            .clone_dtoh(&dst)
+            .map_err(|e| op_err("copy from GPU", e))?;
+        Ok((CpuStorage::F32(out), l.shape().clone()))
+    }
+
+    /// GPU tensors: the collective on candle's stream, into a new buffer.
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s: &candle_core::CudaStorage,
+        l: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let Some((start, end)) = l.contiguous_offsets() else {
+            candle_core::bail!("NCCL collectives take contiguous tensors");
+        };
+        let src = s.as_cuda_slice::<f32>()?.slice(start..end);
+        let mut dst = s.device.alloc_zeros::<f32>(end - start)?;
+        self.run(&src, &mut dst)?;
+        Ok((
+            candle_core::CudaStorage::wrap_cuda_slice(dst, s.device.clone()),
+            l.shape().clone(),
+        ))
     }
 }
 

@@ -1,6 +1,9 @@
-//! [`AllReduce`] among threads of one process: a shared slot per rank and a barrier.
+//! [`AllReduce`] among threads of one process: a shared slot per rank and a barrier (the
+//! values pass through host memory).
 
 use std::sync::{Arc, Barrier, Mutex};
+
+use candle_core::Tensor;
 
 use super::AllReduce;
 use crate::error::{DiffusionError, Result};
@@ -53,42 +56,46 @@ impl AllReduce for ThreadAllReduce {
     }
 
     /// Sums in rank order on every rank, so all ranks get the same bits.
-    fn all_reduce_sum(&mut self, buf: &mut [f32]) -> Result<()> {
-        self.slots()?[self.rank] = buf.to_vec();
+    fn all_reduce_sum(&mut self, flat: &Tensor) -> Result<Tensor> {
+        let mine = flat.to_vec1::<f32>()?;
+        let n = mine.len();
+        self.slots()?[self.rank] = mine;
         self.shared.barrier.wait();
-        {
+        let sum = {
             let slots = self.slots()?;
-            if slots.iter().any(|s| s.len() != buf.len()) {
+            if slots.iter().any(|s| s.len() != n) {
                 return Err(DiffusionError::invalid(
                     "all-reduce: ranks passed buffers of different lengths",
                 ));
             }
-            buf.copy_from_slice(&slots[0]);
+            let mut sum = slots[0].clone();
             for s in &slots[1..] {
-                buf.iter_mut().zip(s).for_each(|(b, v)| *b += v);
+                sum.iter_mut().zip(s).for_each(|(b, v)| *b += v);
             }
-        }
+            sum
+        };
         // Nobody refills a slot before every rank has read them all.
         self.shared.barrier.wait();
-        Ok(())
+        Ok(Tensor::from_vec(sum, n, flat.device())?)
     }
 
-    fn broadcast(&mut self, buf: &mut [f32]) -> Result<()> {
+    fn broadcast(&mut self, flat: &Tensor) -> Result<Tensor> {
+        let n = flat.dim(0)?;
         if self.rank == 0 {
-            self.slots()?[0] = buf.to_vec();
+            self.slots()?[0] = flat.to_vec1::<f32>()?;
         }
         self.shared.barrier.wait();
-        {
+        let first = {
             let slots = self.slots()?;
-            if slots[0].len() != buf.len() {
+            if slots[0].len() != n {
                 return Err(DiffusionError::invalid(
                     "broadcast: ranks passed buffers of different lengths",
                 ));
             }
-            buf.copy_from_slice(&slots[0]);
-        }
+            slots[0].clone()
+        };
         self.shared.barrier.wait();
-        Ok(())
+        Ok(Tensor::from_vec(first, n, flat.device())?)
     }
 }
 
@@ -96,19 +103,21 @@ impl AllReduce for ThreadAllReduce {
 mod tests {
     use super::*;
 
+    /// Catches a sum that misses a rank or a broadcast that returns a rank's own values.
     #[test]
     fn sum_and_broadcast_across_three_threads() {
+        let cpu = candle_core::Device::Cpu; // host: thread ranks share host memory
         let out: Vec<(Vec<f32>, Vec<f32>)> = std::thread::scope(|s| {
             let hs: Vec<_> = ThreadAllReduce::group(3)
                 .into_iter()
                 .map(|mut c| {
+                    let cpu = cpu.clone();
                     s.spawn(move || {
                         let r = c.rank() as f32;
-                        let mut a = vec![r, 10.0 * r, 1.0];
-                        c.all_reduce_sum(&mut a).unwrap();
-                        let mut b = vec![r + 1.0; 2];
-                        c.broadcast(&mut b).unwrap();
-                        c.all_reduce_mean(&mut b).unwrap();
+                        let a = Tensor::new(&[r, 10.0 * r, 1.0], &cpu).unwrap();
+                        let a = c.all_reduce_sum(&a).unwrap().to_vec1().unwrap();
+                        let b = Tensor::new(&[r + 1.0, r + 2.0], &cpu).unwrap();
+                        let b = c.broadcast(&b).unwrap().to_vec1().unwrap();
                         (a, b)
                     })
                 })
@@ -117,7 +126,7 @@ mod tests {
         });
         for (a, b) in out {
             assert_eq!(a, vec![3.0, 30.0, 3.0]);
-            assert_eq!(b, vec![1.0, 1.0]);
+            assert_eq!(b, vec![1.0, 2.0]);
         }
     }
 }
