@@ -1,7 +1,8 @@
 //! The diffusion sampler flags shared by `velprior sample` and `velprior evaluate`.
 
 use clap::{Args, ValueEnum};
-use velprior_diffusion::samplers::{SamplerConfig, Variance};
+use velprior_diffusion::samplers::SamplerConfig;
+use velprior_kernels::DdpmVariance;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SamplerKind {
@@ -42,7 +43,7 @@ impl SamplerFlags {
         match self.sampler {
             SamplerKind::Ddpm => SamplerConfig::Ddpm {
                 steps: self.steps,
-                variance: Variance::Posterior,
+                variance: DdpmVariance::Posterior,
                 clip,
             },
             SamplerKind::Ddim => SamplerConfig::Ddim {

@@ -3,16 +3,17 @@
 use candle_core::{Device, Tensor};
 use velprior_diffusion::oracles::GaussianOracle;
 use velprior_diffusion::samplers::{
-    NoObserver, SamplerConfig, SamplerStep, Variance, sample, vp_sde_for, vp_time_grid,
+    NoObserver, SamplerConfig, SamplerStep, sample, vp_sde_for, vp_time_grid,
 };
 use velprior_diffusion::{DiffusionError, Result};
+use velprior_kernels::DdpmVariance;
 use velprior_kernels::Schedule;
 
 fn configs() -> Vec<SamplerConfig> {
     vec![
         SamplerConfig::Ddpm {
             steps: Some(20),
-            variance: Variance::Posterior,
+            variance: DdpmVariance::Posterior,
             clip: None,
         },
         SamplerConfig::Ddim {
@@ -182,7 +183,7 @@ fn configs_parse_from_toml_and_reject_mistakes() {
         parse("kind = \"ddpm\"\nvariance = \"beta\"\nclip = [-1.0, 1.0]").unwrap(),
         SamplerConfig::Ddpm {
             steps: None,
-            variance: Variance::Beta,
+            variance: DdpmVariance::Beta,
             clip: Some([-1.0, 1.0])
         }
     );

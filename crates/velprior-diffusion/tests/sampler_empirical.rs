@@ -7,7 +7,8 @@ use candle_core::{Device, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use velprior_diffusion::oracles::EmpiricalOracle;
-use velprior_diffusion::samplers::{NoObserver, SamplerConfig, Variance, sample};
+use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
+use velprior_kernels::DdpmVariance;
 use velprior_kernels::Schedule;
 
 const K: usize = 5;
@@ -83,7 +84,7 @@ fn ddpm_reproduces_the_training_set() {
         "empirical ddpm 1000",
         SamplerConfig::Ddpm {
             steps: None,
-            variance: Variance::Posterior,
+            variance: DdpmVariance::Posterior,
             clip: None,
         },
     );

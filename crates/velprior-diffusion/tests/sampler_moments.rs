@@ -39,9 +39,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::oracles::{GaussianMixtureOracle, GaussianOracle};
-use velprior_diffusion::samplers::{
-    NoObserver, SamplerConfig, Variance, sample, sample_dpm_solver_pp,
-};
+use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample, sample_dpm_solver_pp};
+use velprior_kernels::DdpmVariance;
 use velprior_kernels::Schedule;
 use velprior_kernels::respacing::log_snr_timesteps;
 
@@ -177,7 +176,7 @@ fn checker_rejects_wrong_moments() {
 fn ddpm_full_schedule_samples_the_gaussian() {
     let cfg = SamplerConfig::Ddpm {
         steps: None,
-        variance: Variance::Posterior,
+        variance: DdpmVariance::Posterior,
         clip: None,
     };
     gaussian_case("ddpm 1000 posterior variance", cfg, linear());
@@ -187,7 +186,7 @@ fn ddpm_full_schedule_samples_the_gaussian() {
 fn ddpm_beta_variance_samples_the_gaussian() {
     let cfg = SamplerConfig::Ddpm {
         steps: None,
-        variance: Variance::Beta,
+        variance: DdpmVariance::Beta,
         clip: None,
     };
     gaussian_case("ddpm 1000 beta variance", cfg, linear());
@@ -197,7 +196,7 @@ fn ddpm_beta_variance_samples_the_gaussian() {
 fn ddpm_respaced_samples_the_gaussian() {
     let cfg = SamplerConfig::Ddpm {
         steps: Some(500),
-        variance: Variance::Posterior,
+        variance: DdpmVariance::Posterior,
         clip: None,
     };
     gaussian_case("ddpm respaced 500", cfg, linear());
@@ -340,7 +339,7 @@ fn ddpm_recovers_mixture_weights() {
         "mixture ddpm 1000",
         SamplerConfig::Ddpm {
             steps: None,
-            variance: Variance::Posterior,
+            variance: DdpmVariance::Posterior,
             clip: None,
         },
     );

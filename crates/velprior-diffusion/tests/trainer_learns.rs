@@ -7,8 +7,9 @@ use candle_core::Device;
 use velprior_data::{Corpus, CorpusMeta, write_corpus};
 use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::prior::DiffusionPrior;
-use velprior_diffusion::samplers::{NoObserver, SamplerConfig, Variance, sample};
+use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_diffusion::trainer::{Silent, Trainer};
+use velprior_kernels::DdpmVariance;
 
 const S: usize = 8;
 
@@ -81,7 +82,7 @@ min_lr_ratio = 0.1
     // Ancestral sampling over all 200 steps (few-step deterministic DDIM can land between modes).
     let sampler = SamplerConfig::Ddpm {
         steps: None,
-        variance: Variance::Posterior,
+        variance: DdpmVariance::Posterior,
         clip: Some([-1.0, 1.0]),
     };
     let x = sample(

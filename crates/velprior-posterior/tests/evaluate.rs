@@ -8,7 +8,8 @@ use nalgebra::{DMatrix, DVector};
 use velprior_data::Normalisation;
 use velprior_data::synth::{Family, SynthSpec, generate};
 use velprior_diffusion::oracles::EmpiricalOracle;
-use velprior_diffusion::samplers::{NoObserver, SamplerConfig, Variance, sample};
+use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
+use velprior_kernels::DdpmVariance;
 use velprior_kernels::Schedule;
 use velprior_posterior::evaluate::{EvaluateOptions, evaluate, frechet_distance, wasserstein1};
 use velprior_posterior::memorization::InMemory;
@@ -56,7 +57,7 @@ fn a_prior_that_copies_its_training_set_scores_precision_one_and_memorised_one()
             .unwrap();
     let cfg = SamplerConfig::Ddpm {
         steps: Some(200),
-        variance: Variance::Posterior,
+        variance: DdpmVariance::Posterior,
         clip: None,
     };
     let x = sample(

@@ -10,7 +10,8 @@ use velprior_data::Normalisation;
 use velprior_data::synth::{Family, SynthSpec, generate};
 use velprior_diffusion::config::DiffusionConfig;
 use velprior_diffusion::oracles::EmpiricalOracle;
-use velprior_diffusion::samplers::{NoObserver, SamplerConfig, Variance, sample};
+use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
+use velprior_kernels::DdpmVariance;
 use velprior_posterior::memorization::mann_whitney::erfc;
 use velprior_posterior::memorization::{
     InMemory, KnnOptions, Metric, Neighbours, criteria, knn, mann_whitney, neighbours_needed,
@@ -89,7 +90,7 @@ fn empirical_denoiser_samples_are_all_memorised() {
     let oracle = EmpiricalOracle::new(&t).unwrap();
     let cfg = SamplerConfig::Ddpm {
         steps: None,
-        variance: Variance::Posterior,
+        variance: DdpmVariance::Posterior,
         clip: None,
     };
     let schedule = DiffusionConfig::default().schedule().unwrap(); // linear, T = 1000

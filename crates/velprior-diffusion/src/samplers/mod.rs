@@ -77,17 +77,6 @@ impl<F: FnMut(&SamplerStep<'_>) -> Result<()>> SamplerObserver for F {
     }
 }
 
-/// The reverse-step variance of DDPM, as written in configs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Variance {
-    /// σ² = β̃ (posterior variance, "fixed small").
-    #[default]
-    Posterior,
-    /// σ² = β ("fixed large").
-    Beta,
-}
-
 fn default_t_min() -> f64 {
     1e-3
 }
@@ -108,7 +97,7 @@ pub enum SamplerConfig {
         #[serde(default)]
         steps: Option<usize>,
         #[serde(default)]
-        variance: Variance,
+        variance: DdpmVariance,
         /// Clip x̂_0 to [lo, hi] inside each step.
         #[serde(default)]
         clip: Option<[f32; 2]>,
@@ -224,16 +213,12 @@ pub fn sample(
             variance,
             clip: c,
         } => {
-            let variance = match variance {
-                Variance::Posterior => DdpmVariance::Posterior,
-                Variance::Beta => DdpmVariance::Beta,
-            };
             let respaced = match steps {
                 Some(s) => respaced(schedule, *s)?,
                 None => schedule.clone(),
             };
             let opts = DdpmStep {
-                variance,
+                variance: *variance,
                 clip_x0: clip(c),
             };
             sample_ddpm(model, x, &respaced, &opts, &mut rng, observer)

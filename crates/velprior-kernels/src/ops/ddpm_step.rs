@@ -18,8 +18,10 @@ pub(crate) const KERNEL: KernelSource = KernelSource {
     src: include_str!("../../../../kernels/ddpm_step.cu"),
 };
 
-/// The variance σ_t² of the reverse step (Ho et al. 2020, §3.2: both give similar samples).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The variance σ_t² of the reverse step (Ho et al. 2020, §3.2: both give similar samples);
+/// written `"posterior"` / `"beta"` in configs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DdpmVariance {
     /// σ_t² = β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t), the posterior variance ("fixed small").
     #[default]
