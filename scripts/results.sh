@@ -10,14 +10,15 @@
 #             sampler against 512 fresh held-out models (256 samples; memorised fraction against
 #             the training corpus, regenerated from its seed)              ~15 min on 2 cores
 #   samplers  precision, recall and Fréchet distance of DDIM and DPM-Solver++ at several step
-#             counts (128 samples each)                                    ~40 min on 2 cores
+#             counts (128 samples each)                                    ~30 min on 2 cores
 #   red-diff  RED-diff on Marmousi 70x190 with each Marmousi prior, seeds 0, 1, 2 (mean ± std)
 #                                                                           ~10 min on 2 cores
 #   gpu       the GPU figures, formatted from results/gpu-check.txt: the summary that
 #             `scripts/gpu-check.sh` wrote on a GPU machine (copied there by hand; no GPU here)
 # Each table is written to results/NAME.md, headed by the machine (CPU model, ISA, cores) and
 # the date, and spliced into README.md between `<!-- results:NAME -->` and
-# `<!-- /results:NAME -->` (not with --no-splice). --quick runs every table at toy size (a few samples and iterations)
+# `<!-- /results:NAME -->` (not with --no-splice). Finished evaluations and posterior runs in
+# target/results-work are reused, so an interrupted run resumes. --quick runs every table at toy size (a few samples and iterations)
 # with the test build into target/results-quick and leaves README.md alone: the check that the
 # pipeline works (CI runs it).
 set -euo pipefail
@@ -53,7 +54,7 @@ if [ "$quick" = 1 ]; then
     sampler_steps=("ddim 5" "dpm-solver 5")
 else
     out=results n=256 n_held=512 red_diff_iterations=300 seeds=(0 1 2)
-    sampler_steps=("ddim 25" "ddim 50" "ddim 100" "dpm-solver 10" "dpm-solver 25" "dpm-solver 50")
+    sampler_steps=("ddim 25" "ddim 50" "dpm-solver 10" "dpm-solver 25")
 fi
 work=target/results-work
 [ "$quick" = 0 ] || work=target/results-work-quick
@@ -92,7 +93,8 @@ corpus() {
 evaluate() {
     local p="$1" sampler="$2" steps="$3" count="$4" dir="$5" train=()
     [ "${6:-}" = --train ] && train=(--train "$work/corpus-$p/train.h5")
-    "$V" evaluate --checkpoint "priors/$p/prior.safetensors" --test "$work/corpus-$p/held.h5" \
+    # A finished evaluation is kept (a rerun resumes where an interrupted one stopped).
+    [ -e "$dir/report.json" ] || "$V" evaluate --checkpoint "priors/$p/prior.safetensors" --test "$work/corpus-$p/held.h5" \
         "${train[@]}" --sampler "$sampler" --steps "$steps" -n "$count" --batch 64 --seed 1 \
         -o "$dir" >/dev/null
     echo "$dir/report.json"
@@ -161,11 +163,12 @@ table_red_diff() {
             local runs=()
             for seed in "${seeds[@]}"; do
                 local dir="$work/red-diff-$p-$seed"
+                runs+=("$dir/metrics.json")
+                [ -e "$dir/metrics.json" ] && continue
                 sed -e "s|^iterations = .*|iterations = $red_diff_iterations|" \
                     -e "s|^prior = .*|prior = \"priors/$p/prior.safetensors\"|" \
                     configs/posterior-marmousi-red-diff.toml >"$work/red-diff.toml"
                 "$V" posterior --config "$work/red-diff.toml" --seed "$seed" --out "$dir" >/dev/null
-                runs+=("$dir/metrics.json")
             done
             jq -rs --arg p "$p" '
                 def stat(f): (map(f) | add / length) as $m

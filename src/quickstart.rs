@@ -23,8 +23,8 @@ use velprior_diffusion::config::{
     DataConfig, DiffusionConfig, ScheduleName, TrainConfig, TrainLoopConfig,
 };
 use velprior_diffusion::optim::AdamWConfig;
-use velprior_diffusion::prior::DiffusionPrior;
-use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
+use velprior_diffusion::prior::{AnyPrior, DiffusionPrior};
+use velprior_diffusion::samplers::{NoObserver, SamplerConfig};
 use velprior_diffusion::trainer::{TrainObserver, Trainer};
 use velprior_nn::UNetConfig;
 
@@ -134,24 +134,14 @@ fn shipped_prior_samples(
     a: &QuickstartArgs,
     device: &Device,
 ) -> Result<serde_json::Value> {
-    let prior = DiffusionPrior::load(&a.prior, device)?;
-    let [h, w] = prior.meta.model_shape;
+    let prior = AnyPrior::load(&a.prior, device)?;
+    let [h, w] = prior.meta().model_shape;
     let n = a.prior_samples;
     let sampler = SamplerConfig::DpmSolver {
         steps: a.prior_steps.max(1),
         clip: Some([-1.0, 1.0]),
     };
-    let x = sample(
-        &prior.denoiser,
-        &sampler,
-        &prior.schedule,
-        &[n, 1, h, w],
-        device,
-        a.seed,
-        &mut NoObserver,
-    )?;
-    let mut v = x.flatten_all()?.to_vec1::<f32>()?;
-    prior.meta.normalisation.denormalise(&mut v);
+    let v = draw(&prior, n, a.seed, &sampler)?;
     let title = format!(
         "{}: {n} samples, DPM-Solver++ {} steps",
         a.prior.display(),
@@ -162,6 +152,11 @@ fn shipped_prior_samples(
         json!({"prior": a.prior, "samples": "samples.h5", "models": n,
               "sampler": "dpm-solver", "steps": a.prior_steps}),
     )
+}
+
+/// `n` models of `prior` in m/s, in one batch.
+fn draw(prior: &AnyPrior, n: usize, seed: u64, sampler: &SamplerConfig) -> Result<Vec<f32>> {
+    Ok(prior.sample(n, seed, sampler, n, &mut NoObserver, &mut |_| {})?)
 }
 
 /// Writes models (m/s) as `NAME.h5` and `NAME.png` (4 per row, titled).
@@ -312,23 +307,13 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
             "5/7 sampling 16 models of the demo prior (DDIM, {} steps)",
             a.sample_steps
         );
-        let prior = DiffusionPrior::load(&checkpoint, &device)?;
+        let prior = AnyPrior::load(&checkpoint, &device)?;
         let sampler = SamplerConfig::Ddim {
             steps: a.sample_steps.max(1),
             eta: 0.0,
             clip: Some([-1.0, 1.0]),
         };
-        let x = sample(
-            &prior.denoiser,
-            &sampler,
-            &prior.schedule,
-            &[16, 1, h, w],
-            &device,
-            a.seed,
-            &mut NoObserver,
-        )?;
-        let mut v = x.flatten_all()?.to_vec1::<f32>()?;
-        prior.meta.normalisation.denormalise(&mut v);
+        let v = draw(&prior, 16, a.seed, &sampler)?;
         let title = format!(
             "training demo: samples after {} steps (noise-like)",
             a.train_steps
