@@ -7,6 +7,7 @@ mod ae;
 mod data;
 mod evaluate;
 mod export;
+mod forward;
 mod fwi;
 mod mad;
 mod memorization;
@@ -54,6 +55,9 @@ enum Command {
     /// two-layer teaching experiment.
     #[command(subcommand)]
     Ae(ae::AeCommand),
+    /// Seismic data of velocity models (the OpenFWI survey by default), with optional noise
+    /// and dead traces, as .npy (N, shots, nt, receivers).
+    Forward(forward::ForwardArgs),
     /// Plain full-waveform inversion (Adam or L-BFGS, Tikhonov/TV) from a TOML config.
     Fwi(fwi::FwiArgs),
     /// Memorization diagnostics: nearest training models of generated models, ratio tests,
@@ -93,6 +97,7 @@ fn main() {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Export(args) => export::run(args),
         Command::Ae(cmd) => ae::run(cmd),
+        Command::Forward(args) => forward::run(args),
         Command::Fwi(args) => fwi::run(args),
         Command::Memorization(args) => memorization::run(args),
         Command::Mad(args) => mad::run(args),

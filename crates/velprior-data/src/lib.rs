@@ -20,6 +20,7 @@ pub mod stats;
 pub mod synth;
 pub mod toml_file;
 pub mod transform;
+pub mod write_npy;
 
 pub use corpus::{Corpus, CorpusMeta, Parameters};
 pub use error::{DataError, Result};
@@ -28,3 +29,4 @@ pub use normalise::Normalisation;
 pub use run_dir::RunDir;
 pub use shard::{Shard, ShardManifest, item_seed, shard_dir};
 pub use shard_set::ShardSet;
+pub use write_npy::write_npy;

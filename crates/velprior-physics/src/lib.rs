@@ -39,6 +39,7 @@ pub mod operator;
 pub mod propagate;
 pub mod stencil;
 mod step;
+pub mod survey;
 pub mod wavelet;
 mod window;
 
@@ -53,4 +54,5 @@ pub use metrics::{Metrics, velocity_metrics};
 pub use misfit::Misfit;
 pub use operator::{AcousticOperator, ForwardOperator};
 pub use propagate::{SolverConfig, forward};
+pub use survey::{DataNoise, Degradation, simulate, simulate_all};
 pub use wavelet::{ricker, ricker_openfwi};

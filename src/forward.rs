@@ -1,0 +1,150 @@
+//! `velprior forward`: seismic data of velocity models (the OpenFWI survey by default), with
+//! optional noise and dead traces, as a `.npy` array (N, shots, nt, receivers).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use velprior_data::import::read_npy;
+use velprior_data::{read_corpus, write_npy};
+use velprior_physics::fwi::AcquisitionConfig;
+use velprior_physics::{
+    Acquisition, DataNoise, Degradation, ModelShape, SolverConfig, ricker_openfwi, simulate_all,
+};
+
+use crate::progress;
+
+/// Built-in surveys.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Preset {
+    /// OpenFWI's: 10 m grid, 1 ms, 1000 steps, 15 Hz Ricker, 5 sources and a receiver in every
+    /// column at 10 m depth, 4th order, 120-cell damping border (reproduces OpenFWI's data).
+    Openfwi,
+}
+
+/// A survey as written in TOML: the `[solver]` and `[acquisition]` tables of the FWI and
+/// posterior configs (a file holding only these two).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SurveyConfig {
+    solver: SolverConfig,
+    acquisition: AcquisitionConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// Velocity models in m/s: .npy of shape (N, 1, H, W), (N, H, W) or (H, W), or an HDF5
+    /// corpus.
+    #[arg(long)]
+    velocity: PathBuf,
+    /// Built-in survey (when no --config is given).
+    #[arg(long, value_enum, default_value = "openfwi")]
+    preset: Preset,
+    /// Survey from a TOML file with [solver] and [acquisition] tables instead of the preset.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Noise KIND:LEVEL relative to each model's data RMS: gaussian:0.05 (std) or laplace:0.05
+    /// (scale).
+    #[arg(long, value_parser = parse_noise)]
+    noise: Option<DataNoise>,
+    /// Receivers whose traces are zeroed in every shot, chosen at random per model.
+    #[arg(long, default_value_t = 0)]
+    drop_traces: usize,
+    /// Seed of the noise and the dropped traces (model i draws from its own stream).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output .npy file: (N, shots, nt, receivers) f32.
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+fn parse_noise(s: &str) -> std::result::Result<DataNoise, String> {
+    s.parse()
+        .map_err(|e: velprior_physics::PhysicsError| e.to_string())
+}
+
+/// Velocity models of `path` as (count, shape, row-major values).
+fn read_models(path: &Path) -> Result<(usize, ModelShape, Vec<f32>)> {
+    if path.extension().is_some_and(|e| e == "npy") {
+        let raw = read_npy(path)?;
+        let (n, h, w) = match raw.shape.as_slice() {
+            [n, 1, h, w] | [n, h, w] => (*n, *h, *w),
+            [h, w] => (1, *h, *w),
+            other => bail!(
+                "{}: shape {other:?} is not (N, 1, H, W), (N, H, W) or (H, W) velocity models",
+                path.display()
+            ),
+        };
+        velprior_data::corpus::validate_velocities(
+            &raw.values,
+            [n, h, w],
+            &path.display().to_string(),
+        )?;
+        Ok((n, ModelShape::new(h, w), raw.values))
+    } else {
+        let c = read_corpus(path, None)?;
+        let [n, h, w] = c.shape();
+        Ok((n, ModelShape::new(h, w), c.into_velocity()))
+    }
+}
+
+/// The solver and acquisition for models `nx` columns wide.
+fn survey(a: &ForwardArgs, nx: usize) -> Result<(SolverConfig, Acquisition)> {
+    match &a.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read config", path.display()))?;
+            let cfg: SurveyConfig = velprior_data::toml_file::parse_toml(&text, path)?;
+            let acq = cfg.acquisition.build(nx, cfg.solver.dt);
+            Ok((cfg.solver, acq))
+        }
+        None => match a.preset {
+            Preset::Openfwi => Ok((
+                SolverConfig::openfwi(),
+                Acquisition::surface(nx, 5, 1, ricker_openfwi(15.0, 1e-3, 1000)),
+            )),
+        },
+    }
+}
+
+/// Runs `velprior forward`.
+pub fn run(a: ForwardArgs) -> Result<()> {
+    if a.output.extension().is_none_or(|e| e != "npy") {
+        bail!(
+            "--output {}: seismic data are written as .npy; name the file *.npy",
+            a.output.display()
+        );
+    }
+    let (n, shape, velocity) = read_models(&a.velocity)?;
+    let (solver, acq) = survey(&a, shape.nx)?;
+    let degradation = Degradation {
+        noise: a.noise,
+        dead_traces: a.drop_traces,
+        seed: a.seed,
+    };
+    let receivers = acq.shots.first().map_or(0, |s| s.receivers.len());
+    let per_model = acq.data_len();
+    velprior_data::memory::check_models_fit(
+        "seismic data (shots·time steps x receivers a model)",
+        n,
+        per_model / receivers.max(1),
+        receivers,
+        "simulate fewer models at a time",
+    )?;
+    tracing::info!(
+        "simulating {n} models of {}x{}: {} shots, {} steps, {receivers} receivers",
+        shape.nz,
+        shape.nx,
+        acq.shots.len(),
+        acq.nt()
+    );
+    let bar = progress::bar(n as u64, "models");
+    let data = simulate_all(&velocity, shape, &solver, &acq, &degradation, &|| {
+        bar.inc(1)
+    })?;
+    bar.finish_and_clear();
+    write_npy(&a.output, &[n, acq.shots.len(), acq.nt(), receivers], &data)?;
+    tracing::info!("wrote {}", a.output.display());
+    Ok(())
+}

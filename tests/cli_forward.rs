@@ -1,0 +1,120 @@
+//! `velprior forward`: the OpenFWI preset reproduces OpenFWI's own data, noise has the asked
+//! size relative to the data, dead traces are whole zeroed receivers, and bad input is one
+//! error line with nothing written.
+
+mod common;
+
+use std::path::Path;
+
+use common::{ok, one_error_line, s, velprior, write_npy};
+use velprior_data::import::read_npy;
+
+const VELOCITY: &str = "data/reference/openfwi-curvefault-sample/velocity.npy";
+
+fn forward(out: &Path, extra: &[&str]) -> Vec<f32> {
+    let mut args = vec!["forward", "--velocity", VELOCITY, "-o", s(out)];
+    args.extend(extra);
+    ok(&velprior(&args));
+    let raw = read_npy(out).unwrap();
+    assert_eq!(raw.shape, vec![1, 5, 1000, 70]);
+    raw.values
+}
+
+fn rms(v: impl Iterator<Item = f32>) -> f64 {
+    let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + f64::from(x).powi(2), n + 1));
+    (sum / n as f64).sqrt()
+}
+
+/// Catches a preset that differs from OpenFWI's survey (source positions, wavelet, border,
+/// receiver depth) or a wrong output layout: OpenFWI's own data of this model are the truth.
+#[test]
+fn openfwi_preset_reproduces_openfwi_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = forward(&dir.path().join("d.npy"), &[]);
+    let reference = read_npy(Path::new(
+        "data/reference/openfwi-curvefault-sample/seismic.npy",
+    ))
+    .unwrap();
+    let err = rms(d.iter().zip(&reference.values).map(|(a, b)| a - b))
+        / rms(reference.values.iter().copied());
+    assert!(
+        err < 1e-3,
+        "relative L2 error {err:.2e} against OpenFWI's data"
+    );
+}
+
+/// Noise is LEVEL × the data RMS: Gaussian with that standard deviation, Laplacian with that
+/// scale b (RMS √2·b). With 350,000 samples the measured RMS ratio has a standard error near
+/// 1e-4, so ±2e-3 catches noise scaled by the maximum instead of the RMS, a variance given as
+/// a standard deviation, or the Laplace scale used as its standard deviation (0.100 vs 0.141).
+#[test]
+fn noise_has_the_asked_size_relative_to_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = forward(&dir.path().join("clean.npy"), &[]);
+    let data_rms = rms(clean.iter().copied());
+    for (noise, want) in [("gaussian:0.1", 0.1), ("laplace:0.1", 0.1 * 2f64.sqrt())] {
+        let noisy = forward(&dir.path().join("noisy.npy"), &["--noise", noise]);
+        let got = rms(noisy.iter().zip(&clean).map(|(a, b)| a - b)) / data_rms;
+        assert!(
+            (got - want).abs() < 2e-3,
+            "{noise}: noise RMS {got:.4} of the data's, want {want:.4}"
+        );
+    }
+}
+
+/// Dead traces are K whole receivers zeroed in every shot (the same K), chosen by the seed.
+#[test]
+fn dropped_traces_are_whole_receivers_chosen_by_the_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = |seed: &str| -> Vec<usize> {
+        let d = forward(
+            &dir.path().join("d.npy"),
+            &["--drop-traces", "7", "--seed", seed],
+        );
+        let per_shot: Vec<Vec<usize>> = d
+            .chunks(1000 * 70)
+            .map(|shot| {
+                (0..70)
+                    .filter(|&r| shot.chunks(70).all(|row| row[r] == 0.0))
+                    .collect()
+            })
+            .collect();
+        assert!(per_shot.iter().all(|p| *p == per_shot[0]), "{per_shot:?}");
+        per_shot[0].clone()
+    };
+    let (a, b) = (dead("1"), dead("2"));
+    assert_eq!((a.len(), b.len()), (7, 7));
+    assert_ne!(a, b, "another seed should drop other receivers");
+}
+
+#[test]
+fn bad_input_is_one_error_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d.npy");
+    let bad_shape = dir.path().join("v.npy");
+    write_npy(&bad_shape, &[2, 2, 3, 4, 5], &[2000.0; 240]);
+    for (args, needle) in [
+        (vec!["--noise", "gaussian:-1"], "gaussian:-1"),
+        (vec!["--noise", "white:0.1"], "white:0.1"),
+        (vec!["--drop-traces", "71"], "71 dead traces"),
+    ] {
+        let mut all = vec!["forward", "--velocity", VELOCITY, "-o", s(&out)];
+        all.extend(args);
+        one_error_line(&velprior(&all), needle);
+    }
+    one_error_line(
+        &velprior(&[
+            "forward",
+            "--velocity",
+            VELOCITY,
+            "-o",
+            s(&dir.path().join("d.h5")),
+        ]),
+        "*.npy",
+    );
+    one_error_line(
+        &velprior(&["forward", "--velocity", s(&bad_shape), "-o", s(&out)]),
+        "is not (N, 1, H, W)",
+    );
+    assert!(!out.exists());
+}
