@@ -18,9 +18,10 @@
 # Each table is written to results/NAME.md, headed by the machine (CPU model, ISA, cores) and
 # the date, and spliced into README.md between `<!-- results:NAME -->` and
 # `<!-- /results:NAME -->` (not with --no-splice). Finished evaluations and posterior runs in
-# target/results-work are reused, so an interrupted run resumes. --quick runs every table at toy size (a few samples and iterations)
-# with the test build into target/results-quick and leaves README.md alone: the check that the
-# pipeline works (CI runs it).
+# target/results-work are reused, so an interrupted run resumes. --quick runs every table at toy
+# size (a few samples and iterations) with the test build into target/results-quick and leaves
+# README.md alone: the check that the pipeline works (CI runs it). Std over seeds is the sample
+# std (n − 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -100,8 +101,13 @@ evaluate() {
     echo "$dir/report.json"
 }
 
-f3() { jq -r "$1 | if . == null then \"–\" else (. * 1000 | round / 1000 | tostring) end" "$2"; }
-f1() { jq -r "$1 * 10 | round / 10" "$2"; }
+# fixed(d): a non-negative number with d decimals, as text (jq drops trailing zeros).
+FIXED='def fixed(d): pow(10; d) as $p | (. * $p | round) as $i
+    | if d == 0 then ($i | tostring)
+      else ($i / $p | floor | tostring) + "."
+        + (($i % $p | tostring) as $f | ("0" * (d - ($f | length))) + $f) end;'
+f3() { jq -r "$FIXED $1 | if . == null then \"–\" else fixed(3) end" "$2"; }
+f1() { jq -r "$FIXED $1 | fixed(1)" "$2"; }
 
 # splice NAME: README.md's block between the NAME markers becomes results/NAME.md.
 splice() {
@@ -170,10 +176,10 @@ table_red_diff() {
                     configs/posterior-marmousi-red-diff.toml >"$work/red-diff.toml"
                 "$V" posterior --config "$work/red-diff.toml" --seed "$seed" --out "$dir" >/dev/null
             done
-            jq -rs --arg p "$p" '
+            jq -rs --arg p "$p" "$FIXED"'
                 def stat(f): (map(f) | add / length) as $m
-                    | (map((f - $m) * (f - $m)) | add / length | sqrt) as $s
-                    | "\($m * 1000 | round / 1000) ± \($s * 1000 | round / 1000)";
+                    | (map((f - $m) * (f - $m)) | add / ([length - 1, 1] | max) | sqrt) as $s
+                    | "\($m | fixed(3)) ± \($s | fixed(3))";
                 "| `\($p)` | \(map(.seed) | join(", ")) | \(stat(.truth.mean_metrics.ssim)) | \(stat(.truth.mean_metrics.mae)) | \(stat(.truth.mean_metrics.rmse)) | \(map(.wall_time_s) | add / length | round) s |"
             ' "${runs[@]}"
         done
@@ -195,7 +201,7 @@ table_gpu() {
     theirs() { after "$1" | grep -oE '"median_s":[0-9.]+' | sed -n "$2p" | cut -d: -f2; }
     row() {
         local what="$1" a="$2" b="$3"
-        echo "| $what | $a s | $(printf '%.4f' "$b") s | $(jq -rn "$a / $b * 100 | round / 100")× |"
+        echo "| $what | $a s | $(printf '%.4f' "$b") s | $(jq -rn "$FIXED $a / $b | fixed(2)")× |"
     }
     {
         echo "From \`scripts/gpu-check.sh\` on $(head -n 1 "$log" | sed 's/^machine: //') (\`results/gpu-check.txt\`):"
