@@ -75,7 +75,12 @@ enum Work {
 struct LogLine {
     iteration: usize,
     misfit: Option<f64>,
-    extra: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regulariser: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acceptance: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alpha_bar: Option<f64>,
     ssim: Option<f64>,
     seconds: f64,
 }
@@ -286,7 +291,9 @@ fn execute(
         let line = LogLine {
             iteration: r.iteration,
             misfit: r.misfit,
-            extra: r.extra,
+            regulariser: r.regulariser,
+            acceptance: r.acceptance,
+            alpha_bar: r.alpha_bar,
             ssim,
             seconds: t0.elapsed().as_secs_f64(),
         };

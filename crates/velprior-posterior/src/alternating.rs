@@ -91,8 +91,9 @@ pub fn alternating(
             iteration: it,
             total,
             misfit: (cfg.fwi_steps > 0).then_some(misfit * problem.likelihood_scale),
-            extra: Some(lvl.alpha_bar),
+            alpha_bar: Some(lvl.alpha_bar),
             estimate: &models[0],
+            ..Default::default()
         })?;
         if k == 0 {
             out = models.concat();

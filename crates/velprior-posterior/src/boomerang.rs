@@ -62,9 +62,9 @@ pub fn boomerang(
             .on_iteration(&IterationRecord {
                 iteration: s.step,
                 total: s.num_steps,
-                misfit: None,
-                extra: Some(s.level.alpha_bar),
+                alpha_bar: Some(s.level.alpha_bar),
                 estimate: &first[0],
+                ..Default::default()
             })
             .map_err(|e| velprior_diffusion::DiffusionError::invalid(e.to_string()))
     };

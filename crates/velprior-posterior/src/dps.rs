@@ -152,8 +152,9 @@ pub fn dps(
             iteration: it,
             total,
             misfit: Some(fs[0]),
-            extra: Some(lvl.alpha_bar),
+            alpha_bar: Some(lvl.alpha_bar),
             estimate: &first,
+            ..Default::default()
         })?;
     }
     Ok(x.flatten_all()?.to_vec1::<f32>()?)

@@ -81,9 +81,9 @@ pub fn langevin(
         observer.on_iteration(&IterationRecord {
             iteration: i,
             total,
-            misfit: None,
-            extra: Some(accepted as f64 / (i + 1) as f64),
+            acceptance: Some(accepted as f64 / (i + 1) as f64),
             estimate: &x,
+            ..Default::default()
         })?;
     }
     Ok(Chain {

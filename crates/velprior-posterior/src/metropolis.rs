@@ -54,9 +54,9 @@ pub fn random_walk_metropolis(
         observer.on_iteration(&IterationRecord {
             iteration: i,
             total,
-            misfit: None,
-            extra: Some(accepted as f64 / (i + 1) as f64),
+            acceptance: Some(accepted as f64 / (i + 1) as f64),
             estimate: &x,
+            ..Default::default()
         })?;
     }
     Ok(Chain {

@@ -3,8 +3,8 @@
 
 use crate::Result;
 
-/// One iteration of a posterior method.
-#[derive(Debug)]
+/// One iteration of a posterior method; each method fills the fields it has (`..Default`).
+#[derive(Debug, Default)]
 pub struct IterationRecord<'a> {
     /// 0-based iteration (reverse step, optimiser step or chain step).
     pub iteration: usize,
@@ -13,9 +13,12 @@ pub struct IterationRecord<'a> {
     /// Raw data misfit f of the current estimate (x̂_0 for diffusion methods, the first chain
     /// state for MCMC), when the method computed it this iteration.
     pub misfit: Option<f64>,
-    /// Method-specific scalar: the regulariser (RED-diff), the acceptance rate so far (MCMC),
+    /// The regulariser's value (RED-diff).
+    pub regulariser: Option<f64>,
+    /// The acceptance rate so far (MCMC).
+    pub acceptance: Option<f64>,
     /// ᾱ of the step (DPS, alternating, Boomerang).
-    pub extra: Option<f64>,
+    pub alpha_bar: Option<f64>,
     /// The current estimate of the first sample, normalised units, (nz · nx) row-major.
     pub estimate: &'a [f32],
 }

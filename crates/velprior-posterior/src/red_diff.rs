@@ -107,8 +107,9 @@ pub fn red_diff(
             iteration: it,
             total: cfg.iterations,
             misfit: Some(record.0),
-            extra: Some(record.1),
+            regulariser: Some(record.1),
             estimate: &xs[0],
+            ..Default::default()
         })?;
     }
     Ok(xs.concat())
