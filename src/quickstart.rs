@@ -19,9 +19,7 @@ use velprior_data::render::{RenderOptions, render_grid, save_png};
 use velprior_data::split::train_test_split;
 use velprior_data::synth::{Family, SynthSpec, generate, generate_to_file};
 use velprior_data::{Corpus, CorpusMeta, CorpusReader, RunDir, write_corpus};
-use velprior_diffusion::config::{
-    DataConfig, DiffusionConfig, ScheduleName, TrainConfig, TrainLoopConfig,
-};
+use velprior_diffusion::config::{DataConfig, DiffusionConfig, TrainConfig, TrainLoopConfig};
 use velprior_diffusion::optim::AdamWConfig;
 use velprior_diffusion::prior::{AnyPrior, DiffusionPrior};
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig};
@@ -64,7 +62,7 @@ fn quick_train_config(run: &RunDir, steps: usize, seed: u64) -> TrainConfig {
             ..UNetConfig::default()
         },
         diffusion: DiffusionConfig {
-            schedule: ScheduleName::Cosine,
+            schedule: velprior_kernels::BetaSchedule::cosine(),
             ..DiffusionConfig::default()
         },
         train: TrainLoopConfig {

@@ -67,25 +67,14 @@ pub enum Objective {
     X0,
 }
 
-/// Named β schedules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ScheduleName {
-    /// Linear β 1e-4 → 0.02.
-    #[default]
-    Linear,
-    /// Cosine (Nichol & Dhariwal 2021).
-    Cosine,
-    /// Sigmoid (Jabri et al. 2022).
-    Sigmoid,
-}
-
 /// The noise process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiffusionConfig {
-    /// β schedule of the discrete chain.
-    pub schedule: ScheduleName,
+    /// β schedule of the discrete chain: `"linear"`, `"cosine"`, `"sigmoid"` or a table with
+    /// every parameter ([`velprior_kernels::schedule_name`]).
+    #[serde(with = "velprior_kernels::schedule_name")]
+    pub schedule: BetaSchedule,
     /// Number of discrete timesteps T.
     pub timesteps: usize,
     /// What the network predicts.
@@ -100,7 +89,7 @@ pub struct DiffusionConfig {
 impl Default for DiffusionConfig {
     fn default() -> Self {
         DiffusionConfig {
-            schedule: ScheduleName::Linear,
+            schedule: BetaSchedule::linear(),
             timesteps: 1000,
             objective: Objective::Eps,
             continuous: false,
@@ -121,12 +110,7 @@ impl DiffusionConfig {
         let s = if self.continuous {
             self.sde.discretize(self.timesteps)?
         } else {
-            let kind = match self.schedule {
-                ScheduleName::Linear => BetaSchedule::linear(),
-                ScheduleName::Cosine => BetaSchedule::cosine(),
-                ScheduleName::Sigmoid => BetaSchedule::sigmoid(),
-            };
-            Schedule::new(kind, self.timesteps)?
+            Schedule::new(self.schedule.clone(), self.timesteps)?
         };
         Ok(s)
     }

@@ -24,6 +24,7 @@ mod error;
 pub mod ops;
 pub mod respacing;
 mod schedule;
+pub mod schedule_name;
 mod timesteps;
 mod vp_sde;
 

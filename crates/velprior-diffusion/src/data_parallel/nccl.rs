@@ -107,8 +107,8 @@ fn training_device(gpu: usize) -> Result<(Device, Arc<CudaStream>)> {
 #[cfg(not(feature = "cuda"))]
 fn training_device(gpu: usize) -> Result<(Device, Arc<CudaStream>)> {
     let ctx = cudarc::driver::CudaContext::new(gpu).map_err(|e| nccl_err("CUDA device", e))?;
-    // host: a build without candle's CUDA backend trains on the CPU; NCCL copies through the GPU
-    Ok((Device::Cpu, ctx.default_stream()))
+    let host = Device::Cpu; // host: no candle CUDA backend here; NCCL copies through the GPU
+    Ok((host, ctx.default_stream()))
 }
 
 impl AllReduce for NcclAllReduce {
