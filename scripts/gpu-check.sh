@@ -21,7 +21,8 @@
 #      of VELPRIOR_GPU_BUDGET_S (default 480 s, the whole run's target length), exported, and 128 samples of each (DDPM 1000
 #      steps, DDIM 50, DPM-Solver++ 25) scored by `velprior evaluate` against 512 fresh models;
 #      the EMA weights come back in OUT, metrics, metadata, DDPM samples and evaluations in
-#      OUT/results.tar; skipped when step 2 found GPU training wrong
+#      OUT/results.tar; skipped when step 2 found GPU training wrong. VELPRIOR_GPU_WARM=1
+#      starts each shipped prior from its own weights (more training, `velprior train --init`)
 #   6. RED-diff on Marmousi 70x190 (50 iterations) with the prior on the GPU and on the CPU
 #      (run before step 5, which takes what time is left)
 # OUT defaults to $OUT (the device tool's folder) or /tmp/gpu-check. PyTorch's figures need
@@ -206,7 +207,12 @@ if want 5 && [ "${gpu_training_ok:-1}" = 1 ]; then
         [openfwi70]="-f openfwi --seed 98")
     for p in "${priors[@]}"; do
         sed -e "s|^steps = .*|steps = $n_steps|" "${config[$p]}" >"$work/train-$p.toml"
-        timeout $((train_s + 30)) "$V" train --config "$work/train-$p.toml" >"$logs/5-train-$p.log" 2>&1 &
+        # VELPRIOR_GPU_WARM=1 continues a shipped prior from its weights (train --init).
+        init=()
+        [ "${VELPRIOR_GPU_WARM:-0}" = 1 ] && [ -e "priors/$p/prior.safetensors" ] &&
+            init=(--init "priors/$p/prior.safetensors")
+        timeout $((train_s + 30)) "$V" train --config "$work/train-$p.toml" "${init[@]}" \
+            >"$logs/5-train-$p.log" 2>&1 &
     done
     wait
     for p in "${priors[@]}"; do

@@ -31,6 +31,10 @@ pub struct TrainArgs {
     /// Continue from this checkpoint instead.
     #[arg(long, conflicts_with = "resume")]
     resume_from: Option<PathBuf>,
+    /// Start a fresh run (step 0, new optimiser) from the EMA weights of this diffusion prior
+    /// or checkpoint, e.g. to train a shipped prior further; same [model] and [diffusion].
+    #[arg(long, conflicts_with_all = ["resume", "resume_from"])]
+    init: Option<PathBuf>,
     /// Stop after this many steps (autoencoder: epochs) in total (the schedule still spans
     /// the whole run), e.g. to split a long run across jobs.
     #[arg(long)]
@@ -91,6 +95,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .resume_from
         .clone()
         .or(a.resume.then(|| out.join(CHECKPOINT_FILE)));
+    let single_diffusion = matches!(cfg, AnyTrainConfig::Diffusion(_)) && a.workers == 1;
+    #[cfg(feature = "nccl")]
+    let single_diffusion = single_diffusion && a.nccl_id_file.is_none();
+    if a.init.is_some() && !single_diffusion {
+        bail!(
+            "--init applies to single-process diffusion training; drop --workers (and --nccl-id-file) or --init"
+        );
+    }
     match cfg {
         AnyTrainConfig::Diffusion(mut cfg) => {
             cfg.device = a.device.unwrap_or(cfg.device);
@@ -111,7 +123,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 println!("{} workers: checkpoint {}", a.workers, ckpt.display());
                 return Ok(());
             }
-            train_diffusion(cfg, resume_from, a.stop_after, &keep_config)
+            let start = match (resume_from, a.init) {
+                (Some(ckpt), _) => Start::Resume(ckpt),
+                (None, Some(prior)) => Start::FromWeights(prior),
+                (None, None) => Start::Fresh,
+            };
+            train_diffusion(cfg, start, a.stop_after, &keep_config)
         }
         AnyTrainConfig::Autoencoder(_) if a.workers > 1 => {
             bail!("--workers applies to diffusion training; drop it for kind = \"autoencoder\"")
@@ -132,20 +149,31 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
 }
 
+/// How a single-process diffusion run begins.
+enum Start {
+    Fresh,
+    Resume(PathBuf),
+    FromWeights(PathBuf),
+}
+
 fn train_diffusion(
     cfg: TrainConfig,
-    resume_from: Option<PathBuf>,
+    start: Start,
     stop_after: Option<usize>,
     keep_config: &dyn Fn() -> Result<()>,
 ) -> Result<()> {
     let steps = cfg.train.steps;
     let out = cfg.output.clone();
     let device = cfg.device.open()?;
-    let mut trainer = match resume_from {
-        None => Trainer::new(cfg, &device)?,
-        Some(ckpt) => {
+    let mut trainer = match start {
+        Start::Fresh => Trainer::new(cfg, &device)?,
+        Start::Resume(ckpt) => {
             tracing::info!("resuming from {}", ckpt.display());
             Trainer::resume(cfg, &ckpt, &device)?
+        }
+        Start::FromWeights(prior) => {
+            tracing::info!("starting from the weights of {}", prior.display());
+            Trainer::warm_start(cfg, &prior, &device)?
         }
     };
     keep_config()?;

@@ -314,3 +314,60 @@ fn exported_priors_sample_like_their_checkpoint() {
     ]);
     one_error_line(&out, "nope.safetensors");
 }
+
+/// `--init` starts a fresh run (step 0, the whole schedule) from a checkpoint's EMA weights,
+/// refuses to combine with data-parallel workers, and names a mismatched model without leaving
+/// a run folder. Catches the flag being ignored (a run that does not log from step 2 again) or
+/// resuming instead.
+#[test]
+fn init_starts_a_fresh_run_from_a_priors_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = dir.path().join("c.h5");
+    flatvel_corpus(&corpus, 6, "12x12");
+    let cfg = tiny_config(dir.path(), &corpus);
+    ok(&velprior(&["train", "--config", cfg.to_str().unwrap()]));
+    let first = dir.path().join("first.safetensors");
+    std::fs::rename(dir.path().join("run/checkpoint.safetensors"), &first).unwrap();
+    std::fs::remove_dir_all(dir.path().join("run")).unwrap();
+    ok(&velprior(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--init",
+        first.to_str().unwrap(),
+    ]));
+    let log = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
+    let first_line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(first_line["step"], 2, "{log}");
+    one_error_line(
+        &velprior(&[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--init",
+            first.to_str().unwrap(),
+            "--workers",
+            "2",
+        ]),
+        "--init applies to single-process",
+    );
+    let other = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("base_channels = 8", "base_channels = 4");
+    std::fs::write(&cfg, other).unwrap();
+    std::fs::remove_dir_all(dir.path().join("run")).unwrap();
+    one_error_line(
+        &velprior(&[
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--init",
+            first.to_str().unwrap(),
+        ]),
+        "[model]",
+    );
+    assert!(
+        !dir.path().join("run").exists(),
+        "a refused run leaves no folder"
+    );
+}

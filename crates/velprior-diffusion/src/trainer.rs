@@ -163,35 +163,17 @@ impl Trainer {
     /// Continues the run saved in `checkpoint`; the config must describe the same model,
     /// noise process and corpus.
     pub fn resume(cfg: TrainConfig, checkpoint: &Path, device: &Device) -> Result<Trainer> {
-        let mut t = Trainer::new(cfg, device)?;
         let (meta, tensors) = load_checkpoint(checkpoint, device)?;
-        let details = diffusion_details(&meta, checkpoint)?;
-        let mismatch = |what: &str| {
-            Err(DiffusionError::Checkpoint(format!(
-                "{}: the checkpoint's {what} differs from the config's; resume with the config it was trained with",
-                checkpoint.display()
-            )))
-        };
-        if details.model != t.cfg.model {
-            return mismatch("[model]");
-        }
-        if details.diffusion != t.cfg.diffusion {
-            return mismatch("[diffusion]");
-        }
-        if meta.normalisation != t.norm {
-            return mismatch("data.vmin/vmax");
-        }
+        let details = check_same_model(&cfg, &meta, checkpoint, "resume")?;
+        let mut t = Trainer::new(cfg, device)?;
         if !meta.corpus.same_data(&t.fingerprint) {
-            return mismatch("corpus (shape or content)");
+            return Err(DiffusionError::Checkpoint(format!(
+                "{}: the checkpoint's corpus (shape or content) differs from the config's; \
+                 resume with the config it was trained with",
+                checkpoint.display()
+            )));
         }
-        let get = |name: &str| {
-            tensors.get(name).cloned().ok_or_else(|| {
-                DiffusionError::Checkpoint(format!(
-                    "{}: tensor '{name}' is missing",
-                    checkpoint.display()
-                ))
-            })
-        };
+        let get = |name: &str| tensor(&tensors, name, checkpoint);
         for (k, name) in t.names.iter().enumerate() {
             t.vars[k].set(&get(&format!("model.{name}"))?)?;
             t.ema.shadow[k] = get(&format!("ema.{name}"))?;
@@ -201,6 +183,22 @@ impl Trainer {
         t.opt.steps_taken = details.optimizer_steps;
         t.rng = details.rng.restore()?;
         t.step = meta.step;
+        Ok(t)
+    }
+
+    /// A fresh run (step 0, zero optimiser state, the config's learning-rate schedule and
+    /// seed) whose weights and EMA start from the EMA weights of `prior` (a shipped prior or a
+    /// training checkpoint): more training of a prior, on its corpus or another. The config
+    /// must describe the same model, noise process and normalisation.
+    pub fn warm_start(cfg: TrainConfig, prior: &Path, device: &Device) -> Result<Trainer> {
+        let (meta, tensors) = load_checkpoint(prior, device)?;
+        check_same_model(&cfg, &meta, prior, "warm-start")?;
+        let mut t = Trainer::new(cfg, device)?;
+        for (k, name) in t.names.iter().enumerate() {
+            let w = tensor(&tensors, &format!("ema.{name}"), prior)?;
+            t.vars[k].set(&w)?;
+            t.ema.shadow[k] = w;
+        }
         Ok(t)
     }
 
@@ -467,6 +465,41 @@ pub fn diffusion_details(meta: &CheckpointMeta, path: &Path) -> Result<Diffusion
     }
     serde_json::from_value(meta.details.clone()).map_err(|e| {
         DiffusionError::Checkpoint(format!("{}: bad diffusion metadata ({e})", path.display()))
+    })
+}
+
+/// The checkpoint's training details, after checking it holds `cfg`'s model, noise process and
+/// normalisation (`what`: the action, for the error).
+fn check_same_model(
+    cfg: &TrainConfig,
+    meta: &CheckpointMeta,
+    path: &Path,
+    what: &str,
+) -> Result<DiffusionDetails> {
+    let details = diffusion_details(meta, path)?;
+    let differs = if details.model != cfg.model {
+        Some("[model]")
+    } else if details.diffusion != cfg.diffusion {
+        Some("[diffusion]")
+    } else if meta.normalisation != Normalisation::new(cfg.data.vmin, cfg.data.vmax)? {
+        Some("data.vmin/vmax")
+    } else {
+        None
+    };
+    match differs {
+        Some(part) => Err(DiffusionError::Checkpoint(format!(
+            "{}: the checkpoint's {part} differs from the config's; {what} with the config it \
+             was trained with",
+            path.display()
+        ))),
+        None => Ok(details),
+    }
+}
+
+/// Tensor `name` of a checkpoint read from `path`, or an error naming it.
+fn tensor(tensors: &HashMap<String, Tensor>, name: &str, path: &Path) -> Result<Tensor> {
+    tensors.get(name).cloned().ok_or_else(|| {
+        DiffusionError::Checkpoint(format!("{}: tensor '{name}' is missing", path.display()))
     })
 }
 

@@ -237,3 +237,53 @@ fn continuous_score_matching_trains_and_samples_with_the_sde() {
     assert_eq!(v.len(), 2 * 144);
     assert!(v.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
 }
+
+/// A warm start takes a prior's EMA weights as both the weights and the EMA, at step 0 with a
+/// fresh optimiser, on any corpus; a prior of another model is refused by name. Catches loading
+/// the raw (non-EMA) weights, leaving the EMA at the seeded initial weights, or carrying the
+/// step count over.
+#[test]
+fn warm_start_takes_the_priors_ema_weights_at_step_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let cpu = candle_core::Device::Cpu;
+    let mut source = Trainer::new(tiny_config(dir.path(), "a", 6, 6), &cpu).unwrap();
+    let ckpt = source.run(&mut Silent, None).unwrap();
+    let prior = dir.path().join("prior.safetensors");
+    velprior_diffusion::export::export_ema(&ckpt, &prior).unwrap();
+    let ema: Vec<(String, Vec<f32>)> = {
+        let mut e: Vec<(String, Vec<f32>)> = source
+            .ema_tensors()
+            .into_iter()
+            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+            .collect();
+        e.sort_by(|a, b| a.0.cmp(&b.0));
+        e
+    };
+    assert_ne!(
+        weights(&source),
+        ema,
+        "the test needs EMA weights that differ from the raw ones"
+    );
+
+    let warm = Trainer::warm_start(tiny_config(dir.path(), "b", 6, 6), &prior, &cpu).unwrap();
+    assert_eq!(warm.step(), 0);
+    assert_eq!(weights(&warm), ema);
+    let warm_ema: Vec<(String, Vec<f32>)> = {
+        let mut e: Vec<(String, Vec<f32>)> = warm
+            .ema_tensors()
+            .into_iter()
+            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
+            .collect();
+        e.sort_by(|a, b| a.0.cmp(&b.0));
+        e
+    };
+    assert_eq!(warm_ema, ema);
+
+    let mut other = tiny_config(dir.path(), "c", 6, 6);
+    other.model.base_channels = 4;
+    let err = match Trainer::warm_start(other, &prior, &cpu) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a prior of another model must be refused"),
+    };
+    assert!(err.contains("[model]"), "{err}");
+}
