@@ -329,26 +329,23 @@ fn init_starts_a_fresh_run_from_a_priors_weights() {
     let first = dir.path().join("first.safetensors");
     std::fs::rename(dir.path().join("run/checkpoint.safetensors"), &first).unwrap();
     std::fs::remove_dir_all(dir.path().join("run")).unwrap();
-    ok(&velprior(&[
-        "train",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--init",
-        first.to_str().unwrap(),
-    ]));
-    let log = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
-    let first_line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
-    assert_eq!(first_line["step"], 2, "{log}");
-    one_error_line(
-        &velprior(&[
+    let init = |extra: &[&str]| {
+        let mut args = vec![
             "train",
             "--config",
             cfg.to_str().unwrap(),
             "--init",
             first.to_str().unwrap(),
-            "--workers",
-            "2",
-        ]),
+        ];
+        args.extend(extra);
+        velprior(&args)
+    };
+    ok(&init(&[]));
+    let log = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
+    let first_line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(first_line["step"], 2, "{log}");
+    one_error_line(
+        &init(&["--workers", "2"]),
         "--init applies to single-process",
     );
     let other = std::fs::read_to_string(&cfg)
@@ -356,16 +353,7 @@ fn init_starts_a_fresh_run_from_a_priors_weights() {
         .replace("base_channels = 8", "base_channels = 4");
     std::fs::write(&cfg, other).unwrap();
     std::fs::remove_dir_all(dir.path().join("run")).unwrap();
-    one_error_line(
-        &velprior(&[
-            "train",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--init",
-            first.to_str().unwrap(),
-        ]),
-        "[model]",
-    );
+    one_error_line(&init(&[]), "[model]");
     assert!(
         !dir.path().join("run").exists(),
         "a refused run leaves no folder"

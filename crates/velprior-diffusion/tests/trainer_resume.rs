@@ -238,6 +238,17 @@ fn continuous_score_matching_trains_and_samples_with_the_sde() {
     assert!(v.iter().all(|x| x.is_finite() && x.abs() <= 1.0));
 }
 
+/// The EMA weights of `t` by name, sorted.
+fn ema_values(t: &Trainer) -> Vec<(String, Vec<f32>)> {
+    let mut e: Vec<(String, Vec<f32>)> = t
+        .ema_tensors()
+        .into_iter()
+        .map(|(k, v)| (k, v.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect();
+    e.sort_by(|a, b| a.0.cmp(&b.0));
+    e
+}
+
 /// A warm start takes a prior's EMA weights as both the weights and the EMA, at step 0 with a
 /// fresh optimiser, on any corpus; a prior of another model is refused by name. Catches loading
 /// the raw (non-EMA) weights, leaving the EMA at the seeded initial weights, or carrying the
@@ -250,15 +261,7 @@ fn warm_start_takes_the_priors_ema_weights_at_step_zero() {
     let ckpt = source.run(&mut Silent, None).unwrap();
     let prior = dir.path().join("prior.safetensors");
     velprior_diffusion::export::export_ema(&ckpt, &prior).unwrap();
-    let ema: Vec<(String, Vec<f32>)> = {
-        let mut e: Vec<(String, Vec<f32>)> = source
-            .ema_tensors()
-            .into_iter()
-            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
-            .collect();
-        e.sort_by(|a, b| a.0.cmp(&b.0));
-        e
-    };
+    let ema = ema_values(&source);
     assert_ne!(
         weights(&source),
         ema,
@@ -268,16 +271,7 @@ fn warm_start_takes_the_priors_ema_weights_at_step_zero() {
     let warm = Trainer::warm_start(tiny_config(dir.path(), "b", 6, 6), &prior, &cpu).unwrap();
     assert_eq!(warm.step(), 0);
     assert_eq!(weights(&warm), ema);
-    let warm_ema: Vec<(String, Vec<f32>)> = {
-        let mut e: Vec<(String, Vec<f32>)> = warm
-            .ema_tensors()
-            .into_iter()
-            .map(|(k, t)| (k, t.flatten_all().unwrap().to_vec1().unwrap()))
-            .collect();
-        e.sort_by(|a, b| a.0.cmp(&b.0));
-        e
-    };
-    assert_eq!(warm_ema, ema);
+    assert_eq!(ema_values(&warm), ema);
 
     let mut other = tiny_config(dir.path(), "c", 6, 6);
     other.model.base_channels = 4;
