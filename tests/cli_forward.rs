@@ -62,14 +62,15 @@ fn noise_has_the_asked_size_relative_to_the_data() {
     }
 }
 
-/// Dead traces are K whole receivers zeroed in every shot (the same K), chosen by the seed.
+/// Dead traces are K whole receivers zeroed in every shot (the same K), chosen by the seed
+/// alone (not by the noise drawn before them).
 #[test]
 fn dropped_traces_are_whole_receivers_chosen_by_the_seed() {
     let dir = tempfile::tempdir().unwrap();
-    let dead = |seed: &str| -> Vec<usize> {
+    let dead = |seed: &str, noise: &str| -> Vec<usize> {
         let d = forward(
             &dir.path().join("d.npy"),
-            &["--drop-traces", "7", "--seed", seed],
+            &["--drop-traces", "7", "--seed", seed, "--noise", noise],
         );
         let per_shot: Vec<Vec<usize>> = d
             .chunks(1000 * 70)
@@ -82,9 +83,14 @@ fn dropped_traces_are_whole_receivers_chosen_by_the_seed() {
         assert!(per_shot.iter().all(|p| *p == per_shot[0]), "{per_shot:?}");
         per_shot[0].clone()
     };
-    let (a, b) = (dead("1"), dead("2"));
+    let (a, b) = (dead("1", "gaussian:0.01"), dead("2", "gaussian:0.01"));
     assert_eq!((a.len(), b.len()), (7, 7));
     assert_ne!(a, b, "another seed should drop other receivers");
+    assert_eq!(
+        dead("1", "laplace:0.5"),
+        a,
+        "the dead receivers must not depend on the noise drawn"
+    );
 }
 
 #[test]

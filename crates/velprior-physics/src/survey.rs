@@ -54,7 +54,8 @@ pub struct Degradation {
     pub noise: Option<DataNoise>,
     /// Receivers whose traces are zeroed in every shot (dead channels), chosen at random.
     pub dead_traces: usize,
-    /// Seed of the noise and the dead traces; model `i` draws from stream `i`.
+    /// Seed of the noise and the dead traces; model `i` draws them from streams `2i` and
+    /// `2i + 1`.
     pub seed: u64,
 }
 
@@ -82,9 +83,14 @@ pub fn simulate(
         ));
     }
     let mut data = forward(v, shape, cfg, acq)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(degradation.seed);
-    rng.set_stream(index as u64);
+    // Noise and dead traces draw from separate streams, so adding one keeps the other.
+    let stream = |k: u64| {
+        let mut rng = ChaCha8Rng::seed_from_u64(degradation.seed);
+        rng.set_stream(2 * index as u64 + k);
+        rng
+    };
     if let Some(noise) = degradation.noise {
+        let mut rng = stream(0);
         let rms = (data.iter().map(|&d| f64::from(d).powi(2)).sum::<f64>()
             / data.len().max(1) as f64)
             .sqrt();
@@ -104,7 +110,7 @@ pub fn simulate(
         }
     }
     if degradation.dead_traces > 0 {
-        let dead = sample(&mut rng, receivers, degradation.dead_traces);
+        let dead = sample(&mut stream(1), receivers, degradation.dead_traces);
         for row in data.chunks_mut(receivers) {
             for r in dead.iter() {
                 row[r] = 0.0;
