@@ -6,6 +6,7 @@
 
 pub mod baselines;
 pub mod checkpoint;
+mod compatibility;
 pub mod config;
 pub mod data_parallel;
 pub mod denoiser;

@@ -24,6 +24,8 @@ use velprior_nn::UNet;
 use crate::checkpoint::{
     CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
 };
+pub use crate::compatibility::diffusion_details;
+use crate::compatibility::{check_same_model, tensor};
 use crate::config::{DiffusionConfig, TrainConfig};
 use crate::data_parallel::{AllReduce, all_reduce_grads, batch_rows, flatten, unflatten};
 use crate::ema::Ema;
@@ -452,55 +454,6 @@ impl Trainer {
         }
         Ok(Tensor::from_vec(data, (b, 1, h, w), &self.device)?)
     }
-}
-
-/// Parses the diffusion details of a checkpoint, refusing other prior kinds.
-pub fn diffusion_details(meta: &CheckpointMeta, path: &Path) -> Result<DiffusionDetails> {
-    if meta.kind != PriorKind::Diffusion {
-        return Err(DiffusionError::Checkpoint(format!(
-            "{}: holds a {:?} prior, not a diffusion model",
-            path.display(),
-            meta.kind
-        )));
-    }
-    serde_json::from_value(meta.details.clone()).map_err(|e| {
-        DiffusionError::Checkpoint(format!("{}: bad diffusion metadata ({e})", path.display()))
-    })
-}
-
-/// The checkpoint's training details, after checking it holds `cfg`'s model, noise process and
-/// normalisation (`what`: the action, for the error).
-fn check_same_model(
-    cfg: &TrainConfig,
-    meta: &CheckpointMeta,
-    path: &Path,
-    what: &str,
-) -> Result<DiffusionDetails> {
-    let details = diffusion_details(meta, path)?;
-    let differs = if details.model != cfg.model {
-        Some("[model]")
-    } else if details.diffusion != cfg.diffusion {
-        Some("[diffusion]")
-    } else if meta.normalisation != Normalisation::new(cfg.data.vmin, cfg.data.vmax)? {
-        Some("data.vmin/vmax")
-    } else {
-        None
-    };
-    match differs {
-        Some(part) => Err(DiffusionError::Checkpoint(format!(
-            "{}: the checkpoint's {part} differs from the config's; {what} with the config it \
-             was trained with",
-            path.display()
-        ))),
-        None => Ok(details),
-    }
-}
-
-/// Tensor `name` of a checkpoint read from `path`, or an error naming it.
-fn tensor(tensors: &HashMap<String, Tensor>, name: &str, path: &Path) -> Result<Tensor> {
-    tensors.get(name).cloned().ok_or_else(|| {
-        DiffusionError::Checkpoint(format!("{}: tensor '{name}' is missing", path.display()))
-    })
 }
 
 fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
