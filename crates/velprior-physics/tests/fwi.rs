@@ -124,6 +124,29 @@ fn small_case(optimizer: OptimizerConfig, multiscale: Vec<Stage>) {
         assert!(b.misfit < 0.8 * a.misfit);
     }
     assert!(last.metrics.unwrap().rmse < m0.rmse);
+    // Known answer: the truth is the start plus one fast Gaussian anomaly of 1/e radius 4 cells
+    // centred at (14, 20), so the update m − start must peak there, positive, and point along
+    // truth − start. Catches a gradient of the wrong sign (negative peak, negative
+    // correlation), a transposed or shifted gradient (peak elsewhere), and source/receiver
+    // footprints that swamp the update.
+    let update: Vec<f32> = r.model.iter().zip(&start).map(|(m, s)| m - s).collect();
+    let peak = (0..update.len())
+        .max_by(|&a, &b| update[a].abs().total_cmp(&update[b].abs()))
+        .unwrap();
+    let (pz, px) = ((peak / 40) as f32, (peak % 40) as f32);
+    let anomaly: Vec<f32> = truth.iter().zip(&start).map(|(t, s)| t - s).collect();
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| f64::from(x * y)).sum::<f64>();
+    let correlation =
+        dot(&update, &anomaly) / (dot(&update, &update) * dot(&anomaly, &anomaly)).sqrt();
+    println!(
+        "  update peaks at ({pz}, {px}) = {:.1} m/s; correlation with the anomaly {correlation:.3}",
+        update[peak]
+    );
+    assert!(
+        (pz - 14.0).hypot(px - 20.0) <= 4.0,
+        "update peaks at ({pz}, {px})"
+    );
+    assert!(update[peak] > 0.0 && correlation > 0.0);
     assert!(r.model.iter().all(|v| (1500.0..=4500.0).contains(v)));
 }
 
