@@ -147,6 +147,25 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The loaded `prior` as its method sees it; a diffusion prior through `windows` when the
+/// model is wider than the prior's windows.
+fn prior_model<'a>(prior: &'a AnyPrior, windows: Option<&'a PatchDenoiser>) -> PriorModel<'a> {
+    match prior {
+        AnyPrior::Diffusion(p) => PriorModel::Diffusion {
+            denoiser: match windows {
+                Some(windows) => windows as &dyn Denoiser,
+                None => &p.denoiser,
+            },
+            schedule: &p.schedule,
+        },
+        AnyPrior::Gaussian(g) => PriorModel::Density(&g.prior),
+        AnyPrior::Autoencoder(a) => PriorModel::Autoencoder {
+            autoencoder: &a.ae,
+            latent_std: a.latent_std(),
+        },
+    }
+}
+
 /// Sets up the problem of config `text` (read from `config`) and does `work`, writing into
 /// `out` (or the shard's folder beside it).
 fn execute(
@@ -210,20 +229,7 @@ fn execute(
         ),
         _ => None,
     };
-    let prior_model = match &prior {
-        AnyPrior::Diffusion(p) => PriorModel::Diffusion {
-            denoiser: match &patches {
-                Some(windows) => windows as &dyn Denoiser,
-                None => &p.denoiser,
-            },
-            schedule: &p.schedule,
-        },
-        AnyPrior::Gaussian(g) => PriorModel::Density(&g.prior),
-        AnyPrior::Autoencoder(a) => PriorModel::Autoencoder {
-            autoencoder: &a.ae,
-            latent_std: a.latent_std(),
-        },
-    };
+    let prior_model = prior_model(&prior, patches.as_ref());
     cfg.method
         .check_prior(&prior_model)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;

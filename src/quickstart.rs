@@ -31,6 +31,7 @@ use crate::progress;
 use velprior_physics::ModelShape;
 use velprior_posterior::calibration::{CalibrationConfig, LinearOperatorConfig};
 use velprior_posterior::dps::{DpsConfig, Guidance};
+use velprior_posterior::method::MethodConfig;
 
 struct StepBar(ProgressBar);
 
@@ -202,14 +203,15 @@ fn posterior_step(run: &RunDir, a: &QuickstartArgs, device: &Device) -> Result<s
         count: 1,
         operator: LinearOperatorConfig::Wells { every: 10 },
         noise_std: 50.0,
-        dps: DpsConfig {
+        start_smooth_sigma: 10.0,
+        method: MethodConfig::Dps(DpsConfig {
             steps: a.posterior_steps,
             zeta: 0.001,
             guidance: Guidance::Network,
             likelihood_steps: 1,
             samples: POSTERIOR_SAMPLES,
             clip_x0: true,
-        },
+        }),
     };
     let dir = RunDir::create(&run.path("posterior"))?;
     let report = calibrate_into(

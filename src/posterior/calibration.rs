@@ -1,20 +1,22 @@
-//! `velprior posterior --config` with a `[calibration]` table: DPS with a diffusion prior on
-//! held-out models of its own family, observed through a cheap linear operator with noise; the
-//! run folder gets the ±1σ / ±2σ coverage (metrics.json, one line per model in metrics.jsonl)
-//! and pictures of the first models (truth, posterior mean, std).
+//! `velprior posterior --config` with a `[calibration]` table: a posterior method with its prior
+//! on held-out models of the prior's family, observed through a cheap linear operator with
+//! noise; the run folder gets the ±1σ / ±2σ coverage (metrics.json, one line per model in
+//! metrics.jsonl) and pictures of the first models (truth, posterior mean, std).
 
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
+use velprior_data::item_seed;
 use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
 use velprior_data::{CorpusReader, RunDir};
-use velprior_diffusion::prior::DiffusionPrior;
+use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::ModelShape;
 use velprior_posterior::NoObserver;
 use velprior_posterior::calibration::{CalibrationConfig, CalibrationReport, calibrate};
-use velprior_posterior::dps::dps;
 use velprior_posterior::summary::PosteriorSummary;
+
+use super::prior_model;
 
 /// Models drawn in the pictures.
 const SHOWN: usize = 4;
@@ -89,29 +91,38 @@ pub fn calibrate_into(
     seed: u64,
     device: &Device,
 ) -> Result<CalibrationReport> {
-    let prior = DiffusionPrior::load(&cfg.prior, device)
+    let prior = AnyPrior::load(&cfg.prior, device)
         .with_context(|| format!("calibration.prior {}", cfg.prior.display()))?;
-    if prior.meta.model_shape != [shape.nz, shape.nx] {
+    let meta = prior.meta();
+    if meta.model_shape != [shape.nz, shape.nx] {
         bail!(
-            "calibration: the prior's windows are {:?} but the models are {}x{}; use models of the prior's shape",
-            prior.meta.model_shape,
+            "calibration: the prior's models are {:?} but the held-out models are {}x{}; use models of the prior's shape",
+            meta.model_shape,
             shape.nz,
             shape.nx
         );
     }
+    let prior_model = prior_model(&prior, None);
+    cfg.method.check_prior(&prior_model)?;
     let operator = cfg.operator.build(shape)?;
     let _ = std::fs::remove_file(run.path("metrics.jsonl"));
     let t0 = std::time::Instant::now();
     let mut pictures: Vec<Vec<f32>> = Vec::new();
-    let mut sampler = |p: &velprior_posterior::Problem, s: u64| {
-        dps(
-            &prior.denoiser,
-            p,
-            &prior.schedule,
-            &cfg.dps,
-            s,
-            &mut NoObserver,
-        )
+    // Chain j of model i is seeded item_seed((seed + i) << 16, j): no two chains share a seed.
+    let one = cfg.method.one_chain();
+    let mut sampler = |p: &velprior_posterior::Problem, start: &[f32], s: u64| {
+        let mut samples = Vec::new();
+        for j in 0..cfg.method.chains() {
+            let chain = one.run(
+                &prior_model,
+                p,
+                start,
+                item_seed(s << 16, j),
+                &mut NoObserver,
+            )?;
+            samples.extend(chain.samples);
+        }
+        Ok(samples)
     };
     let mut on_model = |m: &velprior_posterior::calibration::ModelCoverage, samples: &[f32]| {
         let mut line = serde_json::to_value(m).map_err(json_error)?;
@@ -130,7 +141,8 @@ pub fn calibrate_into(
         shape,
         operator.as_ref(),
         cfg.noise_std,
-        prior.meta.normalisation,
+        cfg.start_smooth_sigma,
+        meta.normalisation,
         seed,
         &mut sampler,
         &mut on_model,
@@ -140,7 +152,7 @@ pub fn calibrate_into(
     metrics["wall_time_s"] = serde_json::json!(wall);
     metrics["seed"] = serde_json::json!(seed);
     run.write_json("metrics.json", &metrics)?;
-    draw(run, &pictures, shape, prior.meta.normalisation)?;
+    draw(run, &pictures, shape, meta.normalisation)?;
     Ok(report)
 }
 

@@ -10,10 +10,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use velprior_data::Normalisation;
+use velprior_physics::fwi::smooth::gaussian_smooth;
 use velprior_physics::linear_ops::{GaussianBlur, Mask};
 use velprior_physics::{ForwardOperator, Misfit, ModelShape};
 
-use crate::dps::DpsConfig;
+use crate::method::MethodConfig;
 use crate::problem::Problem;
 use crate::summary::{PosteriorSummary, TruthScores};
 use crate::{PosteriorError, Result};
@@ -32,8 +33,17 @@ pub struct CalibrationConfig {
     pub operator: LinearOperatorConfig,
     /// Std of the Gaussian noise added to the data (m/s); also the likelihood's σ.
     pub noise_std: f64,
-    /// The posterior sampler (DPS); `samples` is the number of posterior samples per model.
-    pub dps: DpsConfig,
+    /// Methods that start from a model (RED-diff, MCMC) start from the truth smoothed by a
+    /// Gaussian of this many cells.
+    #[serde(default = "default_start_smooth_sigma")]
+    pub start_smooth_sigma: f32,
+    /// The posterior method (`[calibration.method]`, as a posterior config's `[method]`); its
+    /// chains or samples are the posterior samples of each model.
+    pub method: MethodConfig,
+}
+
+fn default_start_smooth_sigma() -> f32 {
+    10.0
 }
 
 /// A cheap linear operator on a velocity model (m/s → m/s data).
@@ -93,18 +103,21 @@ pub struct CalibrationReport {
     pub models: Vec<ModelCoverage>,
 }
 
-/// Draws posterior samples (normalised units, concatenated) for one problem and seed.
-pub type Sampler<'s> = dyn FnMut(&Problem, u64) -> Result<Vec<f32>> + 's;
+/// Draws posterior samples (normalised units, concatenated) for one problem from a start
+/// model (normalised) with a seed.
+pub type Sampler<'s> = dyn FnMut(&Problem, &[f32], u64) -> Result<Vec<f32>> + 's;
 
 /// For each truth (m/s, `truths` = N models of `shape` concatenated): data = F(truth) + σ·ε
-/// (ε ~ N(0, I), seeded seed + i), the posterior samples of `sample`, and their coverage of
-/// the truth. `on_model` sees each model's coverage and samples (m/s) as they are done.
+/// (ε ~ N(0, I), seeded seed + i), the posterior samples of `sample` from the truth smoothed
+/// by `start_smooth_sigma` cells, and their coverage of the truth. `on_model` sees each
+/// model's coverage and samples (m/s) as they are done.
 #[allow(clippy::too_many_arguments)]
 pub fn calibrate(
     truths: &[f32],
     shape: ModelShape,
     operator: &dyn ForwardOperator,
     noise_std: f64,
+    start_smooth_sigma: f32,
     normalisation: Normalisation,
     seed: u64,
     sample: &mut Sampler<'_>,
@@ -138,7 +151,8 @@ pub fn calibrate(
             })
             .collect();
         let problem = Problem::new(operator, &observed, normalisation, noise_std * noise_std)?;
-        let samples = problem.to_velocity(&sample(&problem, item)?);
+        let start = problem.to_unit(&gaussian_smooth(truth, shape, start_smooth_sigma));
+        let samples = problem.to_velocity(&sample(&problem, &start, item)?);
         let summary = PosteriorSummary::new(&samples, [shape.nz, shape.nx], Some(truth))?;
         let scores = summary
             .truth

@@ -4,7 +4,8 @@
 //!
 //! Methods, one module each: [`dps`] (Chung et al. 2023), [`alternating`] (diffusion-regularised
 //! FWI, Wang et al. 2023 / Taufik et al. 2024), [`red_diff`] (RED-DiffEq), [`langevin`] (ULA,
-//! MALA), [`metropolis`] (random walk in model or AE-latent space), [`boomerang`]. The chain
+//! MALA), [`metropolis`] (random walk in model or AE-latent space), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
+//! linear operator). The chain
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
 //! statistics; [`method`] runs a config's method with its prior; [`calibration`] measures
@@ -18,6 +19,7 @@ pub mod dps;
 pub mod error;
 pub mod evaluate;
 pub mod langevin;
+pub mod linear_gaussian;
 pub mod memorization;
 pub mod method;
 pub mod metropolis;

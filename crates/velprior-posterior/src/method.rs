@@ -11,6 +11,7 @@ use crate::alternating::{AlternatingConfig, alternating};
 use crate::boomerang::boomerang;
 use crate::dps::{DpsConfig, dps};
 use crate::langevin::langevin;
+use crate::linear_gaussian::{LinearGaussianConfig, linear_gaussian};
 use crate::metropolis::{LatentTarget, random_walk_metropolis};
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
@@ -19,7 +20,7 @@ use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
 use crate::{PosteriorError, Result};
 
 /// A method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating" |
-/// "mala" | "ula" | "metropolis" | "boomerang"`).
+/// "mala" | "ula" | "metropolis" | "boomerang" | "linear-gaussian"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum MethodConfig {
@@ -34,6 +35,8 @@ pub enum MethodConfig {
     Metropolis(McmcConfig),
     /// Boomerang local sampling around the start model (diffusion prior; no data).
     Boomerang(BoomerangConfig),
+    /// The exact posterior of a Gaussian prior under a linear operator (the reference).
+    LinearGaussian(LinearGaussianConfig),
 }
 
 /// Settings of an MCMC baseline (MALA, ULA, random-walk Metropolis) in model space (Gaussian
@@ -145,6 +148,7 @@ impl MethodConfig {
             MethodConfig::Ula(_) => "ula",
             MethodConfig::Metropolis(_) => "metropolis",
             MethodConfig::Boomerang(_) => "boomerang",
+            MethodConfig::LinearGaussian(_) => "linear-gaussian",
         }
     }
 
@@ -161,6 +165,7 @@ impl MethodConfig {
                     ChainSpace::Latent => "autoencoder",
                 }
             }
+            MethodConfig::LinearGaussian(_) => "gaussian",
         }
     }
 
@@ -189,6 +194,7 @@ impl MethodConfig {
                 c.chain().total()
             }
             MethodConfig::Boomerang(c) => ((c.t_star * c.steps as f64).ceil() as usize).max(1),
+            MethodConfig::LinearGaussian(_) => 1,
         }
     }
 
@@ -201,6 +207,7 @@ impl MethodConfig {
             MethodConfig::Alternating(c) => c.samples,
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => c.chains,
             MethodConfig::Boomerang(_) => 1,
+            MethodConfig::LinearGaussian(c) => c.samples,
         }
     }
 
@@ -215,6 +222,7 @@ impl MethodConfig {
                 c.chains = 1
             }
             MethodConfig::Boomerang(_) => {}
+            MethodConfig::LinearGaussian(c) => c.samples = 1,
         }
         m
     }
@@ -258,6 +266,12 @@ impl MethodConfig {
                 }
                 _ => {}
             }
+        }
+        if let (MethodConfig::LinearGaussian(c), PriorModel::Density(density)) = (self, prior) {
+            let gaussian = density.as_gaussian().ok_or_else(|| {
+                PosteriorError::invalid("method linear-gaussian needs a Gaussian prior checkpoint")
+            })?;
+            return linear_gaussian(gaussian, problem, c.samples, seed).map(plain);
         }
         let (kind, c) = match self {
             MethodConfig::Mala(c) => (Sampler::Mala, c),

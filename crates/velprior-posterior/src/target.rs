@@ -14,6 +14,10 @@ pub trait LogDensity: Send + Sync {
     fn log_density(&self, x: &[f32]) -> f64;
     /// ∇ log p(x), length D.
     fn grad_log_density(&self, x: &[f32]) -> Vec<f32>;
+    /// The prior as a Gaussian, when it is one (for the exact linear-Gaussian posterior).
+    fn as_gaussian(&self) -> Option<&velprior_nn::gaussian_prior::GaussianPrior> {
+        None
+    }
 }
 
 /// The fitted Gaussian/PCA prior (normalised units) as a closed-form prior for MALA, ULA and
@@ -27,6 +31,9 @@ impl LogDensity for velprior_nn::gaussian_prior::GaussianPrior {
     }
     fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
         velprior_nn::gaussian_prior::GaussianPrior::grad_log_density(self, x)
+    }
+    fn as_gaussian(&self) -> Option<&velprior_nn::gaussian_prior::GaussianPrior> {
+        Some(self)
     }
 }
 

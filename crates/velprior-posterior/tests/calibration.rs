@@ -60,7 +60,7 @@ fn coverage(spread: f64) -> (f64, f64) {
                 .collect::<Vec<_>>()
         })
         .collect();
-    let mut sampler = |p: &velprior_posterior::Problem, seed: u64| {
+    let mut sampler = |p: &velprior_posterior::Problem, _start: &[f32], seed: u64| {
         let data =
             DVector::from_iterator(p.observed.len(), p.observed.iter().map(|&v| f64::from(v)));
         let (pm, pc) = linear_gaussian_posterior(&prior, &b, &c, &data, p.likelihood_scale);
@@ -80,6 +80,7 @@ fn coverage(spread: f64) -> (f64, f64) {
         shape,
         op.as_ref(),
         noise_std,
+        1.0,
         norm,
         9,
         &mut sampler,
@@ -142,9 +143,10 @@ fn bad_settings_are_refused_with_the_key() {
         ModelShape::new(2, 4),
         op.as_ref(),
         0.0,
+        1.0,
         norm,
         0,
-        &mut |_, _| Ok(vec![]),
+        &mut |_, _, _| Ok(vec![]),
         &mut |_, _| Ok(()),
     )
     .unwrap_err();

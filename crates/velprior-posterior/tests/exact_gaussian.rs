@@ -11,6 +11,7 @@ use nalgebra::DVector;
 use velprior_data::Normalisation;
 use velprior_physics::ModelShape;
 use velprior_posterior::langevin::langevin;
+use velprior_posterior::linear_gaussian::linear_gaussian;
 use velprior_posterior::metropolis::random_walk_metropolis;
 use velprior_posterior::{ChainConfig, NoObserver, PosteriorTarget, Problem};
 
@@ -114,11 +115,15 @@ fn random_walk_metropolis_matches_the_closed_form_posterior() {
     check(&chain.samples, &c.exact, "RWM");
 }
 
-/// MALA with the fitted Gaussian/PCA prior of velprior-nn (through its `LogDensity`): the chain
-/// matches the closed-form posterior of that fitted Gaussian (mean and covariance read from it).
-#[test]
-fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
-    let c = case();
+/// A Gaussian/PCA prior of velprior-nn fitted to draws of the case's prior (rank 3 of 4 plus
+/// an isotropic residual), and the closed-form posterior under it (mean and covariance read
+/// from the fitted prior, inverted densely).
+fn fitted_case(
+    c: &Case,
+) -> (
+    velprior_nn::gaussian_prior::GaussianPrior,
+    (DVector<f64>, nalgebra::DMatrix<f64>),
+) {
     let draws: Vec<f32> = {
         let l = c.prior.cov.clone().cholesky().unwrap().l();
         let z = random_matrix(D, 500, 11) * (500f64).sqrt();
@@ -141,6 +146,15 @@ fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
     let cvec = a * DVector::from_element(D, 2000.0);
     let d = DVector::from_iterator(c.data.len(), c.data.iter().map(|&v| f64::from(v)));
     let exact = linear_gaussian_posterior(&fitted_gaussian, &b, &cvec, &d, SIGMA2);
+    (fitted, exact)
+}
+
+/// MALA with the fitted Gaussian/PCA prior of velprior-nn (through its `LogDensity`): the chain
+/// matches the closed-form posterior of that fitted Gaussian.
+#[test]
+fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
+    let c = case();
+    let (fitted, exact) = fitted_case(&c);
     let problem = problem(&c);
     let target = PosteriorTarget {
         prior: &fitted,
@@ -158,6 +172,56 @@ fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
         chain.acceptance_rate
     );
     check(&chain.samples, &exact, "MALA, fitted Gaussian prior");
+}
+
+/// The exact sampler (Matheron's rule in data space, low-rank prior covariance) against the
+/// dense information-form posterior (Σ⁻¹ + BᵀB/σ²)⁻¹. Independent draws, so 20,000 of them
+/// put the Monte-Carlo error near 0.01 std. Catches a missing prior term (Σ Gᵀ without the
+/// residual variance), a wrong noise scale (σ instead of σ²), a sign error in the update, or
+/// data ignored (prior draws).
+#[test]
+fn linear_gaussian_sampler_matches_the_closed_form_posterior() {
+    let c = case();
+    let (fitted, exact) = fitted_case(&c);
+    let problem = problem(&c);
+    let samples = linear_gaussian(&fitted, &problem, 20_000, 3).unwrap();
+    check(&samples, &exact, "linear-gaussian");
+}
+
+/// A nonlinear operator (d = v²) is refused with the way out.
+#[test]
+fn linear_gaussian_refuses_nonlinear_operators() {
+    struct Squares(ModelShape);
+    impl velprior_physics::ForwardOperator for Squares {
+        fn model_shape(&self) -> ModelShape {
+            self.0
+        }
+        fn data_len(&self) -> usize {
+            self.0.len()
+        }
+        fn forward(&self, m: &[f32]) -> velprior_physics::Result<Vec<f32>> {
+            Ok(m.iter().map(|v| v * v / 1000.0).collect())
+        }
+        fn misfit_and_gradient(
+            &self,
+            m: &[f32],
+            d_obs: &[f32],
+        ) -> velprior_physics::Result<(f64, Vec<f32>)> {
+            let (f, r) =
+                velprior_physics::misfit::Misfit::L2.value_and_residual(&self.forward(m)?, d_obs);
+            Ok((f, r.iter().zip(m).map(|(r, v)| r * v / 500.0).collect()))
+        }
+    }
+    let c = case();
+    let (fitted, _) = fitted_case(&c);
+    let op = Squares(ModelShape::new(2, 2));
+    let data = [4.0f32; D];
+    let norm = Normalisation::new(1000.0, 3000.0).unwrap();
+    let nonlinear = Problem::new(&op, &data, norm, SIGMA2).unwrap();
+    let err = linear_gaussian(&fitted, &nonlinear, 2, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("linear forward operator"), "{err}");
 }
 
 /// ULA's stationary law on a Gaussian target N(μ, Σ) is known: with x' = x + h∇log π + √(2h)ξ
