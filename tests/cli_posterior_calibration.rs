@@ -1,6 +1,8 @@
-//! End-to-end: `velprior posterior` with a `[calibration]` config on the shipped prior (tiny:
-//! one held-out model, 2 DPS steps, 2 samples), and one-line errors for bad calibration keys.
+//! End-to-end: `velprior posterior` with a `[calibration]` config — a case whose coverage is
+//! known in closed form (a Gaussian prior, truths drawn from it, well logs, the exact sampler),
+//! the shipped diffusion prior with DPS (tiny), and one-line errors for bad calibration keys.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn velprior(args: &[&str]) -> Output {
@@ -15,8 +17,147 @@ fn config(models: &str, count: usize, every: usize) -> String {
     format!(
         "[calibration]\nprior = \"priors/marmousi70-small/prior.safetensors\"\nmodels = \"{models}\"\n\
          count = {count}\nnoise_std = 50.0\noperator = {{ kind = \"wells\", every = {every} }}\n\n\
-         [calibration.dps]\nsteps = 2\nzeta = 0.001\nguidance = \"network\"\nsamples = 2\nclip_x0 = true\n"
+         [calibration.method]\nkind = \"dps\"\nsteps = 2\nzeta = 0.001\nguidance = \"network\"\nsamples = 2\nclip_x0 = true\n"
     )
+}
+
+fn ok(out: Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// P(|T| ≤ c) for Student's t with ν degrees of freedom (Simpson's rule on the density).
+fn t_two_sided(c: f64, nu: f64) -> f64 {
+    let density = |t: f64| (1.0 + t * t / nu).powf(-(nu + 1.0) / 2.0);
+    let integral = |a: f64, b: f64| {
+        let n = 20_000;
+        let h = (b - a) / n as f64;
+        (0..=n)
+            .map(|i| {
+                let w = if i == 0 || i == n {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
+                w * density(a + i as f64 * h)
+            })
+            .sum::<f64>()
+            * h
+            / 3.0
+    };
+    integral(0.0, c) / integral(0.0, 400.0)
+}
+
+/// Runs a calibration of the exact linear-Gaussian sampler and returns its metrics.json.
+fn exact_calibration(
+    dir: &Path,
+    truths: &Path,
+    count: usize,
+    every: usize,
+    noise: f64,
+) -> serde_json::Value {
+    let cfg = dir.join(format!("exact-{every}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[calibration]\nprior = \"{}\"\nmodels = \"{}\"\ncount = {count}\nnoise_std = {noise}\n\
+             operator = {{ kind = \"wells\", every = {every} }}\n\n\
+             [calibration.method]\nkind = \"linear-gaussian\"\nsamples = {SAMPLES}\n",
+            dir.join("gaussian/checkpoint.safetensors").display(),
+            truths.display()
+        ),
+    )
+    .unwrap();
+    let run = dir.join(format!("run-{every}"));
+    ok(velprior(&[
+        "posterior",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]));
+    serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap()
+}
+
+/// Posterior samples per model in the exact case.
+const SAMPLES: usize = 16;
+
+/// Truths drawn from a Gaussian prior and observed with the noise the likelihood assumes are
+/// draws from the exact posterior given their data; so are the sampler's S samples. Then
+/// (truth − sample mean) / (sample std · √(1 + 1/S)) is Student's t with S − 1 degrees of
+/// freedom at every pixel, and the expected ±kσ coverage is P(|T| ≤ k/√(1 + 1/S)): 0.652 and
+/// 0.929 for S = 16. Tolerance: three standard errors even if every pixel of a model moved
+/// together (√(p(1 − p)/K), K models). Catches the noise std used as a variance (or the
+/// wrong noise in the data), bands from the wrong std (n instead of n − 1 shifts little, a
+/// variance for a std much), and — with every column observed and 10 m/s noise, where the
+/// exact posterior std of each pixel is below 10 m/s — a sampler that ignores the data.
+#[test]
+fn calibration_of_the_exact_sampler_has_the_known_coverage() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let corpus = d.join("corpus.h5");
+    ok(velprior(&[
+        "data",
+        "synth",
+        "-f",
+        "curvefault",
+        "-n",
+        "200",
+        "--size",
+        "16x16",
+        "--seed",
+        "3",
+        "-o",
+        corpus.to_str().unwrap(),
+    ]));
+    let gaussian = d.join("gaussian.toml");
+    std::fs::write(
+        &gaussian,
+        format!(
+            "kind = \"gaussian\"\noutput = \"{}\"\n\n[data]\ncorpus = \"{}\"\nvmin = 1500.0\nvmax = 4500.0\n\n\
+             [model]\nrank = 8\n\n[fit]\nsample_count = 0\nseed = 0\n",
+            d.join("gaussian").display(),
+            corpus.display()
+        ),
+    )
+    .unwrap();
+    ok(velprior(&["train", "--config", gaussian.to_str().unwrap()]));
+    let truths = d.join("truths.h5");
+    let count = 400;
+    ok(velprior(&[
+        "sample",
+        "--checkpoint",
+        d.join("gaussian/checkpoint.safetensors").to_str().unwrap(),
+        "-n",
+        &count.to_string(),
+        "--seed",
+        "5",
+        "--output",
+        truths.to_str().unwrap(),
+    ]));
+
+    let s = SAMPLES as f64;
+    let widen = (1.0 + 1.0 / s).sqrt();
+    let m = exact_calibration(d, &truths, count, 4, 100.0);
+    for (key, k) in [("within_1sigma", 1.0), ("within_2sigma", 2.0)] {
+        let expected = t_two_sided(k / widen, s - 1.0);
+        let tolerance = 3.0 * (expected * (1.0 - expected) / count as f64).sqrt();
+        let got = m[key].as_f64().unwrap();
+        eprintln!("{key}: {got:.4}, expected {expected:.4} ± {tolerance:.4}");
+        assert!(
+            (got - expected).abs() < tolerance,
+            "{key} {got}, expected {expected}"
+        );
+    }
+    let sharp = exact_calibration(d, &truths, 50, 1, 10.0);
+    let std = sharp["mean_std"].as_f64().unwrap();
+    eprintln!("every column observed, 10 m/s noise: mean posterior std {std:.2} m/s");
+    assert!(std < 10.0, "{sharp}");
 }
 
 #[test]
