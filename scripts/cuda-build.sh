@@ -8,7 +8,7 @@
 #   bash scripts/cuda-build.sh --pack DIR strips them and copies them, with the shared libraries
 #                                         they need that a CUDA machine may lack (libhdf5 and
 #                                         its dependencies) and PyTorch's UNet benchmark (from
-#                                         ../shared/bench), into DIR (what scripts/gpu-check.sh
+#                                         bench/reference), into DIR (what scripts/gpu-check.sh
 #                                         runs)
 #
 # The toolkit comes from PyPI (nvcc, cuBLAS, cuRAND, NVRTC, the runtime and NCCL, CUDA 13.0),
@@ -61,9 +61,7 @@ if [ "${1:-}" = "--pack" ]; then
     ldd "$out/velprior" | awk '/=> \// {print $3}' |
         grep -vE '/lib(c|m|dl|pthread|rt|resolv|gcc_s|stdc\+\+)\.so|ld-linux|libcuda|libcublas|libcurand|libcudart|libnvrtc|libnccl' |
         xargs -r -I{} cp -L {} "$out/lib/"
-    # PyTorch's benchmark, where this checkout has it beside it.
-    if [ -d ../shared/bench ]; then
-        mkdir -p "$out/bench" && cp ../shared/bench/unet_bench.py ../shared/bench/benchutil.py "$out/bench/"
-    fi
+    # PyTorch's benchmark.
+    mkdir -p "$out/bench" && cp bench/reference/unet_bench.py bench/reference/benchutil.py "$out/bench/"
     du -sh "$out"
 fi

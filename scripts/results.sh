@@ -114,7 +114,7 @@ STAT="$FIXED"'
 config_with() {
     local file="$1"
     shift
-    local args=()
+    local args=(-e '')
     for kv in "$@"; do
         args+=(-e "0,/^${kv%%=*} = /s|^${kv%%=*} = .*|${kv%%=*} = ${kv#*=}|")
     done

@@ -1,6 +1,6 @@
 //! Benchmark (not a test): one DDPM training step of the `unet_bench.py` UNet in candle, batch
 //! 16, 1×64×64, eps-MSE, AdamW(lr 2e-4, wd 0.01), linear betas 1e-4..0.02, T = 1000; then
-//! inference at batch 64. Mirrors `../shared/bench/unet_bench.py` for the speed comparison.
+//! inference at batch 64. Mirrors `bench/reference/unet_bench.py` for the speed comparison.
 //!
 //! ```text
 //! cargo run --release -p velprior-nn --example bench_unet_train_step -- [--steps 10] [--attn]

@@ -22,7 +22,7 @@ pub enum PadMode {
 }
 
 /// Architecture of [`crate::UNet`]. Every key is optional in TOML; missing keys take the
-/// value of [`UNetConfig::unet_bench`] (the `../shared/bench/unet_bench.py` network).
+/// value of [`UNetConfig::unet_bench`] (the `bench/reference/unet_bench.py` network).
 ///
 /// Layout: level `l` (0-based, `l < channel_mult.len()`) works at resolution H/2^l with
 /// `base_channels * channel_mult[l]` channels. Each level has `res_blocks_per_level` residual
@@ -70,7 +70,7 @@ impl Default for UNetConfig {
 }
 
 impl UNetConfig {
-    /// The network of `../shared/bench/unet_bench.py` (without `--attn`): channels (32, 64, 128)
+    /// The network of `bench/reference/unet_bench.py` (without `--attn`): channels (32, 64, 128)
     /// at resolutions (64, 32, 16), 2 residual blocks per level, GroupNorm(8), sinusoidal dim 32,
     /// time MLP 128, no dropout, no attention. 2,752,417 parameters.
     pub fn unet_bench() -> Self {

@@ -7,7 +7,7 @@
 //! `ResBlock, [Attention], ResBlock`; the way up visits `l = L−1..=0`: `h = cat([h, skip_l])`
 //! along channels, `res_blocks_per_level` residual blocks (+ attention), then nearest ×2 + 3×3
 //! conv (not after level 0); finally `GroupNorm → SiLU → conv_out` (3×3).
-//! [`UNetConfig::unet_bench`] reproduces `../shared/bench/unet_bench.py` layer by layer.
+//! [`UNetConfig::unet_bench`] reproduces `bench/reference/unet_bench.py` layer by layer.
 //!
 //! # Tensor names (checkpoint keys, stable)
 //! ```text

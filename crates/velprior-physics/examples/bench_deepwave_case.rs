@@ -1,4 +1,4 @@
-//! Benchmark: the case of `shared/bench/deepwave_bench.py` (100×300 grid, dx 10 m, nt 1000,
+//! Benchmark: the case of `bench/reference/deepwave_bench.py` (100×300 grid, dx 10 m, nt 1000,
 //! 10 shots × 300 receivers, 4th order, C-PML 20, 10 Hz Ricker) — forward and forward+gradient
 //! — one misfit+gradient evaluation of the Marmousi 70×190 FWI (5 shots, nt 1000), and one
 //! OpenFWI-preset forward of a 70×70 model (data generation).

@@ -1,4 +1,4 @@
-//! Benchmark of exact top-2 L2 nearest neighbours, matching `../shared/bench/nn_bench.py`:
+//! Benchmark of exact top-2 L2 nearest neighbours, matching `bench/reference/nn_bench.py`:
 //! 1,000 queries × 10,000 training models of 64×64 f32 (D = 4,096), 100 planted
 //! near-duplicates, whole pipeline (norms + product + top-2 + exact re-rank), 1 warm-up +
 //! median of 7. Prints wall and process CPU seconds per run.

@@ -1,5 +1,5 @@
 //! Shared helpers of the benchmark examples: CPU-contention accounting like
-//! `../shared/bench/benchutil.py` (other processes' busy cores during each repetition).
+//! `bench/reference/benchutil.py` (other processes' busy cores during each repetition).
 
 #![allow(dead_code)]
 
