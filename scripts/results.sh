@@ -6,7 +6,7 @@
 #   bash scripts/results.sh --splice-only                         results/*.md into README.md
 #
 # Tables, one file each in scripts/results/ (what it runs and how long it takes is said there):
-#   priors samplers red-diff marmousi calibration mcmc memorization mad bench gpu
+#   priors samplers red-diff marmousi calibration mcmc memorization mad ae bench gpu
 # Each table is written to results/NAME.md, headed by the machine (CPU model, ISA, cores) and
 # the date, and spliced into README.md between `<!-- results:NAME -->` and
 # `<!-- /results:NAME -->` (not with --no-splice). Finished evaluations and posterior runs in
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all="priors samplers red-diff marmousi calibration mcmc memorization mad bench gpu"
+all="priors samplers red-diff marmousi calibration mcmc memorization mad ae bench gpu"
 quick=0 no_splice=0 splice_only=0
 tables=()
 for a in "$@"; do
@@ -25,7 +25,7 @@ for a in "$@"; do
         --quick) quick=1 ;;
         --no-splice) no_splice=1 ;;
         --splice-only) splice_only=1 ;;
-        priors | samplers | red-diff | marmousi | calibration | mcmc | memorization | mad | bench | gpu)
+        priors | samplers | red-diff | marmousi | calibration | mcmc | memorization | mad | ae | bench | gpu)
             tables+=("$a")
             ;;
         *)
@@ -96,11 +96,11 @@ evaluate() {
     echo "$dir/report.json"
 }
 
-# fixed(d): a non-negative number with d decimals, as text (jq drops trailing zeros).
-FIXED='def fixed(d): pow(10; d) as $p | (. * $p | round) as $i
+# fixed(d): a number with d decimals, as text (jq drops trailing zeros).
+FIXED='def fixed(d): if . < 0 then "-" + (-. | fixed(d)) else pow(10; d) as $p | (. * $p | round) as $i
     | if d == 0 then ($i | tostring)
       else ($i / $p | floor | tostring) + "."
-        + (($i % $p | tostring) as $f | ("0" * (d - ($f | length))) + $f) end;'
+        + (($i % $p | tostring) as $f | ("0" * (d - ($f | length))) + $f) end end;'
 f3() { jq -r "$FIXED $1 | if . == null then \"–\" else fixed(3) end" "$2"; }
 f1() { jq -r "$FIXED $1 | fixed(1)" "$2"; }
 # jq: stat(f) over an array of runs = "mean ± std" of f (sample std, n − 1), 3 decimals.
