@@ -158,6 +158,13 @@ impl CorpusReader {
     /// Reads the models at `indices` (any order, repeats allowed) as row-major (len, H, W).
     pub fn read_batch(&self, indices: &[usize]) -> Result<Vec<f32>> {
         let [_, h, w] = self.shape;
+        crate::memory::check_models_fit(
+            &self.context(),
+            indices.len(),
+            h,
+            w,
+            "read fewer models (e.g. --count), cut patches (velprior data import --patch) or use smaller models",
+        )?;
         let mut out = Vec::with_capacity(indices.len() * h * w);
         for &i in indices {
             out.extend_from_slice(&self.read_range(i, 1)?);

@@ -28,4 +28,7 @@ fn reading_a_model_larger_than_memory_is_an_error() {
         "{e}"
     );
     assert!(!e.contains('\n'), "{e}");
+    // `velprior data show` reads by index: the same check (it aborted there).
+    let e = reader.read_batch(&[0]).unwrap_err().to_string();
+    assert!(e.contains("need 37.3 GiB") && e.contains("--count"), "{e}");
 }
