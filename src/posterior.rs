@@ -19,7 +19,6 @@ use velprior_data::{
     Corpus, CorpusMeta, RunDir, Shard, ShardManifest, ShardSet, item_seed, read_corpus, shard_dir,
     write_corpus,
 };
-use velprior_diffusion::Denoiser;
 use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::fwi::smooth::gaussian_smooth;
 use velprior_physics::{AcousticOperator, GradientOptions, ModelShape, velocity_metrics};
@@ -147,25 +146,6 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The loaded `prior` as its method sees it; a diffusion prior through `windows` when the
-/// model is wider than the prior's windows.
-fn prior_model<'a>(prior: &'a AnyPrior, windows: Option<&'a PatchDenoiser>) -> PriorModel<'a> {
-    match prior {
-        AnyPrior::Diffusion(p) => PriorModel::Diffusion {
-            denoiser: match windows {
-                Some(windows) => windows as &dyn Denoiser,
-                None => &p.denoiser,
-            },
-            schedule: &p.schedule,
-        },
-        AnyPrior::Gaussian(g) => PriorModel::Density(&g.prior),
-        AnyPrior::Autoencoder(a) => PriorModel::Autoencoder {
-            autoencoder: &a.ae,
-            latent_std: a.latent_std(),
-        },
-    }
-}
-
 /// Sets up the problem of config `text` (read from `config`) and does `work`, writing into
 /// `out` (or the shard's folder beside it).
 fn execute(
@@ -229,7 +209,7 @@ fn execute(
         ),
         _ => None,
     };
-    let prior_model = prior_model(&prior, patches.as_ref());
+    let prior_model = PriorModel::of(&prior, patches.as_ref());
     cfg.method
         .check_prior(&prior_model)
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.display()))?;

@@ -13,10 +13,10 @@ use velprior_data::{CorpusReader, RunDir};
 use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::ModelShape;
 use velprior_posterior::NoObserver;
+use velprior_posterior::method::PriorModel;
 use velprior_posterior::calibration::{CalibrationConfig, CalibrationReport, calibrate};
 use velprior_posterior::summary::PosteriorSummary;
 
-use super::prior_model;
 
 /// Models drawn in the pictures.
 const SHOWN: usize = 4;
@@ -102,7 +102,7 @@ pub fn calibrate_into(
             shape.nx
         );
     }
-    let prior_model = prior_model(&prior, None);
+    let prior_model = PriorModel::of(&prior, None);
     cfg.method.check_prior(&prior_model)?;
     let operator = cfg.operator.build(shape)?;
     let _ = std::fs::remove_file(run.path("metrics.jsonl"));

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::baselines::AnyAutoencoder;
+use velprior_diffusion::prior::AnyPrior;
 use velprior_kernels::Schedule;
 use velprior_nn::Autoencoder;
 
@@ -14,6 +15,7 @@ use crate::langevin::langevin;
 use crate::linear_gaussian::{LinearGaussianConfig, linear_gaussian};
 use crate::metropolis::{LatentTarget, random_walk_metropolis};
 use crate::observer::{IterationRecord, PosteriorObserver};
+use crate::patches::PatchDenoiser;
 use crate::problem::Problem;
 use crate::red_diff::{RedDiffConfig, red_diff};
 use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
@@ -117,7 +119,26 @@ pub enum PriorModel<'a> {
     },
 }
 
-impl PriorModel<'_> {
+impl<'a> PriorModel<'a> {
+    /// A loaded checkpoint as its method sees it; a diffusion prior through `windows` when the
+    /// model is wider than the prior's windows.
+    pub fn of(prior: &'a AnyPrior, windows: Option<&'a PatchDenoiser<'a>>) -> PriorModel<'a> {
+        match prior {
+            AnyPrior::Diffusion(p) => PriorModel::Diffusion {
+                denoiser: match windows {
+                    Some(windows) => windows as &dyn Denoiser,
+                    None => &p.denoiser,
+                },
+                schedule: &p.schedule,
+            },
+            AnyPrior::Gaussian(g) => PriorModel::Density(&g.prior),
+            AnyPrior::Autoencoder(a) => PriorModel::Autoencoder {
+                autoencoder: &a.ae,
+                latent_std: a.latent_std(),
+            },
+        }
+    }
+
     /// "diffusion", "gaussian" or "autoencoder", as [`MethodConfig::prior_kind`] names them.
     pub fn kind(&self) -> &'static str {
         match self {
