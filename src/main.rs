@@ -4,6 +4,7 @@
 //! subcommand lives in its own file.
 
 mod ae;
+mod benchmark;
 mod data;
 mod evaluate;
 mod export;
@@ -58,6 +59,9 @@ enum Command {
     /// Seismic data of velocity models (the OpenFWI survey by default), with optional noise
     /// and dead traces, as .npy (N, shots, nt, receivers).
     Forward(forward::ForwardArgs),
+    /// The inversion benchmark of a config: every method on every model of a test set under
+    /// every data condition, scored against the truth, tabulated (resumable, shardable).
+    Benchmark(benchmark::BenchmarkArgs),
     /// Plain full-waveform inversion (Adam or L-BFGS, Tikhonov/TV) from a TOML config.
     Fwi(fwi::FwiArgs),
     /// Memorization diagnostics: nearest training models of generated models, ratio tests,
@@ -98,6 +102,7 @@ fn main() {
         Command::Export(args) => export::run(args),
         Command::Ae(cmd) => ae::run(cmd),
         Command::Forward(args) => forward::run(args),
+        Command::Benchmark(args) => benchmark::run(args),
         Command::Fwi(args) => fwi::run(args),
         Command::Memorization(args) => memorization::run(args),
         Command::Mad(args) => mad::run(args),

@@ -13,10 +13,9 @@ use velprior_data::{CorpusReader, RunDir};
 use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::ModelShape;
 use velprior_posterior::NoObserver;
-use velprior_posterior::method::PriorModel;
 use velprior_posterior::calibration::{CalibrationConfig, CalibrationReport, calibrate};
+use velprior_posterior::method::PriorModel;
 use velprior_posterior::summary::PosteriorSummary;
-
 
 /// Models drawn in the pictures.
 const SHOWN: usize = 4;

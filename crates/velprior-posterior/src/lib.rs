@@ -12,6 +12,7 @@
 //! the ±1σ/±2σ coverage of a sampler on held-out models.
 
 pub mod alternating;
+pub mod benchmark;
 pub mod boomerang;
 pub mod calibration;
 pub mod config;

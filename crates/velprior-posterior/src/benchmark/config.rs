@@ -1,0 +1,188 @@
+//! A benchmark as read from TOML (`velprior benchmark --config …`): a test set, the survey that
+//! observes it, the conditions the data are degraded under, and the inversion methods.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use velprior_data::synth::Family;
+use velprior_physics::fwi::{AcquisitionConfig, OptimizerConfig, RegularisationConfig, Stage};
+use velprior_physics::{DataNoise, Misfit, SolverConfig, Storage};
+
+use crate::method::MethodConfig;
+use crate::{PosteriorError, Result};
+
+/// The whole benchmark.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkConfig {
+    /// The models inverted.
+    pub test_set: TestSet,
+    /// Finite-difference solver of the survey.
+    pub solver: SolverConfig,
+    /// Sources, receivers and wavelet.
+    pub acquisition: AcquisitionConfig,
+    /// Data misfit of every method (the protocol's L1 by default).
+    #[serde(default = "l1")]
+    pub misfit: Misfit,
+    /// Every method starts from the true model smoothed by a Gaussian of this many cells.
+    pub smooth_sigma: f32,
+    /// Velocity bounds and plain FWI's normalisation (m/s).
+    pub vmin: f32,
+    pub vmax: f32,
+    /// Wavefield storage of the adjoint gradient.
+    #[serde(default)]
+    pub storage: Storage,
+    /// How the observed data are degraded (`[[condition]]`, at least one).
+    pub condition: Vec<Condition>,
+    /// The inversion methods (`[[method]]`, at least one).
+    pub method: Vec<BenchmarkMethod>,
+}
+
+fn l1() -> Misfit {
+    Misfit::L1
+}
+
+/// Built-in families, generated from a seed disjoint from every shipped prior's corpus.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSet {
+    pub families: Vec<Family>,
+    /// Models per family.
+    pub models: usize,
+    /// Model size (H, W).
+    pub size: [usize; 2],
+    /// Seed of every family's models (family k uses seed + k).
+    pub seed: u64,
+}
+
+/// One way of observing the data: noise relative to each model's data RMS and dead traces,
+/// drawn from the model's own seeded stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub name: String,
+    /// `gaussian:σ` or `laplace:b`, relative to the data RMS (none: clean).
+    #[serde(default)]
+    pub noise: Option<String>,
+    /// Receivers whose traces are zeroed in every shot.
+    #[serde(default)]
+    pub drop_traces: usize,
+}
+
+impl Condition {
+    /// The parsed noise, or an error naming the condition.
+    pub fn noise(&self) -> Result<Option<DataNoise>> {
+        self.noise
+            .as_deref()
+            .map(|text| {
+                text.parse().map_err(|e| {
+                    PosteriorError::invalid(format!("condition {}: noise: {e}", self.name))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// An inversion method: plain FWI (`fwi = {…}`) or a posterior method with a prior
+/// (`prior = "…"`, `posterior = { kind = "red-diff", … }`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkMethod {
+    pub name: String,
+    #[serde(default)]
+    pub fwi: Option<FwiSettings>,
+    #[serde(default)]
+    pub prior: Option<PathBuf>,
+    #[serde(default)]
+    pub posterior: Option<MethodConfig>,
+    /// Divisor of the misfit in the negative log-likelihood (default: the number of data).
+    #[serde(default)]
+    pub likelihood_scale: Option<f64>,
+    /// Window stride when the prior's windows are smaller than the models.
+    #[serde(default = "default_stride")]
+    pub patch_stride: [usize; 2],
+}
+
+fn default_stride() -> [usize; 2] {
+    [35, 35]
+}
+
+/// Plain FWI's settings (the rest comes from the benchmark).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FwiSettings {
+    pub iterations: usize,
+    pub optimizer: OptimizerConfig,
+    #[serde(default)]
+    pub regularisation: RegularisationConfig,
+    #[serde(default)]
+    pub multiscale: Vec<Stage>,
+}
+
+/// What a method is, checked.
+pub enum MethodKind<'a> {
+    Fwi(&'a FwiSettings),
+    Posterior {
+        prior: &'a PathBuf,
+        method: &'a MethodConfig,
+    },
+}
+
+impl BenchmarkMethod {
+    /// Plain FWI or a posterior method with its prior; an error unless exactly one is given.
+    pub fn kind(&self) -> Result<MethodKind<'_>> {
+        match (&self.fwi, &self.prior, &self.posterior) {
+            (Some(f), None, None) => Ok(MethodKind::Fwi(f)),
+            (None, Some(prior), Some(method)) => Ok(MethodKind::Posterior { prior, method }),
+            _ => Err(PosteriorError::invalid(format!(
+                "method {}: give either fwi = {{…}} or prior = \"…\" with posterior = {{ kind = … }}",
+                self.name
+            ))),
+        }
+    }
+}
+
+impl BenchmarkConfig {
+    /// Checks what deserialisation cannot: non-empty lists, unique names, parsable conditions,
+    /// well-formed methods.
+    pub fn check(&self) -> Result<()> {
+        let t = &self.test_set;
+        if t.families.is_empty() || t.models == 0 {
+            return Err(PosteriorError::invalid(
+                "test_set: give at least one family and models >= 1",
+            ));
+        }
+        if self.condition.is_empty() || self.method.is_empty() {
+            return Err(PosteriorError::invalid(
+                "a benchmark needs at least one [[condition]] and one [[method]]",
+            ));
+        }
+        if !(self.vmax > self.vmin && self.vmin > 0.0) {
+            return Err(PosteriorError::invalid(
+                "vmin/vmax: need 0 < vmin < vmax (m/s)",
+            ));
+        }
+        for (what, names) in [
+            (
+                "condition",
+                self.condition.iter().map(|c| &c.name).collect::<Vec<_>>(),
+            ),
+            ("method", self.method.iter().map(|m| &m.name).collect()),
+        ] {
+            for (i, name) in names.iter().enumerate() {
+                if name.is_empty() || names[..i].contains(name) {
+                    return Err(PosteriorError::invalid(format!(
+                        "{what} names must be unique and non-empty: '{name}'"
+                    )));
+                }
+            }
+        }
+        for c in &self.condition {
+            c.noise()?;
+        }
+        for m in &self.method {
+            m.kind()?;
+        }
+        Ok(())
+    }
+}

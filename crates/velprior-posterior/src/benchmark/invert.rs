@@ -1,0 +1,183 @@
+//! One inversion of the benchmark: a method on one model's observed data, from the smoothed
+//! truth, scored against the truth.
+
+use std::time::Instant;
+
+use velprior_data::item_seed;
+use velprior_diffusion::prior::AnyPrior;
+use velprior_physics::fwi::FwiFiles;
+use velprior_physics::{
+    AcousticOperator, ForwardOperator, FwiConfig, GradientOptions, ModelShape, run_fwi,
+    velocity_metrics,
+};
+
+use super::config::{BenchmarkConfig, BenchmarkMethod, FwiSettings, MethodKind};
+use crate::method::PriorModel;
+use crate::patches::PatchDenoiser;
+use crate::summary::PosteriorSummary;
+use crate::{NoObserver, PosteriorError, Problem, Result};
+
+/// What one inversion gave: the result (posterior mean for samplers, m/s) and its scores.
+pub struct Inversion {
+    pub model: Vec<f32>,
+    /// SSIM, MAE, RMSE against the truth as RED-DiffEq computes them.
+    pub ssim: f64,
+    pub mae: f64,
+    pub rmse: f64,
+    /// ‖F(result) − d‖ / ‖d‖ against the observed (degraded) data.
+    pub relative_residual: f64,
+    /// Samplers with more than one sample: the truth's coverage by ±2σ and the mean std (m/s).
+    pub within_2sigma: Option<f64>,
+    pub mean_std: Option<f64>,
+    pub wall_s: f64,
+}
+
+/// A method ready to run: plain FWI, or a posterior method with its loaded prior.
+pub enum Inverter<'a> {
+    Fwi(&'a FwiSettings),
+    Posterior {
+        method: &'a BenchmarkMethod,
+        config: &'a crate::method::MethodConfig,
+        prior: AnyPrior,
+    },
+}
+
+impl<'a> Inverter<'a> {
+    /// Loads what `method` needs (its prior, on the CPU).
+    pub fn load(method: &'a BenchmarkMethod) -> Result<Inverter<'a>> {
+        Ok(match method.kind()? {
+            MethodKind::Fwi(settings) => Inverter::Fwi(settings),
+            MethodKind::Posterior { prior, method: m } => {
+                let loaded = AnyPrior::load(prior, &candle_core::Device::Cpu) // host: the benchmark runs on the CPU
+                    .map_err(|e| {
+                        PosteriorError::invalid(format!(
+                            "method {}: prior {}: {e}",
+                            method.name,
+                            prior.display()
+                        ))
+                    })?;
+                Inverter::Posterior {
+                    method,
+                    config: m,
+                    prior: loaded,
+                }
+            }
+        })
+    }
+
+    /// Inverts `observed` (of the model `truth`, m/s) from `start` (m/s); `seed` seeds the
+    /// method's chains.
+    pub fn invert(
+        &self,
+        cfg: &BenchmarkConfig,
+        shape: ModelShape,
+        truth: &[f32],
+        start: &[f32],
+        observed: &[f32],
+        seed: u64,
+    ) -> Result<Inversion> {
+        let t0 = Instant::now();
+        let operator = AcousticOperator {
+            shape,
+            config: cfg.solver.clone(),
+            acquisition: cfg.acquisition.build(shape.nx, cfg.solver.dt),
+            gradient: GradientOptions {
+                misfit: cfg.misfit,
+                storage: cfg.storage,
+            },
+        };
+        let (model, spread) = match self {
+            Inverter::Fwi(settings) => {
+                let fwi = FwiConfig {
+                    files: FwiFiles {
+                        observed: String::new(),
+                        true_model: None,
+                        initial_model: None,
+                    },
+                    solver: cfg.solver.clone(),
+                    acquisition: cfg.acquisition.clone(),
+                    optimizer: settings.optimizer.clone(),
+                    iterations: settings.iterations,
+                    misfit: cfg.misfit,
+                    regularisation: settings.regularisation.clone(),
+                    smooth_sigma: cfg.smooth_sigma,
+                    vmin: cfg.vmin,
+                    vmax: cfg.vmax,
+                    multiscale: settings.multiscale.clone(),
+                    storage: cfg.storage,
+                };
+                let r = run_fwi(&fwi, shape, observed, None, Some(start), &mut |_, _| {})?;
+                (r.model, None)
+            }
+            Inverter::Posterior {
+                method,
+                config,
+                prior,
+            } => {
+                let [ph, pw] = prior.meta().model_shape;
+                let windows = match prior {
+                    AnyPrior::Diffusion(p) if [ph, pw] != [shape.nz, shape.nx] => Some(
+                        PatchDenoiser::new(&p.denoiser, [ph, pw], method.patch_stride)?,
+                    ),
+                    _ if [ph, pw] != [shape.nz, shape.nx] => {
+                        return Err(PosteriorError::invalid(format!(
+                            "method {}: the prior models {ph}x{pw} but the test set's are {}x{}; \
+                             only a diffusion prior covers larger models",
+                            method.name, shape.nz, shape.nx
+                        )));
+                    }
+                    _ => None,
+                };
+                let prior_model = PriorModel::of(prior, windows.as_ref());
+                config.check_prior(&prior_model)?;
+                let scale = method.likelihood_scale.unwrap_or(observed.len() as f64);
+                let problem = Problem::new(&operator, observed, prior.meta().normalisation, scale)?;
+                let start_unit = problem.to_unit(start);
+                let one = config.one_chain();
+                let mut samples = Vec::new();
+                for j in 0..config.chains() {
+                    let out = one.run(
+                        &prior_model,
+                        &problem,
+                        &start_unit,
+                        item_seed(seed, j),
+                        &mut NoObserver,
+                    )?;
+                    samples.extend(out.samples);
+                }
+                let samples = problem.to_velocity(&samples);
+                let summary = PosteriorSummary::new(&samples, [shape.nz, shape.nx], Some(truth))?;
+                let spread = (samples.len() > shape.len())
+                    .then(|| {
+                        summary
+                            .truth
+                            .as_ref()
+                            .map(|t| (t.scores.within_2sigma, t.scores.mean_std))
+                    })
+                    .flatten();
+                (summary.mean, spread)
+            }
+        };
+        let wall_s = t0.elapsed().as_secs_f64();
+        let metrics = velocity_metrics(&model, truth, shape)?;
+        let predicted = operator.forward(&model)?;
+        let norm = |v: &mut dyn Iterator<Item = f64>| v.map(|x| x * x).sum::<f64>().sqrt();
+        let relative_residual = norm(
+            &mut predicted
+                .iter()
+                .zip(observed)
+                .map(|(p, o)| f64::from(p - o)),
+        ) / norm(&mut observed.iter().map(|&o| f64::from(o)))
+            .max(f64::MIN_POSITIVE);
+        Ok(Inversion {
+            model,
+            ssim: metrics.ssim,
+            mae: metrics.mae,
+            rmse: metrics.rmse,
+            relative_residual,
+            within_2sigma: spread.map(|s| s.0),
+            mean_std: spread.map(|s| s.1),
+            wall_s,
+        })
+    }
+}
