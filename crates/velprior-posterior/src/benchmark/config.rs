@@ -33,8 +33,10 @@ pub struct BenchmarkConfig {
     #[serde(default)]
     pub storage: Storage,
     /// How the observed data are degraded (`[[condition]]`, at least one).
+    #[serde(default)]
     pub condition: Vec<Condition>,
     /// The inversion methods (`[[method]]`, at least one).
+    #[serde(default)]
     pub method: Vec<BenchmarkMethod>,
 }
 
