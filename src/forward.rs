@@ -1,5 +1,6 @@
 //! `velprior forward`: seismic data of velocity models (the OpenFWI survey by default), with
-//! optional noise and dead traces, as a `.npy` array (N, shots, nt, receivers).
+//! optional noise and dead traces, as a `.npy` array or an HDF5 dataset `data` (N, shots, nt,
+//! receivers).
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use velprior_data::import::read_npy;
-use velprior_data::{read_corpus, write_npy};
+use velprior_data::{SeismicMeta, read_corpus, write_npy, write_seismic_h5};
 use velprior_physics::fwi::AcquisitionConfig;
 use velprior_physics::{
     Acquisition, DataNoise, Degradation, ModelShape, SolverConfig, ricker_openfwi, simulate_all,
@@ -54,7 +55,8 @@ pub struct ForwardArgs {
     /// Seed of the noise and the dropped traces (model i draws from its own stream).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output .npy file: (N, shots, nt, receivers) f32.
+    /// Output file, f32 (N, shots, nt, receivers): .npy, or .h5 (dataset `data` with the time
+    /// step and spacing as attributes).
     #[arg(long, short)]
     output: PathBuf,
 }
@@ -110,9 +112,10 @@ fn survey(a: &ForwardArgs, nx: usize) -> Result<(SolverConfig, Acquisition)> {
 
 /// Runs `velprior forward`.
 pub fn run(a: ForwardArgs) -> Result<()> {
-    if a.output.extension().is_none_or(|e| e != "npy") {
+    let ext = a.output.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !matches!(ext, "npy" | "h5" | "hdf5") {
         bail!(
-            "--output {}: seismic data are written as .npy; name the file *.npy",
+            "--output {}: seismic data are written as .npy or HDF5; name the file *.npy or *.h5",
             a.output.display()
         );
     }
@@ -144,7 +147,29 @@ pub fn run(a: ForwardArgs) -> Result<()> {
         bar.inc(1)
     })?;
     bar.finish_and_clear();
-    write_npy(&a.output, &[n, acq.shots.len(), acq.nt(), receivers], &data)?;
+    let shape = [n, acq.shots.len(), acq.nt(), receivers];
+    if ext == "npy" {
+        write_npy(&a.output, &shape, &data)?;
+    } else {
+        let source = format!(
+            "velprior forward {}; noise {:?}; {} dead traces; seed {}",
+            a.config
+                .as_ref()
+                .map_or("--preset openfwi".to_string(), |c| format!(
+                    "--config {}",
+                    c.display()
+                )),
+            a.noise,
+            a.drop_traces,
+            a.seed
+        );
+        let meta = SeismicMeta {
+            dt: f64::from(solver.dt),
+            dx: f64::from(solver.dx),
+            source: &source,
+        };
+        write_seismic_h5(&a.output, shape, &data, &meta)?;
+    }
     tracing::info!("wrote {}", a.output.display());
     Ok(())
 }

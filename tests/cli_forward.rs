@@ -41,6 +41,16 @@ fn openfwi_preset_reproduces_openfwi_data() {
         err < 1e-3,
         "relative L2 error {err:.2e} against OpenFWI's data"
     );
+    // The same data as HDF5 (its contents: velprior-data's tests/seismic_h5.rs).
+    let h5 = dir.path().join("d.h5");
+    ok(&velprior(&[
+        "forward",
+        "--velocity",
+        VELOCITY,
+        "-o",
+        s(&h5),
+    ]));
+    assert_eq!(&std::fs::read(&h5).unwrap()[..8], b"\x89HDF\r\n\x1a\n");
 }
 
 /// Noise is LEVEL × the data RMS: Gaussian with that standard deviation, Laplacian with that
@@ -114,9 +124,30 @@ fn bad_input_is_one_error_line_and_writes_nothing() {
             "--velocity",
             VELOCITY,
             "-o",
-            s(&dir.path().join("d.h5")),
+            s(&dir.path().join("d.segy")),
         ]),
-        "*.npy",
+        "*.npy or *.h5",
+    );
+    // 40 m cells at 15 Hz leave 1.5 points per wavelength: refused with the dx that works.
+    let coarse = dir.path().join("coarse.toml");
+    std::fs::write(
+        &coarse,
+        "[solver]\ndx = 40.0\ndt = 0.001\norder = 4\nfreq = 15.0\nfree_surface = false\n\
+         [solver.boundary]\nkind = \"cpml\"\nwidth = 10\nreflection = 0.001\nmax_velocity = 4500.0\n\
+         [acquisition]\nn_sources = 2\ndepth = 1\nnt = 100\nwavelet = { kind = \"openfwi\", freq = 15.0 }\n",
+    )
+    .unwrap();
+    one_error_line(
+        &velprior(&[
+            "forward",
+            "--velocity",
+            VELOCITY,
+            "--config",
+            s(&coarse),
+            "-o",
+            s(&out),
+        ]),
+        "use dx <= 11.76 m",
     );
     one_error_line(
         &velprior(&["forward", "--velocity", s(&bad_shape), "-o", s(&out)]),

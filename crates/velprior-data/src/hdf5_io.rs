@@ -433,11 +433,11 @@ fn list_datasets(file: &hdf5::File) -> Vec<String> {
     file.member_names().unwrap_or_default()
 }
 
-fn write_attr_f64(ds: &hdf5::Dataset, key: &str, value: f64) -> hdf5::Result<()> {
+pub(crate) fn write_attr_f64(ds: &hdf5::Dataset, key: &str, value: f64) -> hdf5::Result<()> {
     ds.new_attr::<f64>().create(key)?.write_scalar(&value)
 }
 
-fn write_attr_str(ds: &hdf5::Dataset, key: &str, value: &str) -> hdf5::Result<()> {
+pub(crate) fn write_attr_str(ds: &hdf5::Dataset, key: &str, value: &str) -> hdf5::Result<()> {
     let v: VarLenUnicode = value
         .parse()
         .map_err(|e| hdf5::Error::from(format!("{e:?}")))?;

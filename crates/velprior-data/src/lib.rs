@@ -21,6 +21,7 @@ pub mod synth;
 pub mod toml_file;
 pub mod transform;
 pub mod write_npy;
+pub mod write_seismic;
 
 pub use corpus::{Corpus, CorpusMeta, Parameters};
 pub use error::{DataError, Result};
@@ -30,3 +31,4 @@ pub use run_dir::RunDir;
 pub use shard::{Shard, ShardManifest, item_seed, shard_dir};
 pub use shard_set::ShardSet;
 pub use write_npy::write_npy;
+pub use write_seismic::{SeismicMeta, write_seismic_h5};
