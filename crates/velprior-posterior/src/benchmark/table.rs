@@ -105,7 +105,7 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
 pub fn markdown(rows: &[Row]) -> String {
     let f = |s: &Stat| format!("{:.3} ± {:.3} ({:.3})", s.mean, s.std, s.median);
     let mut out = String::from(
-        "| family | condition | method | models | SSIM | MAE | RMSE | data residual | wall per model | ±2σ coverage |\n\
+        "| family | condition | method | models | SSIM | MAE | RMSE | data residual | wall per inversion | ±2σ coverage |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
