@@ -23,7 +23,8 @@ fn seismic_data_round_trip_through_hdf5() {
     assert_eq!(back, values);
     // Element (model 1, shot 2, time 3, receiver 1) sits at its row-major index.
     let a = data.read::<f32, ndarray::Ix4>().unwrap();
-    assert_eq!(a[[1, 2, 3, 1]], values[((1 * 3 + 2) * 5 + 3) * 4 + 1]);
+    let (m, shot, t, r) = (1, 2, 3, 1);
+    assert_eq!(a[[m, shot, t, r]], values[((m * 3 + shot) * 5 + t) * 4 + r]);
     let dt: f64 = data.attr("dt").unwrap().read_scalar().unwrap();
     let dx: f64 = data.attr("dx").unwrap().read_scalar().unwrap();
     assert_eq!((dt, dx), (1e-3, 10.0));

@@ -99,7 +99,7 @@ impl<'a> Inverter<'a> {
                     optimizer: settings.optimizer.clone(),
                     iterations: settings.iterations,
                     misfit: cfg.misfit,
-                    regularisation: settings.regularisation.clone(),
+                    regularisation: settings.regularisation,
                     smooth_sigma: cfg.smooth_sigma,
                     vmin: cfg.vmin,
                     vmax: cfg.vmax,
