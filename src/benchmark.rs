@@ -1,6 +1,6 @@
 //! `velprior benchmark`: the inversion benchmark of a config (test set × conditions × methods)
-//! into a folder, resumable and shardable, ending with its table (summary.md, .csv, .json) and
-//! a grid of example inversions (examples.png).
+//! into a folder, resumable and shardable, ending with its table (summary.md, .csv, .json),
+//! box plots of the SSIM (boxplots.png) and a grid of example inversions (examples.png).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use clap::Args;
 use velprior_data::import::read_npy;
 use velprior_data::render::{RenderOptions, render_grid, save_png};
 use velprior_data::{RunDir, Shard};
-use velprior_posterior::benchmark::{Benchmark, BenchmarkConfig, Record, model_file, table};
+use velprior_posterior::benchmark::{Benchmark, BenchmarkConfig, Record, model_file, plots, table};
 
 use crate::progress;
 
@@ -58,6 +58,24 @@ pub fn run(a: BenchmarkArgs) -> Result<()> {
     std::fs::write(run.path("summary.csv"), table::csv(&rows))?;
     run.write_json("summary.json", &rows)?;
     draw_examples(&a.out, &cfg, &records)?;
+    if let Some(img) = plots::ssim_box_plots(
+        &records,
+        &cfg.test_set
+            .families
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>(),
+        &cfg.condition
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
+        &cfg.method
+            .iter()
+            .map(|m| m.name.clone())
+            .collect::<Vec<_>>(),
+    ) {
+        save_png(&run.path("boxplots.png"), &img)?;
+    }
     println!(
         "benchmark: {} inversions in {}: {}",
         records.len(),

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use velprior_data::Normalisation;
 use velprior_data::render::{RenderOptions, render_grid};
 
+use crate::charts::histogram;
 use crate::error::{PosteriorError, Result};
-use crate::memorization::chart::histogram;
 use crate::memorization::{
     KnnOptions, Metric, TrainSource, criteria, knn, precision_recall, summarise,
 };

@@ -15,6 +15,7 @@ pub mod alternating;
 pub mod benchmark;
 pub mod boomerang;
 pub mod calibration;
+pub mod charts;
 pub mod config;
 pub mod dps;
 pub mod error;

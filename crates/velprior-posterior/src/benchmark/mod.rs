@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod invert;
+pub mod plots;
 pub mod table;
 
 use std::io::Write;

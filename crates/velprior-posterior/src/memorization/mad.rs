@@ -18,8 +18,8 @@ use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_diffusion::trainer::{Silent, Trainer};
 use velprior_nn::UNetConfig;
 
-use super::chart::{PALETTE, Series, line_chart};
 use super::precision_recall::{PrecisionRecall, precision_recall};
+use crate::charts::{PALETTE, Series, line_chart};
 use crate::error::{PosteriorError, Result};
 
 /// Where each generation's real models come from.

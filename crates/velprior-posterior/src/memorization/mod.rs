@@ -3,7 +3,6 @@
 //! Siahkoohi & Sabeddu, reports with pictures, training-set-size sweeps and self-consuming
 //! loops.
 
-pub mod chart;
 pub mod criteria;
 pub mod knn;
 pub mod mad;

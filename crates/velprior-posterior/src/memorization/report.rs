@@ -8,13 +8,13 @@ use serde::Serialize;
 use velprior_data::render::{RenderOptions, render_grid, save_png};
 use velprior_data::{Normalisation, RunDir};
 
-use super::chart::histogram;
 use super::criteria::{
     CriteriaSummary, SampleCriteria, criteria, median, neighbours_needed, summarise,
 };
 use super::knn::{KnnOptions, Metric, knn};
 use super::mann_whitney::{MannWhitney, mann_whitney};
 use super::source::TrainSource;
+use crate::charts::histogram;
 use crate::error::{PosteriorError, Result};
 
 /// What to assess: models row-major (M, H·W) in normalised units.

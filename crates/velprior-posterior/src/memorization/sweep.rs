@@ -20,10 +20,10 @@ use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_diffusion::trainer::{Silent, Trainer};
 use velprior_nn::UNetConfig;
 
-use super::chart::{Series, line_chart};
 use super::criteria::{CriteriaSummary, criteria, neighbours_needed, summarise};
 use super::knn::{KnnOptions, Metric, exact_l2, exact_ncc, knn};
 use super::source::InMemory;
+use crate::charts::{Series, line_chart};
 use crate::error::{PosteriorError, Result};
 
 /// `velprior memorization sweep` config (TOML; unknown keys rejected).

@@ -1,5 +1,5 @@
-//! Two small charts for memorization reports, drawn with velprior-data's bitmap text: a
-//! histogram of several samples on shared bins, and points-and-lines of y against x.
+//! Small charts for reports, drawn with velprior-data's bitmap text: a histogram of several
+//! samples on shared bins, points-and-lines of y against x, and box plots of groups.
 
 use image::{Rgb, RgbImage};
 use velprior_data::render::{draw_text, fill, text_width};
@@ -68,7 +68,14 @@ pub fn histogram(
         .flatten()
         .fold(0.0f64, |a, &b| a.max(b))
         .max(1e-12);
-    let mut img = frame(title, x_label, "fraction", (lo, hi), (0.0, ymax), false);
+    let mut img = frame(
+        title,
+        x_label,
+        "fraction",
+        (lo, hi),
+        (0.0, ymax),
+        XAxis::Linear,
+    );
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let bin_w = pw as f64 / bins as f64;
     let bar_w = (bin_w / samples.len().max(1) as f64).max(1.0);
@@ -126,7 +133,8 @@ pub fn line_chart(
     };
     let (x0, x1) = span(pts().map(|p| tx(p.0)).collect());
     let (y0, y1) = y_range.unwrap_or_else(|| span(pts().map(|p| p.1).collect()));
-    let mut img = frame(title, x_label, y_label, (x0, x1), (y0, y1), log_x);
+    let axis = if log_x { XAxis::Log2 } else { XAxis::Linear };
+    let mut img = frame(title, x_label, y_label, (x0, x1), (y0, y1), axis);
     let (pw, ph) = ((W - LEFT - RIGHT) as f64, (H - TOP - BOTTOM) as f64);
     let to_px = |(x, y): (f64, f64)| {
         (
@@ -153,6 +161,85 @@ pub fn line_chart(
     img
 }
 
+/// How the x axis is labelled.
+#[derive(Clone, Copy)]
+enum XAxis {
+    Linear,
+    Log2,
+    /// No numeric ticks: the chart labels its categories itself.
+    Categories,
+}
+
+/// Box plots: for each group (along x, labelled `groups[g]`) one box per series (coloured,
+/// named `series[s]` in the legend) of `values[g][s]` — the quartiles, the median as a black
+/// bar, whiskers to the extremes. The y axis spans `y_range`.
+pub fn box_plot(
+    title: &str,
+    y_label: &str,
+    groups: &[String],
+    series: &[String],
+    values: &[Vec<Vec<f64>>],
+    (y0, y1): (f64, f64),
+) -> RgbImage {
+    let mut img = frame(title, "", y_label, (0.0, 1.0), (y0, y1), XAxis::Categories);
+    let (pw, ph) = ((W - LEFT - RIGHT) as f64, (H - TOP - BOTTOM) as f64);
+    let y_px = |y: f64| (TOP as f64 + ph) - (y.clamp(y0, y1) - y0) / (y1 - y0) * ph;
+    let group_w = pw / groups.len().max(1) as f64;
+    let box_w = (0.8 * group_w / series.len().max(1) as f64).max(3.0);
+    for (g, name) in groups.iter().enumerate() {
+        let gx = LEFT as f64 + g as f64 * group_w;
+        let label_x = gx + group_w / 2.0 - f64::from(text_width(name, 1)) / 2.0;
+        draw_text(
+            &mut img,
+            label_x as i64,
+            (TOP as f64 + ph + 6.0) as i64,
+            name,
+            1,
+            BLACK,
+        );
+        for (s, v) in values.get(g).into_iter().flatten().enumerate() {
+            let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+            if v.is_empty() {
+                continue;
+            }
+            v.sort_by(f64::total_cmp);
+            let q = |p: f64| {
+                let r = p * (v.len() - 1) as f64;
+                let (i, f) = (r.floor() as usize, r.fract());
+                v[i] + f * (v[(i + 1).min(v.len() - 1)] - v[i])
+            };
+            let x = gx + 0.1 * group_w + s as f64 * box_w;
+            let mid = x + box_w / 2.0;
+            let color = PALETTE[s % 5];
+            line(
+                &mut img,
+                (mid, y_px(v[0])),
+                (mid, y_px(v[v.len() - 1])),
+                color,
+            );
+            let (top, bottom) = (y_px(q(0.75)), y_px(q(0.25)));
+            fill(
+                &mut img,
+                (x + 1.0) as i64,
+                top as i64,
+                (box_w - 2.0).max(1.0) as u32,
+                (bottom - top).max(4.0) as u32,
+                color,
+            );
+            fill(
+                &mut img,
+                (x + 1.0) as i64,
+                y_px(q(0.5)) as i64,
+                (box_w - 2.0).max(1.0) as u32,
+                2,
+                BLACK,
+            );
+        }
+    }
+    legend(&mut img, series.iter().map(String::as_str));
+    img
+}
+
 /// White canvas with title, axes, 5 ticks per axis and axis labels.
 fn frame(
     title: &str,
@@ -160,7 +247,7 @@ fn frame(
     y_label: &str,
     (x0, x1): (f64, f64),
     (y0, y1): (f64, f64),
-    log_x: bool,
+    x_axis: XAxis,
 ) -> RgbImage {
     let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
@@ -172,7 +259,11 @@ fn frame(
         fill(&mut img, gx as i64, TOP as i64, 1, ph, GREY);
         fill(&mut img, LEFT as i64, gy as i64, pw, 1, GREY);
         let xv = x0 + f * (x1 - x0);
-        let xl = if log_x { tick(xv.exp2()) } else { tick(xv) };
+        let xl = match x_axis {
+            XAxis::Linear => tick(xv),
+            XAxis::Log2 => tick(xv.exp2()),
+            XAxis::Categories => String::new(),
+        };
         draw_text(
             &mut img,
             gx as i64 - text_width(&xl, 1) as i64 / 2,
