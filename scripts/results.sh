@@ -37,7 +37,9 @@ done
 [ ${#tables[@]} -gt 0 ] || read -ra tables <<<"$all"
 
 # --quick checks the pipeline with the test build (`make test` has built it); tables use release.
-if [ "$quick" = 1 ]; then
+if [ "$splice_only" = 1 ]; then
+    V=false
+elif [ "$quick" = 1 ]; then
     cargo build --quiet
     V="$PWD/target/debug/velprior"
 else
