@@ -8,7 +8,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use velprior_data::import::read_npy;
-use velprior_data::{SeismicMeta, read_corpus, write_npy, write_seismic_h5};
+use velprior_data::shard::config_hash;
+use velprior_data::{
+    SeismicMeta, Shard, ShardManifest, ShardSet, read_corpus, shard_dir, write_npy,
+    write_seismic_h5,
+};
 use velprior_physics::fwi::AcquisitionConfig;
 use velprior_physics::{
     Acquisition, DataNoise, Degradation, ModelShape, SolverConfig, ricker_openfwi, simulate_all,
@@ -55,6 +59,11 @@ pub struct ForwardArgs {
     /// Seed of the noise and the dropped traces (model i draws from its own stream).
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Simulate only shard I of N (0-based) of the models (or read SLURM_ARRAY_TASK_ID /
+    /// SLURM_ARRAY_TASK_COUNT), into `<output>.shards/shard-I-of-N/`; `velprior merge` joins
+    /// the shards into the same bits an unsharded run writes.
+    #[arg(long)]
+    shard: Option<Shard>,
     /// Output file, f32 (N, shots, nt, receivers): .npy, or .h5 (dataset `data` with the time
     /// step and spacing as attributes).
     #[arg(long, short)]
@@ -110,6 +119,9 @@ fn survey(a: &ForwardArgs, nx: usize) -> Result<(SolverConfig, Acquisition)> {
     }
 }
 
+/// The shard manifest's `kind` for `velprior forward`.
+pub const SHARD_KIND: &str = "forward";
+
 /// Runs `velprior forward`.
 pub fn run(a: ForwardArgs) -> Result<()> {
     let ext = a.output.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -126,50 +138,136 @@ pub fn run(a: ForwardArgs) -> Result<()> {
         dead_traces: a.drop_traces,
         seed: a.seed,
     };
+    let shard = Shard::resolve(a.shard)?;
+    let models = shard.map_or(0..n, |s| s.range(n));
     let receivers = acq.shots.first().map_or(0, |s| s.receivers.len());
     let per_model = acq.data_len();
     velprior_data::memory::check_models_fit(
         "seismic data (shots·time steps x receivers a model)",
-        n,
+        models.len(),
         per_model / receivers.max(1),
         receivers,
-        "simulate fewer models at a time",
+        "simulate fewer models at a time (--shard)",
     )?;
     tracing::info!(
-        "simulating {n} models of {}x{}: {} shots, {} steps, {receivers} receivers",
+        "simulating {} of {n} models of {}x{}: {} shots, {} steps, {receivers} receivers",
+        models.len(),
         shape.nz,
         shape.nx,
         acq.shots.len(),
         acq.nt()
     );
-    let bar = progress::bar(n as u64, "models");
-    let data = simulate_all(&velocity, shape, &solver, &acq, &degradation, &|| {
-        bar.inc(1)
-    })?;
+    let bar = progress::bar(models.len() as u64, "models");
+    let part = &velocity[models.start * shape.len()..models.end * shape.len()];
+    let data = simulate_all(
+        part,
+        models.start,
+        shape,
+        &solver,
+        &acq,
+        &degradation,
+        &|| bar.inc(1),
+    )?;
     bar.finish_and_clear();
-    let shape = [n, acq.shots.len(), acq.nt(), receivers];
-    if ext == "npy" {
-        write_npy(&a.output, &shape, &data)?;
-    } else {
-        let source = format!(
-            "velprior forward {}; noise {:?}; {} dead traces; seed {}",
-            a.config
-                .as_ref()
-                .map_or("--preset openfwi".to_string(), |c| format!(
-                    "--config {}",
-                    c.display()
-                )),
-            a.noise,
-            a.drop_traces,
-            a.seed
-        );
+    let layout = [acq.shots.len(), acq.nt(), receivers];
+    let source = format!(
+        "velprior forward {}; noise {:?}; {} dead traces; seed {}",
+        a.config
+            .as_ref()
+            .map_or("--preset openfwi".to_string(), |c| format!(
+                "--config {}",
+                c.display()
+            )),
+        a.noise,
+        a.drop_traces,
+        a.seed
+    );
+    let Some(shard) = shard else {
         let meta = SeismicMeta {
             dt: f64::from(solver.dt),
             dx: f64::from(solver.dx),
             source: &source,
         };
-        write_seismic_h5(&a.output, shape, &data, &meta)?;
+        write_data(&a.output, models.len(), layout, &data, &meta)?;
+        tracing::info!("wrote {}", a.output.display());
+        return Ok(());
+    };
+    // A shard writes its models as .npy; `velprior merge` writes the requested format.
+    let config = serde_json::json!({
+        "velocity": a.velocity, "output": a.output, "layout": layout, "source": source,
+        "dt": solver.dt, "dx": solver.dx,
+    });
+    let manifest = ShardManifest {
+        kind: SHARD_KIND.into(),
+        shard,
+        items: [models.start, models.end],
+        total: n,
+        seed: a.seed,
+        config_hash: config_hash(config.to_string().as_bytes()),
+        config,
+        complete: false,
+    };
+    let run = manifest.begin(&shard_dir(&a.output, shard))?;
+    let [shots, nt, rec] = layout;
+    write_npy(
+        &run.path("data.npy"),
+        &[models.len(), shots, nt, rec],
+        &data,
+    )?;
+    manifest.finish(&run)?;
+    println!(
+        "shard {shard}: models {}..{} of {n} in {}",
+        models.start,
+        models.end,
+        run.root().display()
+    );
+    Ok(())
+}
+
+/// Writes `n` models' data of `layout` (shots, nt, receivers) as .npy or HDF5 by extension.
+fn write_data(
+    path: &Path,
+    n: usize,
+    layout: [usize; 3],
+    data: &[f32],
+    meta: &SeismicMeta,
+) -> Result<()> {
+    let [shots, nt, receivers] = layout;
+    if path.extension().is_some_and(|e| e == "npy") {
+        write_npy(path, &[n, shots, nt, receivers], data)?;
+    } else {
+        write_seismic_h5(path, [n, shots, nt, receivers], data, meta)?;
     }
-    tracing::info!("wrote {}", a.output.display());
+    Ok(())
+}
+
+/// `velprior merge` of forward shards: their data in shard order, as the unsharded run's
+/// output file named like it, in `out`.
+pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
+    let cfg = &shards.run().config;
+    let name = cfg["output"]
+        .as_str()
+        .and_then(|o| Path::new(o).file_name())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data.npy"));
+    let layout: [usize; 3] = serde_json::from_value(cfg["layout"].clone())?;
+    let mut data = Vec::new();
+    for dir in &shards.dirs {
+        let path = dir.join("data.npy");
+        data.extend(read_npy(&path)?.values);
+    }
+    let n = shards.run().total;
+    let meta = SeismicMeta {
+        dt: cfg["dt"].as_f64().unwrap_or(0.0),
+        dx: cfg["dx"].as_f64().unwrap_or(0.0),
+        source: cfg["source"].as_str().unwrap_or("velprior forward"),
+    };
+    let path = out.join(name);
+    write_data(&path, n, layout, &data, &meta)?;
+    println!(
+        "merged {n} models' data from {} shards into {}",
+        shards.dirs.len(),
+        path.display()
+    );
     Ok(())
 }

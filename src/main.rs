@@ -57,7 +57,7 @@ enum Command {
     #[command(subcommand)]
     Ae(ae::AeCommand),
     /// Seismic data of velocity models (the OpenFWI survey by default), with optional noise
-    /// and dead traces, as .npy (N, shots, nt, receivers).
+    /// and dead traces, as .npy or HDF5 (N, shots, nt, receivers); shardable.
     Forward(forward::ForwardArgs),
     /// The inversion benchmark of a config: every method on every model of a test set under
     /// every data condition, scored against the truth, tabulated (resumable, shardable).
@@ -75,8 +75,8 @@ enum Command {
     Posterior(posterior::PosteriorArgs),
     /// A local web dashboard of run folders: metric curves, pictures, comparisons.
     Serve(serve::ServeArgs),
-    /// Join the shard folders of a run made with --shard I/N (sample, posterior, memorization
-    /// sweep) into one output, after checking every shard is present and complete.
+    /// Join the shard folders of a run made with --shard I/N (sample, forward, posterior,
+    /// memorization sweep) into one output, after checking every shard is present and complete.
     Merge(merge::MergeArgs),
 }
 

@@ -67,7 +67,13 @@ fn scores_resume_and_shards() {
     }
     let table = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert_eq!(table.lines().count(), 2 + 4, "{table}");
-    for f in ["summary.csv", "summary.json", "examples.png", "boxplots.png", "config.toml"] {
+    for f in [
+        "summary.csv",
+        "summary.json",
+        "examples.png",
+        "boxplots.png",
+        "config.toml",
+    ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
 

@@ -121,9 +121,12 @@ pub fn simulate(
 }
 
 /// [`simulate`] of every model of `models` (row-major (N, nz, nx)) in parallel, model `i` with
-/// stream `i`, concatenated in model order; `done` is called after each model.
+/// stream `first + i` (`first`: the index of the first model in the whole set, so that a part
+/// gets the streams it has in the whole), concatenated in model order; `done` is called after
+/// each model.
 pub fn simulate_all(
     models: &[f32],
+    first: usize,
     shape: ModelShape,
     cfg: &SolverConfig,
     acq: &Acquisition,
@@ -134,7 +137,7 @@ pub fn simulate_all(
         .par_chunks(shape.len().max(1))
         .enumerate()
         .map(|(i, v)| {
-            let d = simulate(v, shape, cfg, acq, degradation, i);
+            let d = simulate(v, shape, cfg, acq, degradation, first + i);
             done();
             d
         })
