@@ -2,7 +2,7 @@
 //! (velprior-diffusion) and `ForwardOperator` (velprior-physics) seams, and memorization
 //! diagnostics for prior and posterior samples.
 //!
-//! Methods, one module each: [`dps`] (Chung et al. 2023), [`alternating`] (diffusion-regularised
+//! Methods, one module each: [`dps`] (Chung et al. 2023), [`daps`] (Zhang et al. 2024), [`alternating`] (diffusion-regularised
 //! FWI, Wang et al. 2023 / Taufik et al. 2024), [`red_diff`] (RED-DiffEq), [`langevin`] (ULA,
 //! MALA), [`metropolis`] (random walk in model or AE-latent space), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
 //! linear operator). The chain
@@ -17,6 +17,7 @@ pub mod boomerang;
 pub mod calibration;
 pub mod charts;
 pub mod config;
+pub mod daps;
 pub mod dps;
 pub mod error;
 pub mod evaluate;

@@ -10,6 +10,7 @@ use velprior_nn::Autoencoder;
 
 use crate::alternating::{AlternatingConfig, alternating};
 use crate::boomerang::boomerang;
+use crate::daps::{DapsConfig, daps};
 use crate::dps::{DpsConfig, dps};
 use crate::langevin::langevin;
 use crate::linear_gaussian::{LinearGaussianConfig, linear_gaussian};
@@ -22,12 +23,14 @@ use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
 use crate::{PosteriorError, Result};
 
 /// A method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating" |
-/// "mala" | "ula" | "metropolis" | "boomerang" | "linear-gaussian"`).
+/// "daps" | "mala" | "ula" | "metropolis" | "boomerang" | "linear-gaussian"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum MethodConfig {
     RedDiff(RedDiffConfig),
     Dps(DpsConfig),
+    /// Decoupled annealing posterior sampling.
+    Daps(DapsConfig),
     Alternating(AlternatingConfig),
     /// Metropolis-adjusted Langevin.
     Mala(McmcConfig),
@@ -164,6 +167,7 @@ impl MethodConfig {
         match self {
             MethodConfig::RedDiff(_) => "red-diff",
             MethodConfig::Dps(_) => "dps",
+            MethodConfig::Daps(_) => "daps",
             MethodConfig::Alternating(_) => "alternating",
             MethodConfig::Mala(_) => "mala",
             MethodConfig::Ula(_) => "ula",
@@ -178,6 +182,7 @@ impl MethodConfig {
         match self {
             MethodConfig::RedDiff(_)
             | MethodConfig::Dps(_)
+            | MethodConfig::Daps(_)
             | MethodConfig::Alternating(_)
             | MethodConfig::Boomerang(_) => "diffusion",
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
@@ -208,6 +213,7 @@ impl MethodConfig {
         match self {
             MethodConfig::RedDiff(c) => c.iterations,
             MethodConfig::Dps(c) => c.steps,
+            MethodConfig::Daps(c) => c.steps,
             MethodConfig::Alternating(c) => {
                 ((c.t0 * c.steps as f64).ceil() as usize).clamp(1, c.steps)
             }
@@ -225,6 +231,7 @@ impl MethodConfig {
         match self {
             MethodConfig::RedDiff(c) => c.samples,
             MethodConfig::Dps(c) => c.samples,
+            MethodConfig::Daps(c) => c.samples,
             MethodConfig::Alternating(c) => c.samples,
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => c.chains,
             MethodConfig::Boomerang(_) => 1,
@@ -238,6 +245,7 @@ impl MethodConfig {
         match &mut m {
             MethodConfig::RedDiff(c) => c.samples = 1,
             MethodConfig::Dps(c) => c.samples = 1,
+            MethodConfig::Daps(c) => c.samples = 1,
             MethodConfig::Alternating(c) => c.samples = 1,
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
                 c.chains = 1
@@ -275,6 +283,9 @@ impl MethodConfig {
                 }
                 MethodConfig::Dps(c) => {
                     return dps(d, problem, schedule, c, seed, observer).map(plain);
+                }
+                MethodConfig::Daps(c) => {
+                    return daps(d, problem, schedule, c, seed, observer).map(plain);
                 }
                 MethodConfig::Alternating(c) => {
                     return alternating(d, problem, schedule, start, c, seed, observer).map(plain);
