@@ -26,10 +26,26 @@ pub struct Inversion {
     pub rmse: f64,
     /// ‖F(result) − d‖ / ‖d‖ against the observed (degraded) data.
     pub relative_residual: f64,
-    /// Samplers with more than one sample: the truth's coverage by ±2σ and the mean std (m/s).
+    /// Samplers with more than one sample: the truth's coverage by ±2σ, the mean std and the
+    /// CRPS (m/s).
     pub within_2sigma: Option<f64>,
     pub mean_std: Option<f64>,
+    pub crps: Option<f64>,
     pub wall_s: f64,
+    /// CPU time of the process (all threads) during the inversion.
+    pub cpu_s: f64,
+}
+
+/// User + system CPU seconds of this process so far (all threads).
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the zeroed struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// A method ready to run: plain FWI, or a posterior method with its loaded prior.
@@ -76,7 +92,7 @@ impl<'a> Inverter<'a> {
         observed: &[f32],
         seed: u64,
     ) -> Result<Inversion> {
-        let t0 = Instant::now();
+        let (t0, cpu0) = (Instant::now(), cpu_seconds());
         let operator = AcousticOperator {
             shape,
             config: cfg.solver.clone(),
@@ -148,12 +164,7 @@ impl<'a> Inverter<'a> {
                 let samples = problem.to_velocity(&samples);
                 let summary = PosteriorSummary::new(&samples, [shape.nz, shape.nx], Some(truth))?;
                 let spread = (samples.len() > shape.len())
-                    .then(|| {
-                        summary
-                            .truth
-                            .as_ref()
-                            .map(|t| (t.scores.within_2sigma, t.scores.mean_std))
-                    })
+                    .then(|| summary.truth.as_ref().map(|t| t.scores))
                     .flatten();
                 (summary.mean, spread)
             }
@@ -175,9 +186,11 @@ impl<'a> Inverter<'a> {
             mae: metrics.mae,
             rmse: metrics.rmse,
             relative_residual,
-            within_2sigma: spread.map(|s| s.0),
-            mean_std: spread.map(|s| s.1),
+            within_2sigma: spread.map(|s| s.within_2sigma),
+            mean_std: spread.map(|s| s.mean_std),
+            crps: spread.map(|s| s.crps),
             wall_s,
+            cpu_s: cpu_seconds() - cpu0,
         })
     }
 }

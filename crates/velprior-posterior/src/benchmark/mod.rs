@@ -41,10 +41,13 @@ pub struct Record {
     pub start_ssim: f64,
     /// ‖F(result) − d‖ / ‖d‖ against the observed data.
     pub relative_residual: f64,
-    /// Samplers only: coverage of the truth by ±2σ, mean posterior std (m/s).
+    /// Samplers only: coverage of the truth by ±2σ, mean posterior std and CRPS (m/s).
     pub within_2sigma: Option<f64>,
     pub mean_std: Option<f64>,
+    pub crps: Option<f64>,
     pub wall_s: f64,
+    /// CPU time of the inversion (all threads).
+    pub cpu_s: f64,
 }
 
 impl Record {
@@ -183,7 +186,9 @@ impl<'a> Benchmark<'a> {
                                 relative_residual: r.relative_residual,
                                 within_2sigma: r.within_2sigma,
                                 mean_std: r.mean_std,
+                                crps: r.crps,
                                 wall_s: r.wall_s,
+                                cpu_s: r.cpu_s,
                             },
                         )?;
                     }

@@ -50,8 +50,10 @@ pub struct Row {
     pub rmse: Stat,
     pub relative_residual: Stat,
     pub wall_s: Stat,
+    pub cpu_s: Stat,
     /// Samplers only.
     pub within_2sigma: Option<Stat>,
+    pub crps: Option<Stat>,
 }
 
 /// The rows of `records`, in the order families, conditions and methods first appear.
@@ -82,6 +84,7 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
                     continue;
                 };
                 let coverage: Vec<f64> = group.iter().filter_map(|r| r.within_2sigma).collect();
+                let crps: Vec<f64> = group.iter().filter_map(|r| r.crps).collect();
                 rows.push(Row {
                     family: family.clone(),
                     condition: condition.clone(),
@@ -92,7 +95,9 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
                     rmse: stat(|r| r.rmse).unwrap_or(ssim),
                     relative_residual: stat(|r| r.relative_residual).unwrap_or(ssim),
                     wall_s: stat(|r| r.wall_s).unwrap_or(ssim),
+                    cpu_s: stat(|r| r.cpu_s).unwrap_or(ssim),
                     within_2sigma: Stat::of(&coverage),
+                    crps: Stat::of(&crps),
                 });
             }
         }
@@ -101,16 +106,16 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
 }
 
 /// The table in Markdown: SSIM, MAE, RMSE as mean ± std (median), the data residual, the
-/// wall time per inversion, and the samplers' ±2σ coverage.
+/// wall and CPU time per inversion, and the samplers' ±2σ coverage and CRPS.
 pub fn markdown(rows: &[Row]) -> String {
     let f = |s: &Stat| format!("{:.3} ± {:.3} ({:.3})", s.mean, s.std, s.median);
     let mut out = String::from(
-        "| family | condition | method | models | SSIM | MAE | RMSE | data residual | wall per inversion | ±2σ coverage |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| family | condition | method | models | SSIM | MAE | RMSE | data residual | wall / CPU per inversion | ±2σ coverage | CRPS (m/s) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.3} | {:.1} s | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.3} | {:.1} / {:.1} s | {} | {} |\n",
             r.family,
             r.condition,
             r.method,
@@ -120,8 +125,10 @@ pub fn markdown(rows: &[Row]) -> String {
             f(&r.rmse),
             r.relative_residual.median,
             r.wall_s.mean,
+            r.cpu_s.mean,
             r.within_2sigma
                 .map_or(String::new(), |c| format!("{:.3}", c.mean)),
+            r.crps.map_or(String::new(), |c| format!("{:.1}", c.mean)),
         ));
     }
     out
@@ -158,7 +165,9 @@ pub fn csv(rows: &[Row]) -> String {
             Some(r.rmse),
             Some(r.relative_residual),
             Some(r.wall_s),
+            Some(r.cpu_s),
             r.within_2sigma,
+            r.crps,
         ] {
             match s {
                 Some(s) => out.push_str(&format!(",{},{},{}", s.mean, s.std, s.median)),
