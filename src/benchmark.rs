@@ -21,6 +21,9 @@ pub struct BenchmarkArgs {
     /// Output folder; a rerun with the same config skips the inversions it holds.
     #[arg(long, short, default_value = "runs/benchmark")]
     out: PathBuf,
+    /// Where the priors' networks run: cpu, cuda or cuda:N (the wave solver is on the CPU).
+    #[arg(long, default_value = "cpu", value_parser = crate::parse::device)]
+    device: velprior_kernels::DeviceSpec,
     /// Run only shard I of N (0-based) of the models (or read SLURM_ARRAY_TASK_ID /
     /// SLURM_ARRAY_TASK_COUNT); a final unsharded run with the same --out tabulates them all.
     #[arg(long)]
@@ -32,7 +35,8 @@ pub fn run(a: BenchmarkArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("{}: cannot read config", a.config.display()))?;
     let cfg: BenchmarkConfig = velprior_data::toml_file::parse_toml(&text, &a.config)?;
-    let benchmark = Benchmark::prepare(&cfg).with_context(|| a.config.display().to_string())?;
+    let benchmark = Benchmark::prepare(&cfg, &a.device.open()?)
+        .with_context(|| a.config.display().to_string())?;
     let shard = Shard::resolve(a.shard)?;
     let run = RunDir::create(&a.out)?;
     let kept = run.path("config.toml");

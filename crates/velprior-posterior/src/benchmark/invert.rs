@@ -3,6 +3,9 @@
 
 use std::time::Instant;
 
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+
 use velprior_data::item_seed;
 use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::fwi::FwiFiles;
@@ -20,6 +23,12 @@ use crate::{NoObserver, PosteriorError, Problem, Result};
 /// What one inversion gave: the result (posterior mean for samplers, m/s) and its scores.
 pub struct Inversion {
     pub model: Vec<f32>,
+    pub scores: Scores,
+}
+
+/// The scores of one inversion against its truth.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
     /// SSIM, MAE, RMSE against the truth as RED-DiffEq computes them.
     pub ssim: f64,
     pub mae: f64,
@@ -59,19 +68,18 @@ pub enum Inverter<'a> {
 }
 
 impl<'a> Inverter<'a> {
-    /// Loads what `method` needs (its prior, on the CPU).
-    pub fn load(method: &'a BenchmarkMethod) -> Result<Inverter<'a>> {
+    /// Loads what `method` needs (its prior's network onto `device`).
+    pub fn load(method: &'a BenchmarkMethod, device: &Device) -> Result<Inverter<'a>> {
         Ok(match method.kind()? {
             MethodKind::Fwi(settings) => Inverter::Fwi(settings),
             MethodKind::Posterior { prior, method: m } => {
-                let loaded = AnyPrior::load(prior, &candle_core::Device::Cpu) // host: the benchmark runs on the CPU
-                    .map_err(|e| {
-                        PosteriorError::invalid(format!(
-                            "method {}: prior {}: {e}",
-                            method.name,
-                            prior.display()
-                        ))
-                    })?;
+                let loaded = AnyPrior::load(prior, device).map_err(|e| {
+                    PosteriorError::invalid(format!(
+                        "method {}: prior {}: {e}",
+                        method.name,
+                        prior.display()
+                    ))
+                })?;
                 Inverter::Posterior {
                     method,
                     config: m,
@@ -182,15 +190,17 @@ impl<'a> Inverter<'a> {
             .max(f64::MIN_POSITIVE);
         Ok(Inversion {
             model,
-            ssim: metrics.ssim,
-            mae: metrics.mae,
-            rmse: metrics.rmse,
-            relative_residual,
-            within_2sigma: spread.map(|s| s.within_2sigma),
-            mean_std: spread.map(|s| s.mean_std),
-            crps: spread.map(|s| s.crps),
-            wall_s,
-            cpu_s: cpu_seconds() - cpu0,
+            scores: Scores {
+                ssim: metrics.ssim,
+                mae: metrics.mae,
+                rmse: metrics.rmse,
+                relative_residual,
+                within_2sigma: spread.map(|s| s.within_2sigma),
+                mean_std: spread.map(|s| s.mean_std),
+                crps: spread.map(|s| s.crps),
+                wall_s,
+                cpu_s: cpu_seconds() - cpu0,
+            },
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod table;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use velprior_data::synth::{SynthSpec, generate};
 use velprior_data::{Shard, item_seed, write_npy};
@@ -22,7 +23,7 @@ use velprior_physics::fwi::smooth::gaussian_smooth;
 use velprior_physics::{Degradation, ModelShape, simulate, velocity_metrics};
 
 pub use config::BenchmarkConfig;
-use invert::Inverter;
+use invert::{Inverter, Scores};
 
 use crate::{PosteriorError, Result};
 
@@ -34,20 +35,10 @@ pub struct Record {
     pub model: usize,
     pub condition: String,
     pub method: String,
-    pub ssim: f64,
-    pub mae: f64,
-    pub rmse: f64,
     /// SSIM of the start model (the same for every method).
     pub start_ssim: f64,
-    /// ‖F(result) − d‖ / ‖d‖ against the observed data.
-    pub relative_residual: f64,
-    /// Samplers only: coverage of the truth by ±2σ, mean posterior std and CRPS (m/s).
-    pub within_2sigma: Option<f64>,
-    pub mean_std: Option<f64>,
-    pub crps: Option<f64>,
-    pub wall_s: f64,
-    /// CPU time of the inversion (all threads).
-    pub cpu_s: f64,
+    #[serde(flatten)]
+    pub scores: Scores,
 }
 
 impl Record {
@@ -70,14 +61,14 @@ pub struct Benchmark<'a> {
 }
 
 impl<'a> Benchmark<'a> {
-    /// Checks `cfg`, loads every prior and generates the test set, before anything is written:
-    /// a wrong path fails now, not after an hour.
-    pub fn prepare(cfg: &'a BenchmarkConfig) -> Result<Benchmark<'a>> {
+    /// Checks `cfg`, loads every prior (networks onto `device`) and generates the test set,
+    /// before anything is written: a wrong path fails now, not after an hour.
+    pub fn prepare(cfg: &'a BenchmarkConfig, device: &Device) -> Result<Benchmark<'a>> {
         cfg.check()?;
         let inverters = cfg
             .method
             .iter()
-            .map(Inverter::load)
+            .map(|m| Inverter::load(m, device))
             .collect::<Result<Vec<_>>>()?;
         let t = &cfg.test_set;
         let families = t
@@ -179,16 +170,8 @@ impl<'a> Benchmark<'a> {
                                 model: i,
                                 condition: condition.name.clone(),
                                 method: method.name.clone(),
-                                ssim: r.ssim,
-                                mae: r.mae,
-                                rmse: r.rmse,
                                 start_ssim,
-                                relative_residual: r.relative_residual,
-                                within_2sigma: r.within_2sigma,
-                                mean_std: r.mean_std,
-                                crps: r.crps,
-                                wall_s: r.wall_s,
-                                cpu_s: r.cpu_s,
+                                scores: r.scores,
                             },
                         )?;
                     }

@@ -28,7 +28,7 @@ pub fn ssim_box_plots(
                                 .filter(|r| {
                                     &r.family == family && &r.condition == c && &r.method == m
                                 })
-                                .map(|r| r.ssim)
+                                .map(|r| r.scores.ssim)
                                 .collect()
                         })
                         .collect()

@@ -80,22 +80,25 @@ pub fn rows(records: &[Record]) -> Vec<Row> {
                 let stat = |f: fn(&Record) -> f64| {
                     Stat::of(&group.iter().map(|r| f(r)).collect::<Vec<_>>())
                 };
-                let Some(ssim) = stat(|r| r.ssim) else {
+                let Some(ssim) = stat(|r| r.scores.ssim) else {
                     continue;
                 };
-                let coverage: Vec<f64> = group.iter().filter_map(|r| r.within_2sigma).collect();
-                let crps: Vec<f64> = group.iter().filter_map(|r| r.crps).collect();
+                let coverage: Vec<f64> = group
+                    .iter()
+                    .filter_map(|r| r.scores.within_2sigma)
+                    .collect();
+                let crps: Vec<f64> = group.iter().filter_map(|r| r.scores.crps).collect();
                 rows.push(Row {
                     family: family.clone(),
                     condition: condition.clone(),
                     method: method.clone(),
                     models: group.len(),
                     ssim,
-                    mae: stat(|r| r.mae).unwrap_or(ssim),
-                    rmse: stat(|r| r.rmse).unwrap_or(ssim),
-                    relative_residual: stat(|r| r.relative_residual).unwrap_or(ssim),
-                    wall_s: stat(|r| r.wall_s).unwrap_or(ssim),
-                    cpu_s: stat(|r| r.cpu_s).unwrap_or(ssim),
+                    mae: stat(|r| r.scores.mae).unwrap_or(ssim),
+                    rmse: stat(|r| r.scores.rmse).unwrap_or(ssim),
+                    relative_residual: stat(|r| r.scores.relative_residual).unwrap_or(ssim),
+                    wall_s: stat(|r| r.scores.wall_s).unwrap_or(ssim),
+                    cpu_s: stat(|r| r.scores.cpu_s).unwrap_or(ssim),
                     within_2sigma: Stat::of(&coverage),
                     crps: Stat::of(&crps),
                 });
