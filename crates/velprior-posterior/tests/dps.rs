@@ -5,7 +5,6 @@ mod common;
 
 use candle_core::Device;
 use common::*;
-use nalgebra::DVector;
 use velprior_data::Normalisation;
 use velprior_diffusion::NoiseLevel;
 use velprior_diffusion::config::DiffusionConfig;
@@ -26,30 +25,12 @@ use velprior_posterior::{NoObserver, Problem};
 /// step does not shrink as the fit improves, so a larger ζ overshoots.
 #[test]
 fn dps_moves_from_the_prior_towards_the_exact_gaussian_posterior() {
+    let case = GaussianProblem::new();
+    let (pm, pc) = &case.posterior;
+    let (prior, cov0) = (&case.prior, &case.prior.cov);
+    let problem = case.problem();
+    let oracle = case.oracle();
     let d = 4;
-    let a = random_matrix(3, d, 1) / 1000.0;
-    let mean0 = vec![0.1, -0.2, 0.0, 0.3];
-    let cov0 = random_cov(d, 2);
-    let prior = Gaussian::new(DVector::from_vec(mean0.clone()), cov0.clone());
-    let b = &a * 1000.0;
-    let c = &a * DVector::from_element(d, 2000.0);
-    let x_true = DVector::from_vec(vec![0.4, -0.1, 0.2, 0.0]);
-    let data = &b * &x_true + &c + DVector::from_vec(vec![0.1, -0.2, 0.15]);
-    let sigma2 = 0.05;
-    let (pm, pc) = linear_gaussian_posterior(&prior, &b, &c, &data, sigma2);
-    let op = MatrixOperator {
-        shape: ModelShape::new(2, 2),
-        a,
-    };
-    let observed: Vec<f32> = data.iter().map(|&v| v as f32).collect();
-    let problem = Problem::new(
-        &op,
-        &observed,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        sigma2,
-    )
-    .unwrap();
-    let oracle = GaussianOracle::new(&mean0, cov0.transpose().as_slice()).unwrap();
     let cfg = DpsConfig {
         steps: 100,
         zeta: 0.03,
@@ -61,9 +42,9 @@ fn dps_moves_from_the_prior_towards_the_exact_gaussian_posterior() {
     let schedule = Schedule::cosine(1000).unwrap();
     let samples = dps(&oracle, &problem, &schedule, &cfg, 5, &mut NoObserver).unwrap();
     let (m, cv) = moments(&samples, d);
-    let mean_bias = mean_error(&m, &pm, &pc);
+    let mean_bias = mean_error(&m, pm, pc);
     let var_ratio = cv.trace() / pc.trace();
-    let prior_gap = mean_error(&prior.mean, &pm, &pc);
+    let prior_gap = mean_error(&prior.mean, pm, pc);
     eprintln!(
         "DPS: mean bias {mean_bias:.3} posterior std (prior mean is {prior_gap:.3} away), variance ratio {var_ratio:.3}"
     );

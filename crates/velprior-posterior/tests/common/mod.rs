@@ -188,3 +188,63 @@ pub fn distance(a: &[f32], b: &[f32]) -> f32 {
         .sum::<f32>()
         .sqrt()
 }
+
+/// The 4-D linear-Gaussian problem of the diffusion-sampler tests: prior N(μ0, Σ0) in
+/// normalised units, v = 1000 x + 2000 m/s, d = A v + fixed noise, noise variance σ² = 0.05,
+/// and its exact posterior.
+pub struct GaussianProblem {
+    pub op: MatrixOperator,
+    pub observed: Vec<f32>,
+    pub prior: Gaussian,
+    pub sigma2: f64,
+    /// Exact posterior mean and covariance.
+    pub posterior: (DVector<f64>, DMatrix<f64>),
+}
+
+impl GaussianProblem {
+    pub fn new() -> GaussianProblem {
+        let d = 4;
+        let a = random_matrix(3, d, 1) / 1000.0;
+        let prior = Gaussian::new(
+            DVector::from_vec(vec![0.1, -0.2, 0.0, 0.3]),
+            random_cov(d, 2),
+        );
+        let b = &a * 1000.0;
+        let c = &a * DVector::from_element(d, 2000.0);
+        let x_true = DVector::from_vec(vec![0.4, -0.1, 0.2, 0.0]);
+        let data = &b * &x_true + &c + DVector::from_vec(vec![0.1, -0.2, 0.15]);
+        let sigma2 = 0.05;
+        let posterior = linear_gaussian_posterior(&prior, &b, &c, &data, sigma2);
+        GaussianProblem {
+            op: MatrixOperator {
+                shape: ModelShape::new(2, 2),
+                a,
+            },
+            observed: data.iter().map(|&v| v as f32).collect(),
+            prior,
+            sigma2,
+            posterior,
+        }
+    }
+
+    /// The likelihood as a [`velprior_posterior::Problem`] (velocities 1000–3000 m/s).
+    pub fn problem(&self) -> velprior_posterior::Problem<'_> {
+        velprior_posterior::Problem::new(
+            &self.op,
+            &self.observed,
+            velprior_data::Normalisation::new(1000.0, 3000.0).unwrap(),
+            self.sigma2,
+        )
+        .unwrap()
+    }
+
+    /// The exact denoiser of the prior.
+    pub fn oracle(&self) -> velprior_diffusion::oracles::GaussianOracle {
+        let mean: Vec<f64> = self.prior.mean.iter().copied().collect();
+        velprior_diffusion::oracles::GaussianOracle::new(
+            &mean,
+            self.prior.cov.transpose().as_slice(),
+        )
+        .unwrap()
+    }
+}
