@@ -21,7 +21,7 @@ use velprior_data::{
 };
 use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::fwi::smooth::gaussian_smooth;
-use velprior_physics::{AcousticOperator, GradientOptions, ModelShape, velocity_metrics};
+use velprior_physics::{AcousticOperator, ModelShape, velocity_metrics};
 use velprior_posterior::config::PosteriorConfig;
 use velprior_posterior::method::PriorModel;
 use velprior_posterior::patches::PatchDenoiser;
@@ -181,15 +181,13 @@ fn execute(
         ),
     };
     let observed = read_npy(Path::new(&cfg.files.observed))?.values;
-    let operator = AcousticOperator {
+    let operator = AcousticOperator::from_survey(
         shape,
-        config: cfg.solver.clone(),
-        acquisition: cfg.acquisition.build(shape.nx, cfg.solver.dt),
-        gradient: GradientOptions {
-            misfit: cfg.misfit,
-            storage: cfg.storage,
-        },
-    };
+        &cfg.solver,
+        &cfg.acquisition,
+        cfg.misfit,
+        cfg.storage,
+    );
     let scale = cfg.likelihood_scale.unwrap_or(observed.len() as f64);
     let problem = Problem::new(&operator, &observed, norm, scale)
         .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.files.observed))?;

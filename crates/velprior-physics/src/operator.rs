@@ -33,6 +33,25 @@ pub struct AcousticOperator {
     pub gradient: GradientOptions,
 }
 
+impl AcousticOperator {
+    /// The operator of a survey as the configs write it (`[solver]`, `[acquisition]`, the
+    /// misfit and the wavefield storage) on models of `shape`.
+    pub fn from_survey(
+        shape: ModelShape,
+        solver: &SolverConfig,
+        acquisition: &crate::fwi::AcquisitionConfig,
+        misfit: crate::Misfit,
+        storage: crate::Storage,
+    ) -> AcousticOperator {
+        AcousticOperator {
+            shape,
+            config: solver.clone(),
+            acquisition: acquisition.build(shape.nx, solver.dt),
+            gradient: GradientOptions { misfit, storage },
+        }
+    }
+}
+
 impl ForwardOperator for AcousticOperator {
     fn model_shape(&self) -> ModelShape {
         self.shape

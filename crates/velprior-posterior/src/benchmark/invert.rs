@@ -10,8 +10,7 @@ use velprior_data::item_seed;
 use velprior_diffusion::prior::AnyPrior;
 use velprior_physics::fwi::FwiFiles;
 use velprior_physics::{
-    AcousticOperator, ForwardOperator, FwiConfig, GradientOptions, ModelShape, run_fwi,
-    velocity_metrics,
+    AcousticOperator, ForwardOperator, FwiConfig, ModelShape, run_fwi, velocity_metrics,
 };
 
 use super::config::{BenchmarkConfig, BenchmarkMethod, FwiSettings, MethodKind};
@@ -101,15 +100,13 @@ impl<'a> Inverter<'a> {
         seed: u64,
     ) -> Result<Inversion> {
         let (t0, cpu0) = (Instant::now(), cpu_seconds());
-        let operator = AcousticOperator {
+        let operator = AcousticOperator::from_survey(
             shape,
-            config: cfg.solver.clone(),
-            acquisition: cfg.acquisition.build(shape.nx, cfg.solver.dt),
-            gradient: GradientOptions {
-                misfit: cfg.misfit,
-                storage: cfg.storage,
-            },
-        };
+            &cfg.solver,
+            &cfg.acquisition,
+            cfg.misfit,
+            cfg.storage,
+        );
         let (model, spread) = match self {
             Inverter::Fwi(settings) => {
                 let fwi = FwiConfig {
