@@ -20,6 +20,15 @@ fn forward(out: &Path, extra: &[&str]) -> Vec<f32> {
     raw.values
 }
 
+/// A survey file: 2 surface shots of `nt` steps at 1 ms, 15 Hz, grid spacing `dx`, C-PML.
+fn survey(dx: f32, nt: usize, max_velocity: f32) -> String {
+    format!(
+        "[solver]\ndx = {dx:?}\ndt = 0.001\norder = 4\nfreq = 15.0\nfree_surface = false\n\
+         [solver.boundary]\nkind = \"cpml\"\nwidth = 10\nreflection = 0.001\nmax_velocity = {max_velocity:?}\n\
+         [acquisition]\nn_sources = 2\ndepth = 1\nnt = {nt}\nwavelet = {{ kind = \"openfwi\", freq = 15.0 }}\n"
+    )
+}
+
 fn rms(v: impl Iterator<Item = f32>) -> f64 {
     let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + f64::from(x).powi(2), n + 1));
     (sum / n as f64).sqrt()
@@ -130,13 +139,7 @@ fn bad_input_is_one_error_line_and_writes_nothing() {
     );
     // 40 m cells at 15 Hz leave 1.5 points per wavelength: refused with the dx that works.
     let coarse = dir.path().join("coarse.toml");
-    std::fs::write(
-        &coarse,
-        "[solver]\ndx = 40.0\ndt = 0.001\norder = 4\nfreq = 15.0\nfree_surface = false\n\
-         [solver.boundary]\nkind = \"cpml\"\nwidth = 10\nreflection = 0.001\nmax_velocity = 4500.0\n\
-         [acquisition]\nn_sources = 2\ndepth = 1\nnt = 100\nwavelet = { kind = \"openfwi\", freq = 15.0 }\n",
-    )
-    .unwrap();
+    std::fs::write(&coarse, survey(40.0, 100, 4500.0)).unwrap();
     one_error_line(
         &velprior(&[
             "forward",
@@ -169,14 +172,8 @@ fn shards_merge_into_the_unsharded_data() {
         .collect();
     let velocity = dir.path().join("v.npy");
     write_npy(&velocity, &[3, 70, 70], &models);
-    let survey = dir.path().join("survey.toml");
-    std::fs::write(
-        &survey,
-        "[solver]\ndx = 10.0\ndt = 0.001\norder = 4\nfreq = 15.0\nfree_surface = false\n\
-         [solver.boundary]\nkind = \"cpml\"\nwidth = 10\nreflection = 0.001\nmax_velocity = 4800.0\n\
-         [acquisition]\nn_sources = 2\ndepth = 1\nnt = 200\nwavelet = { kind = \"openfwi\", freq = 15.0 }\n",
-    )
-    .unwrap();
+    let survey_file = dir.path().join("survey.toml");
+    std::fs::write(&survey_file, survey(10.0, 200, 4800.0)).unwrap();
     let out = dir.path().join("d.npy");
     let args = |extra: &[&'static str]| {
         let mut a = vec![
@@ -184,7 +181,7 @@ fn shards_merge_into_the_unsharded_data() {
             "--velocity".into(),
             s(&velocity).into(),
             "--config".into(),
-            s(&survey).into(),
+            s(&survey_file).into(),
             "--noise".into(),
             "gaussian:0.1".into(),
             "--drop-traces".into(),
