@@ -213,7 +213,7 @@ impl MethodConfig {
         match self {
             MethodConfig::RedDiff(c) => c.iterations,
             MethodConfig::Dps(c) => c.steps,
-            MethodConfig::Daps(c) => c.steps,
+            MethodConfig::Daps(c) => ((c.t0 * c.steps as f64).ceil() as usize).clamp(1, c.steps),
             MethodConfig::Alternating(c) => {
                 ((c.t0 * c.steps as f64).ceil() as usize).clamp(1, c.steps)
             }
@@ -285,7 +285,7 @@ impl MethodConfig {
                     return dps(d, problem, schedule, c, seed, observer).map(plain);
                 }
                 MethodConfig::Daps(c) => {
-                    return daps(d, problem, schedule, c, seed, observer).map(plain);
+                    return daps(d, problem, schedule, c, start, seed, observer).map(plain);
                 }
                 MethodConfig::Alternating(c) => {
                     return alternating(d, problem, schedule, start, c, seed, observer).map(plain);

@@ -26,11 +26,21 @@ fn daps_moves_from_the_prior_to_the_exact_gaussian_posterior() {
         langevin_steps: 50,
         lr: 0.05,
         rho: 1.0,
+        t0: 1.0,
         samples: 1000,
         clip_x0: false,
     };
     let schedule = Schedule::cosine(1000).unwrap();
-    let samples = daps(&oracle, &problem, &schedule, &cfg, 5, &mut NoObserver).unwrap();
+    let samples = daps(
+        &oracle,
+        &problem,
+        &schedule,
+        &cfg,
+        &[0.0; 4],
+        5,
+        &mut NoObserver,
+    )
+    .unwrap();
     let (m, cv) = moments(&samples, d);
     let mean_bias = mean_error(&m, pm, pc);
     let prior_gap = mean_error(&prior.mean, pm, pc);
