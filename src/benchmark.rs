@@ -95,8 +95,7 @@ fn draw_examples(out: &Path, cfg: &BenchmarkConfig, records: &[Record]) -> Resul
     let condition = &cfg.condition[0].name;
     let [h, w] = cfg.test_set.size;
     let (mut tiles, mut captions) = (Vec::new(), Vec::new());
-    for family in &cfg.test_set.families {
-        let family = family.to_string();
+    for family in cfg.test_set.names() {
         let mut files = vec![
             ("truth".to_string(), model_file(&[&family, "0", "truth"])),
             ("start".to_string(), model_file(&[&family, "0", "start"])),

@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
-use velprior_data::import::read_npy;
+use velprior_data::import::{read_models, read_npy};
 use velprior_data::shard::config_hash;
 use velprior_data::{
-    SeismicMeta, Shard, ShardManifest, ShardSet, read_corpus, shard_dir, write_npy,
-    write_seismic_h5,
+    SeismicMeta, Shard, ShardManifest, ShardSet, shard_dir, write_npy, write_seismic_h5,
 };
 use velprior_physics::fwi::AcquisitionConfig;
 use velprior_physics::{
@@ -75,31 +74,6 @@ fn parse_noise(s: &str) -> std::result::Result<DataNoise, String> {
         .map_err(|e: velprior_physics::PhysicsError| e.to_string())
 }
 
-/// Velocity models of `path` as (count, shape, row-major values).
-fn read_models(path: &Path) -> Result<(usize, ModelShape, Vec<f32>)> {
-    if path.extension().is_some_and(|e| e == "npy") {
-        let raw = read_npy(path)?;
-        let (n, h, w) = match raw.shape.as_slice() {
-            [n, 1, h, w] | [n, h, w] => (*n, *h, *w),
-            [h, w] => (1, *h, *w),
-            other => bail!(
-                "{}: shape {other:?} is not (N, 1, H, W), (N, H, W) or (H, W) velocity models",
-                path.display()
-            ),
-        };
-        velprior_data::corpus::validate_velocities(
-            &raw.values,
-            [n, h, w],
-            &path.display().to_string(),
-        )?;
-        Ok((n, ModelShape::new(h, w), raw.values))
-    } else {
-        let c = read_corpus(path, None)?;
-        let [n, h, w] = c.shape();
-        Ok((n, ModelShape::new(h, w), c.into_velocity()))
-    }
-}
-
 /// The solver and acquisition for models `nx` columns wide.
 fn survey(a: &ForwardArgs, nx: usize) -> Result<(SolverConfig, Acquisition)> {
     match &a.config {
@@ -131,7 +105,8 @@ pub fn run(a: ForwardArgs) -> Result<()> {
             a.output.display()
         );
     }
-    let (n, shape, velocity) = read_models(&a.velocity)?;
+    let (n, [h, w], velocity) = read_models(&a.velocity)?;
+    let shape = ModelShape::new(h, w);
     let (solver, acq) = survey(&a, shape.nx)?;
     let degradation = Degradation {
         noise: a.noise,

@@ -144,3 +144,27 @@ fn bad_configs_are_one_error_line() {
     std::fs::write(out.join("config.toml"), "something else").unwrap();
     one_error_line(&run(&cfg, &out, &[]), "holds a benchmark of another config");
 }
+
+/// A test set imported from a file (OpenFWI's CurveFault sample) is a family named by the
+/// file's stem; a file of the wrong size is one error line.
+#[test]
+fn imported_models_are_a_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bench.toml");
+    let imported = config(1, STILL).replace(
+        "families = [\"curvefault\"]",
+        "files = [\"data/reference/openfwi-curvefault-sample/velocity.npy\"]",
+    );
+    std::fs::write(&cfg, &imported).unwrap();
+    let out = dir.path().join("out");
+    ok(&run(&cfg, &out, &[]));
+    let all = records(&out);
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|r| r["family"] == "velocity"), "{all:?}");
+    std::fs::write(&cfg, imported.replace("size = [70, 70]", "size = [70, 80]")).unwrap();
+    one_error_line(
+        &run(&cfg, &dir.path().join("other"), &[]),
+        "holds 1 models of 70x70; the test set needs 1 of 70x80",
+    );
+}
+

@@ -52,6 +52,30 @@ pub struct ImportOptions {
     pub patches: Option<PatchSpec>,
 }
 
+/// Velocity models (m/s) from `.npy` of shape (N, 1, H, W), (N, H, W) or (H, W), or from an
+/// HDF5 corpus: (count, (H, W), row-major values), checked as velocities.
+pub fn read_models(path: &Path) -> Result<(usize, [usize; 2], Vec<f32>)> {
+    if path.extension().is_some_and(|e| e == "npy") {
+        let raw = read_npy(path)?;
+        let (n, h, w) = match raw.shape.as_slice() {
+            [n, 1, h, w] | [n, h, w] => (*n, *h, *w),
+            [h, w] => (1, *h, *w),
+            other => {
+                return Err(DataError::invalid(format!(
+                    "{}: shape {other:?} is not (N, 1, H, W), (N, H, W) or (H, W) velocity models",
+                    path.display()
+                )));
+            }
+        };
+        crate::corpus::validate_velocities(&raw.values, [n, h, w], &path.display().to_string())?;
+        Ok((n, [h, w], raw.values))
+    } else {
+        let c = crate::hdf5_io::read_corpus(path, None)?;
+        let [n, h, w] = c.shape();
+        Ok((n, [h, w], c.into_velocity()))
+    }
+}
+
 /// Reads `path` in `format` and turns it into a corpus following `options`.
 pub fn import(path: &Path, format: &Format, options: &ImportOptions) -> Result<Corpus> {
     let raw = match format {

@@ -44,17 +44,39 @@ fn l1() -> Misfit {
     Misfit::L1
 }
 
-/// Built-in families, generated from a seed disjoint from every shipped prior's corpus.
+/// The models inverted: built-in families generated from a seed disjoint from every shipped
+/// prior's corpus, and/or models imported from files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestSet {
+    #[serde(default)]
     pub families: Vec<Family>,
-    /// Models per family.
+    /// Velocity models (m/s) from files — .npy of shape (N, 1, H, W) or (N, H, W), or HDF5
+    /// corpora (e.g. OpenFWI's test sets) — each file a family named by its stem.
+    #[serde(default)]
+    pub files: Vec<PathBuf>,
+    /// Models per family (the first ones of each file).
     pub models: usize,
-    /// Model size (H, W).
+    /// Model size (H, W); imported models must have it.
     pub size: [usize; 2],
-    /// Seed of every family's models (family k uses seed + k).
+    /// Seed of every built-in family's models (family k uses seed + k) and of the noise.
     pub seed: u64,
+}
+
+impl TestSet {
+    /// The name of each family: built-in families, then the files' stems.
+    pub fn names(&self) -> Vec<String> {
+        self.families
+            .iter()
+            .map(|f| f.to_string())
+            .chain(self.files.iter().map(|p| {
+                p.file_stem().map_or_else(
+                    || p.display().to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                )
+            }))
+            .collect()
+    }
 }
 
 /// One way of observing the data: noise relative to each model's data RMS and dead traces,
@@ -149,10 +171,18 @@ impl BenchmarkConfig {
     /// well-formed methods.
     pub fn check(&self) -> Result<()> {
         let t = &self.test_set;
-        if t.families.is_empty() || t.models == 0 {
+        if (t.families.is_empty() && t.files.is_empty()) || t.models == 0 {
             return Err(PosteriorError::invalid(
-                "test_set: give at least one family and models >= 1",
+                "test_set: give at least one family or file, and models >= 1",
             ));
+        }
+        let names = t.names();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Err(PosteriorError::invalid(format!(
+                    "test_set: two families are named '{name}'; rename one of the files"
+                )));
+            }
         }
         if self.condition.is_empty() || self.method.is_empty() {
             return Err(PosteriorError::invalid(

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
+use velprior_data::import::read_models;
 use velprior_data::synth::{SynthSpec, generate};
 use velprior_data::{Shard, item_seed, write_npy};
 use velprior_physics::fwi::smooth::gaussian_smooth;
@@ -71,19 +72,34 @@ impl<'a> Benchmark<'a> {
             .map(|m| Inverter::load(m, device))
             .collect::<Result<Vec<_>>>()?;
         let t = &cfg.test_set;
-        let families = t
-            .families
-            .iter()
-            .enumerate()
-            .map(|(k, &family)| {
-                let spec = SynthSpec {
-                    shape: Some(t.size),
-                    spacing: f64::from(cfg.solver.dx),
-                    ..SynthSpec::new(family, t.models, t.seed.wrapping_add(k as u64))
-                };
-                Ok((family.to_string(), generate(&spec)?.into_velocity()))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let names = t.names();
+        let mut families = Vec::new();
+        for (k, &family) in t.families.iter().enumerate() {
+            let spec = SynthSpec {
+                shape: Some(t.size),
+                spacing: f64::from(cfg.solver.dx),
+                ..SynthSpec::new(family, t.models, t.seed.wrapping_add(k as u64))
+            };
+            families.push((names[k].clone(), generate(&spec)?.into_velocity()));
+        }
+        for (path, name) in t.files.iter().zip(&names[t.families.len()..]) {
+            let (n, size, values) = read_models(path)?;
+            if size != t.size || n < t.models {
+                return Err(PosteriorError::invalid(format!(
+                    "test_set.files: {} holds {n} models of {}x{}; the test set needs {} of {}x{}",
+                    path.display(),
+                    size[0],
+                    size[1],
+                    t.models,
+                    t.size[0],
+                    t.size[1]
+                )));
+            }
+            families.push((
+                name.clone(),
+                values[..t.models * size[0] * size[1]].to_vec(),
+            ));
+        }
         Ok(Benchmark {
             cfg,
             inverters,
