@@ -191,22 +191,8 @@ fn execute(
     let scale = cfg.likelihood_scale.unwrap_or(observed.len() as f64);
     let problem = Problem::new(&operator, &observed, norm, scale)
         .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.files.observed))?;
-    let [ph, pw] = prior.meta().model_shape;
-    let same_shape = [shape.nz, shape.nx] == [ph, pw];
-    let patches = match &prior {
-        AnyPrior::Diffusion(p) if !same_shape => {
-            Some(PatchDenoiser::new(&p.denoiser, [ph, pw], cfg.patch_stride)?)
-        }
-        _ if !same_shape => bail!(
-            "{}: the prior {} models {ph}x{pw} but the model is {}x{}; only a diffusion \
-             prior covers a larger model (by overlapping windows)",
-            config.display(),
-            cfg.prior.display(),
-            shape.nz,
-            shape.nx
-        ),
-        _ => None,
-    };
+    let patches = PatchDenoiser::for_model(&prior, [shape.nz, shape.nx], cfg.patch_stride)
+        .map_err(|e| anyhow::anyhow!("{}: {}: {e}", config.display(), cfg.prior.display()))?;
     let prior_model = PriorModel::of(&prior, patches.as_ref());
     cfg.method
         .check_prior(&prior_model)

@@ -167,4 +167,3 @@ fn imported_models_are_a_family() {
         "holds 1 models of 70x70; the test set needs 1 of 70x80",
     );
 }
-

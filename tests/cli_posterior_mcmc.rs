@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::{flatvel_corpus, ok, s, velprior, write_npy};
+use common::{flatvel_corpus, ok, one_error_line, s, velprior, write_npy};
 
 const SIZE: usize = 16;
 
@@ -243,4 +243,22 @@ fn a_method_with_the_wrong_prior_kind_is_a_one_line_error() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(!dir.join("metrics.json").exists());
     }
+    // A model wider than a Gaussian prior's (16x24 against 16x16): only a diffusion prior
+    // covers it, by windows.
+    let wide = 24;
+    let truth: Vec<f32> = (0..SIZE * wide)
+        .map(|i| 2000.0 + 60.0 * (i / wide) as f32)
+        .collect();
+    write_npy(&setup.root.join("truth.npy"), &[SIZE, wide], &truth);
+    write_npy(
+        &setup.root.join("data.npy"),
+        &[2, 60, wide],
+        &vec![0.0; 2 * 60 * wide],
+    );
+    let (out, _) = setup.posterior(
+        "wide",
+        "gaussian",
+        "kind = \"mala\"\nstep = 1e-5\nsamples = 1\n",
+    );
+    one_error_line(&out, "only a diffusion prior covers a larger model");
 }

@@ -28,6 +28,28 @@ pub struct PatchDenoiser<'a> {
 }
 
 impl<'a> PatchDenoiser<'a> {
+    /// What a loaded `prior` needs to act on models of `shape`: nothing when they have its own
+    /// size, windows every `stride` cells when a diffusion prior's windows are smaller, and an
+    /// error otherwise (only a diffusion prior covers a larger model).
+    pub fn for_model(
+        prior: &'a velprior_diffusion::prior::AnyPrior,
+        shape: [usize; 2],
+        stride: [usize; 2],
+    ) -> Result<Option<PatchDenoiser<'a>>> {
+        let window = prior.meta().model_shape;
+        match prior {
+            _ if window == shape => Ok(None),
+            velprior_diffusion::prior::AnyPrior::Diffusion(p) => {
+                Ok(Some(PatchDenoiser::new(&p.denoiser, window, stride)?))
+            }
+            _ => Err(PosteriorError::invalid(format!(
+                "the prior models {}x{} but the model is {}x{}; only a diffusion prior covers a \
+                 larger model (by overlapping windows)",
+                window[0], window[1], shape[0], shape[1]
+            ))),
+        }
+    }
+
     /// Windows of `window` = (h, w) every `stride` = (sz, sx) cells (the last one flush with
     /// the edge).
     pub fn new(inner: &'a dyn Denoiser, window: [usize; 2], stride: [usize; 2]) -> Result<Self> {

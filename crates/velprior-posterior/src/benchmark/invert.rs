@@ -135,20 +135,11 @@ impl<'a> Inverter<'a> {
                 config,
                 prior,
             } => {
-                let [ph, pw] = prior.meta().model_shape;
-                let windows = match prior {
-                    AnyPrior::Diffusion(p) if [ph, pw] != [shape.nz, shape.nx] => Some(
-                        PatchDenoiser::new(&p.denoiser, [ph, pw], method.patch_stride)?,
-                    ),
-                    _ if [ph, pw] != [shape.nz, shape.nx] => {
-                        return Err(PosteriorError::invalid(format!(
-                            "method {}: the prior models {ph}x{pw} but the test set's are {}x{}; \
-                             only a diffusion prior covers larger models",
-                            method.name, shape.nz, shape.nx
-                        )));
-                    }
-                    _ => None,
-                };
+                let windows =
+                    PatchDenoiser::for_model(prior, [shape.nz, shape.nx], method.patch_stride)
+                        .map_err(|e| {
+                            PosteriorError::invalid(format!("method {}: {e}", method.name))
+                        })?;
                 let prior_model = PriorModel::of(prior, windows.as_ref());
                 config.check_prior(&prior_model)?;
                 let scale = method.likelihood_scale.unwrap_or(observed.len() as f64);
