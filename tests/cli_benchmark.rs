@@ -133,6 +133,11 @@ fn bad_configs_are_one_error_line() {
             "at least one [[condition]] and one [[method]]",
         ),
         (config(1, STILL).replace("curvefault", "curvy"), "curvy"),
+        // 10⁸ time steps: 240 GB of data for one model, refused before anything is allocated.
+        (
+            config(1, STILL).replace("nt = 300", "nt = 100000000"),
+            "seismic data of one model",
+        ),
     ] {
         std::fs::write(&cfg, text).unwrap();
         one_error_line(&run(&cfg, &out, &[]), needle);

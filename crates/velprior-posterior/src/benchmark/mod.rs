@@ -72,6 +72,16 @@ impl<'a> Benchmark<'a> {
             .map(|m| Inverter::load(m, device))
             .collect::<Result<Vec<_>>>()?;
         let t = &cfg.test_set;
+        // One model's data must fit before any is simulated (an absurd nt aborted the process).
+        let acq = cfg.acquisition.build(t.size[1], cfg.solver.dt);
+        let receivers = acq.shots.first().map_or(1, |s| s.receivers.len().max(1));
+        velprior_data::memory::check_models_fit(
+            "seismic data of one model (shots·nt x receivers)",
+            1,
+            acq.data_len() / receivers,
+            receivers,
+            "use fewer time steps (acquisition.nt) or shots",
+        )?;
         let names = t.names();
         let mut families = Vec::new();
         for (k, &family) in t.families.iter().enumerate() {
