@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
 use velprior_kernels::device_check::compare_fused_ops;
 use velprior_kernels::{DdimStep, DeviceSpec, Schedule, ddim_step};
+use velprior_memorization::{InMemory, KnnOptions, Metric, knn};
 use velprior_nn::{UNet, UNetConfig, with_candle_ops};
-use velprior_posterior::memorization::{InMemory, KnnOptions, Metric, knn};
 
 fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();

@@ -11,8 +11,8 @@ use velprior_data::{Normalisation, RunDir, read_corpus};
 use velprior_diffusion::prior::AnyPrior;
 use velprior_diffusion::samplers::NoObserver;
 use velprior_kernels::DeviceSpec;
-use velprior_posterior::evaluate::{EvaluateOptions, SetScores, evaluate, evaluation_pictures};
-use velprior_posterior::memorization::Hdf5Source;
+use velprior_memorization::Hdf5Source;
+use velprior_memorization::evaluate::{EvaluateOptions, SetScores, evaluate, evaluation_pictures};
 
 use crate::sampler_flags::SamplerFlags;
 use crate::{parse, progress};

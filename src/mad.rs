@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use velprior_posterior::memorization::mad::{MadConfig, MadPoint, run_mad};
+use velprior_memorization::mad::{MadConfig, MadPoint, run_mad};
 
 /// `velprior mad --config …`.
 #[derive(Debug, Args)]

@@ -11,10 +11,10 @@ use velprior_data::{
     CorpusReader, Normalisation, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir,
 };
 use velprior_kernels::DeviceSpec;
-use velprior_posterior::memorization::sweep::{
+use velprior_memorization::sweep::{
     SweepConfig, SweepPoint, finish_sweep, run_sweep, sweep_points,
 };
-use velprior_posterior::memorization::{Assessment, Hdf5Source, assess, write_report};
+use velprior_memorization::{Assessment, Hdf5Source, assess, write_report};
 
 use crate::parse;
 

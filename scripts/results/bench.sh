@@ -12,7 +12,7 @@ table_bench() {
         alternations=1 profile=() unet_args=(--steps 2 --infer-reps 1) wave_reps=1
         examples=target/debug/examples
     fi
-    cargo build --quiet "${profile[@]}" -p velprior-nn -p velprior-physics -p velprior-posterior \
+    cargo build --quiet "${profile[@]}" -p velprior-nn -p velprior-physics -p velprior-memorization \
         --example bench_unet_train_step --example bench_deepwave_case --example bench_knn
     rm -rf "$dir" && mkdir -p "$dir"
     local torch=0 deepwave=0 numpy=0

@@ -1,8 +1,8 @@
-//! Errors of the posterior and memorization code.
+//! Errors of the posterior samplers, the benchmark and calibration.
 
 use thiserror::Error;
 
-/// What can go wrong in posterior sampling and memorization diagnostics.
+/// What can go wrong in posterior sampling, the benchmark and calibration.
 #[derive(Debug, Error)]
 pub enum PosteriorError {
     /// Bad user input: a shape, a parameter or a config value; the message names it and the fix.

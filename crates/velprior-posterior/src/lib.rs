@@ -1,6 +1,6 @@
 //! Posterior sampling with generative priors, written only against the `Denoiser`
-//! (velprior-diffusion) and `ForwardOperator` (velprior-physics) seams, and memorization
-//! diagnostics for prior and posterior samples.
+//! (velprior-diffusion) and `ForwardOperator` (velprior-physics) seams, the inversion benchmark and
+//! the calibration of samplers.
 //!
 //! Methods, one module each: [`dps`] (Chung et al. 2023), [`daps`] (Zhang et al. 2024), [`alternating`] (diffusion-regularised
 //! FWI, Wang et al. 2023 / Taufik et al. 2024), [`red_diff`] (RED-DiffEq), [`langevin`] (ULA,
@@ -15,15 +15,12 @@ pub mod alternating;
 pub mod benchmark;
 pub mod boomerang;
 pub mod calibration;
-pub mod charts;
 pub mod config;
 pub mod daps;
 pub mod dps;
 pub mod error;
-pub mod evaluate;
 pub mod langevin;
 pub mod linear_gaussian;
-pub mod memorization;
 pub mod method;
 pub mod metropolis;
 pub mod observer;

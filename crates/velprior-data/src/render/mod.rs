@@ -1,6 +1,7 @@
 //! Pictures of velocity models: single models and grids as PNG with a labelled colorbar,
 //! and animated GIFs of model sequences (latent walks, sampling trajectories).
 
+pub mod charts;
 mod colormap;
 mod gif;
 mod picture;

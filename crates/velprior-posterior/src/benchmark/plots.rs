@@ -4,7 +4,7 @@
 use image::RgbImage;
 
 use super::Record;
-use crate::charts::box_plot;
+use velprior_data::render::charts::box_plot;
 
 /// Panels stacked top to bottom, one per family in `families`; `None` when no record matches.
 pub fn ssim_box_plots(

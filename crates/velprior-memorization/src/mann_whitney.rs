@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
 
 /// Result of [`mann_whitney`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -24,7 +24,7 @@ pub struct MannWhitney {
 pub fn mann_whitney(x: &[f64], y: &[f64]) -> Result<MannWhitney> {
     let (n1, n2) = (x.len(), y.len());
     if n1 == 0 || n2 == 0 || x.iter().chain(y).any(|v| !v.is_finite()) {
-        return Err(PosteriorError::invalid(
+        return Err(MemorizationError::invalid(
             "Mann–Whitney test needs two non-empty samples of finite values",
         ));
     }

@@ -1,8 +1,8 @@
 //! Small charts for reports, drawn with velprior-data's bitmap text: a histogram of several
 //! samples on shared bins, points-and-lines of y against x, and box plots of groups.
 
+use super::text::{draw_text, fill, text_width};
 use image::{Rgb, RgbImage};
-use velprior_data::render::{draw_text, fill, text_width};
 
 const W: u32 = 560;
 const H: u32 = 360;

@@ -11,8 +11,8 @@ use velprior_diffusion::oracles::EmpiricalOracle;
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_kernels::DdpmVariance;
 use velprior_kernels::Schedule;
-use velprior_posterior::evaluate::{EvaluateOptions, evaluate, frechet_distance, wasserstein1};
-use velprior_posterior::memorization::InMemory;
+use velprior_memorization::InMemory;
+use velprior_memorization::evaluate::{EvaluateOptions, evaluate, frechet_distance, wasserstein1};
 
 /// Catches a wrong trace term (e.g. tr √(Σ₁Σ₂) taken as √tr) or a missing mean term.
 #[test]

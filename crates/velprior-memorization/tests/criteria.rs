@@ -12,8 +12,8 @@ use velprior_diffusion::config::DiffusionConfig;
 use velprior_diffusion::oracles::EmpiricalOracle;
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_kernels::DdpmVariance;
-use velprior_posterior::memorization::mann_whitney::erfc;
-use velprior_posterior::memorization::{
+use velprior_memorization::mann_whitney::erfc;
+use velprior_memorization::{
     InMemory, KnnOptions, Metric, Neighbours, criteria, knn, mann_whitney, neighbours_needed,
     summarise,
 };

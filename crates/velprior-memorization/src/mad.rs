@@ -19,8 +19,8 @@ use velprior_diffusion::trainer::{Silent, Trainer};
 use velprior_nn::UNetConfig;
 
 use super::precision_recall::{PrecisionRecall, precision_recall};
-use crate::charts::{PALETTE, Series, line_chart};
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
+use velprior_data::render::charts::{PALETTE, Series, line_chart};
 
 /// Where each generation's real models come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ impl MadConfig {
     pub fn load(path: &Path) -> Result<MadConfig> {
         let cfg: MadConfig = velprior_data::toml_file::load_toml(path)?;
         let bad = |key: &str, why: &str| {
-            Err(PosteriorError::invalid(format!(
+            Err(MemorizationError::invalid(format!(
                 "{}: {key} {why}",
                 path.display()
             )))
@@ -255,7 +255,7 @@ fn train_and_sample(
     generation: usize,
 ) -> Result<Vec<f32>> {
     std::fs::create_dir_all(dir)
-        .map_err(|e| PosteriorError::invalid(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| MemorizationError::invalid(format!("{}: {e}", dir.display())))?;
     let [h, w] = cfg.shape;
     let mut velocity = models.to_vec();
     norm.denormalise(&mut velocity);

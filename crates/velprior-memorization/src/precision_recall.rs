@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::knn::{CandidateRows, KnnOptions, Metric, candidates, exact_l2, knn};
 use super::source::{InMemory, TrainSource};
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
 
 /// Precision and recall of one generated set against one real set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -49,7 +49,7 @@ pub fn precision_recall(
 pub fn manifold_radii(set: &dyn TrainSource, k: usize) -> Result<Vec<f64>> {
     let n = set.len();
     if k == 0 || k >= n {
-        return Err(PosteriorError::invalid(format!(
+        return Err(MemorizationError::invalid(format!(
             "precision/recall with k = {k} needs k ≥ 1 and more than k models per set; this set \
              holds {n} (lower k or use more models)"
         )));
@@ -67,7 +67,7 @@ pub fn manifold_radii(set: &dyn TrainSource, k: usize) -> Result<Vec<f64>> {
 pub fn ball_margins(queries: &[f32], centres: &dyn TrainSource, radii: &[f64]) -> Result<Vec<f64>> {
     let (d, n) = (centres.dim(), centres.len());
     if radii.len() != n || n == 0 || d == 0 || !queries.len().is_multiple_of(d) {
-        return Err(PosteriorError::invalid(format!(
+        return Err(MemorizationError::invalid(format!(
             "ball test: {} radii for {n} centres and {} query values of models of {d}",
             radii.len(),
             queries.len()

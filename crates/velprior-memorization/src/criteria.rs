@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::knn::{Metric, Neighbours};
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
 
 /// Gu et al.'s threshold on d1/d2.
 pub const GU_RATIO: f64 = 1.0 / 3.0;
@@ -73,7 +73,7 @@ pub struct CriteriaSummary {
 /// published).
 pub fn criteria(nn: &Neighbours) -> Result<Vec<SampleCriteria>> {
     if nn.metric != Metric::L2 || nn.k < 2 {
-        return Err(PosteriorError::invalid(format!(
+        return Err(MemorizationError::invalid(format!(
             "memorization criteria need L2 distances to at least 2 neighbours (got {:?}, k = {}); \
              the training set needs 2 or more models",
             nn.metric, nn.k

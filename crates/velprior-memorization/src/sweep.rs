@@ -23,8 +23,8 @@ use velprior_nn::UNetConfig;
 use super::criteria::{CriteriaSummary, criteria, neighbours_needed, summarise};
 use super::knn::{KnnOptions, Metric, exact_l2, exact_ncc, knn};
 use super::source::InMemory;
-use crate::charts::{Series, line_chart};
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
+use velprior_data::render::charts::{Series, line_chart};
 
 /// `velprior memorization sweep` config (TOML; unknown keys rejected).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,7 +72,7 @@ impl SweepConfig {
     pub fn load(path: &Path) -> Result<SweepConfig> {
         let cfg: SweepConfig = velprior_data::toml_file::load_toml(path)?;
         let bad = |key: &str, why: &str| {
-            Err(PosteriorError::invalid(format!(
+            Err(MemorizationError::invalid(format!(
                 "{}: {key} {why}",
                 path.display()
             )))
@@ -224,7 +224,7 @@ fn train_and_sample(
 ) -> Result<Vec<f32>> {
     let dir = run.path(name);
     std::fs::create_dir_all(&dir)
-        .map_err(|e| PosteriorError::invalid(format!("{}: {e}", dir.display())))?;
+        .map_err(|e| MemorizationError::invalid(format!("{}: {e}", dir.display())))?;
     let corpus_path = dir.join("train.h5");
     write_corpus(&corpus_path, subset)?;
     let tc = TrainConfig {

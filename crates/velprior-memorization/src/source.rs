@@ -5,7 +5,7 @@ use std::path::Path;
 
 use velprior_data::{CorpusReader, Normalisation};
 
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
 
 /// A set of N training models of D values each, read in chunks of consecutive models.
 pub trait TrainSource {
@@ -45,7 +45,7 @@ impl<'a> InMemory<'a> {
     /// Wraps `data` of N·`dim` values.
     pub fn new(data: &'a [f32], dim: usize) -> Result<Self> {
         if dim == 0 || !data.len().is_multiple_of(dim) {
-            return Err(PosteriorError::invalid(format!(
+            return Err(MemorizationError::invalid(format!(
                 "training set of {} values is not a whole number of models of {dim} values",
                 data.len()
             )));
@@ -66,7 +66,7 @@ impl TrainSource for InMemory<'_> {
     fn read(&self, start: usize, count: usize) -> Result<Vec<f32>> {
         let (a, b) = (start * self.dim, (start + count) * self.dim);
         self.data.get(a..b).map(<[f32]>::to_vec).ok_or_else(|| {
-            PosteriorError::invalid(format!(
+            MemorizationError::invalid(format!(
                 "models {start}..{} requested from a set of {}",
                 start + count,
                 self.len()

@@ -14,8 +14,8 @@ use super::criteria::{
 use super::knn::{KnnOptions, Metric, knn};
 use super::mann_whitney::{MannWhitney, mann_whitney};
 use super::source::TrainSource;
-use crate::charts::histogram;
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
+use velprior_data::render::charts::histogram;
 
 /// What to assess: models row-major (M, H·W) in normalised units.
 pub struct Assessment<'a> {
@@ -81,7 +81,7 @@ pub fn assess(a: &Assessment) -> Result<MemorizationReport> {
     };
     let (per, ncc) = assess_one(a.samples)?;
     if per.is_empty() {
-        return Err(PosteriorError::invalid(
+        return Err(MemorizationError::invalid(
             "memorization needs at least one generated model",
         ));
     }

@@ -5,9 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use velprior_data::{Corpus, CorpusMeta, Normalisation, write_corpus};
-use velprior_posterior::memorization::{
-    Hdf5Source, InMemory, KnnOptions, Metric, TrainSource, knn,
-};
+use velprior_memorization::{Hdf5Source, InMemory, KnnOptions, Metric, TrainSource, knn};
 
 fn randn(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

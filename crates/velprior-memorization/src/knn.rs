@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::source::TrainSource;
-use crate::error::{PosteriorError, Result};
+use crate::error::{MemorizationError, Result};
 
 /// How two models are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -101,19 +101,19 @@ impl Neighbours {
 pub fn knn(queries: &[f32], train: &dyn TrainSource, opts: &KnnOptions) -> Result<Neighbours> {
     let (d, n) = (train.dim(), train.len());
     if d == 0 || !queries.len().is_multiple_of(d) {
-        return Err(PosteriorError::invalid(format!(
+        return Err(MemorizationError::invalid(format!(
             "queries of {} values are not whole models of {d} values (H·W of the training set)",
             queries.len()
         )));
     }
     if opts.k == 0 || opts.k > n {
-        return Err(PosteriorError::invalid(format!(
+        return Err(MemorizationError::invalid(format!(
             "k = {} neighbours asked of a training set of {n} models; use 1 ≤ k ≤ {n}",
             opts.k
         )));
     }
     if opts.chunk == 0 || opts.query_block == 0 {
-        return Err(PosteriorError::invalid(
+        return Err(MemorizationError::invalid(
             "knn chunk and query_block must be at least 1",
         ));
     }

@@ -1,9 +1,11 @@
 //! Memorization diagnostics: does a prior (or its posterior) copy its training models?
 //! Exact nearest neighbours in the training set, the ratio criteria of Gu et al. and
 //! Siahkoohi & Sabeddu, reports with pictures, training-set-size sweeps and self-consuming
-//! loops.
+//! loops; and [`evaluate`], how close a prior's samples are to held-out real models.
 
 pub mod criteria;
+pub mod error;
+pub mod evaluate;
 pub mod knn;
 pub mod mad;
 pub mod mann_whitney;
@@ -13,6 +15,7 @@ pub mod source;
 pub mod sweep;
 
 pub use criteria::{CriteriaSummary, SampleCriteria, criteria, neighbours_needed, summarise};
+pub use error::{MemorizationError, Result};
 pub use knn::{KnnOptions, Metric, Neighbours, knn};
 pub use mann_whitney::{MannWhitney, mann_whitney};
 pub use precision_recall::{PrecisionRecall, precision_recall};

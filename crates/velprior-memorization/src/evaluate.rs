@@ -15,11 +15,9 @@ use serde::{Deserialize, Serialize};
 use velprior_data::Normalisation;
 use velprior_data::render::{RenderOptions, render_grid};
 
-use crate::charts::histogram;
-use crate::error::{PosteriorError, Result};
-use crate::memorization::{
-    KnnOptions, Metric, TrainSource, criteria, knn, precision_recall, summarise,
-};
+use crate::error::{MemorizationError, Result};
+use crate::{KnnOptions, Metric, TrainSource, criteria, knn, precision_recall, summarise};
+use velprior_data::render::charts::histogram;
 
 /// Settings of [`evaluate`].
 #[derive(Debug, Clone)]
@@ -98,7 +96,7 @@ pub fn evaluate(
     let d = shape[0] * shape[1];
     let count = |v: &[f32], what: &str| -> Result<usize> {
         if d == 0 || v.is_empty() || !v.len().is_multiple_of(d) {
-            return Err(PosteriorError::invalid(format!(
+            return Err(MemorizationError::invalid(format!(
                 "{what}: {} values are not whole {}x{} models",
                 v.len(),
                 shape[0],
@@ -113,7 +111,7 @@ pub fn evaluate(
     );
     let half = h / 2;
     if half <= opts.k || m <= opts.k {
-        return Err(PosteriorError::invalid(format!(
+        return Err(MemorizationError::invalid(format!(
             "evaluate: {m} samples and {h} held-out models; both halves of the held-out set and \
              the samples need more than k = {} models (use more held-out models or samples)",
             opts.k
@@ -156,7 +154,7 @@ pub fn evaluate(
             Some(summarise(&criteria(&nn)?, 2).fraction_gu)
         }
         Some(_) => {
-            return Err(PosteriorError::invalid(
+            return Err(MemorizationError::invalid(
                 "evaluate: the training set needs 2 or more models for the memorised fraction",
             ));
         }
@@ -236,7 +234,7 @@ impl Pca {
             .filter(|&i| eig.eigenvalues[i] > 1e-12 * top.max(f64::MIN_POSITIVE))
             .collect();
         if kept.is_empty() {
-            return Err(PosteriorError::invalid(
+            return Err(MemorizationError::invalid(
                 "evaluate: the reference models are all equal; PCA needs some spread",
             ));
         }
@@ -283,7 +281,7 @@ pub fn frechet_distance(
 ) -> Result<f64> {
     let p = mu1.len();
     if mu2.len() != p || s1.shape() != (p, p) || s2.shape() != (p, p) {
-        return Err(PosteriorError::invalid(
+        return Err(MemorizationError::invalid(
             "frechet_distance: means and covariances of different sizes",
         ));
     }

@@ -3,14 +3,14 @@
 //! near-duplicates, whole pipeline (norms + product + top-2 + exact re-rank), 1 warm-up +
 //! median of 7. Prints wall and process CPU seconds per run.
 //!
-//! `cargo run --release -p velprior-posterior --example bench_knn [-- --chunk C --block B]`
+//! `cargo run --release -p velprior-memorization --example bench_knn [-- --chunk C --block B]`
 
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use velprior_posterior::memorization::{InMemory, KnnOptions, Metric, knn};
+use velprior_memorization::{InMemory, KnnOptions, Metric, knn};
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
