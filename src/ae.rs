@@ -7,15 +7,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
+use velprior_baselines::explore::{LatentFile, latent_scatter, latent_sweep, latent_walk};
+use velprior_baselines::{AeExperimentConfig, run_experiment};
+use velprior_data::render::display_models;
 use velprior_data::render::{RenderOptions, render_grid, save_gif, save_png};
 use velprior_data::{Corpus, CorpusMeta, read_corpus, write_corpus};
-use velprior_diffusion::baselines::display::display_models;
-use velprior_diffusion::baselines::explore::{
-    LatentFile, latent_scatter, latent_sweep, latent_walk,
-};
-use velprior_diffusion::baselines::{
-    AeEpochMetrics, AeExperimentConfig, AeObserver, AePrior, run_experiment,
-};
+use velprior_diffusion::baselines::{AeEpochMetrics, AeObserver, AePrior};
 
 use crate::progress;
 

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use velprior_data::render::display_models;
 use velprior_data::render::{RenderOptions, render_grid, render_model, save_gif, save_png};
 use velprior_data::shard::config_hash;
 use velprior_data::{Corpus, CorpusMeta, Shard, ShardManifest, ShardSet, shard_dir, write_corpus};
-use velprior_diffusion::baselines::display::display_models;
 use velprior_diffusion::prior::AnyPrior;
 use velprior_diffusion::samplers::{SamplerConfig, SamplerObserver, SamplerStep};
 

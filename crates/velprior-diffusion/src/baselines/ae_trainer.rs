@@ -24,13 +24,13 @@ use velprior_nn::{fit_latent_std, regularised_ae_loss, seeded_var_builder};
 
 use crate::baselines::ae_model::AnyAutoencoder;
 use crate::baselines::config::{AeLoopConfig, AeModelConfig, AeTrainConfig};
-use crate::baselines::display::display_models;
 use crate::checkpoint::{
     CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
 };
 use crate::error::{DiffusionError, Result};
 use crate::optim::AdamW;
 use crate::trainer::{CHECKPOINT_FILE, METRICS_FILE};
+use velprior_data::render::display_models;
 
 /// Autoencoder-specific checkpoint metadata (`CheckpointMeta::details`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,12 +15,12 @@ use velprior_data::{Normalisation, RunDir, read_corpus};
 use velprior_nn::GaussianPrior;
 
 use crate::baselines::config::GaussianFitConfig;
-use crate::baselines::display::display_models;
 use crate::checkpoint::{
     CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, save_checkpoint,
 };
 use crate::error::{DiffusionError, Result};
 use crate::trainer::CHECKPOINT_FILE;
+use velprior_data::render::display_models;
 
 /// Gaussian-specific checkpoint metadata (`CheckpointMeta::details`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,10 +4,10 @@
 use image::RgbImage;
 use velprior_data::render::{RenderOptions, render_grid, render_model};
 
-use crate::baselines::ae_prior::AePrior;
-use crate::baselines::display::display_models;
-use crate::baselines::scatter::{ScatterSpec, Series, scatter_plot};
-use crate::error::{DiffusionError, Result};
+use crate::scatter::{ScatterSpec, Series, scatter_plot};
+use velprior_data::render::display_models;
+use velprior_diffusion::baselines::AePrior;
+use velprior_diffusion::{DiffusionError, Result};
 
 fn options(prior: &AePrior, title: Option<String>) -> RenderOptions {
     let n = prior.meta.normalisation;

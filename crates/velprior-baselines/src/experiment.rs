@@ -14,13 +14,13 @@ use velprior_data::render::{save_gif, save_png};
 use velprior_data::synth::{Family, SynthSpec, generate};
 use velprior_data::{RunDir, write_corpus};
 
-use crate::baselines::ae_prior::AePrior;
-use crate::baselines::ae_trainer::{AeObserver, AeTrainer};
-use crate::baselines::config::{AeLoopConfig, AeModelConfig, AeTrainConfig};
-use crate::baselines::explore::{latent_scatter, latent_sweep, latent_walk};
-use crate::baselines::scatter::{ScatterSpec, Series, scatter_plot};
-use crate::config::DataConfig;
-use crate::error::{DiffusionError, Result};
+use crate::explore::{latent_scatter, latent_sweep, latent_walk};
+use crate::scatter::{ScatterSpec, Series, scatter_plot};
+use velprior_diffusion::baselines::AePrior;
+use velprior_diffusion::baselines::{AeLoopConfig, AeModelConfig, AeTrainConfig};
+use velprior_diffusion::baselines::{AeObserver, AeTrainer};
+use velprior_diffusion::config::DataConfig;
+use velprior_diffusion::{DiffusionError, Result};
 
 /// The generated corpus.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ impl AeExperimentConfig {
         let text = std::fs::read_to_string(path).map_err(|e| {
             DiffusionError::Config(format!("{}: cannot read config ({e})", path.display()))
         })?;
-        let cfg: AeExperimentConfig = crate::config::parse_toml(&text, path)?;
+        let cfg: AeExperimentConfig = velprior_diffusion::config::parse_toml(&text, path)?;
         let o = &cfg.experiment;
         if cfg.corpus.n < 2 || cfg.corpus.height < 4 {
             return Err(DiffusionError::Config(format!(

@@ -1,4 +1,4 @@
-//! Display helpers for baseline pictures: 1-D profiles widened so a tile is readable.
+//! Display helpers for pictures of profiles: 1-D profiles widened so a tile is readable.
 
 /// Returns the models to draw and their drawn size: models narrower than an eighth of their
 /// height (e.g. H×1 profiles) repeat their columns up to W' = max(H/4, 1), so a 64×1

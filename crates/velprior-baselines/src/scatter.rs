@@ -6,7 +6,7 @@ use image::RgbImage;
 use plotters::prelude::*;
 use velprior_data::render::{draw_text, fill, text_width};
 
-use crate::error::{DiffusionError, Result};
+use velprior_diffusion::{DiffusionError, Result};
 
 const WIDTH: u32 = 640;
 const HEIGHT: u32 = 560;
