@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use velprior_data::render::save_png;
 use velprior_data::{Normalisation, RunDir, read_corpus};
-use velprior_diffusion::prior::AnyPrior;
+use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_diffusion::samplers::NoObserver;
 use velprior_kernels::DeviceSpec;
 use velprior_memorization::Hdf5Source;

@@ -19,7 +19,7 @@ use velprior_data::{
     Corpus, CorpusMeta, RunDir, Shard, ShardManifest, ShardSet, item_seed, read_corpus, shard_dir,
     write_corpus,
 };
-use velprior_diffusion::prior::AnyPrior;
+use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_physics::fwi::smooth::gaussian_smooth;
 use velprior_physics::{AcousticOperator, ModelShape, velocity_metrics};
 use velprior_posterior::config::PosteriorConfig;

@@ -21,7 +21,7 @@ use velprior_data::synth::{Family, SynthSpec, generate, generate_to_file};
 use velprior_data::{Corpus, CorpusMeta, CorpusReader, RunDir, write_corpus};
 use velprior_diffusion::config::{DataConfig, DiffusionConfig, TrainConfig, TrainLoopConfig};
 use velprior_diffusion::optim::AdamWConfig;
-use velprior_diffusion::prior::{AnyPrior, DiffusionPrior};
+use velprior_diffusion::prior::{AnyPrior, DiffusionPrior, Prior};
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig};
 use velprior_diffusion::trainer::{TrainObserver, Trainer};
 use velprior_nn::UNetConfig;

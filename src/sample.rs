@@ -9,7 +9,7 @@ use velprior_data::render::display_models;
 use velprior_data::render::{RenderOptions, render_grid, render_model, save_gif, save_png};
 use velprior_data::shard::config_hash;
 use velprior_data::{Corpus, CorpusMeta, Shard, ShardManifest, ShardSet, shard_dir, write_corpus};
-use velprior_diffusion::prior::AnyPrior;
+use velprior_diffusion::prior::{AnyPrior, Prior, PriorForm};
 use velprior_diffusion::samplers::{SamplerConfig, SamplerObserver, SamplerStep};
 
 use crate::progress;
@@ -79,7 +79,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
         bail!("--n and --batch must be at least 1");
     }
     let prior = AnyPrior::load(&a.checkpoint, &a.device.open()?)?;
-    if a.gif.is_some() && !matches!(prior, AnyPrior::Diffusion(_)) {
+    if a.gif.is_some() && !matches!(prior.form(), PriorForm::Denoiser { .. }) {
         bail!(
             "--gif draws a diffusion sampling trajectory; {} holds a {:?} prior: drop --gif",
             a.checkpoint.display(),

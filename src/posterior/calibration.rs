@@ -10,7 +10,7 @@ use candle_core::Device;
 use velprior_data::item_seed;
 use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
 use velprior_data::{CorpusReader, RunDir};
-use velprior_diffusion::prior::AnyPrior;
+use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_physics::ModelShape;
 use velprior_posterior::NoObserver;
 use velprior_posterior::calibration::{CalibrationConfig, CalibrationReport, calibrate};

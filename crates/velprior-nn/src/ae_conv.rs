@@ -137,6 +137,10 @@ impl Autoencoder for ConvAutoencoder {
         self.enc_in.weight().device()
     }
 
+    fn input_dims(&self) -> Vec<usize> {
+        vec![1, self.cfg.height, self.cfg.width]
+    }
+
     /// x (N, C, H, W) with the configured C, H, W → z (N, k).
     fn encode(&self, x: &Tensor) -> Result<Tensor> {
         let c = &self.cfg;

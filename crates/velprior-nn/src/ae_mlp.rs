@@ -105,6 +105,10 @@ impl Autoencoder for MlpAutoencoder {
         self.encoder[0].weight().device()
     }
 
+    fn input_dims(&self) -> Vec<usize> {
+        vec![self.cfg.input_dim]
+    }
+
     /// x (N, L) → z (N, k).
     fn encode(&self, x: &Tensor) -> Result<Tensor> {
         if x.rank() != 2 || x.dim(1)? != self.cfg.input_dim {

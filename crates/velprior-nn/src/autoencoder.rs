@@ -18,6 +18,9 @@ pub trait Autoencoder {
     fn latent_dim(&self) -> usize;
     /// The device of the weights.
     fn device(&self) -> &Device;
+    /// The shape of one input model after the batch dimension: (H·W) for an MLP on flat
+    /// models, (1, H, W) for a conv network.
+    fn input_dims(&self) -> Vec<usize>;
     /// x (N, …) → z (N, k).
     fn encode(&self, x: &Tensor) -> Result<Tensor>;
     /// z (N, k) → x̂ (N, …), the same trailing shape as the inputs.

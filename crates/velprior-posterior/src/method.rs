@@ -1,10 +1,10 @@
 //! The posterior methods a config can name (`[method] kind = …`), the prior each one needs,
 //! and one entry point that runs a method on a [`Problem`].
 
+use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 use velprior_diffusion::Denoiser;
-use velprior_diffusion::baselines::AnyAutoencoder;
-use velprior_diffusion::prior::AnyPrior;
+use velprior_diffusion::prior::{Prior, PriorForm};
 use velprior_kernels::Schedule;
 use velprior_nn::Autoencoder;
 
@@ -117,7 +117,7 @@ pub enum PriorModel<'a> {
     Density(&'a dyn LogDensity),
     /// A regularised autoencoder and the std s of its latent prior N(0, s²I).
     Autoencoder {
-        autoencoder: &'a AnyAutoencoder,
+        autoencoder: &'a dyn Autoencoder,
         latent_std: f64,
     },
 }
@@ -125,19 +125,22 @@ pub enum PriorModel<'a> {
 impl<'a> PriorModel<'a> {
     /// A loaded checkpoint as its method sees it; a diffusion prior through `windows` when the
     /// model is wider than the prior's windows.
-    pub fn of(prior: &'a AnyPrior, windows: Option<&'a PatchDenoiser<'a>>) -> PriorModel<'a> {
-        match prior {
-            AnyPrior::Diffusion(p) => PriorModel::Diffusion {
+    pub fn of(prior: &'a dyn Prior, windows: Option<&'a PatchDenoiser<'a>>) -> PriorModel<'a> {
+        match prior.form() {
+            PriorForm::Denoiser { denoiser, schedule } => PriorModel::Diffusion {
                 denoiser: match windows {
                     Some(windows) => windows as &dyn Denoiser,
-                    None => &p.denoiser,
+                    None => denoiser,
                 },
-                schedule: &p.schedule,
+                schedule,
             },
-            AnyPrior::Gaussian(g) => PriorModel::Density(&g.prior),
-            AnyPrior::Autoencoder(a) => PriorModel::Autoencoder {
-                autoencoder: &a.ae,
-                latent_std: a.latent_std(),
+            PriorForm::Gaussian(g) => PriorModel::Density(g),
+            PriorForm::Latent {
+                autoencoder,
+                latent_std,
+            } => PriorModel::Autoencoder {
+                autoencoder,
+                latent_std,
             },
         }
     }
@@ -379,7 +382,9 @@ fn mcmc(
                 latent_std: *latent_std,
                 problem,
             };
-            let input = autoencoder.input(start.to_vec(), 1, autoencoder.device())?;
+            let mut dims = vec![1];
+            dims.extend(autoencoder.input_dims());
+            let input = Tensor::from_slice(start, dims, autoencoder.device())?;
             let z0 = autoencoder
                 .encode(&input)?
                 .flatten_all()?

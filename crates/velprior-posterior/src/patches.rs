@@ -3,6 +3,7 @@
 //! averaged where windows overlap (RED-DiffEq applies its 70×70 prior to 70×190 Marmousi so).
 
 use candle_core::{Device, Tensor};
+use velprior_diffusion::prior::{Prior, PriorForm};
 use velprior_diffusion::{Denoiser, NoiseLevel};
 
 use crate::{PosteriorError, Result};
@@ -32,15 +33,15 @@ impl<'a> PatchDenoiser<'a> {
     /// size, windows every `stride` cells when a diffusion prior's windows are smaller, and an
     /// error otherwise (only a diffusion prior covers a larger model).
     pub fn for_model(
-        prior: &'a velprior_diffusion::prior::AnyPrior,
+        prior: &'a dyn Prior,
         shape: [usize; 2],
         stride: [usize; 2],
     ) -> Result<Option<PatchDenoiser<'a>>> {
         let window = prior.meta().model_shape;
-        match prior {
+        match prior.form() {
             _ if window == shape => Ok(None),
-            velprior_diffusion::prior::AnyPrior::Diffusion(p) => {
-                Ok(Some(PatchDenoiser::new(&p.denoiser, window, stride)?))
+            PriorForm::Denoiser { denoiser, .. } => {
+                Ok(Some(PatchDenoiser::new(denoiser, window, stride)?))
             }
             _ => Err(PosteriorError::invalid(format!(
                 "the prior models {}x{} but the model is {}x{}; only a diffusion prior covers a \

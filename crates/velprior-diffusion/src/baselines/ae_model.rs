@@ -18,13 +18,9 @@ impl AnyAutoencoder {
     /// Wraps `n` row-major (H, W) models (normalised) as the network's input tensor:
     /// (n, H·W) for the MLP, (n, 1, H, W) for the conv network.
     pub fn input(&self, models: Vec<f32>, n: usize, device: &Device) -> Result<Tensor> {
-        Ok(match self {
-            AnyAutoencoder::Mlp(_, [h, w]) => Tensor::from_vec(models, (n, h * w), device)?,
-            AnyAutoencoder::Conv(ae) => {
-                let c = ae.config();
-                Tensor::from_vec(models, (n, 1, c.height, c.width), device)?
-            }
-        })
+        let mut dims = vec![n];
+        dims.extend(self.input_dims());
+        Ok(Tensor::from_vec(models, dims, device)?)
     }
 
     /// Decodes latents z (n, k) into flat row-major (n, H, W) normalised models.
@@ -45,6 +41,13 @@ impl Autoencoder for AnyAutoencoder {
         match self {
             AnyAutoencoder::Mlp(ae, _) => ae.device(),
             AnyAutoencoder::Conv(ae) => ae.device(),
+        }
+    }
+
+    fn input_dims(&self) -> Vec<usize> {
+        match self {
+            AnyAutoencoder::Mlp(ae, _) => ae.input_dims(),
+            AnyAutoencoder::Conv(ae) => ae.input_dims(),
         }
     }
 

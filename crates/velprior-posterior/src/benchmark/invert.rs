@@ -7,7 +7,7 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use velprior_data::item_seed;
-use velprior_diffusion::prior::AnyPrior;
+use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_physics::fwi::FwiFiles;
 use velprior_physics::{
     AcousticOperator, ForwardOperator, FwiConfig, ModelShape, run_fwi, velocity_metrics,
