@@ -1,15 +1,15 @@
 //! `velprior fwi --config file.toml`: plain full-waveform inversion (the baseline every prior
 //! is compared against), with a run folder of logs, pictures and the result.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use velprior_data::import::read_npy;
 use velprior_data::render::{Colormap, RenderOptions, render_model, save_png};
-use velprior_data::{Corpus, CorpusMeta, RunDir, read_corpus, write_corpus};
-use velprior_physics::{FwiConfig, ModelShape, run_fwi, velocity_metrics};
+use velprior_data::{Corpus, CorpusMeta, RunDir, write_corpus};
+use velprior_physics::{FwiConfig, run_fwi, velocity_metrics};
+use velprior_posterior::experiment::FwiInputs;
 
 use crate::progress;
 
@@ -26,33 +26,6 @@ pub struct FwiArgs {
     iterations: Option<usize>,
 }
 
-/// Reads one velocity model (m/s) from .npy or HDF5 as ((nz, nx), values).
-pub(crate) fn read_model(path: &Path) -> Result<(ModelShape, Vec<f32>)> {
-    let is_npy = path.extension().is_some_and(|e| e == "npy");
-    let (shape, values) = if is_npy {
-        let raw = read_npy(path)?;
-        let dims: Vec<usize> = raw.shape.iter().copied().filter(|&d| d != 1).collect();
-        match dims.as_slice() {
-            [nz, nx] => ([*nz, *nx], raw.values),
-            _ => bail!(
-                "{}: shape {:?} is not one 2-D model",
-                path.display(),
-                raw.shape
-            ),
-        }
-    } else {
-        let c = read_corpus(path, None)?;
-        let [_, h, w] = c.shape();
-        ([h, w], c.model(0).to_vec())
-    };
-    velprior_data::corpus::validate_velocities(
-        &values,
-        [1, shape[0], shape[1]],
-        &path.display().to_string(),
-    )?;
-    Ok((ModelShape::new(shape[0], shape[1]), values))
-}
-
 /// Runs `velprior fwi`.
 pub fn run(a: FwiArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.config)
@@ -61,26 +34,8 @@ pub fn run(a: FwiArgs) -> Result<()> {
     if let Some(n) = a.iterations {
         cfg.iterations = n;
     }
-    let truth = cfg
-        .files
-        .true_model
-        .as_deref()
-        .map(|p| read_model(Path::new(p)))
-        .transpose()?;
-    let initial = cfg
-        .files
-        .initial_model
-        .as_deref()
-        .map(|p| read_model(Path::new(p)))
-        .transpose()?;
-    let shape = match (&truth, &initial) {
-        (Some((s, _)), _) | (None, Some((s, _))) => *s,
-        (None, None) => bail!(
-            "{}: files.true_model or files.initial_model is needed",
-            a.config.display()
-        ),
-    };
-    let observed = read_npy(Path::new(&cfg.files.observed))?.values;
+    let inputs = FwiInputs::load(&cfg.files, &a.config)?;
+    let shape = inputs.shape;
     let run = RunDir::create(&a.out)?;
     std::fs::write(run.path("config.toml"), &text)
         .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
@@ -97,9 +52,9 @@ pub fn run(a: FwiArgs) -> Result<()> {
     let result = run_fwi(
         &cfg,
         shape,
-        &observed,
-        truth.as_ref().map(|t| t.1.as_slice()),
-        initial.as_ref().map(|t| t.1.as_slice()),
+        &inputs.observed,
+        inputs.truth.as_deref(),
+        inputs.initial.as_deref(),
         &mut |line, _| {
             if let Err(e) = run.append_jsonl("metrics.jsonl", line) {
                 log_error.get_or_insert(e);
@@ -136,7 +91,7 @@ pub fn run(a: FwiArgs) -> Result<()> {
     )?;
     let mut summary = serde_json::json!({"iterations": result.log.len(), "wall_time_s": wall,
         "final_misfit": result.log.last().map(|l| l.misfit)});
-    if let Some((_, t)) = &truth {
+    if let Some(t) = &inputs.truth {
         draw("truth.png", t, "truth")?;
         let error: Vec<f32> = result.model.iter().zip(t).map(|(r, t)| r - t).collect();
         let span = error.iter().fold(1.0f32, |m, e| m.max(e.abs()));

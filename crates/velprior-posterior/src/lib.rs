@@ -8,7 +8,8 @@
 //! linear operator). The chain
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
-//! statistics; [`method`] runs a config's method with its prior; [`calibration`] measures
+//! statistics; [`method`] runs a config's method with its prior; [`experiment`] sets up a posterior config
+//! (prior, files, operator) and runs its chains, [`report`] writes its run folder; [`calibration`] measures
 //! the ±1σ/±2σ coverage of a sampler on held-out models.
 
 pub mod alternating;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod daps;
 pub mod dps;
 pub mod error;
+pub mod experiment;
 pub mod langevin;
 pub mod linear_gaussian;
 pub mod method;
@@ -27,6 +29,7 @@ pub mod observer;
 pub mod patches;
 pub mod problem;
 pub mod red_diff;
+pub mod report;
 pub mod summary;
 pub mod target;
 pub mod tensors;

@@ -76,6 +76,35 @@ pub fn read_models(path: &Path) -> Result<(usize, [usize; 2], Vec<f32>)> {
     }
 }
 
+/// One velocity model (m/s) from `.npy` (any shape with two dimensions above 1) or the first
+/// model of an HDF5 corpus: ((H, W), row-major values), checked as velocities.
+pub fn read_model(path: &Path) -> Result<([usize; 2], Vec<f32>)> {
+    let (shape, values) = if path.extension().is_some_and(|e| e == "npy") {
+        let raw = read_npy(path)?;
+        let dims: Vec<usize> = raw.shape.iter().copied().filter(|&d| d != 1).collect();
+        match dims.as_slice() {
+            [h, w] => ([*h, *w], raw.values),
+            _ => {
+                return Err(DataError::invalid(format!(
+                    "{}: shape {:?} is not one 2-D model",
+                    path.display(),
+                    raw.shape
+                )));
+            }
+        }
+    } else {
+        let c = crate::hdf5_io::read_corpus(path, None)?;
+        let [_, h, w] = c.shape();
+        ([h, w], c.model(0).to_vec())
+    };
+    crate::corpus::validate_velocities(
+        &values,
+        [1, shape[0], shape[1]],
+        &path.display().to_string(),
+    )?;
+    Ok((shape, values))
+}
+
 /// Reads `path` in `format` and turns it into a corpus following `options`.
 pub fn import(path: &Path, format: &Format, options: &ImportOptions) -> Result<Corpus> {
     let raw = match format {

@@ -1,0 +1,137 @@
+//! The run folder of a posterior experiment: the samples (HDF5), pictures of the start, the
+//! posterior mean, the std and a few samples (and, with a true model, the truth, |error| and
+//! z-scores), and `metrics.json` (the posterior's scores against the truth, the data misfit of
+//! the mean, acceptance rates, wall time).
+
+use std::path::PathBuf;
+
+use velprior_data::render::{Colormap, RenderOptions, render_grid, render_model, save_png};
+use velprior_data::{Corpus, CorpusMeta, RunDir, write_corpus};
+use velprior_physics::velocity_metrics;
+
+use crate::experiment::{Chains, Experiment};
+use crate::summary::PosteriorSummary;
+use crate::{PosteriorError, Result};
+
+/// Samples drawn in `samples.png`.
+const SHOWN: usize = 8;
+
+/// Spacing and provenance of the samples of `experiment` drawn from `seed`.
+pub fn samples_meta(experiment: &Experiment, seed: u64) -> CorpusMeta {
+    let dx = f64::from(experiment.config.solver.dx);
+    CorpusMeta {
+        dx,
+        dz: dx,
+        source: format!(
+            "velprior posterior ({}, seed {seed})",
+            experiment.config.method.name()
+        ),
+    }
+}
+
+/// Writes the samples, pictures and metrics of `chains` (all chains of a run drawn from
+/// `seed`) into `run`; returns the path of `metrics.json`.
+pub fn write_report(
+    run: &RunDir,
+    experiment: &Experiment,
+    seed: u64,
+    chains: &Chains,
+) -> Result<PathBuf> {
+    let shape = experiment.shape();
+    let (nz, nx) = (shape.nz, shape.nx);
+    let samples = &chains.samples;
+    let n = samples.len() / shape.len();
+    let truth = experiment.inputs.truth.as_deref();
+    let problem = experiment.problem()?;
+    let norm = problem.normalisation;
+    write_corpus(
+        &run.path("samples.h5"),
+        &Corpus::new(samples.clone(), [n, nz, nx], samples_meta(experiment, seed))?,
+    )?;
+    let summary = PosteriorSummary::new(samples, [nz, nx], truth)?;
+    let draw = |name: &str, v: &[f32], range: (f32, f32), cmap: Colormap, title: &str| {
+        let opts = RenderOptions {
+            range: Some(range),
+            colormap: cmap,
+            title: Some(title.into()),
+            ..Default::default()
+        };
+        save_png(&run.path(name), &render_model(v, [nz, nx], &opts)?)
+    };
+    let vr = (norm.vmin, norm.vmax);
+    draw(
+        "start.png",
+        &experiment.start,
+        vr,
+        Colormap::Viridis,
+        "start (m/s)",
+    )?;
+    draw(
+        "mean.png",
+        &summary.mean,
+        vr,
+        Colormap::Viridis,
+        "posterior mean (m/s)",
+    )?;
+    let shown = n.min(SHOWN);
+    let opts = RenderOptions {
+        range: Some(vr),
+        title: Some(format!("{shown} of {n} samples (m/s)")),
+        ..Default::default()
+    };
+    let grid = render_grid(
+        &samples[..shown * shape.len()],
+        [shown, nz, nx],
+        2,
+        &opts,
+        None,
+    )?;
+    save_png(&run.path("samples.png"), &grid)?;
+    let mut err_max = summary.std.iter().fold(1.0f32, |m, &s| m.max(s));
+    if let Some(t) = &summary.truth {
+        err_max = t.abs_error.iter().fold(err_max, |m, &e| m.max(e));
+    }
+    let std_range = (0.0, err_max);
+    draw(
+        "std.png",
+        &summary.std,
+        std_range,
+        Colormap::Magma,
+        "posterior std (m/s)",
+    )?;
+    let start_metrics = truth
+        .map(|t| velocity_metrics(&experiment.start, t, shape))
+        .transpose()?;
+    let mut metrics = serde_json::json!({
+        "method": experiment.config.method.name(), "seed": seed, "samples": n,
+        "wall_time_s": chains.wall_time_s, "start_metrics": start_metrics,
+    });
+    let acceptance = &chains.acceptance;
+    if !acceptance.is_empty() {
+        metrics["acceptance_rate"] =
+            serde_json::json!(acceptance.iter().sum::<f64>() / acceptance.len() as f64);
+        metrics["acceptance_rates"] = serde_json::json!(acceptance);
+    }
+    let (f, _) = problem.misfit(&problem.to_unit(&summary.mean))?;
+    metrics["mean_data_misfit"] = serde_json::json!(f);
+    if let (Some(t), Some(truth)) = (&summary.truth, truth) {
+        draw("truth.png", truth, vr, Colormap::Viridis, "truth (m/s)")?;
+        draw(
+            "abs_error.png",
+            &t.abs_error,
+            std_range,
+            Colormap::Magma,
+            "|mean - truth| (m/s)",
+        )?;
+        draw(
+            "zscore.png",
+            &t.z_score,
+            (-3.0, 3.0),
+            Colormap::Rdbu,
+            "(truth - mean) / std",
+        )?;
+        metrics["truth"] = serde_json::to_value(t.scores)
+            .map_err(|e| PosteriorError::invalid(format!("metrics.json: {e}")))?;
+    }
+    Ok(run.write_json("metrics.json", &metrics)?)
+}
