@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use velprior_data::import::{read_models, read_npy};
-use velprior_data::shard::config_hash;
 use velprior_data::{
     SeismicMeta, Shard, ShardManifest, ShardSet, shard_dir, write_npy, write_seismic_h5,
 };
@@ -172,16 +171,7 @@ pub fn run(a: ForwardArgs) -> Result<()> {
         "velocity": a.velocity, "output": a.output, "layout": layout, "source": source,
         "dt": solver.dt, "dx": solver.dx,
     });
-    let manifest = ShardManifest {
-        kind: SHARD_KIND.into(),
-        shard,
-        items: [models.start, models.end],
-        total: n,
-        seed: a.seed,
-        config_hash: config_hash(config.to_string().as_bytes()),
-        config,
-        complete: false,
-    };
+    let manifest = ShardManifest::new(SHARD_KIND, shard, models.clone(), n, a.seed, config);
     let run = manifest.begin(&shard_dir(&a.output, shard))?;
     let [shots, nt, rec] = layout;
     write_npy(

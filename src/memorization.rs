@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use velprior_data::shard::config_hash;
 use velprior_data::{
     CorpusReader, Normalisation, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir,
 };
@@ -101,16 +100,14 @@ fn sweep(config: &Path, shard: Option<Shard>) -> Result<()> {
 fn sweep_shard(cfg: &SweepConfig, shard: Shard) -> Result<()> {
     let sizes = shard.range(cfg.sizes.len());
     let config = serde_json::to_value(cfg)?;
-    let manifest = ShardManifest {
-        kind: SHARD_KIND.into(),
+    let manifest = ShardManifest::new(
+        SHARD_KIND,
         shard,
-        items: [sizes.start, sizes.end],
-        total: cfg.sizes.len(),
-        seed: cfg.sample_seed,
-        config_hash: config_hash(config.to_string().as_bytes()),
+        sizes.clone(),
+        cfg.sizes.len(),
+        cfg.sample_seed,
         config,
-        complete: false,
-    };
+    );
     let run = manifest.begin(&shard_dir(&cfg.output, shard))?;
     let _ = std::fs::remove_file(run.path("metrics.jsonl"));
     let points = sweep_points(cfg, &run, &cfg.sizes[sizes.clone()], &mut print_point)?;

@@ -12,7 +12,6 @@ use crate::progress;
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
 use clap::Args;
-use velprior_data::shard::config_hash;
 use velprior_data::{
     Corpus, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir, write_corpus,
 };
@@ -161,15 +160,15 @@ fn execute(
     };
     let chains = experiment.config.method.chains();
     let chain_range = shard.map_or(0..chains, |s| s.range(chains));
-    let manifest = shard.map(|s| ShardManifest {
-        kind: SHARD_KIND.into(),
-        shard: s,
-        items: [chain_range.start, chain_range.end],
-        total: chains,
-        seed,
-        config_hash: config_hash(text.as_bytes()),
-        config: serde_json::json!({ "toml": text }),
-        complete: false,
+    let manifest = shard.map(|s| {
+        ShardManifest::new(
+            SHARD_KIND,
+            s,
+            chain_range.clone(),
+            chains,
+            seed,
+            serde_json::json!({ "toml": text }),
+        )
     });
     let run = match (&manifest, shard) {
         (Some(m), Some(s)) => m.begin(&shard_dir(out, s))?,

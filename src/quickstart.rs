@@ -7,7 +7,7 @@
 //! on a held-out model observed through well logs; everything lands in one run folder with a
 //! JSON summary.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -19,17 +19,15 @@ use velprior_data::render::{RenderOptions, render_grid, save_png};
 use velprior_data::split::train_test_split;
 use velprior_data::synth::{Family, SynthSpec, generate, generate_to_file};
 use velprior_data::{Corpus, CorpusMeta, CorpusReader, RunDir, write_corpus};
-use velprior_diffusion::config::{DataConfig, DiffusionConfig, TrainConfig, TrainLoopConfig};
-use velprior_diffusion::optim::AdamWConfig;
+use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::prior::{AnyPrior, DiffusionPrior, Prior};
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig};
 use velprior_diffusion::trainer::{TrainObserver, Trainer};
-use velprior_nn::UNetConfig;
 
-use crate::posterior::calibration::calibrate_into;
 use crate::progress;
 use velprior_physics::ModelShape;
 use velprior_posterior::calibration::{CalibrationConfig, LinearOperatorConfig};
+use velprior_posterior::calibration_run::calibrate_into;
 use velprior_posterior::dps::{DpsConfig, Guidance};
 use velprior_posterior::method::MethodConfig;
 
@@ -41,49 +39,19 @@ impl TrainObserver for StepBar {
     }
 }
 
-/// The small prior of `configs/diffusion-cpu-quick.toml`, on the quickstart's train split.
-fn quick_train_config(run: &RunDir, steps: usize, seed: u64) -> TrainConfig {
-    TrainConfig {
-        device: Default::default(),
-        output: run.path("prior"),
-        data: DataConfig {
-            corpus: run.path("train.h5"),
-            dataset: "velocity".into(),
-            vmin: 1500.0,
-            vmax: 4500.0,
-            flip_lateral: true,
-        },
-        model: UNetConfig {
-            base_channels: 16,
-            channel_mult: vec![1, 2, 2],
-            res_blocks_per_level: 1,
-            groups: 8,
-            time_sinusoid_dim: 32,
-            time_embed_dim: 64,
-            ..UNetConfig::default()
-        },
-        diffusion: DiffusionConfig {
-            schedule: velprior_kernels::BetaSchedule::cosine(),
-            ..DiffusionConfig::default()
-        },
-        train: TrainLoopConfig {
-            steps,
-            batch_size: 8,
-            seed,
-            ema_decay: 0.99,
-            log_every: 25,
-            checkpoint_every: steps,
-            // The quickstart draws its own samples after training.
-            sample_count: 0,
-            optimizer: AdamWConfig {
-                lr: 1e-3,
-                warmup_steps: steps / 10,
-                min_lr_ratio: 0.05,
-                ..AdamWConfig::default()
-            },
-            ..TrainLoopConfig::default()
-        },
-    }
+/// The small prior of `configs/diffusion-cpu-quick.toml` on the quickstart's train split, for
+/// `steps` steps: a faster EMA and warm-up for a run this short, no samples during training
+/// (the quickstart draws its own).
+fn quick_train_config(run: &RunDir, steps: usize, seed: u64) -> Result<TrainConfig> {
+    let text = include_str!("../configs/diffusion-cpu-quick.toml");
+    let mut cfg = TrainConfig::from_toml(text, Path::new("configs/diffusion-cpu-quick.toml"))?;
+    cfg.output = run.path("prior");
+    cfg.data.corpus = run.path("train.h5");
+    let t = &mut cfg.train;
+    (t.steps, t.seed, t.ema_decay) = (steps, seed, 0.99);
+    (t.checkpoint_every, t.sample_every, t.sample_count) = (steps, 0, 0);
+    t.optimizer.warmup_steps = steps / 10;
+    Ok(cfg)
 }
 
 #[derive(Debug, Args)]
@@ -296,7 +264,7 @@ pub fn run(a: QuickstartArgs) -> Result<()> {
             "4/7 training demo: a small diffusion prior for {} steps",
             a.train_steps
         );
-        let cfg = quick_train_config(&run, a.train_steps, a.seed);
+        let cfg = quick_train_config(&run, a.train_steps, a.seed)?;
         let t_train = Instant::now();
         let mut trainer = Trainer::new(cfg, &device)?;
         let bar = progress::bar(a.train_steps as u64, "steps");

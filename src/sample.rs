@@ -7,7 +7,6 @@ use anyhow::{Result, bail};
 use clap::Args;
 use velprior_data::render::display_models;
 use velprior_data::render::{RenderOptions, render_grid, render_model, save_gif, save_png};
-use velprior_data::shard::config_hash;
 use velprior_data::{Corpus, CorpusMeta, Shard, ShardManifest, ShardSet, shard_dir, write_corpus};
 use velprior_diffusion::prior::{AnyPrior, Prior, PriorForm};
 use velprior_diffusion::samplers::{SamplerConfig, SamplerObserver, SamplerStep};
@@ -160,16 +159,7 @@ fn run_shard(a: &SampleArgs, shard: Shard, prior: &AnyPrior, cfg: &SamplerConfig
     let config = serde_json::json!({
         "checkpoint": a.checkpoint, "n": a.n, "batch": a.batch, "sampler": cfg,
     });
-    let manifest = ShardManifest {
-        kind: SHARD_KIND.into(),
-        shard,
-        items,
-        total: a.n,
-        seed: a.seed,
-        config_hash: config_hash(config.to_string().as_bytes()),
-        config,
-        complete: false,
-    };
+    let manifest = ShardManifest::new(SHARD_KIND, shard, items[0]..items[1], a.n, a.seed, config);
     let run = manifest.begin(&shard_dir(&a.output, shard))?;
     let count = items[1] - items[0];
     let bar = progress::bar(count as u64, "models");

@@ -197,6 +197,28 @@ pub struct ShardManifest {
 }
 
 impl ShardManifest {
+    /// The manifest of `shard` of a `kind` run over `total` items, doing `items`, from `seed`
+    /// and `config` (hashed, so that shards of different runs are told apart).
+    pub fn new(
+        kind: &str,
+        shard: Shard,
+        items: std::ops::Range<usize>,
+        total: usize,
+        seed: u64,
+        config: serde_json::Value,
+    ) -> ShardManifest {
+        ShardManifest {
+            kind: kind.into(),
+            shard,
+            items: [items.start, items.end],
+            total,
+            seed,
+            config_hash: config_hash(config.to_string().as_bytes()),
+            config,
+            complete: false,
+        }
+    }
+
     /// Creates the shard folder (reused by a re-run) and writes the manifest with
     /// `complete = false`, so a shard that dies from here on is seen as incomplete.
     pub fn begin(&self, dir: &Path) -> Result<RunDir> {

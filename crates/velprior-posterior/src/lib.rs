@@ -16,6 +16,7 @@ pub mod alternating;
 pub mod benchmark;
 pub mod boomerang;
 pub mod calibration;
+pub mod calibration_run;
 pub mod config;
 pub mod daps;
 pub mod dps;
