@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
-use velprior_baselines::explore::{LatentFile, latent_scatter, latent_sweep, latent_walk};
+use velprior_baselines::explore::{
+    LatentFile, decode_corpus, decoded_grid, latent_scatter, latent_sweep, latent_walk,
+};
 use velprior_baselines::{AeExperimentConfig, run_experiment};
-use velprior_data::render::display_models;
-use velprior_data::render::{RenderOptions, render_grid, save_gif, save_png};
-use velprior_data::{Corpus, CorpusMeta, read_corpus, write_corpus};
+use velprior_data::render::{save_gif, save_png};
+use velprior_data::{read_corpus, write_corpus};
 use velprior_diffusion::baselines::{AeEpochMetrics, AeObserver, AePrior};
 
 use crate::progress;
@@ -195,31 +196,17 @@ fn decode(a: DecodeArgs) -> Result<()> {
             prior.latent_dim()
         );
     }
-    let v = prior.decode(&z)?;
-    let [h, w] = prior.meta.model_shape;
-    let n = z.len() / k;
-    let [dx, dz] = prior.meta.spacing;
-    let meta = CorpusMeta {
-        dx,
-        dz,
-        source: format!("velprior ae decode {}", a.checkpoint.display()),
-    };
-    let corpus = Corpus::new(v, [n, h, w], meta)?;
+    let source = format!("velprior ae decode {}", a.checkpoint.display());
+    let corpus = decode_corpus(&prior, &z, source)?;
     write_corpus(&a.output, &corpus)?;
     if let Some(png) = &a.png {
-        let shown = n.min(64);
-        let (models, [dh, dw]) = display_models(&corpus.velocity()[..shown * h * w], [shown, h, w]);
-        let norm = prior.meta.normalisation;
-        let options = RenderOptions {
-            range: Some((norm.vmin, norm.vmax)),
-            ..Default::default()
-        };
-        save_png(
-            png,
-            &render_grid(&models, [shown, dh, dw], 8, &options, None)?,
-        )?;
+        save_png(png, &decoded_grid(&prior, &corpus)?)?;
     }
-    tracing::info!("wrote {n} decoded models to {}", a.output.display());
+    tracing::info!(
+        "wrote {} decoded models to {}",
+        corpus.len(),
+        a.output.display()
+    );
     Ok(())
 }
 
@@ -266,26 +253,7 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
     let summary = run_experiment(&cfg, &mut Epochs { bar: bar.clone() })
         .with_context(|| format!("experiment of {}", a.config.display()))?;
     bar.finish_and_clear();
-    let c = &summary.corpus;
-    println!(
-        "corpus: slope {:.3}, correlation {:.3}",
-        c.slope, c.correlation
-    );
-    for r in &summary.runs {
-        println!(
-            "lambda = {}: samples slope {:.3} ({:.1} % off), correlation {:.3}, off-range {}/{}",
-            r.lambda,
-            r.samples.slope,
-            100.0 * r.slope_relative_error,
-            r.samples.correlation,
-            r.off_range,
-            r.samples.n
-        );
-    }
-    println!(
-        "criteria: {}",
-        serde_json::to_string(&summary.criteria).context("summary")?
-    );
+    print!("{summary}");
     println!("summary: {}", cfg.output.join("summary.json").display());
     Ok(())
 }

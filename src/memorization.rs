@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use velprior_data::{
-    CorpusReader, Normalisation, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir,
-};
+use velprior_data::{Normalisation, RunDir, Shard, ShardManifest, ShardSet, shard_dir};
 use velprior_kernels::DeviceSpec;
+use velprior_memorization::source::read_normalised;
 use velprior_memorization::sweep::{
     SweepConfig, SweepPoint, finish_sweep, run_sweep, sweep_points,
 };
@@ -142,10 +141,7 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
     for dir in &shards.dirs {
         for entry in std::fs::read_dir(dir)?.flatten() {
             if entry.path().is_dir() {
-                copy_dir(
-                    &entry.path(),
-                    &run.path(&entry.file_name().to_string_lossy()),
-                )?;
+                run.copy_in(&entry.path(), &entry.file_name().to_string_lossy())?;
             }
         }
     }
@@ -160,22 +156,6 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
         shards.dirs.len(),
         out.display()
     );
-    Ok(())
-}
-
-/// Copies the folder `from` (files and sub-folders) to `to`.
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("{}: cannot create", to.display()))?;
-    for entry in std::fs::read_dir(from)?.flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target).with_context(|| {
-                format!("copying {} to {}", entry.path().display(), target.display())
-            })?;
-        }
-    }
     Ok(())
 }
 
@@ -209,11 +189,11 @@ fn report(a: ReportArgs) -> Result<()> {
         .with_context(|| format!("{}: range", train_path.display()))?;
     let train = Hdf5Source::open(train_path, None, norm)?;
     let shape = train.model_shape();
-    let samples = load(samples_path, shape, norm, "--samples")?;
+    let samples = read_normalised(samples_path, shape, norm, "--samples")?;
     let test = a
         .test
         .as_deref()
-        .map(|p| load(p, shape, norm, "--test"))
+        .map(|p| read_normalised(p, shape, norm, "--test"))
         .transpose()?;
     let assessment = Assessment {
         samples: &samples,
@@ -253,21 +233,4 @@ fn report(a: ReportArgs) -> Result<()> {
     }
     println!("wrote {}", run.root().display());
     Ok(())
-}
-
-/// Reads a corpus of models of `shape` and normalises it; `flag` names it in errors.
-fn load(path: &Path, shape: [usize; 2], norm: Normalisation, flag: &str) -> Result<Vec<f32>> {
-    let reader = CorpusReader::open(path, None)?;
-    let [_, h, w] = reader.shape();
-    if [h, w] != shape {
-        bail!(
-            "{flag} {}: models are {h}x{w} but the training models are {}x{}; compare models of one size",
-            path.display(),
-            shape[0],
-            shape[1]
-        );
-    }
-    let mut v = read_corpus(path, None)?.into_velocity();
-    norm.normalise(&mut v);
-    Ok(v)
 }

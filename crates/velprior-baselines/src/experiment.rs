@@ -223,6 +223,37 @@ pub struct ExperimentSummary {
     pub criteria: Criteria,
 }
 
+/// The corpus line, one line per λ and the criteria, as `velprior ae experiment` prints them.
+impl std::fmt::Display for ExperimentSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.corpus;
+        writeln!(
+            f,
+            "corpus: slope {:.3}, correlation {:.3}",
+            c.slope, c.correlation
+        )?;
+        for r in &self.runs {
+            writeln!(
+                f,
+                "lambda = {}: samples slope {:.3} ({:.1} % off), correlation {:.3}, off-range \
+                 {}/{}",
+                r.lambda,
+                r.samples.slope,
+                100.0 * r.slope_relative_error,
+                r.samples.correlation,
+                r.off_range,
+                r.samples.n
+            )?;
+        }
+        let k = &self.criteria;
+        writeln!(
+            f,
+            "criteria: slope within 10 % {}, correlation >= 0.9 {}, penalty halves off-range {}",
+            k.slope_within_10_percent, k.correlation_at_least_0_9, k.penalty_halves_off_range
+        )
+    }
+}
+
 /// Runs the experiment into `cfg.output`; returns the summary (also in `summary.json`).
 pub fn run_experiment(
     cfg: &AeExperimentConfig,

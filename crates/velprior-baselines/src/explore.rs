@@ -3,11 +3,44 @@
 
 use image::RgbImage;
 use velprior_data::render::{RenderOptions, render_grid, render_model};
+use velprior_data::{Corpus, CorpusMeta};
 
 use crate::scatter::{ScatterSpec, Series, scatter_plot};
 use velprior_data::render::display_models;
 use velprior_diffusion::baselines::AePrior;
 use velprior_diffusion::{DiffusionError, Result};
+
+/// Decodes latents `z` (n rows of the AE's latent size) into a corpus of models (m/s) with
+/// the prior's spacing; `source` records where they came from.
+pub fn decode_corpus(prior: &AePrior, z: &[f32], source: String) -> Result<Corpus> {
+    let k = prior.latent_dim();
+    if z.len() % k != 0 {
+        return Err(DiffusionError::invalid(format!(
+            "latents: {} values are not rows of the autoencoder's {k} dimensions; encode with \
+             this checkpoint",
+            z.len()
+        )));
+    }
+    let [h, w] = prior.meta.model_shape;
+    let [dx, dz] = prior.meta.spacing;
+    let meta = CorpusMeta { dx, dz, source };
+    Ok(Corpus::new(prior.decode(z)?, [z.len() / k, h, w], meta)?)
+}
+
+/// Up to 64 models of `corpus` (decoded by `prior`) as a grid, 8 per row, in the prior's
+/// velocity range; profiles widened to be seen.
+pub fn decoded_grid(prior: &AePrior, corpus: &Corpus) -> Result<RgbImage> {
+    let [n, h, w] = corpus.shape();
+    let shown = n.min(64);
+    let (models, [dh, dw]) = display_models(&corpus.velocity()[..shown * h * w], [shown, h, w]);
+    Ok(render_grid(
+        &models,
+        [shown, dh, dw],
+        8,
+        &options(prior, None),
+        None,
+    )?)
+}
 
 fn options(prior: &AePrior, title: Option<String>) -> RenderOptions {
     let n = prior.meta.normalisation;

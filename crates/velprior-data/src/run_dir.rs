@@ -29,6 +29,11 @@ impl RunDir {
         &self.root
     }
 
+    /// Copies the folder `from` (files and sub-folders) into the folder `name` inside this one.
+    pub fn copy_in(&self, from: &Path, name: &str) -> Result<()> {
+        copy_dir(from, &self.path(name))
+    }
+
     /// The path of `name` inside the folder.
     pub fn path(&self, name: &str) -> PathBuf {
         self.root.join(name)
@@ -57,4 +62,19 @@ impl RunDir {
             .map_err(|e| DataError::io(&path, e))?;
         writeln!(file, "{line}").map_err(|e| DataError::io(&path, e))
     }
+}
+
+/// Copies the folder `from` (files and sub-folders) to `to`.
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| DataError::io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| DataError::io(from, e))? {
+        let entry = entry.map_err(|e| DataError::io(from, e))?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(|e| DataError::io(&target, e))?;
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+use crate::CorpusReader;
+use crate::Result;
+
 /// Summary statistics of velocities (m/s).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CorpusStats {
@@ -90,6 +93,50 @@ impl StatsBuilder {
             bin_edges,
             counts: self.counts,
         }
+    }
+}
+
+/// Models read per batch when streaming a corpus.
+const STREAM_BATCH: usize = 256;
+
+/// The statistics of a corpus with a 10-bin histogram, streamed twice (range and moments,
+/// then the histogram) so that memory holds one batch.
+pub fn corpus_stats(reader: &CorpusReader) -> Result<CorpusStats> {
+    let mut builder = StatsBuilder::new(10);
+    let n = reader.len();
+    for pass in 0..2 {
+        for start in (0..n).step_by(STREAM_BATCH) {
+            let count = STREAM_BATCH.min(n - start);
+            let batch = reader.read_range(start, count)?;
+            if pass == 0 {
+                builder.add_range(&batch, count)
+            } else {
+                builder.add_histogram(&batch)
+            }
+        }
+    }
+    Ok(builder.finish())
+}
+
+/// The range and moments on one line, then the histogram as bars of `#`.
+impl std::fmt::Display for CorpusStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "velocity   min {:.1}  max {:.1}  mean {:.1}  std {:.1} m/s",
+            self.min, self.max, self.mean, self.std
+        )?;
+        let peak = self.counts.iter().copied().max().unwrap_or(1).max(1);
+        for (k, &c) in self.counts.iter().enumerate() {
+            let bar = "#".repeat((40 * c / peak) as usize);
+            writeln!(
+                f,
+                "  {:7.0}-{:7.0} {bar} {c}",
+                self.bin_edges[k],
+                self.bin_edges[k + 1]
+            )?;
+        }
+        Ok(())
     }
 }
 

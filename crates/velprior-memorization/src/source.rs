@@ -140,3 +140,26 @@ impl TrainSource for Hdf5Source {
         Ok(v)
     }
 }
+
+/// Reads a corpus of models of `shape` and normalises it; `flag` names it in errors.
+pub fn read_normalised(
+    path: &Path,
+    shape: [usize; 2],
+    norm: Normalisation,
+    flag: &str,
+) -> Result<Vec<f32>> {
+    let reader = CorpusReader::open(path, None)?;
+    let [n, h, w] = reader.shape();
+    if [h, w] != shape {
+        return Err(MemorizationError::invalid(format!(
+            "{flag} {}: models are {h}x{w} but the training models are {}x{}; compare models \
+             of one size",
+            path.display(),
+            shape[0],
+            shape[1]
+        )));
+    }
+    let mut v = reader.read_range(0, n)?;
+    norm.normalise(&mut v);
+    Ok(v)
+}

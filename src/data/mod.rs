@@ -3,19 +3,16 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
-use velprior_data::import::{Format, ImportOptions, RawLayout, guess_format, import};
+use clap::{Args, Subcommand};
 use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
 use velprior_data::split::train_test_split;
-use velprior_data::stats::StatsBuilder;
+use velprior_data::stats::corpus_stats;
 use velprior_data::synth::{Family, SynthSpec, generate_to_file};
-use velprior_data::transform::PatchSpec;
 use velprior_data::{CorpusReader, write_corpus};
 
 use crate::{parse, progress};
 
-/// Models read per batch when streaming a corpus.
-const STREAM_BATCH: usize = 256;
+mod import;
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
@@ -28,7 +25,7 @@ pub enum DataCommand {
     Synth(SynthArgs),
     /// Import a .npy, raw f32 or SEG-Y file into the HDF5 corpus format, optionally
     /// resampling, clipping and cutting patches.
-    Import(ImportArgs),
+    Import(import::ImportArgs),
     /// Print a corpus's shape, spacing, source and velocity statistics.
     Info(InfoArgs),
     /// Draw models of a corpus as a PNG grid with a colorbar in m/s.
@@ -61,54 +58,6 @@ pub struct SynthArgs {
     /// Output HDF5 file.
     #[arg(long, short)]
     output: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum InputFormat {
-    /// NumPy .npy (C or Fortran order, float or integer).
-    Npy,
-    /// Raw little-endian f32 of one model; needs --shape and --layout.
-    Raw,
-    /// SEG-Y rev 1 (IBM or IEEE floats), one trace per column.
-    Segy,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Layout {
-    /// Traces (columns of H depth samples) are contiguous, as in marmousi_vp.bin.
-    DepthFastest,
-    /// Rows (W lateral samples) are contiguous: row-major (H, W).
-    LateralFastest,
-}
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// Input file (.npy, .sgy/.segy, or raw with --format raw).
-    input: PathBuf,
-    /// Output HDF5 file.
-    #[arg(long, short)]
-    output: PathBuf,
-    /// Input format; guessed from the extension when omitted.
-    #[arg(long, value_enum)]
-    format: Option<InputFormat>,
-    /// Model size HxW of a raw file (e.g. 751x2301 for marmousi_vp.bin).
-    #[arg(long, value_parser = parse::size)]
-    shape: Option<[usize; 2]>,
-    /// Sample order of a raw file.
-    #[arg(long, value_enum, default_value = "depth-fastest")]
-    layout: Layout,
-    /// Spacing of the input in m: D or DX,DZ (default 10).
-    #[arg(long, value_parser = parse::spacing)]
-    spacing: Option<(f64, f64)>,
-    /// Resample to this spacing in m (both axes) before cutting patches.
-    #[arg(long)]
-    resample_to: Option<f64>,
-    /// Clip velocities to MIN,MAX m/s (e.g. 1500,4500).
-    #[arg(long, value_parser = parse::range)]
-    clip: Option<(f32, f32)>,
-    /// Cut patches HxW (stride = size) or HxW/SZxSX from every model.
-    #[arg(long, value_parser = parse::patch)]
-    patch: Option<PatchSpec>,
 }
 
 #[derive(Debug, Args)]
@@ -183,7 +132,7 @@ fn parse_family(s: &str) -> Result<Family, String> {
 pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
         DataCommand::Synth(a) => synth(a),
-        DataCommand::Import(a) => import_cmd(a),
+        DataCommand::Import(a) => import::run(a),
         DataCommand::Info(a) => info(a),
         DataCommand::Show(a) => show(a),
         DataCommand::Split(a) => split(a),
@@ -214,43 +163,6 @@ fn synth(a: SynthArgs) -> Result<()> {
     Ok(())
 }
 
-fn import_cmd(a: ImportArgs) -> Result<()> {
-    let format = match a.format {
-        Some(InputFormat::Npy) => Format::Npy,
-        Some(InputFormat::Segy) => Format::Segy,
-        Some(InputFormat::Raw) => {
-            let Some(shape) = a.shape else {
-                bail!(
-                    "{}: a raw file needs its model size: add --shape HxW",
-                    a.input.display()
-                );
-            };
-            let layout = match a.layout {
-                Layout::DepthFastest => RawLayout::DepthFastest,
-                Layout::LateralFastest => RawLayout::LateralFastest,
-            };
-            Format::RawF32 { shape, layout }
-        }
-        None => guess_format(&a.input).with_context(|| {
-            format!(
-                "{}: cannot tell the format from the extension; add --format npy|raw|segy",
-                a.input.display()
-            )
-        })?,
-    };
-    let options = ImportOptions {
-        spacing: a.spacing,
-        resample_to: a.resample_to,
-        clip: a.clip,
-        patches: a.patch,
-    };
-    let corpus = import(&a.input, &format, &options)?;
-    write_corpus(&a.output, &corpus)?;
-    let [n, h, w] = corpus.shape();
-    tracing::info!("wrote {n} models of {h}x{w} to {}", a.output.display());
-    Ok(())
-}
-
 fn info(a: InfoArgs) -> Result<()> {
     let reader = CorpusReader::open(&a.input, Some(&a.dataset))?;
     let stats = corpus_stats(&reader)?;
@@ -275,38 +187,8 @@ fn info(a: InfoArgs) -> Result<()> {
     if let Some(p) = reader.parameters() {
         println!("parameters {}", p.names.join(", "));
     }
-    println!(
-        "velocity   min {:.1}  max {:.1}  mean {:.1}  std {:.1} m/s",
-        stats.min, stats.max, stats.mean, stats.std
-    );
-    let peak = stats.counts.iter().copied().max().unwrap_or(1).max(1);
-    for (k, &c) in stats.counts.iter().enumerate() {
-        let bar = "#".repeat((40 * c / peak) as usize);
-        println!(
-            "  {:7.0}-{:7.0} {bar} {c}",
-            stats.bin_edges[k],
-            stats.bin_edges[k + 1]
-        );
-    }
+    print!("{stats}");
     Ok(())
-}
-
-/// Streams the corpus twice: range and moments, then the histogram.
-fn corpus_stats(reader: &CorpusReader) -> Result<velprior_data::stats::CorpusStats> {
-    let mut builder = StatsBuilder::new(10);
-    let n = reader.len();
-    for pass in 0..2 {
-        for start in (0..n).step_by(STREAM_BATCH) {
-            let count = STREAM_BATCH.min(n - start);
-            let batch = reader.read_range(start, count)?;
-            if pass == 0 {
-                builder.add_range(&batch, count)
-            } else {
-                builder.add_histogram(&batch)
-            }
-        }
-    }
-    Ok(builder.finish())
 }
 
 fn show(a: ShowArgs) -> Result<()> {
