@@ -14,7 +14,7 @@ use velprior_diffusion::{DiffusionError, Result};
 /// the prior's spacing; `source` records where they came from.
 pub fn decode_corpus(prior: &AePrior, z: &[f32], source: String) -> Result<Corpus> {
     let k = prior.latent_dim();
-    if z.len() % k != 0 {
+    if !z.len().is_multiple_of(k) {
         return Err(DiffusionError::invalid(format!(
             "latents: {} values are not rows of the autoencoder's {k} dimensions; encode with \
              this checkpoint",
