@@ -7,7 +7,7 @@ use velprior_data::render::{RenderOptions, render_grid};
 use velprior_diffusion::checkpoint::{CheckpointMeta, PriorKind, sidecar};
 use velprior_diffusion::prior::DiffusionPrior;
 use velprior_posterior::NoObserver;
-use velprior_posterior::boomerang::boomerang;
+use velprior_posterior::boomerang::{BoomerangConfig, boomerang};
 
 use crate::error::DashboardError;
 
@@ -127,9 +127,11 @@ impl BoomerangView {
             &self.prior.schedule,
             &x,
             [h, w],
-            t,
-            STEPS,
-            VARIATIONS,
+            &BoomerangConfig {
+                t_star: t,
+                steps: STEPS,
+                samples: VARIATIONS,
+            },
             seed,
             &mut NoObserver,
         )

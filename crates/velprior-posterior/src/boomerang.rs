@@ -4,6 +4,7 @@
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::noise::standard_normal;
 use velprior_diffusion::samplers::{SamplerStep, sample_ddpm};
@@ -14,21 +15,34 @@ use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::tensors::{to_batch, to_models};
 use crate::{PosteriorError, Result};
 
-/// `samples` local variations of `x` (normalised, shape (H, W)): x_{t*} = √ᾱ x + √(1 − ᾱ) ε
-/// at t* = `t_star` · T, then DDPM ancestral steps (σ² = β̃) over the training steps ≤ t* of a
-/// `steps`-step uniform respacing. t* → 0 returns x, t* = 1 draws from the prior.
-#[allow(clippy::too_many_arguments)]
+/// Boomerang settings: noise the start model to t* and run `steps` (uniform respacing, those
+/// ≤ t*) reverse DDPM steps back, `samples` times.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoomerangConfig {
+    /// t* / T in (0, 1].
+    pub t_star: f64,
+    pub steps: usize,
+    pub samples: usize,
+}
+
+/// `cfg.samples` local variations of `x` (normalised, shape (H, W)): x_{t*} = √ᾱ x + √(1 − ᾱ) ε
+/// at t* = `cfg.t_star` · T, then DDPM ancestral steps (σ² = β̃) over the training steps ≤ t*
+/// of a `cfg.steps`-step uniform respacing. t* → 0 returns x, t* = 1 draws from the prior.
 pub fn boomerang(
     model: &dyn Denoiser,
     schedule: &Schedule,
     x: &[f32],
     shape: [usize; 2],
-    t_star: f64,
-    steps: usize,
-    samples: usize,
+    cfg: &BoomerangConfig,
     seed: u64,
     observer: &mut dyn PosteriorObserver,
 ) -> Result<Vec<f32>> {
+    let BoomerangConfig {
+        t_star,
+        steps,
+        samples,
+    } = *cfg;
     if !(t_star > 0.0 && t_star <= 1.0) || steps == 0 || samples == 0 {
         return Err(PosteriorError::invalid(format!(
             "boomerang: need t_star in (0, 1] (got {t_star}), steps >= 1 and samples >= 1"

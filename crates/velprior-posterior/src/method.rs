@@ -9,7 +9,7 @@ use velprior_kernels::Schedule;
 use velprior_nn::Autoencoder;
 
 use crate::alternating::{AlternatingConfig, alternating};
-use crate::boomerang::boomerang;
+use crate::boomerang::{BoomerangConfig, boomerang};
 use crate::daps::{DapsConfig, daps};
 use crate::dps::{DpsConfig, dps};
 use crate::langevin::langevin;
@@ -89,17 +89,6 @@ pub enum ChainSpace {
     /// The code z of a regularised autoencoder, prior N(0, s²I), model D(z) (needs an
     /// autoencoder checkpoint); the chain starts at E(start).
     Latent,
-}
-
-/// Boomerang settings: noise the start model to t* and run `steps` (uniform respacing, those
-/// ≤ t*) reverse DDPM steps back, `samples` times.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BoomerangConfig {
-    /// t* / T in (0, 1].
-    pub t_star: f64,
-    pub steps: usize,
-    pub samples: usize,
 }
 
 fn one() -> usize {
@@ -295,9 +284,7 @@ impl MethodConfig {
                 }
                 MethodConfig::Boomerang(c) => {
                     let shape = problem.shape();
-                    let (t, steps, n) = (c.t_star, c.steps, c.samples);
-                    return boomerang(d, schedule, start, shape, t, steps, n, seed, observer)
-                        .map(plain);
+                    return boomerang(d, schedule, start, shape, c, seed, observer).map(plain);
                 }
                 _ => {}
             }
