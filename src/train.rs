@@ -8,10 +8,11 @@ use anyhow::{Context, Result, bail};
 use candle_core::Device;
 use clap::Args;
 use indicatif::ProgressBar;
+use velprior_diffusion::any_train_config::AnyTrainConfig;
 use velprior_diffusion::baselines::{
     AeEpochMetrics, AeObserver, AeTrainConfig, AeTrainer, GaussianFitConfig, fit_gaussian,
 };
-use velprior_diffusion::config::{AnyTrainConfig, TrainConfig};
+use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::trainer::{CHECKPOINT_FILE, StepMetrics, TrainObserver, Trainer};
 use velprior_kernels::DeviceSpec;
 

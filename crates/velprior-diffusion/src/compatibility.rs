@@ -1,16 +1,42 @@
-//! Whether a checkpoint fits a training config: what resume and warm starts check before a
-//! run folder is made, and reading the checkpoint's tensors by name.
+//! A diffusion checkpoint's details ([`DiffusionDetails`]) and whether a checkpoint fits a
+//! training config: what resume and warm starts check before a run folder is made, and reading
+//! the checkpoint's tensors by name.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
 use velprior_data::Normalisation;
 
 use crate::checkpoint::{CheckpointMeta, PriorKind};
-use crate::config::TrainConfig;
+use crate::config::{DiffusionConfig, TrainConfig};
 use crate::error::{DiffusionError, Result};
-use crate::trainer::DiffusionDetails;
+use crate::optim::AdamWConfig;
+use crate::rng_state::RngState;
+
+/// Diffusion-specific checkpoint metadata (`CheckpointMeta::details`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffusionDetails {
+    /// UNet architecture.
+    pub model: velprior_nn::UNetConfig,
+    /// Noise process and objective.
+    pub diffusion: DiffusionConfig,
+    /// Optimiser settings.
+    pub optimizer: AdamWConfig,
+    /// AdamW updates taken.
+    pub optimizer_steps: usize,
+    /// Total steps of the run (the learning-rate schedule depends on it).
+    pub total_steps: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Seed of the run.
+    pub seed: u64,
+    /// EMA decay.
+    pub ema_decay: f64,
+    /// The random stream's position.
+    pub rng: RngState,
+}
 
 /// Parses the diffusion details of a checkpoint, refusing other prior kinds.
 pub fn diffusion_details(meta: &CheckpointMeta, path: &Path) -> Result<DiffusionDetails> {

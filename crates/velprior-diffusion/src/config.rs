@@ -9,8 +9,6 @@ use serde::{Deserialize, Serialize};
 use velprior_kernels::{BetaSchedule, DeviceSpec, Schedule, VpSde};
 use velprior_nn::UNetConfig;
 
-use crate::baselines::config::{AeTrainConfig, GaussianFitConfig};
-use crate::checkpoint::PriorKind;
 use crate::error::{DiffusionError, Result};
 use crate::optim::AdamWConfig;
 
@@ -219,79 +217,4 @@ impl TrainConfig {
 pub fn parse_toml<T: DeserializeOwned>(text: &str, origin: &Path) -> Result<T> {
     velprior_data::toml_file::parse_toml(text, origin)
         .map_err(|e| DiffusionError::Config(e.to_string()))
-}
-
-/// A `velprior train` config of any prior kind, chosen by its top-level `kind` key.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AnyTrainConfig {
-    /// `kind = "diffusion"` (or no `kind`): [`TrainConfig`].
-    Diffusion(TrainConfig),
-    /// `kind = "autoencoder"`.
-    Autoencoder(AeTrainConfig),
-    /// `kind = "gaussian"`.
-    Gaussian(GaussianFitConfig),
-}
-
-#[derive(Deserialize)]
-struct KindKey {
-    kind: Option<toml::Spanned<PriorKind>>,
-}
-
-impl AnyTrainConfig {
-    /// Parses TOML text; `origin` names the file in errors.
-    pub fn from_toml(text: &str, origin: &Path) -> Result<AnyTrainConfig> {
-        parse_toml::<toml::Table>(text, origin)?;
-        let key: KindKey = toml::from_str(text).map_err(|e| {
-            DiffusionError::Config(format!(
-                "{}: kind: {} (use \"diffusion\", \"autoencoder\" or \"gaussian\")",
-                origin.display(),
-                e.message().trim()
-            ))
-        })?;
-        let Some(kind) = key.kind else {
-            return Ok(AnyTrainConfig::Diffusion(TrainConfig::from_toml(
-                text, origin,
-            )?));
-        };
-        // Blank the `kind = ...` line so each config keeps rejecting unknown keys and error
-        // line numbers stay those of the file.
-        let span = kind.span();
-        let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
-        let end = text[span.end..]
-            .find('\n')
-            .map_or(text.len(), |i| span.end + i);
-        let rest = format!("{}{}", &text[..start], &text[end..]);
-        Ok(match kind.into_inner() {
-            PriorKind::Diffusion => {
-                AnyTrainConfig::Diffusion(TrainConfig::from_toml(&rest, origin)?)
-            }
-            PriorKind::Autoencoder => {
-                let cfg: AeTrainConfig = parse_toml(&rest, origin)?;
-                cfg.validate(origin)?;
-                AnyTrainConfig::Autoencoder(cfg)
-            }
-            PriorKind::Gaussian => {
-                let cfg: GaussianFitConfig = parse_toml(&rest, origin)?;
-                cfg.validate(origin)?;
-                AnyTrainConfig::Gaussian(cfg)
-            }
-        })
-    }
-
-    /// Reads and parses a TOML file.
-    pub fn load(path: &Path) -> Result<AnyTrainConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            DiffusionError::Config(format!("{}: cannot read config ({e})", path.display()))
-        })?;
-        AnyTrainConfig::from_toml(&text, path)
-    }
-
-    /// The run folder.
-    pub fn output(&self) -> &Path {
-        match self {
-            AnyTrainConfig::Diffusion(c) => &c.output,
-            AnyTrainConfig::Autoencoder(c) => &c.output,
-            AnyTrainConfig::Gaussian(c) => &c.output,
-        }
-    }
 }

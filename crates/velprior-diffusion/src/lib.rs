@@ -4,6 +4,8 @@
 //! (regularised autoencoder, Gaussian/PCA) in the same checkpoint format ([`baselines`],
 //! [`prior::AnyPrior`]).
 
+pub mod all_reduce;
+pub mod any_train_config;
 pub mod baselines;
 pub mod checkpoint;
 mod compatibility;

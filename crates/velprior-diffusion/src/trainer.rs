@@ -14,24 +14,24 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use velprior_data::render::{RenderOptions, render_grid, save_png};
 use velprior_data::transform::flip_lateral;
 use velprior_data::{CorpusReader, Normalisation, RunDir};
 use velprior_kernels::Schedule;
 use velprior_nn::UNet;
 
+use crate::all_reduce::{AllReduce, all_reduce_grads, batch_rows, flatten, unflatten};
 use crate::checkpoint::{
     CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
 };
-pub use crate::compatibility::diffusion_details;
+pub use crate::compatibility::{DiffusionDetails, diffusion_details};
 use crate::compatibility::{check_same_model, tensor};
-use crate::config::{DiffusionConfig, TrainConfig};
-use crate::data_parallel::{AllReduce, all_reduce_grads, batch_rows, flatten, unflatten};
+use crate::config::TrainConfig;
 use crate::ema::Ema;
 use crate::error::{DiffusionError, Result};
 use crate::objective::training_loss_rows;
-use crate::optim::{AdamW, AdamWConfig};
+use crate::optim::AdamW;
 pub use crate::rng_state::RngState;
 use crate::samplers::{NoObserver, SamplerConfig, sample};
 use crate::unet_denoiser::UNetDenoiser;
@@ -40,29 +40,6 @@ use crate::unet_denoiser::UNetDenoiser;
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 /// File name of the metrics log inside the run folder.
 pub const METRICS_FILE: &str = "metrics.jsonl";
-
-/// Diffusion-specific checkpoint metadata (`CheckpointMeta::details`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DiffusionDetails {
-    /// UNet architecture.
-    pub model: velprior_nn::UNetConfig,
-    /// Noise process and objective.
-    pub diffusion: DiffusionConfig,
-    /// Optimiser settings.
-    pub optimizer: AdamWConfig,
-    /// AdamW updates taken.
-    pub optimizer_steps: usize,
-    /// Total steps of the run (the learning-rate schedule depends on it).
-    pub total_steps: usize,
-    /// Batch size.
-    pub batch_size: usize,
-    /// Seed of the run.
-    pub seed: u64,
-    /// EMA decay.
-    pub ema_decay: f64,
-    /// The random stream's position.
-    pub rng: RngState,
-}
 
 /// One logged point of training.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use velprior_data::synth::{Family, SynthSpec, generate};
 use velprior_data::write_corpus;
+use velprior_diffusion::any_train_config::AnyTrainConfig;
 use velprior_diffusion::baselines::{AeTrainer, QuietAe};
-use velprior_diffusion::config::AnyTrainConfig;
 
 fn ae_config(dir: &Path, out: &str, epochs: usize) -> AnyTrainConfig {
     let corpus = dir.join("c.h5");

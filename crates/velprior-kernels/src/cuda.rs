@@ -1,4 +1,4 @@
-//! CUDA plumbing: is the driver / NVRTC present, the kernel sources, and their PTX compiled once
+//! CUDA plumbing: is the driver / NVRTC present, and the kernels' PTX compiled once
 //! per process with NVRTC (cudarc). Loading the PTX into a device happens once per device, in
 //! candle's per-device module cache (`CudaDevice::get_or_load_custom_func`).
 //!
@@ -22,21 +22,6 @@ pub struct KernelSource {
     /// The source, embedded with `include_str!`.
     pub src: &'static str,
 }
-
-/// Every kernel of the crate, one per op family (`kernels/<name>.cu`).
-pub const KERNELS: &[KernelSource] = &[
-    crate::ops::adamw::KERNEL,
-    crate::ops::im2col::IM2COL,
-    crate::ops::im2col::COL2IM,
-    crate::ops::q_sample::KERNEL,
-    crate::ops::tweedie::KERNEL,
-    crate::ops::v_param::KERNEL,
-    crate::ops::ddpm_step::KERNEL,
-    crate::ops::ddim_step::KERNEL,
-    crate::ops::euler_maruyama::KERNEL,
-    crate::ops::langevin::KERNEL,
-    crate::ops::guided_update::KERNEL,
-];
 
 /// File names cudarc tries for a CUDA library on Linux without the `cuda` feature (a subset of
 /// its own candidate list for its CUDA 12.8 bindings, so that whenever this finds the library,

@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use velprior_kernels::Error;
-use velprior_kernels::cuda::{KERNELS, compile_ptx, nvrtc_available};
+use velprior_kernels::cuda::{compile_ptx, nvrtc_available};
+use velprior_kernels::ops::KERNELS;
 
 /// True when NVRTC is there; otherwise prints the skip line (or panics if it is required).
 fn nvrtc_or_skip(test: &str) -> bool {
@@ -36,7 +37,7 @@ fn every_kernel_source_is_registered_and_embedded() {
     registered.sort();
     assert_eq!(
         on_disk, registered,
-        "kernels/*.cu vs velprior_kernels::cuda::KERNELS"
+        "kernels/*.cu vs velprior_kernels::ops::KERNELS"
     );
     for k in KERNELS {
         let file = std::fs::read_to_string(dir.join(format!("{}.cu", k.name))).unwrap();

@@ -13,8 +13,6 @@ use crate::baselines::ae_model::AnyAutoencoder;
 use crate::baselines::ae_trainer::{AeDetails, ae_details};
 use crate::checkpoint::{CheckpointMeta, load_checkpoint};
 use crate::error::{DiffusionError, Result};
-use crate::prior::{Prior, PriorForm};
-use crate::samplers::{SamplerConfig, SamplerObserver};
 
 /// An autoencoder prior ready to encode, decode and sample.
 pub struct AePrior {
@@ -126,28 +124,5 @@ impl AePrior {
         let mut v = x.flatten_all()?.to_vec1::<f32>()?;
         self.meta.normalisation.denormalise(&mut v);
         Ok(v)
-    }
-}
-
-impl Prior for AePrior {
-    fn meta(&self) -> &CheckpointMeta {
-        &self.meta
-    }
-
-    fn draw(
-        &self,
-        count: usize,
-        seed: u64,
-        _sampler: &SamplerConfig,
-        _observer: &mut dyn SamplerObserver,
-    ) -> Result<Vec<f32>> {
-        self.sample(count, seed)
-    }
-
-    fn form(&self) -> PriorForm<'_> {
-        PriorForm::Latent {
-            autoencoder: &self.ae,
-            latent_std: self.latent_std(),
-        }
     }
 }

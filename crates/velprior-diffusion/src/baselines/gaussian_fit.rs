@@ -19,8 +19,6 @@ use crate::checkpoint::{
     CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, save_checkpoint,
 };
 use crate::error::{DiffusionError, Result};
-use crate::prior::{Prior, PriorForm};
-use crate::samplers::{SamplerConfig, SamplerObserver};
 use crate::trainer::CHECKPOINT_FILE;
 use velprior_data::render::display_models;
 
@@ -92,26 +90,6 @@ impl GaussianCheckpoint {
         let mut v = self.prior.sample(n, seed);
         self.meta.normalisation.denormalise(&mut v);
         v
-    }
-}
-
-impl Prior for GaussianCheckpoint {
-    fn meta(&self) -> &CheckpointMeta {
-        &self.meta
-    }
-
-    fn draw(
-        &self,
-        count: usize,
-        seed: u64,
-        _sampler: &SamplerConfig,
-        _observer: &mut dyn SamplerObserver,
-    ) -> Result<Vec<f32>> {
-        Ok(self.sample(count, seed))
-    }
-
-    fn form(&self) -> PriorForm<'_> {
-        PriorForm::Gaussian(&self.prior)
     }
 }
 

@@ -9,43 +9,19 @@
 //! rows ([`batch_rows`]), so the random stream — and the checkpoint — does not depend on the
 //! number of workers: a run can resume on a different number of them.
 
-mod flat;
 #[cfg(feature = "nccl")]
 pub mod nccl;
 mod threads;
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use candle_core::Tensor;
-
-pub(crate) use flat::{all_reduce_grads, flatten, unflatten};
 pub use threads::ThreadAllReduce;
+
+pub use crate::all_reduce::{AllReduce, batch_rows};
 
 use crate::config::TrainConfig;
 use crate::error::{DiffusionError, Result};
 use crate::trainer::{Silent, Trainer};
-
-/// Collective operations among the `world_size` ranks of a data-parallel run (not `Send`: an
-/// NCCL communicator stays on the thread that made it). Every rank calls each operation in the
-/// same order with 1-D f32 tensors of the same length, on the device it trains on; the result
-/// stays there (NCCL reduces GPU tensors in place on the GPU, without a host copy).
-pub trait AllReduce {
-    /// This worker's rank, 0-based.
-    fn rank(&self) -> usize;
-    /// Number of workers.
-    fn world_size(&self) -> usize;
-    /// The element-wise sum of `flat` over ranks (the same bits on every rank).
-    fn all_reduce_sum(&mut self, flat: &Tensor) -> Result<Tensor>;
-    /// Rank 0's `flat`, on every rank.
-    fn broadcast(&mut self, flat: &Tensor) -> Result<Tensor>;
-}
-
-/// The rows of a batch of `batch` that rank `rank` of `world` trains on:
-/// [batch·rank/world, batch·(rank+1)/world).
-pub fn batch_rows(batch: usize, rank: usize, world: usize) -> Range<usize> {
-    (batch * rank / world)..(batch * (rank + 1) / world)
-}
 
 /// Trains `cfg` with `workers` threads in data parallel (resuming from `resume` when given,
 /// with any number of workers), stopping after `stop_after` steps when given; rank 0 writes

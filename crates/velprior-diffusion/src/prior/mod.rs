@@ -2,7 +2,9 @@
 //! implements [`Prior`]: its metadata, draws in m/s, and the [`PriorForm`] a posterior method
 //! uses. [`AnyPrior`] opens a checkpoint of any [`PriorKind`] as a `Prior`.
 
+mod autoencoder;
 mod diffusion;
+mod gaussian;
 
 use std::ops::Range;
 use std::path::Path;

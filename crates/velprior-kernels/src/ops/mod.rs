@@ -16,3 +16,20 @@ pub mod langevin;
 pub mod q_sample;
 pub mod tweedie;
 pub mod v_param;
+
+use crate::cuda::KernelSource;
+
+/// Every kernel of the crate, one per op family (`kernels/<name>.cu`).
+pub const KERNELS: &[KernelSource] = &[
+    adamw::KERNEL,
+    im2col::IM2COL,
+    im2col::COL2IM,
+    q_sample::KERNEL,
+    tweedie::KERNEL,
+    v_param::KERNEL,
+    ddpm_step::KERNEL,
+    ddim_step::KERNEL,
+    euler_maruyama::KERNEL,
+    langevin::KERNEL,
+    guided_update::KERNEL,
+];

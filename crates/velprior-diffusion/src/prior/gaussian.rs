@@ -1,0 +1,28 @@
+//! The Gaussian/PCA prior as a [`Prior`]: draws in closed form; posterior methods use its
+//! density.
+
+use super::{Prior, PriorForm};
+use crate::baselines::GaussianCheckpoint;
+use crate::checkpoint::CheckpointMeta;
+use crate::error::Result;
+use crate::samplers::{SamplerConfig, SamplerObserver};
+
+impl Prior for GaussianCheckpoint {
+    fn meta(&self) -> &CheckpointMeta {
+        &self.meta
+    }
+
+    fn draw(
+        &self,
+        count: usize,
+        seed: u64,
+        _sampler: &SamplerConfig,
+        _observer: &mut dyn SamplerObserver,
+    ) -> Result<Vec<f32>> {
+        Ok(self.sample(count, seed))
+    }
+
+    fn form(&self) -> PriorForm<'_> {
+        PriorForm::Gaussian(&self.prior)
+    }
+}
