@@ -5,9 +5,15 @@
 use crate::error::{PhysicsError, Result};
 use crate::geometry::ModelShape;
 
-/// Velocity (m/s) → RED-DiffEq's normalised value in [−1, 1] for v ∈ [1500, 4500].
+/// The velocity range (m/s) RED-DiffEq's protocol maps to [−1, 1]. It is part of the metrics'
+/// definition, fixed whatever a prior's normalisation, so that scores compare with published
+/// ones.
+pub const PROTOCOL_RANGE: (f32, f32) = (1500.0, 4500.0);
+
+/// Velocity (m/s) → RED-DiffEq's normalised value in [−1, 1] for v in [`PROTOCOL_RANGE`].
 pub fn normalise_velocity(v: f32) -> f32 {
-    (v - 1500.0) / 3000.0 * 2.0 - 1.0
+    let (lo, hi) = PROTOCOL_RANGE;
+    (v - lo) / (hi - lo) * 2.0 - 1.0
 }
 
 /// MAE, RMSE and SSIM of a model against a truth.
