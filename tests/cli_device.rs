@@ -3,11 +3,13 @@
 //! a CPU build fails the same way before any run folder is written). Catches a device flag that
 //! is ignored (training silently on the CPU) or a panic deep in candle.
 
+// A CUDA build accepts `--device cuda`: these checks are the CPU build's.
+#![cfg(not(feature = "cuda"))]
+
 mod common;
 
 use common::{one_error_line, s, velprior};
 
-#[cfg(not(feature = "cuda"))]
 #[test]
 fn cuda_on_a_cpu_build_is_one_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,7 +29,6 @@ fn cuda_on_a_cpu_build_is_one_clear_error() {
     assert!(!out_file.exists(), "an output was written");
 }
 
-#[cfg(not(feature = "cuda"))]
 #[test]
 fn a_config_that_asks_for_a_gpu_is_read() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,9 +5,10 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use candle_core::Tensor;
 
 use super::fused;
+use super::row_op::{self, RowOp};
 use crate::cpu::AdamWStep;
 use crate::cuda::KernelSource;
 use crate::{Error, Result};
@@ -51,8 +52,8 @@ pub fn adamw_step_fused(
         coef: [f(beta), f(1.0 - beta), f(s.grad_scale), 0.0, 0.0],
         flags,
     };
-    let m2 = m.apply_op2_no_bwd(&g, &moment(s.beta1, 0))?;
-    let v2 = v.apply_op2_no_bwd(&g, &moment(s.beta2, 1))?;
+    let m2 = row_op::apply(moment(s.beta1, 0), &m, &g, None)?;
+    let v2 = row_op::apply(moment(s.beta2, 1), &v, &g, None)?;
     let update = Update {
         coef: [
             f(1.0 - s.lr * s.weight_decay),
@@ -62,7 +63,7 @@ pub fn adamw_step_fused(
             f(s.eps),
         ],
     };
-    let p2 = p.apply_op3_no_bwd(&m2, &v2, &update)?;
+    let p2 = row_op::apply(update, &p, &m2, Some(&v2))?;
     let shape = param.shape();
     Ok((p2.reshape(shape)?, m2.reshape(shape)?, v2.reshape(shape)?))
 }
@@ -73,96 +74,56 @@ struct Moment {
     flags: u32,
 }
 
-impl CustomOp2 for Moment {
-    fn name(&self) -> &'static str {
-        KERNEL.name
+impl RowOp for Moment {
+    fn kernel(&self) -> &'static KernelSource {
+        &KERNEL
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let a = fused::cpu_input(KERNEL.name, s1, l1)?;
-        let g = fused::cpu_input(KERNEL.name, s2, l2)?;
+    fn coef(&self) -> &[f32] {
+        &self.coef
+    }
+
+    fn flags(&self, _inputs: usize) -> u32 {
+        self.flags
+    }
+
+    fn row(&self, _: usize, a: &[f32], g: &[f32], _: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
         let [c0, c1, sc, _, _] = self.coef;
         let square = self.flags == 1;
-        let out = fused::cpu_map([a, g], fused::sample_len(l1), |_, [a, g], out| {
-            for ((o, &a), &g) in out.iter_mut().zip(a).zip(g) {
-                let g = sc * g;
-                o.write(if square {
-                    c0 * a + c1 * g * g
-                } else {
-                    c0 * a + c1 * g
-                });
-            }
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle_core::CudaStorage,
-        l1: &Layout,
-        s2: &candle_core::CudaStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let out = fused::cuda_launch(&KERNEL, &[(s1, l1), (s2, l2)], &self.coef, self.flags)?;
-        Ok((out, l1.shape().clone()))
-    }
-}
-
-/// θ' = c₀θ − c₁(m'c₂)/(√(v'c₃) + c₄).
-struct Update {
-    coef: [f32; 5],
-}
-
-impl Update {
-    fn row(&self, p: &[f32], m: &[f32], v: &[f32], out: &mut [MaybeUninit<f32>]) {
-        let [decay, lr, ib1, ib2, eps] = self.coef;
-        for (((o, &p), &m), &v) in out.iter_mut().zip(p).zip(m).zip(v) {
-            o.write(decay * p - lr * (m * ib1) / ((v * ib2).sqrt() + eps));
+        for ((o, &a), &g) in out.iter_mut().zip(a).zip(g) {
+            let g = sc * g;
+            o.write(if square {
+                c0 * a + c1 * g * g
+            } else {
+                c0 * a + c1 * g
+            });
         }
     }
 }
 
-impl CustomOp3 for Update {
-    fn name(&self) -> &'static str {
-        KERNEL.name
+/// θ' = c₀θ − c₁(m'c₂)/(√(v'c₃) + c₄) (flags 2).
+struct Update {
+    coef: [f32; 5],
+}
+
+impl RowOp for Update {
+    fn kernel(&self) -> &'static KernelSource {
+        &KERNEL
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let p = fused::cpu_input(KERNEL.name, s1, l1)?;
-        let m = fused::cpu_input(KERNEL.name, s2, l2)?;
-        let v = fused::cpu_input(KERNEL.name, s3, l3)?;
-        let out = fused::cpu_map([p, m, v], fused::sample_len(l1), |_, [p, m, v], o| {
-            self.row(p, m, v, o)
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    fn coef(&self) -> &[f32] {
+        &self.coef
     }
 
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle_core::CudaStorage,
-        l1: &Layout,
-        s2: &candle_core::CudaStorage,
-        l2: &Layout,
-        s3: &candle_core::CudaStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let out = fused::cuda_launch(&KERNEL, &[(s1, l1), (s2, l2), (s3, l3)], &self.coef, 2)?;
-        Ok((out, l1.shape().clone()))
+    fn flags(&self, _inputs: usize) -> u32 {
+        2
+    }
+
+    fn row(&self, _: usize, p: &[f32], m: &[f32], v: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
+        let [decay, lr, ib1, ib2, eps] = self.coef;
+        let v = v.expect("the update takes θ, m' and v'");
+        for (((o, &p), &m), &v) in out.iter_mut().zip(p).zip(m).zip(v) {
+            o.write(decay * p - lr * (m * ib1) / ((v * ib2).sqrt() + eps));
+        }
     }
 }

@@ -6,9 +6,10 @@
 
 use std::mem::MaybeUninit;
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Shape, Tensor};
+use candle_core::Tensor;
 
 use super::fused;
+use super::row_op::{self, RowOp};
 use crate::cuda::KernelSource;
 use crate::{AsTimesteps, Error, Result, Schedule};
 
@@ -89,12 +90,7 @@ pub fn ddpm_step<T: AsTimesteps + ?Sized>(
     } else {
         0
     };
-    let op = DdpmAncestral { coef, flags };
-    let (x_t, eps) = (x_t.contiguous()?, eps.contiguous()?);
-    Ok(match z {
-        Some(z) => x_t.apply_op3_no_bwd(&eps, &z.contiguous()?, &op)?,
-        None => x_t.apply_op2_no_bwd(&eps, &op)?,
-    })
+    row_op::apply(DdpmAncestral { coef, flags }, x_t, eps, z)
 }
 
 const STRIDE: usize = 9;
@@ -106,7 +102,23 @@ struct DdpmAncestral {
     flags: u32,
 }
 
-impl DdpmAncestral {
+impl RowOp for DdpmAncestral {
+    fn kernel(&self) -> &'static KernelSource {
+        &KERNEL
+    }
+
+    fn coef(&self) -> &[f32] {
+        &self.coef
+    }
+
+    fn flags(&self, inputs: usize) -> u32 {
+        if inputs == 3 {
+            self.flags | fused::HAS_Z
+        } else {
+            self.flags
+        }
+    }
+
     fn row(&self, n: usize, x: &[f32], e: &[f32], z: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
         let c = &self.coef[STRIDE * n..STRIDE * (n + 1)];
         if self.flags & fused::CLIP == 0 {
@@ -126,77 +138,5 @@ impl DdpmAncestral {
                 }
             }
         }
-    }
-}
-
-impl CustomOp2 for DdpmAncestral {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = fused::cpu_input(KERNEL.name, s1, l1)?;
-        let e = fused::cpu_input(KERNEL.name, s2, l2)?;
-        let out = fused::cpu_map([x, e], fused::sample_len(l1), |n, [x, e], o| {
-            self.row(n, x, e, None, o)
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle_core::CudaStorage,
-        l1: &Layout,
-        s2: &candle_core::CudaStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let out = fused::cuda_launch(&KERNEL, &[(s1, l1), (s2, l2)], &self.coef, self.flags)?;
-        Ok((out, l1.shape().clone()))
-    }
-}
-
-impl CustomOp3 for DdpmAncestral {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = fused::cpu_input(KERNEL.name, s1, l1)?;
-        let e = fused::cpu_input(KERNEL.name, s2, l2)?;
-        let z = fused::cpu_input(KERNEL.name, s3, l3)?;
-        let out = fused::cpu_map([x, e, z], fused::sample_len(l1), |n, [x, e, z], o| {
-            self.row(n, x, e, Some(z), o)
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle_core::CudaStorage,
-        l1: &Layout,
-        s2: &candle_core::CudaStorage,
-        l2: &Layout,
-        s3: &candle_core::CudaStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let flags = self.flags | fused::HAS_Z;
-        let out = fused::cuda_launch(&KERNEL, &[(s1, l1), (s2, l2), (s3, l3)], &self.coef, flags)?;
-        Ok((out, l1.shape().clone()))
     }
 }

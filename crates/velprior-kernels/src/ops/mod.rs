@@ -14,6 +14,7 @@ pub mod guided_update;
 pub mod im2col;
 pub mod langevin;
 pub mod q_sample;
+pub(crate) mod row_op;
 pub mod tweedie;
 pub mod v_param;
 

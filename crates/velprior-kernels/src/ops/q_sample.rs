@@ -1,8 +1,9 @@
 //! Forward noising q(x_t | x_0) (Ho et al. 2020, eq. 4): x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::Tensor;
 
 use super::fused;
+use super::row_op::{self, Affine2};
 use crate::cuda::KernelSource;
 use crate::{AsTimesteps, Result, Schedule};
 
@@ -27,47 +28,13 @@ pub fn q_sample<T: AsTimesteps + ?Sized>(
         coef.push(schedule.ab(t).sqrt() as f32);
         coef.push(schedule.omab(t).sqrt() as f32);
     }
-    let op = QSample { coef };
-    Ok(x0.contiguous()?.apply_op2_no_bwd(&eps.contiguous()?, &op)?)
-}
-
-/// Coefficients per sample: [√ᾱ_t, √(1 − ᾱ_t)].
-struct QSample {
-    coef: Vec<f32>,
-}
-
-impl CustomOp2 for QSample {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x0 = fused::cpu_input(KERNEL.name, s1, l1)?;
-        let eps = fused::cpu_input(KERNEL.name, s2, l2)?;
-        let out = fused::cpu_map([x0, eps], fused::sample_len(l1), |n, [x0, eps], out| {
-            let (a, b) = (self.coef[2 * n], self.coef[2 * n + 1]);
-            for ((o, &x), &e) in out.iter_mut().zip(x0).zip(eps) {
-                o.write(a * x + b * e);
-            }
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle_core::CudaStorage,
-        l1: &Layout,
-        s2: &candle_core::CudaStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let out = fused::cuda_launch(&KERNEL, &[(s1, l1), (s2, l2)], &self.coef, 0)?;
-        Ok((out, l1.shape().clone()))
-    }
+    row_op::apply(
+        Affine2 {
+            kernel: &KERNEL,
+            coef,
+        },
+        x0,
+        eps,
+        None,
+    )
 }

@@ -2,9 +2,10 @@
 //! v = √ᾱ_t ε − √(1 − ᾱ_t) x_0, so that ε = √(1 − ᾱ_t) x_t + √ᾱ_t v and
 //! x_0 = √ᾱ_t x_t − √(1 − ᾱ_t) v.
 
-use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
+use candle_core::Tensor;
 
 use super::fused;
+use super::row_op::{self, Affine2};
 use crate::cuda::KernelSource;
 use crate::{AsTimesteps, Result, Schedule};
 
@@ -61,47 +62,13 @@ fn combine<T: AsTimesteps + ?Sized>(
         coef.push(a as f32);
         coef.push(b as f32);
     }
-    let op = VParam { coef };
-    Ok(p.contiguous()?.apply_op2_no_bwd(&q.contiguous()?, &op)?)
-}
-
-/// Coefficients per sample: [a, b] of out = a p + b q.
-struct VParam {
-    coef: Vec<f32>,
-}
-
-impl CustomOp2 for VParam {
-    fn name(&self) -> &'static str {
-        KERNEL.name
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let p = fused::cpu_input(KERNEL.name, s1, l1)?;
-        let q = fused::cpu_input(KERNEL.name, s2, l2)?;
-        let out = fused::cpu_map([p, q], fused::sample_len(l1), |n, [p, q], out| {
-            let (a, b) = (self.coef[2 * n], self.coef[2 * n + 1]);
-            for ((o, &x), &y) in out.iter_mut().zip(p).zip(q) {
-                o.write(a * x + b * y);
-            }
-        });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-
-    #[cfg(feature = "cuda")]
-    fn cuda_fwd(
-        &self,
-        s1: &candle_core::CudaStorage,
-        l1: &Layout,
-        s2: &candle_core::CudaStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
-        let out = fused::cuda_launch(&KERNEL, &[(s1, l1), (s2, l2)], &self.coef, 0)?;
-        Ok((out, l1.shape().clone()))
-    }
+    row_op::apply(
+        Affine2 {
+            kernel: &KERNEL,
+            coef,
+        },
+        p,
+        q,
+        None,
+    )
 }
