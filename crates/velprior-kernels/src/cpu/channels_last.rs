@@ -1,45 +1,54 @@
 //! A sample (cin, h, w) zero-padded and stored channels-last, the layout the weight gradient
-//! reads: 16×16 blocks (channels × pixels of a row) transposed in AVX-512 registers where the
-//! CPU has them, element by element otherwise.
+//! reads: blocks of channels × pixels of a row transposed in registers — 16×16 with AVX-512,
+//! 8×8 with AVX2 — and element by element on the portable path and at the edges.
 
-use super::has_avx512;
 use super::im2col::ConvGeom;
+use super::simd::{Simd, detected_simd};
 
-/// Channels (and pixels) per transposed block.
-const BLOCK: usize = 16;
+/// Channels per block of the portable path.
+const PORTABLE_BLOCK: usize = 16;
 
 /// Sample `x` (cin, h, w) zero-padded by `pad` and stored channels-last: `xp[(y·wp + x)·cin + c]`
-/// with wp = w + 2·pad. A buffer already of that size is one this function filled for the same
-/// geometry: its border is still zero, and only the interior is written.
-pub(crate) fn pad_channels_last(x: &[f32], g: &ConvGeom, xp: &mut Vec<f32>) {
+/// with wp = w + 2·pad, transposed with the vectors of `level`. A buffer already of that size is
+/// one this function filled for the same geometry: its border is still zero, and only the
+/// interior is written.
+pub(crate) fn pad_channels_last(x: &[f32], g: &ConvGeom, level: Simd, xp: &mut Vec<f32>) {
     let (p, cin, hw) = (g.pad, g.cin, g.h * g.w);
     let (hp, wp) = (g.h + 2 * p, g.w + 2 * p);
     assert_eq!(x.len(), cin * hw, "pad_channels_last: sample size");
+    assert!(
+        level <= detected_simd(),
+        "pad_channels_last: {level:?} on this CPU"
+    );
     if xp.len() != hp * wp * cin {
         xp.clear();
         xp.resize(hp * wp * cin, 0.0);
     }
     let at = |y: usize, xx: usize| ((y + p) * wp + xx + p) * cin;
-    let simd = has_avx512();
-    for c0 in (0..cin).step_by(BLOCK) {
-        let cs = c0..(c0 + BLOCK).min(cin);
+    let block = match level {
+        Simd::Avx512 => 16,
+        Simd::Avx2 => 8,
+        Simd::Portable => PORTABLE_BLOCK,
+    };
+    for c0 in (0..cin).step_by(block) {
+        let cs = c0..(c0 + block).min(cin);
         for y in 0..g.h {
             let mut x0 = 0;
-            if simd && cs.len() == BLOCK {
+            if level != Simd::Portable && cs.len() == block {
                 #[cfg(target_arch = "x86_64")]
-                while x0 + BLOCK <= g.w {
-                    // SAFETY: AVX-512F is present; rows c0..c0+16 of pixels x0..x0+16 of row y
-                    // are inside x, and the 16 destination pixels' channels c0..c0+16 inside
-                    // xp (asserted sizes above).
+                while x0 + block <= g.w {
+                    let src = x[c0 * hw + y * g.w + x0..].as_ptr();
+                    let dst = xp[at(y, x0) + c0..].as_mut_ptr();
+                    // SAFETY: the level was checked against the CPU; rows c0..c0 + block of
+                    // pixels x0..x0 + block of row y are inside x, and the block destination
+                    // pixels' channels c0..c0 + block inside xp (asserted sizes above).
                     unsafe {
-                        avx512::transpose16(
-                            x.as_ptr().add(c0 * hw + y * g.w + x0),
-                            hw,
-                            xp.as_mut_ptr().add(at(y, x0) + c0),
-                            cin,
-                        )
+                        match level {
+                            Simd::Avx512 => avx512::transpose16(src, hw, dst, cin),
+                            _ => avx2::transpose8(src, hw, dst, cin),
+                        }
                     };
-                    x0 += BLOCK;
+                    x0 += block;
                 }
             }
             for xx in x0..g.w {
@@ -103,28 +112,86 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256, _mm256_loadu_ps, _mm256_permute2f128_ps, _mm256_shuffle_ps, _mm256_storeu_ps,
+        _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    };
+
+    /// Row j of the 8×8 block at `dst` (rows `dst_stride` apart) = column j of the block at
+    /// `src` (rows `src_stride` apart): unpacks of 32-bit pairs, shuffles of 64-bit pairs, then
+    /// swaps of 128-bit halves.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn transpose8(
+        src: *const f32,
+        src_stride: usize,
+        dst: *mut f32,
+        dst_stride: usize,
+    ) {
+        // SAFETY (caller): 8 rows of 8 floats at both places.
+        let r: [__m256; 8] =
+            std::array::from_fn(|i| unsafe { _mm256_loadu_ps(src.add(i * src_stride)) });
+        let t: [__m256; 8] = std::array::from_fn(|i| {
+            let (a, b) = (r[2 * (i / 2)], r[2 * (i / 2) + 1]);
+            if i % 2 == 0 {
+                _mm256_unpacklo_ps(a, b)
+            } else {
+                _mm256_unpackhi_ps(a, b)
+            }
+        });
+        let u = [
+            _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+            _mm256_shuffle_ps::<0xee>(t[0], t[2]),
+            _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+            _mm256_shuffle_ps::<0xee>(t[1], t[3]),
+            _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+            _mm256_shuffle_ps::<0xee>(t[4], t[6]),
+            _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+            _mm256_shuffle_ps::<0xee>(t[5], t[7]),
+        ];
+        for j in 0..4 {
+            let lo = _mm256_permute2f128_ps::<0x20>(u[j], u[4 + j]);
+            let hi = _mm256_permute2f128_ps::<0x31>(u[j], u[4 + j]);
+            unsafe {
+                _mm256_storeu_ps(dst.add(j * dst_stride), lo);
+                _mm256_storeu_ps(dst.add((4 + j) * dst_stride), hi);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Against the definition, with full and partial blocks of channels and pixels.
+    /// Against the definition, at every level this CPU runs, with full and partial blocks of
+    /// channels and pixels: catches a wrong shuffle in either transpose.
     #[test]
     fn matches_the_definition() {
         for (cin, h, w, pad) in [(32, 3, 16, 1), (21, 2, 37, 1), (16, 4, 32, 0)] {
             let x: Vec<f32> = (0..cin * h * w).map(|i| i as f32 * 0.5 - 7.0).collect();
             let g = ConvGeom::new((cin, h, w), (4, 3, 3), 1, pad).unwrap();
-            let mut xp = Vec::new();
-            pad_channels_last(&x, &g, &mut xp);
-            let wp = w + 2 * pad;
-            for y in 0..h + 2 * pad {
-                for xx in 0..wp {
-                    for c in 0..cin {
-                        let inside = (pad..h + pad).contains(&y) && (pad..w + pad).contains(&xx);
-                        let want = match inside {
-                            true => x[(c * h + y - pad) * w + xx - pad],
-                            false => 0.0,
-                        };
-                        assert_eq!(xp[(y * wp + xx) * cin + c], want, "{:?}", (cin, y, xx, c));
+            for level in Simd::ALL.into_iter().filter(|&l| l <= detected_simd()) {
+                let mut xp = Vec::new();
+                pad_channels_last(&x, &g, level, &mut xp);
+                let wp = w + 2 * pad;
+                for y in 0..h + 2 * pad {
+                    for xx in 0..wp {
+                        for c in 0..cin {
+                            let inside =
+                                (pad..h + pad).contains(&y) && (pad..w + pad).contains(&xx);
+                            let want = match inside {
+                                true => x[(c * h + y - pad) * w + xx - pad],
+                                false => 0.0,
+                            };
+                            assert_eq!(
+                                xp[(y * wp + xx) * cin + c],
+                                want,
+                                "{:?}",
+                                (level, cin, y, xx, c)
+                            );
+                        }
                     }
                 }
             }

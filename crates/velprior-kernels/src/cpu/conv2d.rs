@@ -254,12 +254,12 @@ impl CustomOp3 for Conv2dOp {
 /// The forward pass on raw slices: x (n, cin, h, w), w (cout, k), plus the epilogue.
 pub(crate) fn forward(x: &[f32], w: &[f32], ep: Epilogue<'_>, n: usize, g: &ConvGeom) -> Vec<f32> {
     let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
-    if conv3x3::applies(g) {
+    if let Some(level) = conv3x3::path(g) {
         let packed = PackedKernel::new(w, g.cout, g.cin);
         // SAFETY: conv3x3 writes every output element.
         return unsafe {
             written_vec(n * g.cout * ohw, |out| {
-                conv3x3(x, &packed, ep, (g.h, g.w), out)
+                conv3x3(x, &packed, ep, (g.h, g.w), level, out)
             })
         };
     }

@@ -9,6 +9,7 @@ use super::channels_last::pad_channels_last;
 use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major};
+use super::simd::simd;
 use super::{cpu_slice, gemm_threads, lane_sums, reduction_chunk, written_vec};
 
 /// Input gradient: (w, dy) → dx of shape (N, cin, h, w).
@@ -36,12 +37,12 @@ impl CustomOp2 for ConvInputGrad {
         let n = ldy.dims()[0];
         let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
         let shape = Shape::from((n, g.cin, g.h, g.w));
-        if conv3x3::applies(&g) {
+        if let Some(level) = conv3x3::path(&g) {
             let packed = PackedKernel::transposed_flipped(w, g.cout, g.cin);
             // SAFETY: conv3x3 writes every output element.
             let dx = unsafe {
                 written_vec(n * g.cin * hw, |dx| {
-                    conv3x3(dy, &packed, Epilogue::default(), (g.h, g.w), dx)
+                    conv3x3(dy, &packed, Epilogue::default(), (g.h, g.w), level, dx)
                 })
             };
             return Ok((CpuStorage::F32(dx), shape));
@@ -121,6 +122,7 @@ impl CustomOp2 for ConvWeightGrad {
         // straight from the padded channels-last input: `accumulate_stride1`); it is permuted
         // to (cout, cin, kh, kw) at the end.
         let pointwise = g.is_pointwise();
+        let level = simd();
         let partials: Vec<Vec<f32>> = (0..chunks)
             .into_par_iter()
             .map_init(
@@ -140,7 +142,7 @@ impl CustomOp2 for ConvWeightGrad {
                             *d += lane_sums::sum(row) as f32;
                         }
                         if !pointwise {
-                            pad_channels_last(xs, &g, xp);
+                            pad_channels_last(xs, &g, level, xp);
                             if g.stride == 1 {
                                 accumulate_stride1(xp, dys, &g, dyp, dw, threads);
                                 continue;

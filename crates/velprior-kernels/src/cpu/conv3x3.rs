@@ -1,34 +1,35 @@
-//! Direct 3×3, stride-1, padding-1 convolution on AVX-512 CPUs, for images whose width is a
-//! multiple of 16: no column matrix. The sample is zero-padded once, and each tile of
-//! 3 × 16 output pixels × [`COUT_BLOCK`] output channels is accumulated in 24 registers over
-//! (input channel, tap), loading its input vectors straight from the padded image.
-//! The same kernel computes the stride-1 input gradient: a convolution of dy with the
-//! transposed, flipped kernel ([`PackedKernel::transposed_flipped`]).
+//! Direct 3×3, stride-1, padding-1 convolution on AVX-512 CPUs (images whose width is a
+//! multiple of 16) and AVX2 + FMA CPUs (multiples of 8): no column matrix. The sample is
+//! zero-padded once, and each tile of output pixels × output channels is accumulated in
+//! registers over (input channel, tap), loading its input vectors straight from the padded
+//! image: 3 × 16 pixels × [`COUT_BLOCK`] channels in 24 of AVX-512's 32 registers, 3 × 8 pixels
+//! × 4 channels in 12 of AVX2's 16. The same kernel computes the stride-1 input gradient: a
+//! convolution of dy with the transposed, flipped kernel ([`PackedKernel::transposed_flipped`]).
 //!
-//! Other geometries (stride 2, 1×1, odd widths) and CPUs without AVX-512 keep the im2col path.
+//! Other geometries (stride 2, 1×1, other widths) and other CPUs keep the im2col path.
 
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::has_avx512;
 use super::im2col::ConvGeom;
+use super::simd::{Simd, detected_simd, simd};
 
-/// Output channels per register tile.
+/// Output channels per block of the packed kernel (and per AVX-512 register tile).
 const COUT_BLOCK: usize = 8;
-/// f32 lanes of an AVX-512 register.
-const LANES: usize = 16;
-/// Pixel vectors per register tile (3 × 8 = 24 accumulators of the 32 registers).
+/// Pixel vectors per register tile.
 const PIXEL_VECS: usize = 3;
 
-/// Whether [`conv3x3`] serves the geometry `g` on this CPU.
-pub(crate) fn applies(g: &ConvGeom) -> bool {
-    g.kh == 3
-        && g.kw == 3
-        && g.stride == 1
-        && g.pad == 1
-        && g.w.is_multiple_of(LANES)
-        && has_avx512()
+/// f32 lanes of a register at `level`.
+fn lanes(level: Simd) -> usize {
+    if level == Simd::Avx512 { 16 } else { 8 }
+}
+
+/// The vector level [`conv3x3`] serves the geometry `g` with on this CPU, if any.
+pub(crate) fn path(g: &ConvGeom) -> Option<Simd> {
+    let level = simd();
+    let direct = g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad == 1;
+    (direct && level != Simd::Portable && g.w.is_multiple_of(lanes(level))).then_some(level)
 }
 
 /// A 3×3 kernel laid out for the register tiles: blocks of [`COUT_BLOCK`] output channels,
@@ -93,13 +94,14 @@ impl<'a> Epilogue<'a> {
     }
 }
 
-/// `out = conv(x, w) + epilogue` over a batch: x (n, cin, h, w), out (n, cout, h, w). Writes
-/// every element of `out`. Requires [`applies`] for the geometry.
+/// `out = conv(x, w) + epilogue` over a batch: x (n, cin, h, w), out (n, cout, h, w), with
+/// the vectors of `level` (from [`path`] for the geometry). Writes every element of `out`.
 pub(crate) fn conv3x3(
     x: &[f32],
     k: &PackedKernel,
     epilogue: Epilogue<'_>,
     (h, w): (usize, usize),
+    level: Simd,
     out: &mut [MaybeUninit<f32>],
 ) {
     let (cin, cout, hw) = (k.cin, k.cout, h * w);
@@ -121,7 +123,7 @@ pub(crate) fn conv3x3(
                 .par_chunks_mut(blocks_per_task * COUT_BLOCK * hw)
                 .enumerate()
                 .for_each(|(t, out_g)| {
-                    channels(xp, k, ep, (h, w), t * blocks_per_task, out_g);
+                    channels(xp, k, ep, (h, w), level, t * blocks_per_task, out_g);
                 });
         });
 }
@@ -151,15 +153,17 @@ fn pad_sample(xs: &[f32], cin: usize, (h, w): (usize, usize), xp: &mut Vec<f32>)
 const BAND_INPUT: usize = 1 << 16;
 
 /// Output channels of one sample from block `b0` on (`out_g`: whole channels, h · w values
-/// each), band of pixel tiles by band.
+/// each), band of pixel tiles by band, with the vectors of `level`.
 fn channels(
     xp: &[f32],
     k: &PackedKernel,
     ep: Epilogue<'_>,
     (h, w): (usize, usize),
+    level: Simd,
     b0: usize,
     out_g: &mut [MaybeUninit<f32>],
 ) {
+    let lanes = lanes(level);
     let (cin, hw) = (k.cin, h * w);
     let kblock = cin * 9 * COUT_BLOCK;
     assert!(
@@ -168,10 +172,12 @@ fn channels(
             && b0 * COUT_BLOCK + out_g.len() / hw <= k.cout
             && ep.bias.is_none_or(|b| b.len() == k.cout)
             && ep.residual.is_none_or(|r| r.len() == k.cout * hw)
-            && w.is_multiple_of(LANES),
+            && w.is_multiple_of(lanes)
+            && level <= detected_simd()
+            && level != Simd::Portable,
         "conv3x3: buffer sizes do not match the geometry"
     );
-    let tile = PIXEL_VECS * LANES;
+    let tile = PIXEL_VECS * lanes;
     let rows = (BAND_INPUT / (cin * (w + 2))).saturating_sub(2).max(1);
     let band = (rows * w / tile).max(1) * tile;
     for p0 in (0..hw).step_by(band) {
@@ -186,24 +192,53 @@ fn channels(
             let res = ep.residual.map(|r| &r[co * hw..(co + m) * hw]);
             let kb = &k.data[b * kblock..(b + 1) * kblock];
             let mut p = p0;
+            let block = (&bb, res);
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `applies` checked AVX-512F; with the assert above, every load of the
-            // padded input (pixel + tap offset < (h + 2)(w + 2) per channel), of the kernel
-            // block and every store of the m channels stays in bounds.
+            // SAFETY: the assert above checked the level against the CPU and, with the sizes,
+            // that every load of the padded input (pixel + tap offset < (h + 2)(w + 2) per
+            // channel), of the kernel block and every store of the m channels stays in bounds.
             unsafe {
-                while p + tile <= p1 {
-                    avx512::tile::<PIXEL_VECS>(xp, cin, (h, w), kb, (&bb, res), p, out_b);
-                    p += tile;
-                }
-                match (p1 - p) / LANES {
-                    2 => avx512::tile::<2>(xp, cin, (h, w), kb, (&bb, res), p, out_b),
-                    1 => avx512::tile::<1>(xp, cin, (h, w), kb, (&bb, res), p, out_b),
-                    _ => {}
+                let at = |p| (xp, cin, (h, w), kb, block, p);
+                if level == Simd::Avx512 {
+                    while p + tile <= p1 {
+                        avx512::tile::<PIXEL_VECS>(at(p), out_b);
+                        p += tile;
+                    }
+                    match (p1 - p) / lanes {
+                        2 => avx512::tile::<2>(at(p), out_b),
+                        1 => avx512::tile::<1>(at(p), out_b),
+                        _ => {}
+                    }
+                } else {
+                    for half in (0..m).step_by(avx2::COUT) {
+                        let mut p = p;
+                        while p + tile <= p1 {
+                            avx2::tile::<PIXEL_VECS>(at(p), half, out_b);
+                            p += tile;
+                        }
+                        match (p1 - p) / lanes {
+                            2 => avx2::tile::<2>(at(p), half, out_b),
+                            1 => avx2::tile::<1>(at(p), half, out_b),
+                            _ => {}
+                        }
+                    }
                 }
             }
         }
     }
 }
+
+/// What a register tile reads: the padded sample, its channels, the image size, the kernel
+/// block, the block's biases and residual, and the tile's first pixel.
+#[cfg(target_arch = "x86_64")]
+type TileInput<'a> = (
+    &'a [f32],
+    usize,
+    (usize, usize),
+    &'a [f32],
+    (&'a [f32; COUT_BLOCK], Option<&'a [f32]>),
+    usize,
+);
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
@@ -212,19 +247,16 @@ mod avx512 {
     };
     use std::mem::MaybeUninit;
 
-    use super::{COUT_BLOCK, LANES};
+    use super::{COUT_BLOCK, TileInput};
+
+    const LANES: usize = 16;
 
     /// V vectors of 16 output pixels starting at pixel `p0` (row-major, within rows since
     /// w % 16 = 0) × COUT_BLOCK channels, plus the biases and the residual (m channels, as
     /// `out_b`); stores the m = out_b.len() / (h · w) channels of the block.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn tile<const V: usize>(
-        xp: &[f32],
-        cin: usize,
-        (h, w): (usize, usize),
-        kb: &[f32],
-        (bias, res): (&[f32; COUT_BLOCK], Option<&[f32]>),
-        p0: usize,
+        (xp, cin, (h, w), kb, (bias, res), p0): TileInput<'_>,
         out_b: &mut [MaybeUninit<f32>],
     ) {
         let (wp, plane, hw) = (w + 2, (h + 2) * (w + 2), h * w);
@@ -264,6 +296,71 @@ mod avx512 {
                     None => av,
                 };
                 unsafe { _mm512_storeu_ps(out.add(i), av) };
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps,
+        _mm256_set1_ps, _mm256_storeu_ps,
+    };
+    use std::mem::MaybeUninit;
+
+    use super::{COUT_BLOCK, TileInput};
+
+    const LANES: usize = 8;
+    /// Output channels per register tile: half a kernel block.
+    pub(super) const COUT: usize = 4;
+
+    /// V vectors of 8 output pixels starting at pixel `p0` (within rows since w % 8 = 0) ×
+    /// channels `c0..c0 + 4` of the block, plus their biases and residual; stores those of the
+    /// m = out_b.len() / (h · w) channels of the block that exist.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tile<const V: usize>(
+        (xp, cin, (h, w), kb, (bias, res), p0): TileInput<'_>,
+        c0: usize,
+        out_b: &mut [MaybeUninit<f32>],
+    ) {
+        let (wp, plane, hw) = (w + 2, (h + 2) * (w + 2), h * w);
+        let base: [usize; V] = std::array::from_fn(|v| {
+            let p = p0 + v * LANES;
+            (p / w) * wp + p % w
+        });
+        let mut acc: [[__m256; V]; COUT] =
+            std::array::from_fn(|c| [_mm256_set1_ps(bias[c0 + c]); V]);
+        // SAFETY (caller): c0 + 4 <= COUT_BLOCK, so every weight read stays in the block.
+        let (mut xc, mut wc) = (xp.as_ptr(), unsafe { kb.as_ptr().add(c0) });
+        for _ in 0..cin {
+            for i in 0..3 {
+                for j in 0..3 {
+                    let off = i * wp + j;
+                    // SAFETY (caller): base + off + 7 < plane for every vector and tap.
+                    let xv: [__m256; V] =
+                        std::array::from_fn(|v| unsafe { _mm256_loadu_ps(xc.add(base[v] + off)) });
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        let wv = unsafe { _mm256_broadcast_ss(&*wc.add(c)) };
+                        for v in 0..V {
+                            a[v] = _mm256_fmadd_ps(xv[v], wv, a[v]);
+                        }
+                    }
+                    wc = unsafe { wc.add(COUT_BLOCK) };
+                }
+            }
+            xc = unsafe { xc.add(plane) };
+        }
+        let m = out_b.len() / hw;
+        let out = out_b.as_mut_ptr().cast::<f32>();
+        for (c, a) in acc.iter().enumerate().take(m.saturating_sub(c0)) {
+            for (v, &av) in a.iter().enumerate() {
+                let i = (c0 + c) * hw + p0 + v * LANES;
+                let av = match res {
+                    Some(r) => _mm256_add_ps(av, unsafe { _mm256_loadu_ps(r.as_ptr().add(i)) }),
+                    None => av,
+                };
+                unsafe { _mm256_storeu_ps(out.add(i), av) };
             }
         }
     }

@@ -1,6 +1,7 @@
 //! CPU kernels for the UNet's hot operations, as candle custom ops with analytic backward passes:
-//! [`conv2d()`] (a direct AVX-512 kernel for 3×3 stride-1 convs of widths that are multiples of
-//! 16, im2col / col2im on the `gemm` crate otherwise; bias fused), [`group_norm()`] (fused
+//! [`conv2d()`] (a direct AVX-512 or AVX2 kernel for 3×3 stride-1 convs of widths that are
+//! multiples of 16 or 8, im2col / col2im on the `gemm` crate otherwise; bias fused; the level
+//! in [`simd()`], `VELPRIOR_SIMD` or [`force_simd`] picks it), [`group_norm()`] (fused
 //! GroupNorm + optional SiLU), [`group_norm_conv2d`] (the two as one graph node),
 //! [`upsample_nearest2x`] and [`adamw_step`] (fused AdamW update of one parameter tensor).
 //!
@@ -21,6 +22,7 @@ pub mod group_norm;
 mod group_norm_conv;
 mod im2col;
 mod lane_sums;
+mod simd;
 mod upsample;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
@@ -28,6 +30,7 @@ pub use allocator::keep_freed_buffers;
 pub use conv2d::{conv2d, conv2d_add, conv2d_backward};
 pub use group_norm::group_norm;
 pub use group_norm_conv::{GroupNormSpec, group_norm_conv2d};
+pub use simd::{Simd, detected_simd, force_simd, simd};
 pub use upsample::upsample_nearest2x;
 
 use std::mem::MaybeUninit;
@@ -35,18 +38,6 @@ use std::mem::MaybeUninit;
 use candle_core::{CpuStorage, DType, Layout, Tensor};
 
 use crate::{Error, Result};
-
-/// Whether the CPU has AVX-512F (for the kernels with an AVX-512 path).
-pub(crate) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
 
 /// Samples per partial sum of a batch reduction: at most 8 partials, independent of the thread
 /// count (so results do not depend on it).
