@@ -1,6 +1,8 @@
 //! Independent f64 reference formulas shared by the tests (they never call the crate's helpers).
 #![allow(dead_code)]
 
+pub mod against_candle;
+
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

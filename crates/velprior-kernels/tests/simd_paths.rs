@@ -1,0 +1,76 @@
+//! Every vector path this CPU runs — AVX-512, AVX2 + FMA, portable — forced in turn, against
+//! candle's conv2d: values and the gradients of x, w and b on geometries the direct 3×3 kernel
+//! serves (widths a multiple of 8 or 16, partial blocks of output channels, 1- to 3-vector
+//! tiles, a residual) and ones it leaves to im2col. Catches a wrong AVX2 tile or transpose, and
+//! a level that is asked for but not taken (the AVX2 and portable results must differ in their
+//! last bits on a geometry both serve). One test, so that no other test of this binary runs
+//! while a level is forced. On a CPU without AVX-512 (or AVX2) those paths cannot run; the test
+//! says which it covered.
+
+use candle_core::Tensor;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use velprior_kernels::cpu::{self, Simd, detected_simd, force_simd};
+
+mod common;
+use common::against_candle::{compare, randn};
+
+/// (n, cin, h, w, cout): stride 1, padding 1, 3×3.
+const CASES: [(usize, usize, usize, usize, usize); 6] = [
+    (2, 3, 4, 8, 5),
+    (2, 5, 3, 24, 11),
+    (1, 4, 5, 40, 3),
+    (2, 3, 2, 16, 17),
+    (3, 2, 3, 48, 8),
+    (2, 3, 5, 7, 4),
+];
+
+#[test]
+fn every_vector_path_matches_candle() {
+    let levels: Vec<Simd> = Simd::ALL
+        .into_iter()
+        .filter(|&l| l <= detected_simd())
+        .collect();
+    let mut outputs = Vec::new();
+    for &level in &levels {
+        force_simd(Some(level)).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for (n, cin, h, w, cout) in CASES {
+            let x = randn(&mut rng, &[n, cin, h, w]);
+            let wt = randn(&mut rng, &[cout, cin, 3, 3]);
+            let b = randn(&mut rng, &[cout]);
+            let r = randn(&mut rng, &[n, cout, h, w]);
+            let res = randn(&mut rng, &[n, cout, h, w]);
+            let what = format!("{level:?} conv2d {:?}", (n, cin, h, w, cout));
+            compare(
+                &what,
+                [x.clone(), wt.clone(), b.clone()],
+                &r,
+                |t| cpu::conv2d_add(t[0], t[1], t[2], &res, 1, 1).unwrap(),
+                |t| {
+                    let y = t[0].conv2d(t[1], 1, 1, 1, 1).unwrap();
+                    let y = y
+                        .broadcast_add(&t[2].reshape((1, cout, 1, 1)).unwrap())
+                        .unwrap();
+                    (y + &res).unwrap()
+                },
+                2e-5,
+            );
+            if (n, cin, h, w, cout) == CASES[1] {
+                outputs.push(cpu::conv2d(&x, &wt, Some(&b), 1, 1).unwrap());
+            }
+        }
+    }
+    force_simd(None).unwrap();
+    let bits = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    if let [portable, avx2, ..] = &outputs[..] {
+        assert_ne!(
+            bits(portable),
+            bits(avx2),
+            "VELPRIOR_SIMD=avx2 ran the portable path"
+        );
+    }
+    assert!(force_simd(Some(Simd::Avx512)).is_ok() == (detected_simd() == Simd::Avx512));
+    force_simd(None).unwrap();
+    println!("covered: {levels:?}");
+}
