@@ -15,7 +15,8 @@
 //! of `velprior_kernels::cpu::keep_freed_buffers` (as the velprior binary sets them).
 //! The optimizer is velprior's fused AdamW (`velprior_kernels::cpu::adamw_step`, as the trainer
 //! runs it; candle-nn's AdamW with `--candle-ops`).
-//! Prints the median of `--steps` timed steps (after 3 warm-ups) with a forward / backward /
+//! Prints the CPU model and the vector path of the CPU kernels (`VELPRIOR_SIMD=avx512|avx2|portable`
+//! forces a lower one), then the median of `--steps` timed steps (after 3 warm-ups) with a forward / backward /
 //! optimizer breakdown, the cores other processes used meanwhile (as benchutil.py), and the
 //! ratio to PyTorch's reference figures (bench README: 0.79–0.96 s/step, 1.8–2.0 s inference).
 
@@ -24,7 +25,7 @@ mod common;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use common::{arg, flag, loadavg, median, timed};
+use common::{arg, cpu_model, flag, loadavg, median, timed};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -156,6 +157,12 @@ fn run() -> anyhow::Result<()> {
         parameter_count(&varmap),
         candle_core::utils::get_num_threads(),
         loadavg()
+    );
+    println!(
+        "CPU: {}; velprior-kernels path: {} (VELPRIOR_SIMD; the CPU runs {})",
+        cpu_model(),
+        velprior_kernels::cpu::simd().name(),
+        velprior_kernels::cpu::detected_simd().name()
     );
 
     // DDPM linear schedule, computed inline (velprior-kernels will own this).
