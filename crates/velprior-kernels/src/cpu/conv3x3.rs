@@ -210,16 +210,15 @@ fn channels(
                         _ => {}
                     }
                 } else {
+                    let tile = avx2::PIXEL_VECS * lanes;
                     for half in (0..m).step_by(avx2::COUT) {
                         let mut p = p;
                         while p + tile <= p1 {
-                            avx2::tile::<PIXEL_VECS>(at(p), half, out_b);
+                            avx2::tile::<{ avx2::PIXEL_VECS }>(at(p), half, out_b);
                             p += tile;
                         }
-                        match (p1 - p) / lanes {
-                            2 => avx2::tile::<2>(at(p), half, out_b),
-                            1 => avx2::tile::<1>(at(p), half, out_b),
-                            _ => {}
+                        if p < p1 {
+                            avx2::tile::<1>(at(p), half, out_b);
                         }
                     }
                 }
@@ -314,6 +313,9 @@ mod avx2 {
     const LANES: usize = 8;
     /// Output channels per register tile: half a kernel block.
     pub(super) const COUT: usize = 4;
+    /// Pixel vectors per register tile: 2 × 4 = 8 accumulators, 2 input vectors and a
+    /// broadcast weight in the 16 registers.
+    pub(super) const PIXEL_VECS: usize = 2;
 
     /// V vectors of 8 output pixels starting at pixel `p0` (within rows since w % 8 = 0) ×
     /// channels `c0..c0 + 4` of the block, plus their biases and residual; stores those of the
