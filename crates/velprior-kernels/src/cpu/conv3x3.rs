@@ -177,6 +177,14 @@ fn channels(
             && level != Simd::Portable,
         "conv3x3: buffer sizes do not match the geometry"
     );
+    // Pixels per register tile; bands are whole tiles, so only an image's last tile is short.
+    #[cfg(target_arch = "x86_64")]
+    let tile = lanes
+        * match level {
+            Simd::Avx512 => PIXEL_VECS,
+            _ => avx2::PIXEL_VECS,
+        };
+    #[cfg(not(target_arch = "x86_64"))]
     let tile = PIXEL_VECS * lanes;
     let rows = (BAND_INPUT / (cin * (w + 2))).saturating_sub(2).max(1);
     let band = (rows * w / tile).max(1) * tile;
@@ -210,7 +218,6 @@ fn channels(
                         _ => {}
                     }
                 } else {
-                    let tile = avx2::PIXEL_VECS * lanes;
                     for half in (0..m).step_by(avx2::COUT) {
                         let mut p = p;
                         while p + tile <= p1 {
