@@ -1,0 +1,150 @@
+//! Exactness beyond the linear-Gaussian case: with the empirical denoiser of K training models
+//! (a prior that memorises) and the real acoustic wave operator, the exact posterior is the
+//! training set reweighted by the likelihood, w_i ∝ exp(−f(x_i) / s) (Siahkoohi & Sabeddu's
+//! analysis of memorising priors). Samples are assigned to their nearest training model and the
+//! frequencies compared with w, for a sharp likelihood (all weight on the model that made the
+//! data) and a flat one (weights spread over three models). The tolerance, a total-variation
+//! distance of 0.2 at 32 samples, is about twice the expected Monte-Carlo TV of 32 exact draws
+//! from the flat weights (0.10). Catches a sampler that follows the prior instead of the
+//! posterior, or favours the wrong training model.
+//!
+//! DAPS does not meet it yet: TV 0.44 (sharp: 44 % of its samples on a model of weight 0) and
+//! 0.26 (flat) with 10 levels × 10 Langevin steps, lr 0.05; a larger step (20 × 20, lr 0.3) is
+//! worse (0.91, 0.51). Hence `#[ignore]`: `cargo test -p velprior-posterior --test
+//! empirical_exact -- --ignored` shows where a sampler stands.
+
+use candle_core::{Device, Tensor};
+use velprior_data::Normalisation;
+use velprior_diffusion::oracles::EmpiricalOracle;
+use velprior_kernels::Schedule;
+use velprior_physics::{
+    AcousticOperator, Acquisition, Boundary, ForwardOperator, GradientOptions, Misfit, ModelShape,
+    SolverConfig, Storage, ricker,
+};
+use velprior_posterior::daps::{DapsConfig, daps};
+use velprior_posterior::{NoObserver, Problem};
+
+const NZ: usize = 10;
+const NX: usize = 12;
+const K: usize = 4;
+
+fn operator() -> AcousticOperator {
+    AcousticOperator {
+        shape: ModelShape::new(NZ, NX),
+        config: SolverConfig {
+            dx: 10.0,
+            dt: 1e-3,
+            order: 4,
+            freq: 15.0,
+            boundary: Boundary::Cpml {
+                width: 8,
+                reflection: 1e-3,
+                max_velocity: Some(3500.0),
+            },
+            free_surface: false,
+        },
+        acquisition: Acquisition::surface(NX, 2, 1, ricker(15.0, 1e-3, 250, 0.08)),
+        gradient: GradientOptions {
+            misfit: Misfit::L2,
+            storage: Storage::All,
+        },
+    }
+}
+
+/// K two-layer models (m/s): 2000 over 3000 m/s, the interface at depth 3 + i cells.
+fn training_models() -> Vec<f32> {
+    let mut v = Vec::with_capacity(K * NZ * NX);
+    for i in 0..K {
+        for iz in 0..NZ {
+            let vel = if iz < 3 + i { 2000.0 } else { 3000.0 };
+            v.extend(std::iter::repeat_n(vel, NX));
+        }
+    }
+    v
+}
+
+fn nearest(x: &[f32], train: &[f32]) -> usize {
+    let d = x.len();
+    (0..K)
+        .min_by(|&a, &b| {
+            let da: f32 = x
+                .iter()
+                .zip(&train[a * d..])
+                .map(|(p, q)| (p - q).powi(2))
+                .sum();
+            let db: f32 = x
+                .iter()
+                .zip(&train[b * d..])
+                .map(|(p, q)| (p - q).powi(2))
+                .sum();
+            da.total_cmp(&db)
+        })
+        .unwrap()
+}
+
+#[test]
+#[ignore = "DAPS is not exact with a memorising prior yet (TV 0.44 / 0.26); see the module doc"]
+fn daps_with_a_memorising_prior_reweights_the_training_set_by_the_likelihood() {
+    let norm = Normalisation::new(1500.0, 4500.0).unwrap();
+    let op = operator();
+    let train_v = training_models();
+    let d = NZ * NX;
+    let observed = op.forward(&train_v[d..2 * d]).unwrap();
+    let mut train = train_v.clone();
+    norm.normalise(&mut train);
+    let oracle = EmpiricalOracle::new(
+        &Tensor::from_vec(train.clone(), (K, 1, NZ, NX), &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+    let schedule = Schedule::cosine(1000).unwrap();
+    let misfits: Vec<f64> = (0..K)
+        .map(|i| op.misfit(&train_v[i * d..(i + 1) * d], &observed).unwrap())
+        .collect();
+    let f_sorted = {
+        let mut f = misfits.clone();
+        f.sort_by(f64::total_cmp);
+        f
+    };
+    // s from the problem, not from any sampler: the second-best misfit over 10 (sharp) or 1
+    // (flat).
+    let mut tvs = Vec::new();
+    for (name, scale) in [("sharp", f_sorted[1] / 10.0), ("flat", f_sorted[1])] {
+        let z: Vec<f64> = misfits.iter().map(|f| (-f / scale).exp()).collect();
+        let sum: f64 = z.iter().sum();
+        let w: Vec<f64> = z.iter().map(|v| v / sum).collect();
+        let problem = Problem::new(&op, &observed, norm, scale).unwrap();
+        let m = 32;
+        let cfg = DapsConfig {
+            steps: 10,
+            langevin_steps: 10,
+            lr: 0.05,
+            rho: 1.0,
+            t0: 1.0,
+            samples: m,
+            clip_x0: true,
+        };
+        let samples = daps(
+            &oracle,
+            &problem,
+            &schedule,
+            &cfg,
+            &vec![0.0; d],
+            3,
+            &mut NoObserver,
+        )
+        .unwrap();
+        let mut freq = [0f64; K];
+        for s in samples.chunks(d) {
+            freq[nearest(s, &train)] += 1.0 / m as f64;
+        }
+        let tv: f64 = 0.5 * freq.iter().zip(&w).map(|(a, b)| (a - b).abs()).sum::<f64>();
+        eprintln!("{name}: exact {w:.3?}, DAPS {freq:.3?}, TV {tv:.3}");
+        tvs.push((name, tv));
+    }
+    for (name, tv) in tvs {
+        assert!(
+            tv <= 0.2,
+            "{name} likelihood: TV {tv:.3} from the exact posterior"
+        );
+    }
+}
