@@ -46,7 +46,8 @@ pub struct DapsConfig {
     pub t0: f64,
     /// Independent samples (one chain each, seeded seed + j by the runner).
     pub samples: usize,
-    /// Clip x_0 to [−1, 1] after each Langevin step (the prior's range; default true).
+    /// Evaluate the likelihood at x_0 clamped to [−1, 1] (the prior's range, so that the
+    /// operator sees physical models) and return clamped samples (default true).
     #[serde(default = "yes")]
     pub clip_x0: bool,
 }
@@ -110,18 +111,14 @@ pub fn daps(
             x0.clone_from(&x0_hat);
             let mut misfit = 0.0;
             for _ in 0..cfg.langevin_steps {
-                let (f, g) = problem.misfit(&x0)?;
+                let (f, g) = misfit_in_range(problem, &x0, cfg.clip_x0)?;
                 misfit = f;
                 let noise = (2.0 * eta).sqrt();
                 for ((x, &m), &g) in x0.iter_mut().zip(&x0_hat).zip(&g) {
                     let e: f64 = StandardNormal.sample(&mut rng);
                     let drift = -(f64::from(*x) - f64::from(m)) / r2
                         - f64::from(g) / problem.likelihood_scale;
-                    let mut v = f64::from(*x) + eta * drift + noise * e;
-                    if cfg.clip_x0 {
-                        v = v.clamp(-1.0, 1.0);
-                    }
-                    *x = v as f32;
+                    *x = (f64::from(*x) + eta * drift + noise * e) as f32;
                 }
             }
             if j == 0 {
@@ -142,7 +139,28 @@ pub fn daps(
                 x = ((x0_t * next.sqrt())? + (z * (1.0 - next).sqrt())?)?;
             }
         }
-        out.extend_from_slice(&x0);
+        out.extend(
+            x0.iter()
+                .map(|&v| if cfg.clip_x0 { v.clamp(-1.0, 1.0) } else { v }),
+        );
     }
     Ok(out)
+}
+
+/// The misfit and its gradient at x_0 — with `clip`, at x_0 clamped to the prior's range
+/// [−1, 1] (the operator sees physical models), the gradient zero where the clamp is active.
+/// The Langevin state itself is not clamped: clamping it truncates N(x̂_0, r_t²) on one side
+/// and biases the annealing towards models with more cells near the range's ends.
+fn misfit_in_range(problem: &Problem, x0: &[f32], clip: bool) -> Result<(f64, Vec<f32>)> {
+    if !clip {
+        return problem.misfit(x0);
+    }
+    let inside: Vec<f32> = x0.iter().map(|&v| v.clamp(-1.0, 1.0)).collect();
+    let (f, mut g) = problem.misfit(&inside)?;
+    for (g, &v) in g.iter_mut().zip(x0) {
+        if !(-1.0..=1.0).contains(&v) {
+            *g = 0.0;
+        }
+    }
+    Ok((f, g))
 }
