@@ -127,6 +127,10 @@ config_with() {
 splice() {
     local name="$1" file="$out/$1.md"
     [ "$quick" = 1 ] || [ "$no_splice" = 1 ] && return
+    [ -s "$file" ] || {
+        echo "results: $file is missing or empty; the README's $name block is kept" >&2
+        return
+    }
     grep -q "<!-- results:$name -->" README.md || {
         echo "results: README.md has no <!-- results:$name --> block; $file is written" >&2
         return
