@@ -42,10 +42,9 @@ enum Command {
     /// draw it, split it, and summarise it in a run folder.
     Quickstart(quickstart::QuickstartArgs),
     /// Train a prior on an HDF5 corpus from a TOML config (configs/): `kind = "diffusion"`
-    /// (default), "autoencoder" or "gaussian".
+    /// (default), "autoencoder", or a closed-form density: "gaussian", "gmm", "gp".
     Train(train::TrainArgs),
-    /// Draw velocity models from a trained prior's checkpoint (diffusion, autoencoder or
-    /// Gaussian).
+    /// Draw velocity models from a trained prior's checkpoint (any kind).
     Sample(sample::SampleArgs),
     /// Score a prior's samples against held-out real models of its family: precision/recall,
     /// Fréchet PCA distance, velocity W1, steps, memorised fraction, beside real models' scores.

@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use velprior_diffusion::any_train_config::AnyTrainConfig;
 use velprior_diffusion::baselines::{
-    AeEpochMetrics, AeObserver, AeTrainConfig, AeTrainer, GaussianFitConfig, fit_gaussian,
+    AeEpochMetrics, AeObserver, AeTrainConfig, AeTrainer, DensityFitConfig, fit_density,
 };
 use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::trainer::{CHECKPOINT_FILE, StepMetrics, TrainObserver, Trainer};
@@ -138,10 +138,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
             let device = a.device.unwrap_or_default().open()?;
             train_autoencoder(cfg, resume_from, a.stop_after, &device, &keep_config)
         }
-        AnyTrainConfig::Gaussian(cfg) => {
+        AnyTrainConfig::Density(cfg) => {
             if resume_from.is_some() || a.stop_after.is_some() || a.workers > 1 {
                 bail!(
-                    "--resume, --resume-from, --stop-after and --workers do not apply to kind = \"gaussian\" (a fit is one step); drop them"
+                    "--resume, --resume-from, --stop-after and --workers do not apply to kind = \"{}\" (a fit is one step); drop them",
+                    cfg.model.kind().name()
                 );
             }
             fit(cfg, &a.config)?;
@@ -248,8 +249,12 @@ fn train_autoencoder(
     Ok(())
 }
 
-fn fit(cfg: GaussianFitConfig, config: &std::path::Path) -> Result<()> {
-    let checkpoint = fit_gaussian(&cfg).with_context(|| format!("{}", config.display()))?;
-    tracing::info!("Gaussian/PCA prior: checkpoint {}", checkpoint.display());
+fn fit(cfg: DensityFitConfig, config: &std::path::Path) -> Result<()> {
+    let checkpoint = fit_density(&cfg).with_context(|| format!("{}", config.display()))?;
+    tracing::info!(
+        "{} prior: checkpoint {}",
+        cfg.model.kind().name(),
+        checkpoint.display()
+    );
     Ok(())
 }

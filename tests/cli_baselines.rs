@@ -1,6 +1,6 @@
 //! End-to-end: the AE teaching experiment on a tiny config writes its pictures and a parsable
-//! summary; `velprior train` fits a Gaussian and an autoencoder from `kind`, and `velprior
-//! sample` draws from both checkpoints unchanged.
+//! summary; `velprior train` fits a Gaussian, a Gaussian mixture, a Gaussian process and an
+//! autoencoder from `kind`, and `velprior sample` draws from every checkpoint unchanged.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -72,7 +72,7 @@ fn write_config(dir: &Path, name: &str, body: &str, corpus: &Path) -> std::path:
 }
 
 #[test]
-fn train_and_sample_gaussian_and_autoencoder_checkpoints() {
+fn train_and_sample_density_and_autoencoder_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("c.h5");
     ok(&velprior(&[
@@ -92,12 +92,23 @@ fn train_and_sample_gaussian_and_autoencoder_checkpoints() {
     g.push_str("[model]\nrank = 3\n");
     std::fs::write(&gauss, g).unwrap();
     ok(&velprior(&["train", "--config", gauss.to_str().unwrap()]));
+    for (name, model) in [
+        ("gmm", "rank = 3\ncomponents = 2\n"),
+        ("gp", "kernel = \"exponential\"\nmax_lag = 5\n"),
+    ] {
+        let kind = format!("kind = \"{name}\"");
+        let path = write_config(dir.path(), name, &kind, &corpus);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&format!("[model]\n{model}"));
+        std::fs::write(&path, text).unwrap();
+        ok(&velprior(&["train", "--config", path.to_str().unwrap()]));
+    }
     let ae = write_config(dir.path(), "ae", "kind = \"autoencoder\"", &corpus);
     let mut a = std::fs::read_to_string(&ae).unwrap();
     a.push_str("[model]\narch = \"mlp\"\nlatent_dim = 2\nlambda = 0.1\n[train]\nepochs = 2\nbatch_size = 8\n");
     std::fs::write(&ae, a).unwrap();
     ok(&velprior(&["train", "--config", ae.to_str().unwrap()]));
-    for run in ["gauss", "ae"] {
+    for run in ["gauss", "gmm", "gp", "ae"] {
         let ckpt = dir.path().join(run).join("checkpoint.safetensors");
         let out = dir.path().join(format!("{run}-samples.h5"));
         ok(&velprior(&[

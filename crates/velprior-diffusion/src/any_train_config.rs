@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::baselines::config::{AeTrainConfig, GaussianFitConfig};
+use crate::baselines::config::{AeTrainConfig, DensityFitConfig, DensitySpec};
 use crate::checkpoint::PriorKind;
 use crate::config::{TrainConfig, parse_toml};
 use crate::error::{DiffusionError, Result};
@@ -17,8 +17,8 @@ pub enum AnyTrainConfig {
     Diffusion(TrainConfig),
     /// `kind = "autoencoder"`.
     Autoencoder(AeTrainConfig),
-    /// `kind = "gaussian"`.
-    Gaussian(GaussianFitConfig),
+    /// `kind = "gaussian" | "gmm" | "gp"`: a closed-form density.
+    Density(DensityFitConfig),
 }
 
 #[derive(Deserialize)]
@@ -32,7 +32,7 @@ impl AnyTrainConfig {
         parse_toml::<toml::Table>(text, origin)?;
         let key: KindKey = toml::from_str(text).map_err(|e| {
             DiffusionError::Config(format!(
-                "{}: kind: {} (use \"diffusion\", \"autoencoder\" or \"gaussian\")",
+                "{}: kind: {} (use \"diffusion\", \"autoencoder\", \"gaussian\", \"gmm\" or \"gp\")",
                 origin.display(),
                 e.message().trim()
             ))
@@ -59,10 +59,16 @@ impl AnyTrainConfig {
                 cfg.validate(origin)?;
                 AnyTrainConfig::Autoencoder(cfg)
             }
-            PriorKind::Gaussian => {
-                let cfg: GaussianFitConfig = parse_toml(&rest, origin)?;
-                cfg.validate(origin)?;
-                AnyTrainConfig::Gaussian(cfg)
+            PriorKind::Gaussian => AnyTrainConfig::Density(DensityFitConfig::parse(
+                &rest,
+                origin,
+                DensitySpec::Gaussian,
+            )?),
+            PriorKind::Gmm => {
+                AnyTrainConfig::Density(DensityFitConfig::parse(&rest, origin, DensitySpec::Gmm)?)
+            }
+            PriorKind::Gp => {
+                AnyTrainConfig::Density(DensityFitConfig::parse(&rest, origin, DensitySpec::Gp)?)
             }
         })
     }
@@ -80,7 +86,7 @@ impl AnyTrainConfig {
         match self {
             AnyTrainConfig::Diffusion(c) => &c.output,
             AnyTrainConfig::Autoencoder(c) => &c.output,
-            AnyTrainConfig::Gaussian(c) => &c.output,
+            AnyTrainConfig::Density(c) => &c.output,
         }
     }
 }

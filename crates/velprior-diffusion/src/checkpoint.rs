@@ -36,6 +36,23 @@ pub enum PriorKind {
     Autoencoder,
     /// A Gaussian/PCA prior.
     Gaussian,
+    /// A Gaussian mixture on PCA coordinates.
+    Gmm,
+    /// A Gaussian-process (geostatistical) prior.
+    Gp,
+}
+
+impl PriorKind {
+    /// The name configs use (`kind = "…"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PriorKind::Diffusion => "diffusion",
+            PriorKind::Autoencoder => "autoencoder",
+            PriorKind::Gaussian => "gaussian",
+            PriorKind::Gmm => "gmm",
+            PriorKind::Gp => "gp",
+        }
+    }
 }
 
 /// A cheap identity of the training corpus: its shape and a hash of its first and last model.

@@ -12,6 +12,9 @@ pub enum DiffusionError {
     /// A noise schedule or fused-op error.
     #[error(transparent)]
     Kernels(#[from] velprior_kernels::Error),
+    /// A closed-form density's fit or tensors.
+    #[error(transparent)]
+    Density(#[from] velprior_density::DensityError),
     /// A network error.
     #[error(transparent)]
     Nn(#[from] velprior_nn::NnError),

@@ -4,8 +4,6 @@
 //!   [`unet`] and are the checkpoint keys.
 //! - [`MlpAutoencoder`] / [`ConvAutoencoder`] (+ [`regularised_ae_loss`], [`fit_latent_std`],
 //!   [`sample_prior`]): the regularised-AE baseline prior.
-//! - [`GaussianPrior`]: the probabilistic-PCA Gaussian baseline (sampling, log-density and
-//!   its gradient in closed form).
 //! - [`seeded_var_builder`]: reproducible PyTorch-default initialisation (candle's CPU RNG
 //!   cannot be seeded).
 //! - On CPU devices the UNet's convolutions and GroupNorm(+SiLU) run velprior-kernels' CPU
@@ -20,7 +18,6 @@ pub mod autoencoder;
 pub mod config;
 pub mod dropout;
 pub mod error;
-pub mod gaussian_prior;
 pub mod init;
 mod layers;
 pub mod pad;
@@ -35,7 +32,6 @@ pub use attention::Attention;
 pub use autoencoder::{AeLoss, Autoencoder, fit_latent_std, regularised_ae_loss, sample_prior};
 pub use config::{PadMode, UNetConfig};
 pub use error::{NnError, Result};
-pub use gaussian_prior::GaussianPrior;
 pub use init::seeded_var_builder;
 pub use layers::with_candle_ops;
 pub use res_block::ResBlock;

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
-use velprior_nn::gaussian_prior::GaussianPrior;
+use velprior_density::{DensityModel, GaussianPrior};
 
 use crate::problem::Problem;
 use crate::{PosteriorError, Result};

@@ -83,7 +83,7 @@ impl McmcConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChainSpace {
-    /// The model itself (needs a Gaussian prior checkpoint).
+    /// The model itself (needs a closed-form density checkpoint: gaussian, gmm or gp).
     #[default]
     Model,
     /// The code z of a regularised autoencoder, prior N(0, s²I), model D(z) (needs an
@@ -95,6 +95,9 @@ fn one() -> usize {
     1
 }
 
+/// How errors name the closed-form density priors.
+const DENSITY: &str = "density (gaussian, gmm or gp)";
+
 /// The loaded prior a method runs with.
 pub enum PriorModel<'a> {
     /// A diffusion model (possibly applied by overlapping windows) and its schedule.
@@ -102,7 +105,8 @@ pub enum PriorModel<'a> {
         denoiser: &'a dyn Denoiser,
         schedule: &'a Schedule,
     },
-    /// A closed-form density (the Gaussian/PCA prior), normalised units.
+    /// A closed-form density (Gaussian/PCA, Gaussian mixture, Gaussian process), normalised
+    /// units.
     Density(&'a dyn LogDensity),
     /// A regularised autoencoder and the std s of its latent prior N(0, s²I).
     Autoencoder {
@@ -123,7 +127,7 @@ impl<'a> PriorModel<'a> {
                 },
                 schedule,
             },
-            PriorForm::Gaussian(g) => PriorModel::Density(g),
+            PriorForm::Density(d) => PriorModel::Density(d),
             PriorForm::Latent {
                 autoencoder,
                 latent_std,
@@ -134,11 +138,11 @@ impl<'a> PriorModel<'a> {
         }
     }
 
-    /// "diffusion", "gaussian" or "autoencoder", as [`MethodConfig::prior_kind`] names them.
+    /// "diffusion", "density" or "autoencoder", as [`MethodConfig::prior_kind`] names them.
     pub fn kind(&self) -> &'static str {
         match self {
             PriorModel::Diffusion { .. } => "diffusion",
-            PriorModel::Density(_) => "gaussian",
+            PriorModel::Density(_) => DENSITY,
             PriorModel::Autoencoder { .. } => "autoencoder",
         }
     }
@@ -169,7 +173,7 @@ impl MethodConfig {
         }
     }
 
-    /// The prior kind the method needs ("diffusion", "gaussian" or "autoencoder").
+    /// The prior kind the method needs ("diffusion", "density" or "autoencoder").
     pub fn prior_kind(&self) -> &'static str {
         match self {
             MethodConfig::RedDiff(_)
@@ -179,11 +183,11 @@ impl MethodConfig {
             | MethodConfig::Boomerang(_) => "diffusion",
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
                 match c.space {
-                    ChainSpace::Model => "gaussian",
+                    ChainSpace::Model => DENSITY,
                     ChainSpace::Latent => "autoencoder",
                 }
             }
-            MethodConfig::LinearGaussian(_) => "gaussian",
+            MethodConfig::LinearGaussian(_) => DENSITY,
         }
     }
 
@@ -390,7 +394,7 @@ fn mcmc(
         }
         _ => {
             return Err(PosteriorError::invalid(
-                "mcmc: space = \"model\" needs a Gaussian prior, \"latent\" an autoencoder",
+                "mcmc: space = \"model\" needs a closed-form density prior (gaussian, gmm or gp), \"latent\" an autoencoder",
             ));
         }
     };

@@ -1,41 +1,11 @@
 //! Densities the MCMC baselines sample: a prior with a closed-form log-density
 //! ([`LogDensity`]), and the posterior it makes with a [`Problem`]'s likelihood ([`Target`]).
 
+pub use velprior_density::LogDensity;
 use velprior_physics::PhysicsError;
 
 use crate::problem::Problem;
 use crate::{PosteriorError, Result};
-
-/// A prior density known up to a constant, in normalised units (x of length `dim()`).
-pub trait LogDensity: Send + Sync {
-    /// D, the values per model.
-    fn dim(&self) -> usize;
-    /// log p(x) + const.
-    fn log_density(&self, x: &[f32]) -> f64;
-    /// ∇ log p(x), length D.
-    fn grad_log_density(&self, x: &[f32]) -> Vec<f32>;
-    /// The prior as a Gaussian, when it is one (for the exact linear-Gaussian posterior).
-    fn as_gaussian(&self) -> Option<&velprior_nn::gaussian_prior::GaussianPrior> {
-        None
-    }
-}
-
-/// The fitted Gaussian/PCA prior (normalised units) as a closed-form prior for MALA, ULA and
-/// the posterior baselines.
-impl LogDensity for velprior_nn::gaussian_prior::GaussianPrior {
-    fn dim(&self) -> usize {
-        velprior_nn::gaussian_prior::GaussianPrior::dim(self)
-    }
-    fn log_density(&self, x: &[f32]) -> f64 {
-        velprior_nn::gaussian_prior::GaussianPrior::log_density(self, x)
-    }
-    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
-        velprior_nn::gaussian_prior::GaussianPrior::grad_log_density(self, x)
-    }
-    fn as_gaussian(&self) -> Option<&velprior_nn::gaussian_prior::GaussianPrior> {
-        Some(self)
-    }
-}
 
 /// An unnormalised log-density an MCMC chain targets; evaluating it may fail (an operator).
 pub trait Target {

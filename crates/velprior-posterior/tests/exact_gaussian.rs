@@ -115,13 +115,13 @@ fn random_walk_metropolis_matches_the_closed_form_posterior() {
     check(&chain.samples, &c.exact, "RWM");
 }
 
-/// A Gaussian/PCA prior of velprior-nn fitted to draws of the case's prior (rank 3 of 4 plus
+/// A Gaussian/PCA prior of velprior-density fitted to draws of the case's prior (rank 3 of 4 plus
 /// an isotropic residual), and the closed-form posterior under it (mean and covariance read
 /// from the fitted prior, inverted densely).
 fn fitted_case(
     c: &Case,
 ) -> (
-    velprior_nn::gaussian_prior::GaussianPrior,
+    velprior_density::GaussianPrior,
     (DVector<f64>, nalgebra::DMatrix<f64>),
 ) {
     let draws: Vec<f32> = {
@@ -136,7 +136,7 @@ fn fitted_case(
             })
             .collect()
     };
-    let fitted = velprior_nn::gaussian_prior::GaussianPrior::fit(&draws, D, 3).unwrap();
+    let fitted = velprior_density::GaussianPrior::fit(&draws, D, 3).unwrap();
     let fitted_gaussian = Gaussian::new(
         DVector::from_iterator(D, fitted.mean().iter().map(|&v| f64::from(v))),
         nalgebra::DMatrix::from_row_slice(D, D, &fitted.covariance()),
@@ -149,7 +149,7 @@ fn fitted_case(
     (fitted, exact)
 }
 
-/// MALA with the fitted Gaussian/PCA prior of velprior-nn (through its `LogDensity`): the chain
+/// MALA with the fitted Gaussian/PCA prior of velprior-density (through its `LogDensity`): the chain
 /// matches the closed-form posterior of that fitted Gaussian.
 #[test]
 fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
@@ -172,6 +172,51 @@ fn mala_with_the_fitted_gaussian_prior_matches_its_closed_form_posterior() {
         chain.acceptance_rate
     );
     check(&chain.samples, &exact, "MALA, fitted Gaussian prior");
+}
+
+/// MALA with a Gaussian-process prior of velprior-density (exponential kernel, depth trend,
+/// nugget, on the case's 2 × 2 grid): the chain matches the closed-form posterior of that
+/// Gaussian, its covariance written out from the kernel's definition. Catches a GP whose
+/// `LogDensity` gradient disagrees with its density (wrong Σ⁻¹ or trend), which biases the
+/// chain.
+#[test]
+fn mala_with_a_gaussian_process_prior_matches_its_closed_form_posterior() {
+    use velprior_density::{GaussianProcess, Kernel};
+    let c = case();
+    let (trend, s2, t2, [lz, lx]) = ([0.1f32, -0.2], 0.5, 0.05, [1.0, 2.0]);
+    let gp =
+        GaussianProcess::new(Kernel::Exponential, trend.to_vec(), 2, s2, t2, [lz, lx]).unwrap();
+    let cov = nalgebra::DMatrix::from_fn(D, D, |p, q| {
+        let (dz, dx) = (
+            (p / 2) as f64 - (q / 2) as f64,
+            (p % 2) as f64 - (q % 2) as f64,
+        );
+        s2 * (-dz.abs() / lz - dx.abs() / lx).exp() + if p == q { t2 } else { 0.0 }
+    });
+    let mean = DVector::from_fn(D, |p, _| f64::from(trend[p / 2]));
+    let a = &c.op.a;
+    let d = DVector::from_iterator(c.data.len(), c.data.iter().map(|&v| f64::from(v)));
+    let exact = linear_gaussian_posterior(
+        &Gaussian::new(mean, cov),
+        &(a * 1000.0),
+        &(a * DVector::from_element(D, 2000.0)),
+        &d,
+        SIGMA2,
+    );
+    let problem = problem(&c);
+    let target = PosteriorTarget {
+        prior: &gp,
+        problem: &problem,
+    };
+    let cfg = ChainConfig {
+        step: 0.02,
+        samples: 40_000,
+        burn_in: 1000,
+        thin: 2,
+    };
+    let chain = langevin(&target, &[0.0; D], &cfg, true, 9, &mut NoObserver).unwrap();
+    eprintln!("MALA (GP prior) acceptance {:.3}", chain.acceptance_rate);
+    check(&chain.samples, &exact, "MALA, Gaussian-process prior");
 }
 
 /// The exact sampler (Matheron's rule in data space, low-rank prior covariance) against the

@@ -1,14 +1,17 @@
-//! Configurations of the baseline priors (`kind = "autoencoder"` and `kind = "gaussian"` in a
-//! `velprior train` TOML file); unknown keys are rejected by name.
+//! Configurations of the baseline priors (`kind = "autoencoder"`, and the closed-form
+//! densities `kind = "gaussian" | "gmm" | "gp"`, in a `velprior train` TOML file); unknown
+//! keys are rejected by name.
 
 use std::path::{Path, PathBuf};
 
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
+use velprior_density::{GmmFit, GpFit};
 use velprior_nn::{ConvAeConfig, ConvAutoencoder, MlpAeConfig, MlpAutoencoder, PadMode};
 
 use crate::baselines::ae_model::AnyAutoencoder;
-use crate::config::DataConfig;
+use crate::checkpoint::PriorKind;
+use crate::config::{DataConfig, parse_toml};
 use crate::error::{DiffusionError, Result};
 use crate::optim::AdamWConfig;
 
@@ -174,19 +177,19 @@ impl AeTrainConfig {
     }
 }
 
-/// Sampling settings of the Gaussian fit's preview picture.
+/// Sampling settings of a density fit's preview picture.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct GaussianFitOptions {
+pub struct DensityFitOptions {
     /// Samples drawn into `samples.png` (0 = none).
     pub sample_count: usize,
     /// Seed of those samples.
     pub seed: u64,
 }
 
-impl Default for GaussianFitOptions {
+impl Default for DensityFitOptions {
     fn default() -> Self {
-        GaussianFitOptions {
+        DensityFitOptions {
             sample_count: 16,
             seed: 0,
         }
@@ -201,32 +204,97 @@ pub struct GaussianModelConfig {
     pub rank: usize,
 }
 
-/// `velprior train` with `kind = "gaussian"`: fit a probabilistic-PCA Gaussian.
+/// Which closed-form density, and its fit settings (`[model]`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DensitySpec {
+    /// `kind = "gaussian"`: probabilistic PCA.
+    Gaussian(GaussianModelConfig),
+    /// `kind = "gmm"`: a Gaussian mixture on PCA coordinates.
+    Gmm(GmmFit),
+    /// `kind = "gp"`: a separable Gaussian process around a depth trend.
+    Gp(GpFit),
+}
+
+impl DensitySpec {
+    /// The checkpoint kind.
+    pub fn kind(&self) -> PriorKind {
+        match self {
+            DensitySpec::Gaussian(_) => PriorKind::Gaussian,
+            DensitySpec::Gmm(_) => PriorKind::Gmm,
+            DensitySpec::Gp(_) => PriorKind::Gp,
+        }
+    }
+}
+
+/// A density config as written: `[model]` of type `M`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GaussianFitConfig {
+pub(crate) struct DensityFitFile<M> {
+    pub output: PathBuf,
+    pub data: DataConfig,
+    pub model: M,
+    #[serde(default)]
+    pub fit: DensityFitOptions,
+}
+
+/// `velprior train` with `kind = "gaussian" | "gmm" | "gp"`: fit a closed-form density.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DensityFitConfig {
     /// Run folder.
     pub output: PathBuf,
     /// The corpus and its normalisation; `flip_lateral` adds every model's mirror image.
     pub data: DataConfig,
-    /// The rank.
-    pub model: GaussianModelConfig,
+    /// The density and its settings.
+    pub model: DensitySpec,
     /// Preview samples.
-    #[serde(default)]
-    pub fit: GaussianFitOptions,
+    pub fit: DensityFitOptions,
 }
 
-impl GaussianFitConfig {
+impl DensityFitConfig {
+    /// Parses a config whose `[model]` is of type `M` (the `kind` key already removed).
+    pub(crate) fn parse<M: serde::de::DeserializeOwned>(
+        text: &str,
+        origin: &Path,
+        spec: impl FnOnce(M) -> DensitySpec,
+    ) -> Result<DensityFitConfig> {
+        let file: DensityFitFile<M> = parse_toml(text, origin)?;
+        let cfg = DensityFitConfig {
+            output: file.output,
+            data: file.data,
+            model: spec(file.model),
+            fit: file.fit,
+        };
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
     /// Checks every key; `origin` names the file in errors.
     pub fn validate(&self, origin: &Path) -> Result<()> {
         check_range(&self.data, origin)?;
-        if self.model.rank == 0 {
-            return Err(DiffusionError::Config(format!(
-                "{}: model.rank must be at least 1 (e.g. 16)",
+        let bad = |msg: &str| {
+            Err(DiffusionError::Config(format!(
+                "{}: {msg}",
                 origin.display()
-            )));
+            )))
+        };
+        match &self.model {
+            DensitySpec::Gaussian(m) if m.rank == 0 => {
+                bad("model.rank must be at least 1 (e.g. 16)")
+            }
+            DensitySpec::Gmm(m) if m.rank == 0 || m.components == 0 => {
+                bad("model.rank and model.components must be at least 1 (e.g. 16 and 8)")
+            }
+            DensitySpec::Gmm(m) if !(m.regularisation >= 0.0 && m.regularisation.is_finite()) => {
+                bad("model.regularisation must be a finite number ≥ 0 (e.g. 0.001)")
+            }
+            DensitySpec::Gp(m) if !(m.nugget > 0.0 && m.nugget < 1.0) => {
+                bad("model.nugget must lie strictly between 0 and 1 (e.g. 0.01)")
+            }
+            DensitySpec::Gp(m) if m.max_lag == 0 => {
+                bad("model.max_lag must be at least 1 (e.g. 20)")
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

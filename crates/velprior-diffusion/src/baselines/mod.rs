@@ -1,15 +1,18 @@
 //! Baseline priors beside diffusion, sharing its checkpoint format and `velprior sample`:
 //! the regularised autoencoder (trainer, loaded prior; its teaching experiment is the
-//! velprior-baselines crate) and the Gaussian/PCA prior (fit and load).
+//! velprior-baselines crate) and the closed-form densities of velprior-density (Gaussian/PCA,
+//! Gaussian mixture, Gaussian process: fit and load).
 
 pub mod ae_model;
 pub mod ae_prior;
 pub mod ae_trainer;
 pub mod config;
-pub mod gaussian_fit;
+pub mod density_fit;
 
 pub use ae_model::AnyAutoencoder;
 pub use ae_prior::AePrior;
 pub use ae_trainer::{AeDetails, AeEpochMetrics, AeObserver, AeTrainer, QuietAe};
-pub use config::{AeArch, AeLoopConfig, AeModelConfig, AeTrainConfig, GaussianFitConfig};
-pub use gaussian_fit::{GaussianCheckpoint, GaussianDetails, fit_gaussian};
+pub use config::{
+    AeArch, AeLoopConfig, AeModelConfig, AeTrainConfig, DensityFitConfig, DensitySpec,
+};
+pub use density_fit::{DensityCheckpoint, fit_density};

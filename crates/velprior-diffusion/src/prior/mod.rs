@@ -1,21 +1,22 @@
-//! Trained priors for sampling and inversion. Every kind (diffusion, autoencoder, Gaussian)
-//! implements [`Prior`]: its metadata, draws in m/s, and the [`PriorForm`] a posterior method
+//! Trained priors for sampling and inversion. Every kind (diffusion, autoencoder, the
+//! closed-form densities) implements [`Prior`]: its metadata, draws in m/s, and the [`PriorForm`] a posterior method
 //! uses. [`AnyPrior`] opens a checkpoint of any [`PriorKind`] as a `Prior`.
 
 mod autoencoder;
+mod density;
 mod diffusion;
-mod gaussian;
 
 use std::ops::Range;
 use std::path::Path;
 
 use candle_core::Device;
+use velprior_density::LogDensity;
 use velprior_kernels::Schedule;
-use velprior_nn::{Autoencoder, GaussianPrior};
+use velprior_nn::Autoencoder;
 
 pub use diffusion::DiffusionPrior;
 
-use crate::baselines::{AePrior, GaussianCheckpoint};
+use crate::baselines::{AePrior, DensityCheckpoint};
 use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint};
 use crate::denoiser::Denoiser;
 use crate::error::Result;
@@ -28,8 +29,8 @@ pub enum PriorForm<'a> {
         denoiser: &'a dyn Denoiser,
         schedule: &'a Schedule,
     },
-    /// A closed-form Gaussian density on normalised models.
-    Gaussian(&'a GaussianPrior),
+    /// A closed-form density on normalised models (Gaussian, mixture, Gaussian process).
+    Density(&'a dyn LogDensity),
     /// A decoder of latent codes z ~ N(0, s²I), s = `latent_std`.
     Latent {
         autoencoder: &'a dyn Autoencoder,
@@ -79,13 +80,15 @@ impl Prior for AnyPrior {
 
 impl AnyPrior {
     /// Opens the checkpoint at `path`, whatever prior it holds; a diffusion or autoencoder
-    /// prior's network is placed on `device` (the Gaussian prior computes on the host).
+    /// prior's network is placed on `device` (a closed-form density computes on the host).
     pub fn load(path: &Path, device: &Device) -> Result<AnyPrior> {
         let (meta, tensors) = load_checkpoint(path, device)?;
         Ok(AnyPrior(match meta.kind {
             PriorKind::Diffusion => Box::new(DiffusionPrior::from_parts(meta, tensors, path)?),
             PriorKind::Autoencoder => Box::new(AePrior::from_parts(meta, tensors, path)?),
-            PriorKind::Gaussian => Box::new(GaussianCheckpoint::from_parts(meta, tensors, path)?),
+            PriorKind::Gaussian | PriorKind::Gmm | PriorKind::Gp => {
+                Box::new(DensityCheckpoint::from_parts(meta, tensors, path)?)
+            }
         }))
     }
 

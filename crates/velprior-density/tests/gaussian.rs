@@ -8,7 +8,7 @@ use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use velprior_nn::GaussianPrior;
+use velprior_density::{DensityModel, GaussianPrior, LogDensity};
 
 /// A known PPCA Gaussian: mean, orthonormal U (k × D), λ, σ²; dense Σ.
 struct Truth {

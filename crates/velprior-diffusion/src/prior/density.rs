@@ -1,13 +1,13 @@
-//! The Gaussian/PCA prior as a [`Prior`]: draws in closed form; posterior methods use its
-//! density.
+//! A closed-form density prior (Gaussian/PCA, Gaussian mixture, Gaussian process) as a
+//! [`Prior`]: draws in closed form; posterior methods use its log-density.
 
 use super::{Prior, PriorForm};
-use crate::baselines::GaussianCheckpoint;
+use crate::baselines::DensityCheckpoint;
 use crate::checkpoint::CheckpointMeta;
 use crate::error::Result;
 use crate::samplers::{SamplerConfig, SamplerObserver};
 
-impl Prior for GaussianCheckpoint {
+impl Prior for DensityCheckpoint {
     fn meta(&self) -> &CheckpointMeta {
         &self.meta
     }
@@ -23,6 +23,6 @@ impl Prior for GaussianCheckpoint {
     }
 
     fn form(&self) -> PriorForm<'_> {
-        PriorForm::Gaussian(&self.prior)
+        PriorForm::Density(&*self.density)
     }
 }

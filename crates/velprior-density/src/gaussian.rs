@@ -18,7 +18,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::error::{NnError, Result};
+use crate::density::{DensityModel, LogDensity};
+use crate::error::{DensityError, Result};
 
 /// Floor of the residual variance σ² (normalised units²): keeps Σ invertible when the corpus
 /// spans (almost) all of the retained dimensions.
@@ -40,19 +41,19 @@ impl GaussianPrior {
     /// N < D (thin SVD route), else the D × D covariance.
     pub fn fit(models: &[f32], dim: usize, rank: usize) -> Result<GaussianPrior> {
         if dim == 0 || models.is_empty() || !models.len().is_multiple_of(dim) {
-            return Err(NnError::Shape(format!(
+            return Err(DensityError::Shape(format!(
                 "Gaussian prior: {} values are not N models of dimension {dim}",
                 models.len()
             )));
         }
         let n = models.len() / dim;
         if n < 2 {
-            return Err(NnError::Shape(
+            return Err(DensityError::Shape(
                 "Gaussian prior: need at least 2 models to estimate a covariance".into(),
             ));
         }
         if rank > dim || rank >= n {
-            return Err(NnError::Shape(format!(
+            return Err(DensityError::Shape(format!(
                 "Gaussian prior: rank {rank} must be at most the dimension {dim} and below the \
                  number of models {n}; lower the rank"
             )));
@@ -121,8 +122,125 @@ impl GaussianPrior {
         self.residual_variance
     }
 
+    /// The dense covariance Σ (D × D, row-major); for tests and small D only.
+    pub fn covariance(&self) -> Vec<f64> {
+        let d = self.dim();
+        let mut cov = vec![0f64; d * d];
+        for i in 0..d {
+            cov[i * d + i] = self.residual_variance;
+        }
+        for (k, l) in self.eigenvalues.iter().enumerate() {
+            let u = &self.components[k * d..(k + 1) * d];
+            for i in 0..d {
+                for j in 0..d {
+                    cov[i * d + j] += (l - self.residual_variance) * u[i] as f64 * u[j] as f64;
+                }
+            }
+        }
+        cov
+    }
+
+    /// Rebuilds a prior from checkpoint tensors (names in the module docs).
+    pub fn from_tensors(tensors: &HashMap<String, Tensor>) -> Result<GaussianPrior> {
+        let get = |name: &str| -> Result<Vec<f32>> {
+            let t = tensors.get(name).ok_or_else(|| {
+                DensityError::Shape(format!("Gaussian prior: tensor '{name}' is missing"))
+            })?;
+            Ok(t.flatten_all()?.to_vec1::<f32>()?)
+        };
+        let mean = get("gaussian.mean")?;
+        let components = get("gaussian.components")?;
+        let eigenvalues: Vec<f64> = get("gaussian.eigenvalues")?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let residual = get("gaussian.residual_variance")?;
+        let (d, k) = (mean.len(), eigenvalues.len());
+        if d == 0 || components.len() != k * d || residual.len() != 1 || residual[0] <= 0.0 {
+            return Err(DensityError::Shape(format!(
+                "Gaussian prior: inconsistent tensors (mean {d}, components {}, eigenvalues {k}, \
+                 residual {residual:?})",
+                components.len()
+            )));
+        }
+        Ok(GaussianPrior {
+            mean,
+            components,
+            eigenvalues,
+            residual_variance: residual[0] as f64,
+        })
+    }
+
+    /// r = x − μ and its projection a = U r.
+    fn residual_and_projection(&self, x: &[f32]) -> (Vec<f64>, Vec<f64>) {
+        let d = self.dim();
+        assert_eq!(x.len(), d, "Gaussian prior: x has the wrong dimension");
+        let r: Vec<f64> = x
+            .iter()
+            .zip(&self.mean)
+            .map(|(&xi, &m)| xi as f64 - m as f64)
+            .collect();
+        let a = (0..self.rank())
+            .map(|i| {
+                let u = &self.components[i * d..(i + 1) * d];
+                u.iter().zip(&r).map(|(&uj, rj)| uj as f64 * rj).sum()
+            })
+            .collect();
+        (r, a)
+    }
+}
+
+impl LogDensity for GaussianPrior {
+    fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// log N(x; μ, Σ) of one flattened model `x` (D), including −D/2 log 2π.
+    ///
+    /// Panics when `x.len() != dim()` (a programming error, not user input).
+    fn log_density(&self, x: &[f32]) -> f64 {
+        let (r, a) = self.residual_and_projection(x);
+        let r2: f64 = r.iter().map(|v| v * v).sum();
+        let a2: f64 = a.iter().map(|v| v * v).sum();
+        let s2 = self.residual_variance;
+        let quad = a
+            .iter()
+            .zip(&self.eigenvalues)
+            .map(|(ai, l)| ai * ai / l)
+            .sum::<f64>()
+            + (r2 - a2).max(0.0) / s2;
+        let log_det = self.eigenvalues.iter().map(|l| l.ln()).sum::<f64>()
+            + (self.dim() - self.rank()) as f64 * s2.ln();
+        -0.5 * (self.dim() as f64 * (2.0 * std::f64::consts::PI).ln() + log_det + quad)
+    }
+
+    /// ∇ₓ log N(x; μ, Σ) = −Σ⁻¹ (x − μ) (D), with
+    /// Σ⁻¹ r = Uᵀ (a / λ) + (r − Uᵀ a) / σ², a = U r.
+    ///
+    /// Panics when `x.len() != dim()` (a programming error, not user input).
+    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
+        let d = self.dim();
+        let (r, a) = self.residual_and_projection(x);
+        let s2 = self.residual_variance;
+        let mut g: Vec<f64> = r.iter().map(|v| -v / s2).collect();
+        for (i, (ai, l)) in a.iter().zip(&self.eigenvalues).enumerate() {
+            let c = ai / s2 - ai / l;
+            let u = &self.components[i * d..(i + 1) * d];
+            g.iter_mut()
+                .zip(u)
+                .for_each(|(gj, &uj)| *gj += c * uj as f64);
+        }
+        g.into_iter().map(|v| v as f32).collect()
+    }
+
+    fn as_gaussian(&self) -> Option<&GaussianPrior> {
+        Some(self)
+    }
+}
+
+impl DensityModel for GaussianPrior {
     /// `n` independent draws, row-major (n, D): x = μ + Uᵀ diag(√(λ − σ²)) ε₁ + σ ε₂.
-    pub fn sample(&self, n: usize, seed: u64) -> Vec<f32> {
+    fn sample(&self, n: usize, seed: u64) -> Vec<f32> {
         let (d, k) = (self.dim(), self.rank());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let sigma = self.residual_variance.sqrt();
@@ -156,64 +274,8 @@ impl GaussianPrior {
         out
     }
 
-    /// log N(x; μ, Σ) of one flattened model `x` (D), including −D/2 log 2π.
-    ///
-    /// Panics when `x.len() != dim()` (a programming error, not user input).
-    pub fn log_density(&self, x: &[f32]) -> f64 {
-        let (r, a) = self.residual_and_projection(x);
-        let r2: f64 = r.iter().map(|v| v * v).sum();
-        let a2: f64 = a.iter().map(|v| v * v).sum();
-        let s2 = self.residual_variance;
-        let quad = a
-            .iter()
-            .zip(&self.eigenvalues)
-            .map(|(ai, l)| ai * ai / l)
-            .sum::<f64>()
-            + (r2 - a2).max(0.0) / s2;
-        let log_det = self.eigenvalues.iter().map(|l| l.ln()).sum::<f64>()
-            + (self.dim() - self.rank()) as f64 * s2.ln();
-        -0.5 * (self.dim() as f64 * (2.0 * std::f64::consts::PI).ln() + log_det + quad)
-    }
-
-    /// ∇ₓ log N(x; μ, Σ) = −Σ⁻¹ (x − μ) (D), with
-    /// Σ⁻¹ r = Uᵀ (a / λ) + (r − Uᵀ a) / σ², a = U r.
-    ///
-    /// Panics when `x.len() != dim()` (a programming error, not user input).
-    pub fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
-        let d = self.dim();
-        let (r, a) = self.residual_and_projection(x);
-        let s2 = self.residual_variance;
-        let mut g: Vec<f64> = r.iter().map(|v| -v / s2).collect();
-        for (i, (ai, l)) in a.iter().zip(&self.eigenvalues).enumerate() {
-            let c = ai / s2 - ai / l;
-            let u = &self.components[i * d..(i + 1) * d];
-            g.iter_mut()
-                .zip(u)
-                .for_each(|(gj, &uj)| *gj += c * uj as f64);
-        }
-        g.into_iter().map(|v| v as f32).collect()
-    }
-
-    /// The dense covariance Σ (D × D, row-major); for tests and small D only.
-    pub fn covariance(&self) -> Vec<f64> {
-        let d = self.dim();
-        let mut cov = vec![0f64; d * d];
-        for i in 0..d {
-            cov[i * d + i] = self.residual_variance;
-        }
-        for (k, l) in self.eigenvalues.iter().enumerate() {
-            let u = &self.components[k * d..(k + 1) * d];
-            for i in 0..d {
-                for j in 0..d {
-                    cov[i * d + j] += (l - self.residual_variance) * u[i] as f64 * u[j] as f64;
-                }
-            }
-        }
-        cov
-    }
-
     /// The checkpoint tensors (names in the module docs).
-    pub fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>> {
+    fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>> {
         let (d, k) = (self.dim(), self.rank());
         let eig: Vec<f32> = self.eigenvalues.iter().map(|&l| l as f32).collect();
         Ok(vec![
@@ -234,55 +296,6 @@ impl GaussianPrior {
                 Tensor::from_vec(vec![self.residual_variance as f32], 1, device)?,
             ),
         ])
-    }
-
-    /// Rebuilds a prior from checkpoint tensors (names in the module docs).
-    pub fn from_tensors(tensors: &HashMap<String, Tensor>) -> Result<GaussianPrior> {
-        let get = |name: &str| -> Result<Vec<f32>> {
-            let t = tensors.get(name).ok_or_else(|| {
-                NnError::Shape(format!("Gaussian prior: tensor '{name}' is missing"))
-            })?;
-            Ok(t.flatten_all()?.to_vec1::<f32>()?)
-        };
-        let mean = get("gaussian.mean")?;
-        let components = get("gaussian.components")?;
-        let eigenvalues: Vec<f64> = get("gaussian.eigenvalues")?
-            .into_iter()
-            .map(f64::from)
-            .collect();
-        let residual = get("gaussian.residual_variance")?;
-        let (d, k) = (mean.len(), eigenvalues.len());
-        if d == 0 || components.len() != k * d || residual.len() != 1 || residual[0] <= 0.0 {
-            return Err(NnError::Shape(format!(
-                "Gaussian prior: inconsistent tensors (mean {d}, components {}, eigenvalues {k}, \
-                 residual {residual:?})",
-                components.len()
-            )));
-        }
-        Ok(GaussianPrior {
-            mean,
-            components,
-            eigenvalues,
-            residual_variance: residual[0] as f64,
-        })
-    }
-
-    /// r = x − μ and its projection a = U r.
-    fn residual_and_projection(&self, x: &[f32]) -> (Vec<f64>, Vec<f64>) {
-        let d = self.dim();
-        assert_eq!(x.len(), d, "Gaussian prior: x has the wrong dimension");
-        let r: Vec<f64> = x
-            .iter()
-            .zip(&self.mean)
-            .map(|(&xi, &m)| xi as f64 - m as f64)
-            .collect();
-        let a = (0..self.rank())
-            .map(|i| {
-                let u = &self.components[i * d..(i + 1) * d];
-                u.iter().zip(&r).map(|(&uj, rj)| uj as f64 * rj).sum()
-            })
-            .collect();
-        (r, a)
     }
 }
 
@@ -325,7 +338,7 @@ fn top_from_gram(xc: &DMatrix<f64>, k: usize, scale: f64) -> Result<(Vec<f64>, V
     for i in top_indices(&eig, k) {
         let mu = eig.eigenvalues[i];
         if mu <= tiny {
-            return Err(NnError::Shape(format!(
+            return Err(DensityError::Shape(format!(
                 "Gaussian prior: the corpus spans only {} directions; lower the rank to at most that",
                 values.len()
             )));
