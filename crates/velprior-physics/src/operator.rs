@@ -21,6 +21,22 @@ pub trait ForwardOperator: Send + Sync {
     fn misfit(&self, m: &[f32], d_obs: &[f32]) -> Result<f64> {
         Ok(self.misfit_and_gradient(m, d_obs)?.0)
     }
+    /// Independent shots whose misfits add up to the total (1 for an operator without shots).
+    fn shots(&self) -> usize {
+        1
+    }
+    /// The misfit of the shots `shots` (indices below [`ForwardOperator::shots`]) and its
+    /// gradient; `d_obs` is the whole data vector. An operator with one shot returns the full
+    /// misfit.
+    fn shot_misfit_and_gradient(
+        &self,
+        m: &[f32],
+        d_obs: &[f32],
+        shots: &[usize],
+    ) -> Result<(f64, Vec<f32>)> {
+        let _ = shots;
+        self.misfit_and_gradient(m, d_obs)
+    }
 }
 
 /// The acoustic finite-difference solver as a forward operator: m is velocity in m/s, d is the
@@ -81,5 +97,52 @@ impl ForwardOperator for AcousticOperator {
     fn misfit(&self, m: &[f32], d_obs: &[f32]) -> Result<f64> {
         let d = self.forward(m)?;
         Ok(self.gradient.misfit.value_and_residual(&d, d_obs).0)
+    }
+
+    fn shots(&self) -> usize {
+        self.acquisition.shots.len()
+    }
+
+    /// Models only the chosen shots: their gathers are cut out of `d_obs`.
+    fn shot_misfit_and_gradient(
+        &self,
+        m: &[f32],
+        d_obs: &[f32],
+        shots: &[usize],
+    ) -> Result<(f64, Vec<f32>)> {
+        let all = &self.acquisition;
+        if d_obs.len() != all.data_len() || shots.iter().any(|&s| s >= all.shots.len()) {
+            return Err(crate::error::param(
+                "shots",
+                format!(
+                    "shots {shots:?} of {} with {} data values (expected {})",
+                    all.shots.len(),
+                    d_obs.len(),
+                    all.data_len()
+                ),
+            ));
+        }
+        let offsets = all.data_offsets();
+        let nt = all.nt();
+        let subset = Acquisition {
+            shots: shots.iter().map(|&s| all.shots[s].clone()).collect(),
+            wavelet: all.wavelet.clone(),
+        };
+        let observed: Vec<f32> = shots
+            .iter()
+            .flat_map(|&s| {
+                let len = all.shots[s].receivers.len() * nt;
+                d_obs[offsets[s]..offsets[s] + len].iter().copied()
+            })
+            .collect();
+        let (f, g, _) = misfit_and_gradient(
+            m,
+            self.shape,
+            &self.config,
+            &subset,
+            &observed,
+            self.gradient,
+        )?;
+        Ok((f, g))
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Methods, one module each: [`dps`] (Chung et al. 2023), [`daps`] (Zhang et al. 2024), [`alternating`] (diffusion-regularised
 //! FWI, Wang et al. 2023 / Taufik et al. 2024), [`red_diff`] (RED-DiffEq), [`langevin`] (ULA,
-//! MALA), [`metropolis`] (random walk in model or AE-latent space), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
+//! MALA), [`metropolis`] (random walk in model or AE-latent space), [`sgld`] (stochastic-gradient
+//! Langevin with shot subsampling), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
 //! linear operator). The chain
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
@@ -31,6 +32,7 @@ pub mod patches;
 pub mod problem;
 pub mod red_diff;
 pub mod report;
+pub mod sgld;
 pub mod summary;
 pub mod target;
 pub mod tensors;

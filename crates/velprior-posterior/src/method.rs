@@ -19,11 +19,12 @@ use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::patches::PatchDenoiser;
 use crate::problem::Problem;
 use crate::red_diff::{RedDiffConfig, red_diff};
+use crate::sgld::{SgldConfig, sgld};
 use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
 use crate::{PosteriorError, Result};
 
 /// A method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating" |
-/// "daps" | "mala" | "ula" | "metropolis" | "boomerang" | "linear-gaussian"`).
+/// "daps" | "mala" | "ula" | "metropolis" | "sgld" | "boomerang" | "linear-gaussian"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum MethodConfig {
@@ -38,6 +39,8 @@ pub enum MethodConfig {
     Ula(McmcConfig),
     /// Random-walk Metropolis.
     Metropolis(McmcConfig),
+    /// Stochastic-gradient Langevin with shot subsampling.
+    Sgld(SgldConfig),
     /// Boomerang local sampling around the start model (diffusion prior; no data).
     Boomerang(BoomerangConfig),
     /// The exact posterior of a Gaussian prior under a linear operator (the reference).
@@ -168,6 +171,7 @@ impl MethodConfig {
             MethodConfig::Mala(_) => "mala",
             MethodConfig::Ula(_) => "ula",
             MethodConfig::Metropolis(_) => "metropolis",
+            MethodConfig::Sgld(_) => "sgld",
             MethodConfig::Boomerang(_) => "boomerang",
             MethodConfig::LinearGaussian(_) => "linear-gaussian",
         }
@@ -187,7 +191,7 @@ impl MethodConfig {
                     ChainSpace::Latent => "autoencoder",
                 }
             }
-            MethodConfig::LinearGaussian(_) => DENSITY,
+            MethodConfig::LinearGaussian(_) | MethodConfig::Sgld(_) => DENSITY,
         }
     }
 
@@ -216,6 +220,7 @@ impl MethodConfig {
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
                 c.chain().total()
             }
+            MethodConfig::Sgld(c) => c.chain().total(),
             MethodConfig::Boomerang(c) => ((c.t_star * c.steps as f64).ceil() as usize).max(1),
             MethodConfig::LinearGaussian(_) => 1,
         }
@@ -230,6 +235,7 @@ impl MethodConfig {
             MethodConfig::Daps(c) => c.samples,
             MethodConfig::Alternating(c) => c.samples,
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => c.chains,
+            MethodConfig::Sgld(c) => c.chains,
             MethodConfig::Boomerang(_) => 1,
             MethodConfig::LinearGaussian(c) => c.samples,
         }
@@ -246,6 +252,7 @@ impl MethodConfig {
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
                 c.chains = 1
             }
+            MethodConfig::Sgld(c) => c.chains = 1,
             MethodConfig::Boomerang(_) => {}
             MethodConfig::LinearGaussian(c) => c.samples = 1,
         }
@@ -298,6 +305,9 @@ impl MethodConfig {
                 PosteriorError::invalid("method linear-gaussian needs a Gaussian prior checkpoint")
             })?;
             return linear_gaussian(gaussian, problem, c.samples, seed).map(plain);
+        }
+        if let (MethodConfig::Sgld(c), PriorModel::Density(density)) = (self, prior) {
+            return sgld(*density, problem, start, c, seed, observer).map(plain);
         }
         let (kind, c) = match self {
             MethodConfig::Mala(c) => (Sampler::Mala, c),

@@ -116,4 +116,35 @@ impl<'a> Problem<'a> {
             g.into_iter().map(|g| (f64::from(g) / s) as f32).collect(),
         ))
     }
+
+    /// Independent shots of the operator.
+    pub fn shots(&self) -> usize {
+        self.operator.shots()
+    }
+
+    /// An unbiased estimate of −log p(d | x) and its gradient from the shots `shots` alone:
+    /// their misfit scaled by S / |shots| (S the operator's shots), over `likelihood_scale`.
+    pub fn neg_log_likelihood_of_shots(
+        &self,
+        x: &[f32],
+        shots: &[usize],
+    ) -> Result<(f64, Vec<f32>)> {
+        self.check_len(x)?;
+        if shots.is_empty() {
+            return Err(PosteriorError::invalid(
+                "a shot subset needs at least one shot",
+            ));
+        }
+        let (f, gv) =
+            self.operator
+                .shot_misfit_and_gradient(&self.to_velocity(x), self.observed, shots)?;
+        let scale = self.shots() as f64 / shots.len() as f64 / self.likelihood_scale;
+        let dv_dx = f64::from(0.5 * (self.normalisation.vmax - self.normalisation.vmin));
+        Ok((
+            f * scale,
+            gv.into_iter()
+                .map(|g| (f64::from(g) * dv_dx * scale) as f32)
+                .collect(),
+        ))
+    }
 }

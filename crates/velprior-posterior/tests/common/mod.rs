@@ -41,6 +41,26 @@ impl ForwardOperator for MatrixOperator {
             (self.a.transpose() * r).iter().map(|&x| x as f32).collect(),
         ))
     }
+    /// Every data value is a "shot" (its row of A).
+    fn shots(&self) -> usize {
+        self.a.nrows()
+    }
+    fn shot_misfit_and_gradient(
+        &self,
+        m: &[f32],
+        d_obs: &[f32],
+        shots: &[usize],
+    ) -> velprior_physics::Result<(f64, Vec<f32>)> {
+        let d = self.forward(m)?;
+        let mut f = 0.0;
+        let mut g = DVector::zeros(self.a.ncols());
+        for &s in shots {
+            let r = f64::from(d[s] - d_obs[s]);
+            f += 0.5 * r * r;
+            g += self.a.row(s).transpose() * r;
+        }
+        Ok((f, g.iter().map(|&x| x as f32).collect()))
+    }
 }
 
 /// N(μ, Σ) as a [`LogDensity`] (precision precomputed).
