@@ -76,11 +76,8 @@ pub fn sgld(
     } else {
         cfg.shots_per_step
     };
-    if !(cfg.step.is_finite() && cfg.step > 0.0)
-        || !(0.0..1.0).contains(&cfg.decay)
-        || batch > shots
-        || x0.len() != problem.dim()
-    {
+    let valid_step = cfg.step.is_finite() && cfg.step > 0.0 && (0.0..1.0).contains(&cfg.decay);
+    if !valid_step || batch > shots || x0.len() != problem.dim() {
         return Err(PosteriorError::invalid(format!(
             "sgld: need step > 0 (got {}), 0 ≤ decay < 1 (got {}), shots_per_step ≤ {shots} \
              (got {}) and a start of length {} (got {})",
