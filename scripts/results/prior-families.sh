@@ -1,0 +1,58 @@
+# The prior families side by side, per shipped prior's family (Marmousi-style; the four
+# OpenFWI-style families mixed), 70x70: the closed-form densities (Gaussian/PCA rank 16, a
+# Gaussian mixture of 8 components on rank 16, the Gaussian-process prior) fitted to 2,000
+# models of the family and the shipped prior's corpus seed, each scored by `velprior evaluate`
+# like the shipped diffusion prior (256 samples against the same 512 held-out models; the
+# diffusion rows are the priors table's), with the fit's wall time; results/prior-families-
+# FAMILY-KIND.png shows samples beside held-out models. ~5 min on 2 cores. Sourced by
+# scripts/results.sh.
+
+table_prior_families() {
+    {
+        stamp
+        echo
+        echo "| family | prior | fit | precision | recall | Fréchet PCA-32 | velocity W1 (m/s) | lateral step (m/s) | memorised |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        for p in marmousi70 openfwi70; do
+            prior_family_rows "$p"
+        done
+    } >"$out/prior-families.md"
+    splice prior-families
+}
+
+# prior_family_rows PRIOR: the rows of one family.
+prior_family_rows() {
+    local p="$1" family seed held_seed count=2000
+    read -r family seed held_seed <<<"$(corpus_of "$p")"
+    [ "$quick" = 1 ] && count=200
+    corpus "$p" >&2
+    local dir="$work/prior-families-$p" held="$work/corpus-$p/held.h5"
+    mkdir -p "$dir"
+    [ -e "$dir/train.h5" ] || "$V" data synth -f "$family" -n "$count" --size 70x70 \
+        --seed "$seed" -o "$dir/train.h5" >/dev/null
+    row() { # row LABEL FIT REPORT
+        local r="$3"
+        echo "| $family | $1 | $2 | $(f3 .samples.precision "$r") ($(f3 .precision_ratio "$r")×) | $(f3 .samples.recall "$r") ($(f3 .recall_ratio "$r")×) | $(f1 .samples.frechet_pca "$r") | $(f1 .samples.velocity_w1 "$r") | $(f1 .samples.lateral_step "$r") | $(f3 .memorised_fraction "$r") |"
+    }
+    for kind in gaussian gmm gp; do
+        local run="$dir/$kind"
+        if [ ! -e "$run/checkpoint.safetensors" ]; then
+            config_with "configs/$kind-curvefault.toml" "output=\"$run\"" \
+                "corpus=\"$dir/train.h5\"" "flip_lateral=false" >"$dir/$kind.toml"
+            local t0
+            t0=$(date +%s%N)
+            "$V" train --config "$dir/$kind.toml" >/dev/null
+            echo $((($(date +%s%N) - t0) / 1000000)) >"$run/fit-ms"
+        fi
+        [ -e "$run/eval/report.json" ] || "$V" evaluate \
+            --checkpoint "$run/checkpoint.safetensors" --test "$held" --train "$dir/train.h5" \
+            -n "$n" --seed 1 -o "$run/eval" >/dev/null
+        row "\`$kind\` ($count models)" "$(awk '{ printf "%.1f s", $1 / 1000 }' "$run/fit-ms")" \
+            "$run/eval/report.json"
+        [ "$quick" = 1 ] || cp "$run/eval/samples.png" "$out/prior-families-$family-$kind.png"
+    done
+    local r
+    r="$(evaluate "$p" dpm-solver 25 "$n" "$work/priors-$p" --train)"
+    row "\`$p\` diffusion, DPM-Solver++ 25" "shipped" "$r"
+    echo "| $family | real models (held out) | | $(f3 .real.precision "$r") | $(f3 .real.recall "$r") | $(f1 .real.frechet_pca "$r") | $(f1 .real.velocity_w1 "$r") | $(f1 .real.lateral_step "$r") | |"
+}
