@@ -1,14 +1,17 @@
 # The MCMC baselines (README "Posterior baselines"): random-walk Metropolis in an autoencoder's
-# latent space and in model space under the Gaussian/PCA prior, and MALA, on the OpenFWI
-# CurveFault sample, each at three step sizes (one chain, seed 0). The priors are fitted on the
-# quickstart's CurveFault training models (configs/gaussian-curvefault.toml,
-# configs/ae-mlp-curvefault.toml). ~25 min on 2 cores. Sourced by scripts/results.sh.
+# latent space and in model space under the Gaussian/PCA prior, MALA, and SGLD (2 of 5 shots per
+# step) under the Gaussian-process prior, on the OpenFWI CurveFault sample, each at three step
+# sizes (one chain, seed 0); and MAP under the Gaussian-process prior. The priors are fitted on
+# the quickstart's CurveFault training models (configs/gaussian-curvefault.toml,
+# configs/gp-curvefault.toml, configs/ae-mlp-curvefault.toml). ~30 min on 2 cores. Sourced by
+# scripts/results.sh.
 
 table_mcmc() {
-    local dir="$work/mcmc" post_edit=() ae_edit=()
+    local dir="$work/mcmc" post_edit=() ae_edit=() map_edit=()
     mkdir -p "$dir"
     if [ "$quick" = 1 ]; then
         post_edit=("samples=2" "burn_in=0")
+        map_edit=("iterations=2")
         ae_edit=("epochs=1")
         [ -e "$dir/quickstart/train.h5" ] || {
             mkdir -p "$dir/quickstart"
@@ -21,6 +24,10 @@ table_mcmc() {
         config_with configs/gaussian-curvefault.toml "output=\"$dir/gaussian\"" "$corpus" >"$dir/gaussian.toml"
         "$V" train --config "$dir/gaussian.toml" >/dev/null
     }
+    [ -e "$dir/gp/checkpoint.safetensors" ] || {
+        config_with configs/gp-curvefault.toml "output=\"$dir/gp\"" "$corpus" >"$dir/gp.toml"
+        "$V" train --config "$dir/gp.toml" >/dev/null
+    }
     [ -e "$dir/ae/checkpoint.safetensors" ] || {
         config_with configs/ae-mlp-curvefault.toml "output=\"$dir/ae\"" "$corpus" "${ae_edit[@]}" >"$dir/ae.toml"
         "$V" train --config "$dir/ae.toml" >/dev/null
@@ -28,11 +35,11 @@ table_mcmc() {
     {
         stamp
         echo
-        echo "| sampler | space | step | steps | acceptance | SSIM of mean | MAE | misfit of mean | mean std (m/s) | wall |"
+        echo "| sampler | space (prior) | step | steps | acceptance | SSIM of mean | MAE | misfit of mean | mean std (m/s) | wall |"
         echo "|---|---|---|---|---|---|---|---|---|---|"
         local row name space prior step run chain
         for row in "rwm-latent latent ae 0.02 0.1 0.5" "rwm-model model gaussian 1e-4 1e-3 1e-2" \
-            "mala model gaussian 1e-7 1e-6 1e-5"; do
+            "mala model gaussian 1e-7 1e-6 1e-5" "sgld model gp 1e-7 1e-6 1e-5"; do
             read -r name space prior steps <<<"$row"
             for step in $steps; do
                 run="$dir/$name-$step"
@@ -43,11 +50,20 @@ table_mcmc() {
                     "$V" posterior --config "$dir/$name.toml" --seed 0 --out "$run" >/dev/null
                 chain="$(awk -F' = ' '/^samples =/ { s = $2 } /^burn_in =/ { b = $2 } /^thin =/ { t = $2 }
                     END { print b + s * t }' "$dir/$name.toml")"
-                jq -r --arg chain "$chain" --arg name "$name" --arg space "$space" --arg step "$step" "$FIXED"'
-                    "| \($name) | \($space) | \($step) | \($chain) | \(.acceptance_rate | fixed(3)) | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | \(.truth.mean_std | fixed(1)) | \(.wall_time_s | round) s |"' \
+                jq -r --arg chain "$chain" --arg name "$name" --arg space "$space ($prior)" --arg step "$step" "$FIXED"'
+                    "| \($name) | \($space) | \($step) | \($chain) | \(.acceptance_rate | if . == null then "–" else fixed(3) end) | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | \(.truth.mean_std | fixed(1)) | \(.wall_time_s | round) s |"' \
                     "$run/metrics.json"
             done
         done
+        run="$dir/map-gp"
+        config_with configs/posterior-curvefault-map-gp.toml \
+            "prior=\"$dir/gp/checkpoint.safetensors\"" "${map_edit[@]}" >"$dir/map-gp.toml"
+        [ -e "$run/metrics.json" ] ||
+            "$V" posterior --config "$dir/map-gp.toml" --seed 0 --out "$run" >/dev/null
+        chain="$(awk -F' = ' '/^iterations =/ { print $2 }' "$dir/map-gp.toml")"
+        jq -r --arg chain "$chain" "$FIXED"'
+            "| map (Adam, λ = D) | model (gp) | lr 0.01 | \($chain) | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | – | \(.wall_time_s | round) s |"' \
+            "$run/metrics.json"
     } >"$out/mcmc.md"
     splice mcmc
 }

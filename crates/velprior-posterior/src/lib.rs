@@ -5,7 +5,7 @@
 //! Methods, one module each: [`dps`] (Chung et al. 2023), [`daps`] (Zhang et al. 2024), [`alternating`] (diffusion-regularised
 //! FWI, Wang et al. 2023 / Taufik et al. 2024), [`red_diff`] (RED-DiffEq), [`langevin`] (ULA,
 //! MALA), [`metropolis`] (random walk in model or AE-latent space), [`sgld`] (stochastic-gradient
-//! Langevin with shot subsampling), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
+//! Langevin with shot subsampling), [`map`] (MAP inversion with a closed-form density), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
 //! linear operator). The chain
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
@@ -25,6 +25,7 @@ pub mod error;
 pub mod experiment;
 pub mod langevin;
 pub mod linear_gaussian;
+pub mod map;
 pub mod method;
 pub mod metropolis;
 pub mod observer;

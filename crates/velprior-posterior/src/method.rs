@@ -14,6 +14,7 @@ use crate::daps::{DapsConfig, daps};
 use crate::dps::{DpsConfig, dps};
 use crate::langevin::langevin;
 use crate::linear_gaussian::{LinearGaussianConfig, linear_gaussian};
+use crate::map::{MapConfig, map_estimate};
 use crate::metropolis::{LatentTarget, random_walk_metropolis};
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::patches::PatchDenoiser;
@@ -24,7 +25,8 @@ use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
 use crate::{PosteriorError, Result};
 
 /// A method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating" |
-/// "daps" | "mala" | "ula" | "metropolis" | "sgld" | "boomerang" | "linear-gaussian"`).
+/// "daps" | "map" | "mala" | "ula" | "metropolis" | "sgld" | "boomerang" |
+/// "linear-gaussian"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum MethodConfig {
@@ -33,6 +35,8 @@ pub enum MethodConfig {
     /// Decoupled annealing posterior sampling.
     Daps(DapsConfig),
     Alternating(AlternatingConfig),
+    /// MAP inversion with a closed-form density prior.
+    Map(MapConfig),
     /// Metropolis-adjusted Langevin.
     Mala(McmcConfig),
     /// Unadjusted Langevin.
@@ -168,6 +172,7 @@ impl MethodConfig {
             MethodConfig::Dps(_) => "dps",
             MethodConfig::Daps(_) => "daps",
             MethodConfig::Alternating(_) => "alternating",
+            MethodConfig::Map(_) => "map",
             MethodConfig::Mala(_) => "mala",
             MethodConfig::Ula(_) => "ula",
             MethodConfig::Metropolis(_) => "metropolis",
@@ -191,7 +196,9 @@ impl MethodConfig {
                     ChainSpace::Latent => "autoencoder",
                 }
             }
-            MethodConfig::LinearGaussian(_) | MethodConfig::Sgld(_) => DENSITY,
+            MethodConfig::LinearGaussian(_) | MethodConfig::Sgld(_) | MethodConfig::Map(_) => {
+                DENSITY
+            }
         }
     }
 
@@ -221,6 +228,7 @@ impl MethodConfig {
                 c.chain().total()
             }
             MethodConfig::Sgld(c) => c.chain().total(),
+            MethodConfig::Map(c) => c.iterations,
             MethodConfig::Boomerang(c) => ((c.t_star * c.steps as f64).ceil() as usize).max(1),
             MethodConfig::LinearGaussian(_) => 1,
         }
@@ -236,7 +244,7 @@ impl MethodConfig {
             MethodConfig::Alternating(c) => c.samples,
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => c.chains,
             MethodConfig::Sgld(c) => c.chains,
-            MethodConfig::Boomerang(_) => 1,
+            MethodConfig::Boomerang(_) | MethodConfig::Map(_) => 1,
             MethodConfig::LinearGaussian(c) => c.samples,
         }
     }
@@ -253,7 +261,7 @@ impl MethodConfig {
                 c.chains = 1
             }
             MethodConfig::Sgld(c) => c.chains = 1,
-            MethodConfig::Boomerang(_) => {}
+            MethodConfig::Boomerang(_) | MethodConfig::Map(_) => {}
             MethodConfig::LinearGaussian(c) => c.samples = 1,
         }
         m
@@ -308,6 +316,9 @@ impl MethodConfig {
         }
         if let (MethodConfig::Sgld(c), PriorModel::Density(density)) = (self, prior) {
             return sgld(*density, problem, start, c, seed, observer).map(plain);
+        }
+        if let (MethodConfig::Map(c), PriorModel::Density(density)) = (self, prior) {
+            return map_estimate(*density, problem, start, c, observer).map(plain);
         }
         let (kind, c) = match self {
             MethodConfig::Mala(c) => (Sampler::Mala, c),
