@@ -8,14 +8,14 @@ use crate::error::Result;
 use crate::gaussian::GaussianPrior;
 
 /// A prior density known up to a constant, on flattened models (x of length `dim()`) in
-/// normalised units.
+/// normalised units; evaluating a learned density (a flow) may fail.
 pub trait LogDensity: Send + Sync {
     /// D, the values per model.
     fn dim(&self) -> usize;
     /// log p(x) + const.
-    fn log_density(&self, x: &[f32]) -> f64;
+    fn log_density(&self, x: &[f32]) -> Result<f64>;
     /// ∇ log p(x), length D.
-    fn grad_log_density(&self, x: &[f32]) -> Vec<f32>;
+    fn grad_log_density(&self, x: &[f32]) -> Result<Vec<f32>>;
     /// The prior as a Gaussian, when it is one (for the exact linear-Gaussian posterior).
     fn as_gaussian(&self) -> Option<&GaussianPrior> {
         None
@@ -25,7 +25,7 @@ pub trait LogDensity: Send + Sync {
 /// A fitted density a checkpoint holds: it samples and stores itself.
 pub trait DensityModel: LogDensity {
     /// `n` independent draws from `seed`, row-major (n, D), normalised units.
-    fn sample(&self, n: usize, seed: u64) -> Vec<f32>;
+    fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>>;
     /// The checkpoint tensors (names in each implementation's module docs).
     fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>>;
 }

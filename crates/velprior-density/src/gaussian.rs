@@ -198,7 +198,7 @@ impl LogDensity for GaussianPrior {
     /// log N(x; μ, Σ) of one flattened model `x` (D), including −D/2 log 2π.
     ///
     /// Panics when `x.len() != dim()` (a programming error, not user input).
-    fn log_density(&self, x: &[f32]) -> f64 {
+    fn log_density(&self, x: &[f32]) -> Result<f64> {
         let (r, a) = self.residual_and_projection(x);
         let r2: f64 = r.iter().map(|v| v * v).sum();
         let a2: f64 = a.iter().map(|v| v * v).sum();
@@ -211,14 +211,14 @@ impl LogDensity for GaussianPrior {
             + (r2 - a2).max(0.0) / s2;
         let log_det = self.eigenvalues.iter().map(|l| l.ln()).sum::<f64>()
             + (self.dim() - self.rank()) as f64 * s2.ln();
-        -0.5 * (self.dim() as f64 * (2.0 * std::f64::consts::PI).ln() + log_det + quad)
+        Ok(-0.5 * (self.dim() as f64 * (2.0 * std::f64::consts::PI).ln() + log_det + quad))
     }
 
     /// ∇ₓ log N(x; μ, Σ) = −Σ⁻¹ (x − μ) (D), with
     /// Σ⁻¹ r = Uᵀ (a / λ) + (r − Uᵀ a) / σ², a = U r.
     ///
     /// Panics when `x.len() != dim()` (a programming error, not user input).
-    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
+    fn grad_log_density(&self, x: &[f32]) -> Result<Vec<f32>> {
         let d = self.dim();
         let (r, a) = self.residual_and_projection(x);
         let s2 = self.residual_variance;
@@ -230,7 +230,7 @@ impl LogDensity for GaussianPrior {
                 .zip(u)
                 .for_each(|(gj, &uj)| *gj += c * uj as f64);
         }
-        g.into_iter().map(|v| v as f32).collect()
+        Ok(g.into_iter().map(|v| v as f32).collect())
     }
 
     fn as_gaussian(&self) -> Option<&GaussianPrior> {
@@ -240,7 +240,7 @@ impl LogDensity for GaussianPrior {
 
 impl DensityModel for GaussianPrior {
     /// `n` independent draws, row-major (n, D): x = μ + Uᵀ diag(√(λ − σ²)) ε₁ + σ ε₂.
-    fn sample(&self, n: usize, seed: u64) -> Vec<f32> {
+    fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
         let (d, k) = (self.dim(), self.rank());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let sigma = self.residual_variance.sqrt();
@@ -271,7 +271,7 @@ impl DensityModel for GaussianPrior {
             }
             out.extend(x.into_iter().map(|v| v as f32));
         }
-        out
+        Ok(out)
     }
 
     /// The checkpoint tensors (names in the module docs).

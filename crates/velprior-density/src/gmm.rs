@@ -248,15 +248,15 @@ impl LogDensity for GaussianMixture {
     }
 
     /// log p(x), normalised (includes every 2π and determinant term).
-    fn log_density(&self, x: &[f32]) -> f64 {
+    fn log_density(&self, x: &[f32]) -> Result<f64> {
         let (a, off) = self.coordinates(x);
         let free = (self.mean.len() - self.rank()) as f64;
         let s2 = self.residual_variance;
-        self.mixture_log_density(&a).0 - 0.5 * (off / s2 + free * (s2.ln() + LN_2PI))
+        Ok(self.mixture_log_density(&a).0 - 0.5 * (off / s2 + free * (s2.ln() + LN_2PI)))
     }
 
     /// ∇ log p(x) = Uᵀ ∇ₐ log p_mix(a) − r⊥ / σ².
-    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
+    fn grad_log_density(&self, x: &[f32]) -> Result<Vec<f32>> {
         let d = self.mean.len();
         let (a, _) = self.coordinates(x);
         let (_, grad_a) = self.mixture_log_density(&a);
@@ -273,14 +273,14 @@ impl LogDensity for GaussianMixture {
                 .zip(u)
                 .for_each(|(gj, &uj)| *gj += c * uj as f64);
         }
-        g.into_iter().map(|v| v as f32).collect()
+        Ok(g.into_iter().map(|v| v as f32).collect())
     }
 }
 
 impl DensityModel for GaussianMixture {
     /// Picks a component by weight, draws a ~ N(mⱼ, Cⱼ) and an isotropic residual:
     /// x = μ + Uᵀ a + σ (ε − Uᵀ U ε).
-    fn sample(&self, n: usize, seed: u64) -> Vec<f32> {
+    fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
         let (d, k) = (self.mean.len(), self.rank());
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let sigma = self.residual_variance.sqrt();
@@ -313,7 +313,7 @@ impl DensityModel for GaussianMixture {
             }
             out.extend(x.into_iter().map(|v| v as f32));
         }
-        out
+        Ok(out)
     }
 
     fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>> {

@@ -247,7 +247,7 @@ impl LogDensity for GaussianProcess {
     }
 
     /// log N(x; μ, Σ), normalised: −½ (Σ C²/s + Σ log s + D log 2π), s the spectrum.
-    fn log_density(&self, x: &[f32]) -> f64 {
+    fn log_density(&self, x: &[f32]) -> Result<f64> {
         let c = self.spectral(&self.residual(x));
         let w = self.width;
         let mut quad = 0.0;
@@ -257,11 +257,11 @@ impl LogDensity for GaussianProcess {
             }
         }
         let log_det: f64 = self.spectrum.iter().map(|s| s.ln()).sum();
-        -0.5 * (quad + log_det + self.dim() as f64 * LN_2PI)
+        Ok(-0.5 * (quad + log_det + self.dim() as f64 * LN_2PI))
     }
 
     /// ∇ log p(x) = −Σ⁻¹ (x − μ) = −Q_z (C ⊘ s) Q_xᵀ.
-    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
+    fn grad_log_density(&self, x: &[f32]) -> Result<Vec<f32>> {
         let w = self.width;
         let mut c = self.spectral(&self.residual(x));
         for z in 0..c.nrows() {
@@ -270,16 +270,16 @@ impl LogDensity for GaussianProcess {
             }
         }
         let g = self.spatial(&c);
-        (0..g.nrows())
+        Ok((0..g.nrows())
             .flat_map(|z| (0..w).map(move |j| (z, j)))
             .map(|(z, j)| g[(z, j)] as f32)
-            .collect()
+            .collect())
     }
 }
 
 impl DensityModel for GaussianProcess {
     /// x = μ + Q_z (√s ∘ E) Q_xᵀ, E standard normal.
-    fn sample(&self, n: usize, seed: u64) -> Vec<f32> {
+    fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
         let (h, w) = (self.trend.len(), self.width);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut out = Vec::with_capacity(n * h * w);
@@ -293,7 +293,7 @@ impl DensityModel for GaussianProcess {
                 out.extend((0..w).map(|j| (r[(z, j)] + self.trend[z] as f64) as f32));
             }
         }
-        out
+        Ok(out)
     }
 
     fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>> {

@@ -17,6 +17,9 @@ pub enum PosteriorError {
     /// An error from a network (autoencoder, UNet).
     #[error(transparent)]
     Nn(#[from] velprior_nn::NnError),
+    /// A prior density could not be evaluated.
+    #[error(transparent)]
+    Density(#[from] velprior_density::DensityError),
     /// An error from a diffusion prior.
     #[error(transparent)]
     Diffusion(#[from] velprior_diffusion::DiffusionError),

@@ -81,7 +81,7 @@ pub fn linear_gaussian(
     })?;
     let observed = DVector::from_iterator(n, problem.observed.iter().map(|&v| f64::from(v)));
 
-    let prior_draws = prior.sample(samples, seed);
+    let prior_draws = prior.sample(samples, seed)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(0x9e37_79b9_7f4a_7c15));
     let mut out = Vec::with_capacity(samples * d);
     for x_p in prior_draws.chunks(d) {

@@ -36,11 +36,11 @@ pub fn map_objective(
 ) -> Result<(f64, f64, Vec<f32>)> {
     let (f, mut g) = problem.neg_log_likelihood(x)?;
     let w = lambda / x.len() as f64;
-    let grad_prior = prior.grad_log_density(x);
+    let grad_prior = prior.grad_log_density(x)?;
     for (gi, gp) in g.iter_mut().zip(&grad_prior) {
         *gi -= (w * f64::from(*gp)) as f32;
     }
-    Ok((f, -w * prior.log_density(x), g))
+    Ok((f, -w * prior.log_density(x)?, g))
 }
 
 /// Minimises [`map_objective`] from `start` (normalised) with Adam, x clipped to [−1, 1];

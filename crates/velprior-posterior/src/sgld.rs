@@ -128,7 +128,7 @@ pub fn sgld(
             estimate: &x,
             ..Default::default()
         })?;
-        let grad_prior = prior.grad_log_density(&x);
+        let grad_prior = prior.grad_log_density(&x)?;
         for (xi, (&gp, &gl)) in x.iter_mut().zip(grad_prior.iter().zip(&grad_nll)) {
             let noise: f64 = StandardNormal.sample(&mut rng);
             *xi = (f64::from(*xi) + h * (f64::from(gp) - f64::from(gl)) + (2.0 * h).sqrt() * noise)

@@ -22,12 +22,12 @@ impl<T: LogDensity + ?Sized> Target for T {
         LogDensity::dim(self)
     }
     fn log_density(&self, x: &[f32]) -> Result<f64> {
-        Ok(LogDensity::log_density(self, x))
+        Ok(LogDensity::log_density(self, x)?)
     }
     fn value_and_grad(&self, x: &[f32]) -> Result<(f64, Vec<f32>)> {
         Ok((
-            LogDensity::log_density(self, x),
-            LogDensity::grad_log_density(self, x),
+            LogDensity::log_density(self, x)?,
+            LogDensity::grad_log_density(self, x)?,
         ))
     }
 }
@@ -44,7 +44,7 @@ impl Target for PosteriorTarget<'_> {
     }
     fn log_density(&self, x: &[f32]) -> Result<f64> {
         match self.problem.neg_log_likelihood_value(x) {
-            Ok(nll) => Ok(self.prior.log_density(x) - nll),
+            Ok(nll) => Ok(self.prior.log_density(x)? - nll),
             Err(e) => outside_support(e, 0).map(|(lp, _)| lp),
         }
     }
@@ -53,9 +53,9 @@ impl Target for PosteriorTarget<'_> {
             Ok(v) => v,
             Err(e) => return outside_support(e, x.len()),
         };
-        let mut grad = self.prior.grad_log_density(x);
+        let mut grad = self.prior.grad_log_density(x)?;
         grad.iter_mut().zip(&g).for_each(|(a, b)| *a -= b);
-        Ok((self.prior.log_density(x) - nll, grad))
+        Ok((self.prior.log_density(x)? - nll, grad))
     }
 }
 

@@ -63,10 +63,10 @@ impl DensityCheckpoint {
     }
 
     /// `n` draws in m/s, (n, H, W), seeded.
-    pub fn sample(&self, n: usize, seed: u64) -> Vec<f32> {
-        let mut v = self.density.sample(n, seed);
+    pub fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
+        let mut v = self.density.sample(n, seed)?;
         self.meta.normalisation.denormalise(&mut v);
-        v
+        Ok(v)
     }
 }
 
@@ -121,7 +121,7 @@ pub fn fit_density(cfg: &DensityFitConfig) -> Result<PathBuf> {
     save_checkpoint(&path, &meta, &density.to_tensors(&host)?)?;
     let count = cfg.fit.sample_count;
     if count > 0 {
-        let mut v = density.sample(count, cfg.fit.seed);
+        let mut v = density.sample(count, cfg.fit.seed)?;
         norm.denormalise(&mut v);
         let (shown, [dh, dw]) = display_models(&v, [count, h, w]);
         let options = RenderOptions {

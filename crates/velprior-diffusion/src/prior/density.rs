@@ -19,7 +19,7 @@ impl Prior for DensityCheckpoint {
         _sampler: &SamplerConfig,
         _observer: &mut dyn SamplerObserver,
     ) -> Result<Vec<f32>> {
-        Ok(self.sample(count, seed))
+        self.sample(count, seed)
     }
 
     fn form(&self) -> PriorForm<'_> {

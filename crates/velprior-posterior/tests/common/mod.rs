@@ -85,13 +85,13 @@ impl LogDensity for Gaussian {
     fn dim(&self) -> usize {
         self.mean.len()
     }
-    fn log_density(&self, x: &[f32]) -> f64 {
+    fn log_density(&self, x: &[f32]) -> velprior_density::Result<f64> {
         let r = vec64(x) - &self.mean;
-        -0.5 * r.dot(&(&self.precision * &r))
+        Ok(-0.5 * r.dot(&(&self.precision * &r)))
     }
-    fn grad_log_density(&self, x: &[f32]) -> Vec<f32> {
+    fn grad_log_density(&self, x: &[f32]) -> velprior_density::Result<Vec<f32>> {
         let r = vec64(x) - &self.mean;
-        (-(&self.precision * r)).iter().map(|&g| g as f32).collect()
+        Ok((-(&self.precision * r)).iter().map(|&g| g as f32).collect())
     }
 }
 
