@@ -6,9 +6,8 @@
 //! [`GaussianPrior::fit`]: a = U (x − μ), r⊥ = (x − μ) − Uᵀ a,
 //! p(x) = Σⱼ πⱼ N(a; mⱼ, Cⱼ) · N(r⊥; 0, σ² I_{D−k}).
 //!
-//! Checkpoint tensors (f32): `gmm.mean` (D), `gmm.components` (k, D),
-//! `gmm.residual_variance` (1), `gmm.weights` (K), `gmm.means` (K, k),
-//! `gmm.covariances` (K, k, k).
+//! Checkpoint tensors (f32): the [`Subspace`]'s under `gmm`, `gmm.weights` (K),
+//! `gmm.means` (K, k), `gmm.covariances` (K, k, k).
 
 use std::collections::HashMap;
 
@@ -22,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::density::{DensityModel, LogDensity};
 use crate::error::{DensityError, Result};
 use crate::gaussian::GaussianPrior;
+use crate::subspace::{Subspace, read};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
@@ -100,10 +100,7 @@ impl Component {
 /// A fitted Gaussian mixture on the corpus's principal subspace (model in the module docs).
 #[derive(Debug, Clone)]
 pub struct GaussianMixture {
-    mean: Vec<f32>,
-    /// Row-major (k, D), orthonormal rows.
-    basis: Vec<f32>,
-    residual_variance: f64,
+    subspace: Subspace,
     components: Vec<Component>,
 }
 
@@ -119,23 +116,21 @@ impl GaussianMixture {
                 settings.components
             )));
         }
-        let mut mixture = GaussianMixture {
-            mean: pca.mean().to_vec(),
-            basis: pca.components().to_vec(),
-            residual_variance: pca.residual_variance(),
-            components: Vec::new(),
-        };
-        let coords: Vec<DVector<f64>> = models
+        let subspace = Subspace::of(&pca);
+        let coords = models
             .chunks_exact(dim)
-            .map(|x| mixture.coordinates(x).0)
-            .collect();
-        mixture.components = expectation_maximisation(&coords, settings)?;
-        Ok(mixture)
+            .map(|x| Ok(subspace.coordinates(x)?.0))
+            .collect::<Result<Vec<DVector<f64>>>>()?;
+        let components = expectation_maximisation(&coords, settings)?;
+        Ok(GaussianMixture {
+            subspace,
+            components,
+        })
     }
 
     /// Number k of principal components.
     pub fn rank(&self) -> usize {
-        self.basis.len() / self.mean.len()
+        self.subspace.rank()
     }
 
     /// Mixture weights π (K).
@@ -145,38 +140,20 @@ impl GaussianMixture {
 
     /// Residual variance σ² off the subspace.
     pub fn residual_variance(&self) -> f64 {
-        self.residual_variance
+        self.subspace.residual_variance()
     }
 
     /// Rebuilds a mixture from checkpoint tensors (names in the module docs).
     pub fn from_tensors(tensors: &HashMap<String, Tensor>) -> Result<GaussianMixture> {
-        let get = |name: &str| -> Result<Vec<f32>> {
-            let t = tensors.get(name).ok_or_else(|| {
-                DensityError::Shape(format!("Gaussian mixture: tensor '{name}' is missing"))
-            })?;
-            Ok(t.flatten_all()?.to_vec1::<f32>()?)
-        };
-        let mean = get("gmm.mean")?;
-        let basis = get("gmm.components")?;
-        let residual = get("gmm.residual_variance")?;
-        let weights = get("gmm.weights")?;
-        let means = get("gmm.means")?;
-        let covariances = get("gmm.covariances")?;
-        let (d, kk) = (mean.len(), weights.len());
-        let k = basis.len().checked_div(d).unwrap_or(0);
-        if d == 0
-            || k == 0
-            || basis.len() != k * d
-            || residual.len() != 1
-            || residual[0] <= 0.0
-            || kk == 0
-            || means.len() != kk * k
-            || covariances.len() != kk * k * k
-        {
+        let subspace = Subspace::from_tensors(tensors, "gmm")?;
+        let weights = read(tensors, "gmm.weights")?;
+        let means = read(tensors, "gmm.means")?;
+        let covariances = read(tensors, "gmm.covariances")?;
+        let (k, kk) = (subspace.rank(), weights.len());
+        if kk == 0 || means.len() != kk * k || covariances.len() != kk * k * k {
             return Err(DensityError::Shape(format!(
-                "Gaussian mixture: inconsistent tensors (mean {d}, components {}, weights {kk}, \
-                 means {}, covariances {})",
-                basis.len(),
+                "Gaussian mixture: inconsistent tensors (rank {k}, weights {kk}, means {}, \
+                 covariances {})",
                 means.len(),
                 covariances.len()
             )));
@@ -197,31 +174,9 @@ impl GaussianMixture {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(GaussianMixture {
-            mean,
-            basis,
-            residual_variance: residual[0] as f64,
+            subspace,
             components,
         })
-    }
-
-    /// a = U (x − μ) and |r⊥|² = |x − μ|² − |a|².
-    fn coordinates(&self, x: &[f32]) -> (DVector<f64>, f64) {
-        let d = self.mean.len();
-        assert_eq!(x.len(), d, "Gaussian mixture: x has the wrong dimension");
-        let r: Vec<f64> = x
-            .iter()
-            .zip(&self.mean)
-            .map(|(&v, &m)| v as f64 - m as f64)
-            .collect();
-        let a: DVector<f64> = DVector::from_iterator(
-            self.rank(),
-            self.basis
-                .chunks_exact(d)
-                .map(|u| u.iter().zip(&r).map(|(&uj, rj)| uj as f64 * rj).sum()),
-        );
-        let r2: f64 = r.iter().map(|v| v * v).sum();
-        let off = (r2 - a.norm_squared()).max(0.0);
-        (a, off)
     }
 
     /// log Σⱼ πⱼ N(a; mⱼ, Cⱼ) and its gradient in a.
@@ -244,36 +199,19 @@ impl GaussianMixture {
 
 impl LogDensity for GaussianMixture {
     fn dim(&self) -> usize {
-        self.mean.len()
+        self.subspace.dim()
     }
 
     /// log p(x), normalised (includes every 2π and determinant term).
     fn log_density(&self, x: &[f32]) -> Result<f64> {
-        let (a, off) = self.coordinates(x);
-        let free = (self.mean.len() - self.rank()) as f64;
-        let s2 = self.residual_variance;
-        Ok(self.mixture_log_density(&a).0 - 0.5 * (off / s2 + free * (s2.ln() + LN_2PI)))
+        let (a, off) = self.subspace.coordinates(x)?;
+        Ok(self.mixture_log_density(&a).0 + self.subspace.residual_log_density(off))
     }
 
-    /// ∇ log p(x) = Uᵀ ∇ₐ log p_mix(a) − r⊥ / σ².
     fn grad_log_density(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let d = self.mean.len();
-        let (a, _) = self.coordinates(x);
+        let (a, _) = self.subspace.coordinates(x)?;
         let (_, grad_a) = self.mixture_log_density(&a);
-        let s2 = self.residual_variance;
-        // −r⊥/σ² = −(r − Uᵀa)/σ², then + Uᵀ ∇ₐ.
-        let mut g: Vec<f64> = x
-            .iter()
-            .zip(&self.mean)
-            .map(|(&v, &m)| -(v as f64 - m as f64) / s2)
-            .collect();
-        for (i, u) in self.basis.chunks_exact(d).enumerate() {
-            let c = a[i] / s2 + grad_a[i];
-            g.iter_mut()
-                .zip(u)
-                .for_each(|(gj, &uj)| *gj += c * uj as f64);
-        }
-        Ok(g.into_iter().map(|v| v as f32).collect())
+        Ok(self.subspace.gradient(x, &a, &grad_a))
     }
 }
 
@@ -281,10 +219,9 @@ impl DensityModel for GaussianMixture {
     /// Picks a component by weight, draws a ~ N(mⱼ, Cⱼ) and an isotropic residual:
     /// x = μ + Uᵀ a + σ (ε − Uᵀ U ε).
     fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>> {
-        let (d, k) = (self.mean.len(), self.rank());
+        let k = self.rank();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let sigma = self.residual_variance.sqrt();
-        let mut out = Vec::with_capacity(n * d);
+        let mut out = Vec::with_capacity(n * self.subspace.dim());
         for _ in 0..n {
             let mut pick: f64 = rng.random();
             let component = self
@@ -297,27 +234,13 @@ impl DensityModel for GaussianMixture {
                 .unwrap_or(&self.components[self.components.len() - 1]);
             let e = DVector::from_iterator(k, (0..k).map(|_| StandardNormal.sample(&mut rng)));
             let a = &component.mean + component.chol.l() * e;
-            let eps: Vec<f64> = (0..d).map(|_| StandardNormal.sample(&mut rng)).collect();
-            let mut x: Vec<f64> = self
-                .mean
-                .iter()
-                .zip(&eps)
-                .map(|(&m, e)| m as f64 + sigma * e)
-                .collect();
-            for (i, u) in self.basis.chunks_exact(d).enumerate() {
-                let ue: f64 = u.iter().zip(&eps).map(|(&uj, e)| uj as f64 * e).sum();
-                let c = a[i] - sigma * ue;
-                x.iter_mut()
-                    .zip(u)
-                    .for_each(|(xj, &uj)| *xj += c * uj as f64);
-            }
-            out.extend(x.into_iter().map(|v| v as f32));
+            out.extend(self.subspace.embed(&a, &mut rng));
         }
         Ok(out)
     }
 
     fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>> {
-        let (d, k, kk) = (self.mean.len(), self.rank(), self.components.len());
+        let (k, kk) = (self.rank(), self.components.len());
         let f = |v: &f64| *v as f32;
         let weights: Vec<f32> = self.components.iter().map(|c| c.weight as f32).collect();
         let means: Vec<f32> = self
@@ -330,19 +253,8 @@ impl DensityModel for GaussianMixture {
             .iter()
             .flat_map(|c| c.covariance.transpose().iter().map(f).collect::<Vec<_>>())
             .collect();
-        Ok(vec![
-            (
-                "gmm.mean".into(),
-                Tensor::from_slice(&self.mean, d, device)?,
-            ),
-            (
-                "gmm.components".into(),
-                Tensor::from_slice(&self.basis, (k, d), device)?,
-            ),
-            (
-                "gmm.residual_variance".into(),
-                Tensor::from_vec(vec![self.residual_variance as f32], 1, device)?,
-            ),
+        let mut tensors = self.subspace.to_tensors("gmm", device)?;
+        tensors.extend([
             ("gmm.weights".into(), Tensor::from_vec(weights, kk, device)?),
             (
                 "gmm.means".into(),
@@ -352,7 +264,8 @@ impl DensityModel for GaussianMixture {
                 "gmm.covariances".into(),
                 Tensor::from_vec(covariances, (kk, k, k), device)?,
             ),
-        ])
+        ]);
+        Ok(tensors)
     }
 }
 

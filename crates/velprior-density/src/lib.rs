@@ -18,6 +18,7 @@ pub mod gaussian;
 pub mod gmm;
 pub mod gp;
 pub mod kernel;
+pub mod subspace;
 
 pub use density::{DensityModel, LogDensity};
 pub use error::{DensityError, Result};
