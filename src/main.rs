@@ -82,6 +82,7 @@ enum Command {
 fn main() {
     // Before any thread allocates: tensor buffers are recycled instead of re-faulted.
     velprior_kernels::cpu::keep_freed_buffers();
+    velprior_kernels::cpu::fix_thread_count();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

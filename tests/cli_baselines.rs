@@ -1,6 +1,7 @@
 //! End-to-end: the AE teaching experiment on a tiny config writes its pictures and a parsable
-//! summary; `velprior train` fits a Gaussian, a Gaussian mixture, a Gaussian process and an
-//! autoencoder from `kind`, and `velprior sample` draws from every checkpoint unchanged.
+//! summary; `velprior train` fits a Gaussian, a Gaussian mixture, a Gaussian process, a
+//! normalizing flow and an autoencoder from `kind`, and `velprior sample` draws from every
+//! checkpoint unchanged.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -95,6 +96,10 @@ fn train_and_sample_density_and_autoencoder_checkpoints() {
     for (name, model) in [
         ("gmm", "rank = 3\ncomponents = 2\n"),
         ("gp", "kernel = \"exponential\"\nmax_lag = 5\n"),
+        (
+            "flow",
+            "rank = 3\nblocks = 2\nhidden = 8\nepochs = 2\nbatch_size = 8\n",
+        ),
     ] {
         let kind = format!("kind = \"{name}\"");
         let path = write_config(dir.path(), name, &kind, &corpus);
@@ -108,7 +113,7 @@ fn train_and_sample_density_and_autoencoder_checkpoints() {
     a.push_str("[model]\narch = \"mlp\"\nlatent_dim = 2\nlambda = 0.1\n[train]\nepochs = 2\nbatch_size = 8\n");
     std::fs::write(&ae, a).unwrap();
     ok(&velprior(&["train", "--config", ae.to_str().unwrap()]));
-    for run in ["gauss", "gmm", "gp", "ae"] {
+    for run in ["gauss", "gmm", "gp", "flow", "ae"] {
         let ckpt = dir.path().join(run).join("checkpoint.safetensors");
         let out = dir.path().join(format!("{run}-samples.h5"));
         ok(&velprior(&[

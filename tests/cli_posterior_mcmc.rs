@@ -223,7 +223,7 @@ fn a_method_with_the_wrong_prior_kind_is_a_one_line_error() {
         (
             "diffusion",
             "kind = \"mala\"\nstep = 1e-5\nsamples = 1\n",
-            "of kind density (gaussian, gmm or gp)",
+            "of kind density (gaussian, gmm, gp or flow)",
         ),
         (
             "gaussian",

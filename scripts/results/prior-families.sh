@@ -1,6 +1,7 @@
 # The prior families side by side, per shipped prior's family (Marmousi-style; the four
-# OpenFWI-style families mixed), 70x70: the closed-form densities (Gaussian/PCA rank 16, a
-# Gaussian mixture of 8 components on rank 16, the Gaussian-process prior) fitted to 2,000
+# OpenFWI-style families mixed), 70x70: the densities with an exact log-density
+# (Gaussian/PCA rank 16, a Gaussian mixture of 8 components on rank 16, the Gaussian-process
+# prior, a RealNVP flow of 6 blocks on rank 16) fitted to 2,000
 # models of the family and the shipped prior's corpus seed, each scored by `velprior evaluate`
 # like the shipped diffusion prior (256 samples against the same 512 held-out models; the
 # diffusion rows are the priors table's), with the fit's wall time; results/prior-families-
@@ -34,7 +35,7 @@ prior_family_rows() {
         local r="$3"
         echo "| $family | $1 | $2 | $(f3 .samples.precision "$r") ($(f3 .precision_ratio "$r")×) | $(f3 .samples.recall "$r") ($(f3 .recall_ratio "$r")×) | $(f1 .samples.frechet_pca "$r") | $(f1 .samples.velocity_w1 "$r") | $(f1 .samples.lateral_step "$r") | $(f3 .memorised_fraction "$r") |"
     }
-    for kind in gaussian gmm gp; do
+    for kind in gaussian gmm gp flow; do
         local run="$dir/$kind"
         if [ ! -e "$run/checkpoint.safetensors" ]; then
             config_with "configs/$kind-curvefault.toml" "output=\"$run\"" \

@@ -17,7 +17,7 @@ pub enum AnyTrainConfig {
     Diffusion(TrainConfig),
     /// `kind = "autoencoder"`.
     Autoencoder(AeTrainConfig),
-    /// `kind = "gaussian" | "gmm" | "gp"`: a closed-form density.
+    /// `kind = "gaussian" | "gmm" | "gp" | "flow"`: a density with an exact log-density.
     Density(DensityFitConfig),
 }
 
@@ -32,7 +32,7 @@ impl AnyTrainConfig {
         parse_toml::<toml::Table>(text, origin)?;
         let key: KindKey = toml::from_str(text).map_err(|e| {
             DiffusionError::Config(format!(
-                "{}: kind: {} (use \"diffusion\", \"autoencoder\", \"gaussian\", \"gmm\" or \"gp\")",
+                "{}: kind: {} (use \"diffusion\", \"autoencoder\", \"gaussian\", \"gmm\", \"gp\" or \"flow\")",
                 origin.display(),
                 e.message().trim()
             ))
@@ -69,6 +69,9 @@ impl AnyTrainConfig {
             }
             PriorKind::Gp => {
                 AnyTrainConfig::Density(DensityFitConfig::parse(&rest, origin, DensitySpec::Gp)?)
+            }
+            PriorKind::Flow => {
+                AnyTrainConfig::Density(DensityFitConfig::parse(&rest, origin, DensitySpec::Flow)?)
             }
         })
     }

@@ -40,6 +40,8 @@ pub enum PriorKind {
     Gmm,
     /// A Gaussian-process (geostatistical) prior.
     Gp,
+    /// A normalizing flow on PCA coordinates.
+    Flow,
 }
 
 impl PriorKind {
@@ -51,6 +53,7 @@ impl PriorKind {
             PriorKind::Gaussian => "gaussian",
             PriorKind::Gmm => "gmm",
             PriorKind::Gp => "gp",
+            PriorKind::Flow => "flow",
         }
     }
 }

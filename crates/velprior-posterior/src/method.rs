@@ -90,7 +90,7 @@ impl McmcConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChainSpace {
-    /// The model itself (needs a closed-form density checkpoint: gaussian, gmm or gp).
+    /// The model itself (needs a density checkpoint: gaussian, gmm, gp or flow).
     #[default]
     Model,
     /// The code z of a regularised autoencoder, prior N(0, s²I), model D(z) (needs an
@@ -103,7 +103,7 @@ fn one() -> usize {
 }
 
 /// How errors name the closed-form density priors.
-const DENSITY: &str = "density (gaussian, gmm or gp)";
+const DENSITY: &str = "density (gaussian, gmm, gp or flow)";
 
 /// The loaded prior a method runs with.
 pub enum PriorModel<'a> {
@@ -415,7 +415,7 @@ fn mcmc(
         }
         _ => {
             return Err(PosteriorError::invalid(
-                "mcmc: space = \"model\" needs a closed-form density prior (gaussian, gmm or gp), \"latent\" an autoencoder",
+                "mcmc: space = \"model\" needs a density prior (gaussian, gmm, gp or flow), \"latent\" an autoencoder",
             ));
         }
     };

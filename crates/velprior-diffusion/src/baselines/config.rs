@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
-use velprior_density::{GmmFit, GpFit};
+use velprior_density::{FlowFit, GmmFit, GpFit};
 use velprior_nn::{ConvAeConfig, ConvAutoencoder, MlpAeConfig, MlpAutoencoder, PadMode};
 
 use crate::baselines::ae_model::AnyAutoencoder;
@@ -213,6 +213,8 @@ pub enum DensitySpec {
     Gmm(GmmFit),
     /// `kind = "gp"`: a separable Gaussian process around a depth trend.
     Gp(GpFit),
+    /// `kind = "flow"`: a normalizing flow on PCA coordinates.
+    Flow(FlowFit),
 }
 
 impl DensitySpec {
@@ -222,6 +224,7 @@ impl DensitySpec {
             DensitySpec::Gaussian(_) => PriorKind::Gaussian,
             DensitySpec::Gmm(_) => PriorKind::Gmm,
             DensitySpec::Gp(_) => PriorKind::Gp,
+            DensitySpec::Flow(_) => PriorKind::Flow,
         }
     }
 }
@@ -237,7 +240,8 @@ pub(crate) struct DensityFitFile<M> {
     pub fit: DensityFitOptions,
 }
 
-/// `velprior train` with `kind = "gaussian" | "gmm" | "gp"`: fit a closed-form density.
+/// `velprior train` with `kind = "gaussian" | "gmm" | "gp" | "flow"`: fit a density with an
+/// exact log-density.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DensityFitConfig {
     /// Run folder.
@@ -292,6 +296,12 @@ impl DensityFitConfig {
             }
             DensitySpec::Gp(m) if m.max_lag == 0 => {
                 bad("model.max_lag must be at least 1 (e.g. 20)")
+            }
+            DensitySpec::Flow(m) if m.rank < 2 || m.blocks == 0 || m.hidden == 0 => {
+                bad("model.rank must be at least 2 and blocks, hidden at least 1 (e.g. 16, 6, 64)")
+            }
+            DensitySpec::Flow(m) if !(m.epochs > 0 && m.batch_size > 0 && m.lr > 0.0) => {
+                bad("model.epochs, batch_size and lr must be positive (e.g. 100, 256, 0.001)")
             }
             _ => Ok(()),
         }

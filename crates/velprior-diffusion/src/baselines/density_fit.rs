@@ -1,7 +1,7 @@
-//! Fitting a closed-form density prior from an HDF5 corpus (`velprior train` with
-//! `kind = "gaussian" | "gmm" | "gp"`) and loading it back from its checkpoint.
+//! Fitting a density prior with an exact log-density from an HDF5 corpus (`velprior train`
+//! with `kind = "gaussian" | "gmm" | "gp" | "flow"`) and loading it back from its checkpoint.
 //!
-//! Checkpoint tensors: those of the density's `to_tensors` (`gaussian.*`, `gmm.*`, `gp.*`,
+//! Checkpoint tensors: those of the density's `to_tensors` (`gaussian.*`, `gmm.*`, `gp.*`, `flow.*`,
 //! names in velprior-density), in normalised units over flattened (H, W) models; `details`
 //! is a JSON summary of the fit (per kind: rank, components, lengths, variances).
 
@@ -13,7 +13,9 @@ use serde_json::json;
 use velprior_data::render::{RenderOptions, display_models, render_grid, save_png};
 use velprior_data::transform::flip_lateral;
 use velprior_data::{Normalisation, RunDir, read_corpus};
-use velprior_density::{DensityModel, GaussianMixture, GaussianPrior, GaussianProcess};
+use velprior_density::{
+    DensityModel, GaussianMixture, GaussianPrior, GaussianProcess, NormalizingFlow,
+};
 
 use crate::baselines::config::{DensityFitConfig, DensitySpec};
 use crate::checkpoint::{
@@ -44,6 +46,7 @@ impl DensityCheckpoint {
             PriorKind::Gaussian => Box::new(GaussianPrior::from_tensors(&tensors).map_err(bad)?),
             PriorKind::Gmm => Box::new(GaussianMixture::from_tensors(&tensors).map_err(bad)?),
             PriorKind::Gp => Box::new(GaussianProcess::from_tensors(&tensors).map_err(bad)?),
+            PriorKind::Flow => Box::new(NormalizingFlow::from_tensors(&tensors).map_err(bad)?),
             kind => {
                 return Err(DiffusionError::Checkpoint(format!(
                     "{}: holds a {kind:?} prior, not a closed-form density",
@@ -191,6 +194,21 @@ fn fit_spec(
                 lx * dx
             );
             (Box::new(gp), details, title)
+        }
+        DensitySpec::Flow(m) => {
+            let (flow, nll) = NormalizingFlow::fit(data, h * w, m)?;
+            let details = json!({
+                "rank": m.rank,
+                "blocks": m.blocks,
+                "hidden": m.hidden,
+                "epochs": m.epochs,
+                "final_nll_whitened": nll,
+            });
+            let title = format!(
+                "Normalizing-flow prior samples, {} coupling blocks on rank {}",
+                m.blocks, m.rank
+            );
+            (Box::new(flow), details, title)
         }
     })
 }

@@ -86,7 +86,7 @@ impl AnyPrior {
         Ok(AnyPrior(match meta.kind {
             PriorKind::Diffusion => Box::new(DiffusionPrior::from_parts(meta, tensors, path)?),
             PriorKind::Autoencoder => Box::new(AePrior::from_parts(meta, tensors, path)?),
-            PriorKind::Gaussian | PriorKind::Gmm | PriorKind::Gp => {
+            PriorKind::Gaussian | PriorKind::Gmm | PriorKind::Gp | PriorKind::Flow => {
                 Box::new(DensityCheckpoint::from_parts(meta, tensors, path)?)
             }
         }))

@@ -23,6 +23,7 @@ mod group_norm_conv;
 mod im2col;
 mod lane_sums;
 mod simd;
+mod thread_count;
 mod upsample;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
@@ -31,6 +32,7 @@ pub use conv2d::{conv2d, conv2d_add, conv2d_backward};
 pub use group_norm::group_norm;
 pub use group_norm_conv::{GroupNormSpec, group_norm_conv2d};
 pub use simd::{Simd, detected_simd, force_simd, simd};
+pub use thread_count::fix_thread_count;
 pub use upsample::upsample_nearest2x;
 
 use std::mem::MaybeUninit;
