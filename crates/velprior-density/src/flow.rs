@@ -1,41 +1,31 @@
-//! A normalizing flow on PCA coordinates (RealNVP, Dinh et al. 2017, with Glow's actnorm,
-//! Kingma & Dhariwal 2018): the corpus's top-k principal coordinates a, whitened to
-//! u = a / √λ, are mapped to z ~ N(0, I_k) by B invertible blocks, each
+//! A normalizing-flow prior on PCA coordinates: the corpus's top-k principal coordinates a,
+//! whitened to u = a / √λ, are mapped to z ~ N(0, I_k) by a [`RealNvp`] of B blocks (an
+//! untrained flow is the identity, i.e. the probabilistic-PCA Gaussian). The exact density is
 //!
-//!   actnorm   y = (u + b) ⊙ exp(s),                              log|det| = Σ s
-//!   coupling  y_T = y_T ⊙ exp(tanh(σ(y_C))) + τ(y_C), y_C kept,  log|det| = Σ tanh(σ(y_C))
-//!
-//! with C and T the two halves of the coordinates (swapped every block) and (σ, τ) one MLP of
-//! y_C (two hidden ReLU layers; its last layer starts at zero, so an untrained flow is the
-//! identity). The exact density is
-//!
-//!   log p(x) = log N(z; 0, I) + Σ log|det| − Σ log √λ + log N(r⊥; 0, σ² I)
+//!   log p(x) = log q(u) − Σ log √λ + log N(r⊥; 0, σ² I)
 //!
 //! (the [`Subspace`] carries the residual off the coordinates). ∇ log p comes from candle's
 //! autodiff; sampling inverts the blocks. Fitted by maximum likelihood with Adam.
 //!
 //! Checkpoint tensors (f32): the [`Subspace`]'s under `flow`, `flow.scales` (k: √λ),
-//! `flow.shape` (2: blocks, hidden width), and each block's `flow.{b}.actnorm.{log_scale,
-//! shift}` (k) and `flow.{b}.net.{0,1,2}.{weight, bias}`.
+//! `flow.shape` (2: blocks, hidden width), and the [`RealNvp`]'s variables under `flow`.
 
 use std::collections::HashMap;
 
-use candle_core::{D, DType, Device, Tensor, Var};
-use candle_nn::{Init, Linear, Module, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{Optimizer, ParamsAdamW, VarMap};
 use nalgebra::DVector;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
-use velprior_nn::seeded_var_builder;
 
 use crate::density::{DensityModel, LogDensity};
 use crate::error::{DensityError, Result};
 use crate::gaussian::GaussianPrior;
+use crate::realnvp::RealNvp;
 use crate::subspace::{Subspace, read};
-
-const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// Settings of [`NormalizingFlow::fit`] (`[model]` of `kind = "flow"`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -79,110 +69,12 @@ fn default_lr() -> f64 {
     1e-3
 }
 
-/// One actnorm + affine coupling block.
-struct Block {
-    log_scale: Tensor,
-    shift: Tensor,
-    net: [Linear; 3],
-    /// Whether the first half of the coordinates conditions (else the second).
-    first_conditions: bool,
-}
-
-impl Block {
-    fn new(k: usize, hidden: usize, first_conditions: bool, vb: VarBuilder) -> Result<Block> {
-        let (cond, trans) = halves(k, first_conditions);
-        let act = vb.pp("actnorm");
-        let linear = |i: usize, fan_in: usize, out: usize, zero: bool| -> Result<Linear> {
-            let vb = vb.pp(format!("net.{i}"));
-            let bound = 1.0 / (fan_in as f64).sqrt();
-            let init = if zero {
-                Init::Const(0.0)
-            } else {
-                Init::Uniform {
-                    lo: -bound,
-                    up: bound,
-                }
-            };
-            let w = vb.get_with_hints((out, fan_in), "weight", init)?;
-            let b = vb.get_with_hints(out, "bias", if zero { Init::Const(0.0) } else { init })?;
-            Ok(Linear::new(w, Some(b)))
-        };
-        Ok(Block {
-            log_scale: act.get_with_hints(k, "log_scale", Init::Const(0.0))?,
-            shift: act.get_with_hints(k, "shift", Init::Const(0.0))?,
-            net: [
-                linear(0, cond.1, hidden, false)?,
-                linear(1, hidden, hidden, false)?,
-                linear(2, hidden, 2 * trans.1, true)?,
-            ],
-            first_conditions,
-        })
-    }
-
-    /// (log-scale, shift) of the coupling from the conditioning half.
-    fn coupling(&self, cond: &Tensor) -> Result<(Tensor, Tensor)> {
-        let h = self.net[0].forward(cond)?.relu()?;
-        let h = self.net[1].forward(&h)?.relu()?;
-        let out = self.net[2].forward(&h)?;
-        let m = out.dim(1)? / 2;
-        Ok((out.narrow(1, 0, m)?.tanh()?, out.narrow(1, m, m)?))
-    }
-
-    /// y and log|det ∂y/∂u| (per row) of u (n, k).
-    fn forward(&self, u: &Tensor) -> Result<(Tensor, Tensor)> {
-        let k = u.dim(1)?;
-        let y = u
-            .broadcast_add(&self.shift)?
-            .broadcast_mul(&self.log_scale.exp()?)?;
-        let (c, t) = halves(k, self.first_conditions);
-        let (yc, yt) = (y.narrow(1, c.0, c.1)?, y.narrow(1, t.0, t.1)?);
-        let (s, shift) = self.coupling(&yc)?;
-        let yt = (yt * s.exp()?)?.add(&shift)?;
-        let logdet = s.sum(1)?.broadcast_add(&self.log_scale.sum_all()?)?;
-        Ok((join(&yc, &yt, self.first_conditions)?, logdet))
-    }
-
-    /// u of y (the inverse of [`Block::forward`]).
-    fn inverse(&self, y: &Tensor) -> Result<Tensor> {
-        let k = y.dim(1)?;
-        let (c, t) = halves(k, self.first_conditions);
-        let (yc, yt) = (y.narrow(1, c.0, c.1)?, y.narrow(1, t.0, t.1)?);
-        let (s, shift) = self.coupling(&yc)?;
-        let yt = (yt - shift)?.mul(&s.neg()?.exp()?)?;
-        let y = join(&yc, &yt, self.first_conditions)?;
-        Ok(y.broadcast_mul(&self.log_scale.neg()?.exp()?)?
-            .broadcast_sub(&self.shift)?)
-    }
-}
-
-/// (start, length) of the conditioning and the transformed half of k coordinates.
-fn halves(k: usize, first_conditions: bool) -> ((usize, usize), (usize, usize)) {
-    let h = k / 2;
-    if first_conditions {
-        ((0, h), (h, k - h))
-    } else {
-        ((h, k - h), (0, h))
-    }
-}
-
-/// The halves back in coordinate order.
-fn join(cond: &Tensor, trans: &Tensor, first_conditions: bool) -> Result<Tensor> {
-    Ok(if first_conditions {
-        Tensor::cat(&[cond, trans], 1)?
-    } else {
-        Tensor::cat(&[trans, cond], 1)?
-    })
-}
-
 /// A fitted flow on the corpus's principal coordinates (model in the module docs).
 pub struct NormalizingFlow {
     subspace: Subspace,
     /// √λ of each coordinate.
     scales: Vec<f32>,
-    hidden: usize,
-    varmap: VarMap,
-    blocks: Vec<Block>,
-    device: Device,
+    nvp: RealNvp,
 }
 
 impl NormalizingFlow {
@@ -195,25 +87,13 @@ impl NormalizingFlow {
         varmap: VarMap,
         seed: u64,
     ) -> Result<NormalizingFlow> {
-        let k = subspace.rank();
-        if k < 2 || blocks == 0 || hidden == 0 {
-            return Err(DensityError::Shape(format!(
-                "flow: need rank ≥ 2 (got {k}), blocks ≥ 1 (got {blocks}) and hidden ≥ 1 \
-                 (got {hidden})"
-            )));
-        }
         let device = Device::Cpu; // host: a small flow on k coordinates
-        let vb = seeded_var_builder(&varmap, seed, DType::F32, &device);
-        let blocks = (0..blocks)
-            .map(|b| Block::new(k, hidden, b % 2 == 0, vb.pp(format!("flow.{b}"))))
-            .collect::<Result<Vec<_>>>()?;
+        let k = subspace.rank();
+        let nvp = RealNvp::new(k, blocks, hidden, varmap, "flow", seed, &device)?;
         Ok(NormalizingFlow {
             subspace,
             scales,
-            hidden,
-            varmap,
-            blocks,
-            device,
+            nvp,
         })
     }
 
@@ -245,9 +125,9 @@ impl NormalizingFlow {
             whitened.extend(a.iter().zip(&flow.scales).map(|(a, s)| (*a as f32) / s));
         }
         let n = whitened.len() / k;
-        let data = Tensor::from_vec(whitened, (n, k), &flow.device)?;
+        let data = Tensor::from_vec(whitened, (n, k), flow.nvp.device())?;
         let mut opt = candle_nn::AdamW::new(
-            flow.varmap.all_vars(),
+            flow.nvp.varmap().all_vars(),
             ParamsAdamW {
                 lr: settings.lr,
                 weight_decay: 0.0,
@@ -261,9 +141,9 @@ impl NormalizingFlow {
             order.shuffle(&mut rng);
             let (mut total, mut seen) = (0.0, 0usize);
             for batch in order.chunks(settings.batch_size) {
-                let idx = Tensor::from_slice(batch, batch.len(), &flow.device)?;
+                let idx = Tensor::from_slice(batch, batch.len(), flow.nvp.device())?;
                 let u = data.index_select(&idx, 0)?;
-                let nll = flow.whitened_log_prob(&u)?.mean_all()?.neg()?;
+                let nll = flow.nvp.log_prob(&u)?.mean_all()?.neg()?;
                 opt.backward_step(&nll)?;
                 total += nll.to_scalar::<f32>()? as f64 * batch.len() as f64;
                 seen += batch.len();
@@ -313,21 +193,6 @@ impl NormalizingFlow {
         NormalizingFlow::build(subspace, scales, blocks, hidden, varmap, 0)
     }
 
-    /// The mean negative log-likelihood's building block: log p(u) per row of whitened
-    /// coordinates u (n, k).
-    fn whitened_log_prob(&self, u: &Tensor) -> Result<Tensor> {
-        let k = u.dim(1)? as f64;
-        let mut y = u.clone();
-        let mut logdet = Tensor::zeros(u.dim(0)?, DType::F32, &self.device)?;
-        for block in &self.blocks {
-            let (next, ld) = block.forward(&y)?;
-            y = next;
-            logdet = (logdet + ld)?;
-        }
-        let base = ((y.sqr()?.sum(D::Minus1)? * -0.5)? - 0.5 * k * LN_2PI)?;
-        Ok((base + logdet)?)
-    }
-
     /// log p_k(a) and ∇ₐ log p_k(a) of one coordinate vector.
     fn coordinate_log_prob(&self, a: &DVector<f64>) -> Result<(f64, DVector<f64>)> {
         let k = a.len();
@@ -336,8 +201,8 @@ impl NormalizingFlow {
             .zip(&self.scales)
             .map(|(a, s)| *a as f32 / s)
             .collect();
-        let u = Var::from_tensor(&Tensor::from_vec(u, (1, k), &self.device)?)?;
-        let log_p = self.whitened_log_prob(u.as_tensor())?.sum_all()?;
+        let u = Var::from_tensor(&Tensor::from_vec(u, (1, k), self.nvp.device())?)?;
+        let log_p = self.nvp.log_prob(u.as_tensor())?.sum_all()?;
         let grads = log_p.backward()?;
         let grad_u = grads
             .get(u.as_tensor())
@@ -382,11 +247,8 @@ impl DensityModel for NormalizingFlow {
         let z: Vec<f32> = (0..n * k)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect();
-        let mut y = Tensor::from_vec(z, (n, k), &self.device)?;
-        for block in self.blocks.iter().rev() {
-            y = block.inverse(&y)?;
-        }
-        let u = y.flatten_all()?.to_vec1::<f32>()?;
+        let z = Tensor::from_vec(z, (n, k), self.nvp.device())?;
+        let u = self.nvp.sample(&z)?.0.flatten_all()?.to_vec1::<f32>()?;
         let mut out = Vec::with_capacity(n * self.subspace.dim());
         for row in u.chunks_exact(k) {
             let a = DVector::from_iterator(
@@ -407,13 +269,14 @@ impl DensityModel for NormalizingFlow {
         tensors.push((
             "flow.shape".into(),
             Tensor::from_vec(
-                vec![self.blocks.len() as f32, self.hidden as f32],
+                vec![self.nvp.blocks() as f32, self.nvp.hidden() as f32],
                 2,
                 device,
             )?,
         ));
         let data = self
-            .varmap
+            .nvp
+            .varmap()
             .data()
             .lock()
             .map_err(|_| DensityError::Shape("flow: variable map poisoned".into()))?;

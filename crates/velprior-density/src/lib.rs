@@ -21,6 +21,7 @@ pub mod gaussian;
 pub mod gmm;
 pub mod gp;
 pub mod kernel;
+pub mod realnvp;
 pub mod subspace;
 
 pub use density::{DensityModel, LogDensity};
@@ -30,3 +31,4 @@ pub use gaussian::GaussianPrior;
 pub use gmm::{GaussianMixture, GmmFit};
 pub use gp::{GaussianProcess, GpFit};
 pub use kernel::Kernel;
+pub use realnvp::RealNvp;
