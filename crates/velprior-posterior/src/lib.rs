@@ -5,7 +5,8 @@
 //! Methods, one module each: [`dps`] (Chung et al. 2023), [`daps`] (Zhang et al. 2024), [`alternating`] (diffusion-regularised
 //! FWI, Wang et al. 2023 / Taufik et al. 2024), [`red_diff`] (RED-DiffEq), [`langevin`] (ULA,
 //! MALA), [`metropolis`] (random walk in model or AE-latent space), [`sgld`] (stochastic-gradient
-//! Langevin with shot subsampling), [`map`] (MAP inversion with a closed-form density), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
+//! Langevin with shot subsampling), [`map`] (MAP inversion with a closed-form density), [`variational`]
+//! (variational inference with a normalizing flow), [`boomerang`], [`linear_gaussian`] (the exact posterior of a Gaussian prior under a
 //! linear operator). The chain
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
@@ -37,6 +38,7 @@ pub mod sgld;
 pub mod summary;
 pub mod target;
 pub mod tensors;
+pub mod variational;
 
 pub use error::{PosteriorError, Result};
 pub use observer::{IterationRecord, NoObserver, PosteriorObserver};

@@ -22,10 +22,11 @@ use crate::problem::Problem;
 use crate::red_diff::{RedDiffConfig, red_diff};
 use crate::sgld::{SgldConfig, sgld};
 use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
+use crate::variational::{ViConfig, variational};
 use crate::{PosteriorError, Result};
 
 /// A method and its settings (`[method]`, `kind = "red-diff" | "dps" | "alternating" |
-/// "daps" | "map" | "mala" | "ula" | "metropolis" | "sgld" | "boomerang" |
+/// "daps" | "map" | "mala" | "ula" | "metropolis" | "sgld" | "vi" | "boomerang" |
 /// "linear-gaussian"`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -45,6 +46,8 @@ pub enum MethodConfig {
     Metropolis(McmcConfig),
     /// Stochastic-gradient Langevin with shot subsampling.
     Sgld(SgldConfig),
+    /// Variational inference with a normalizing flow.
+    Vi(ViConfig),
     /// Boomerang local sampling around the start model (diffusion prior; no data).
     Boomerang(BoomerangConfig),
     /// The exact posterior of a Gaussian prior under a linear operator (the reference).
@@ -177,6 +180,7 @@ impl MethodConfig {
             MethodConfig::Ula(_) => "ula",
             MethodConfig::Metropolis(_) => "metropolis",
             MethodConfig::Sgld(_) => "sgld",
+            MethodConfig::Vi(_) => "vi",
             MethodConfig::Boomerang(_) => "boomerang",
             MethodConfig::LinearGaussian(_) => "linear-gaussian",
         }
@@ -196,9 +200,10 @@ impl MethodConfig {
                     ChainSpace::Latent => "autoencoder",
                 }
             }
-            MethodConfig::LinearGaussian(_) | MethodConfig::Sgld(_) | MethodConfig::Map(_) => {
-                DENSITY
-            }
+            MethodConfig::LinearGaussian(_)
+            | MethodConfig::Sgld(_)
+            | MethodConfig::Map(_)
+            | MethodConfig::Vi(_) => DENSITY,
         }
     }
 
@@ -229,6 +234,7 @@ impl MethodConfig {
             }
             MethodConfig::Sgld(c) => c.chain().total(),
             MethodConfig::Map(c) => c.iterations,
+            MethodConfig::Vi(c) => c.iterations,
             MethodConfig::Boomerang(c) => ((c.t_star * c.steps as f64).ceil() as usize).max(1),
             MethodConfig::LinearGaussian(_) => 1,
         }
@@ -244,7 +250,7 @@ impl MethodConfig {
             MethodConfig::Alternating(c) => c.samples,
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => c.chains,
             MethodConfig::Sgld(c) => c.chains,
-            MethodConfig::Boomerang(_) | MethodConfig::Map(_) => 1,
+            MethodConfig::Boomerang(_) | MethodConfig::Map(_) | MethodConfig::Vi(_) => 1,
             MethodConfig::LinearGaussian(c) => c.samples,
         }
     }
@@ -261,7 +267,7 @@ impl MethodConfig {
                 c.chains = 1
             }
             MethodConfig::Sgld(c) => c.chains = 1,
-            MethodConfig::Boomerang(_) | MethodConfig::Map(_) => {}
+            MethodConfig::Boomerang(_) | MethodConfig::Map(_) | MethodConfig::Vi(_) => {}
             MethodConfig::LinearGaussian(c) => c.samples = 1,
         }
         m
@@ -319,6 +325,9 @@ impl MethodConfig {
         }
         if let (MethodConfig::Map(c), PriorModel::Density(density)) = (self, prior) {
             return map_estimate(*density, problem, start, c, observer).map(plain);
+        }
+        if let (MethodConfig::Vi(c), PriorModel::Density(density)) = (self, prior) {
+            return variational(*density, problem, start, c, seed, observer).map(plain);
         }
         let (kind, c) = match self {
             MethodConfig::Mala(c) => (Sampler::Mala, c),
