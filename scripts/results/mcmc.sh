@@ -1,17 +1,19 @@
 # The MCMC baselines (README "Posterior baselines"): random-walk Metropolis in an autoencoder's
 # latent space and in model space under the Gaussian/PCA prior, MALA, and SGLD (2 of 5 shots per
 # step) under the Gaussian-process prior, on the OpenFWI CurveFault sample, each at three step
-# sizes (one chain, seed 0); and MAP under the Gaussian-process prior. The priors are fitted on
+# sizes (one chain, seed 0); and MAP and variational inference (a RealNVP q) under the
+# Gaussian-process prior. The priors are fitted on
 # the quickstart's CurveFault training models (configs/gaussian-curvefault.toml,
 # configs/gp-curvefault.toml, configs/ae-mlp-curvefault.toml). ~30 min on 2 cores. Sourced by
 # scripts/results.sh.
 
 table_mcmc() {
-    local dir="$work/mcmc" post_edit=() ae_edit=() map_edit=()
+    local dir="$work/mcmc" post_edit=() ae_edit=() map_edit=() vi_edit=()
     mkdir -p "$dir"
     if [ "$quick" = 1 ]; then
         post_edit=("samples=2" "burn_in=0")
         map_edit=("iterations=2")
+        vi_edit=("iterations=2" "samples=2")
         ae_edit=("epochs=1")
         [ -e "$dir/quickstart/train.h5" ] || {
             mkdir -p "$dir/quickstart"
@@ -63,6 +65,15 @@ table_mcmc() {
         chain="$(awk -F' = ' '/^iterations =/ { print $2 }' "$dir/map-gp.toml")"
         jq -r --arg chain "$chain" "$FIXED"'
             "| map (Adam, λ = D) | model (gp) | lr 0.01 | \($chain) | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | – | \(.wall_time_s | round) s |"' \
+            "$run/metrics.json"
+        run="$dir/vi-gp"
+        config_with configs/posterior-curvefault-vi.toml \
+            "prior=\"$dir/gp/checkpoint.safetensors\"" "${vi_edit[@]}" >"$dir/vi-gp.toml"
+        [ -e "$run/metrics.json" ] ||
+            "$V" posterior --config "$dir/vi-gp.toml" --seed 0 --out "$run" >/dev/null
+        chain="$(awk -F' = ' '/^iterations =/ { i = $2 } /^batch =/ { b = $2 } END { print i " × " b }' "$dir/vi-gp.toml")"
+        jq -r --arg chain "$chain" "$FIXED"'
+            "| vi (RealNVP q) | model (gp) | lr 1e-3 | \($chain) draws | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | \(.truth.mean_std | fixed(1)) | \(.wall_time_s | round) s |"' \
             "$run/metrics.json"
     } >"$out/mcmc.md"
     splice mcmc

@@ -15,6 +15,18 @@ pub enum PhysicsError {
         dx: f32,
         dt_max: f32,
     },
+    /// The slowest velocity has fewer than 3 grid points per minimum wavelength at twice the
+    /// peak frequency: the wavefield would be dispersed beyond use.
+    #[error(
+        "invalid parameter dx: only {points:.1} grid points per minimum wavelength (vmin {vmin} m/s, 2×{freq} Hz, dx {dx} m): the wavefield would be dispersed beyond use; use dx <= {dx_max:.2} m (5 points) or a lower freq"
+    )]
+    Dispersive {
+        points: f32,
+        vmin: f32,
+        freq: f32,
+        dx: f32,
+        dx_max: f32,
+    },
     /// A velocity is NaN, infinite, zero or negative.
     #[error(
         "invalid velocity {value} m/s at (iz = {iz}, ix = {ix}): velocities must be finite and > 0"

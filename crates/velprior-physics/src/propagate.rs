@@ -126,17 +126,13 @@ impl Medium {
         if cfg.freq > 0.0 {
             let ppw = vmin / (2.0 * cfg.freq * cfg.dx);
             if ppw < 3.0 {
-                return Err(param(
-                    "dx",
-                    format!(
-                        "only {ppw:.1} grid points per minimum wavelength (vmin {vmin} m/s, \
-                         2×{} Hz, dx {} m): the wavefield would be dispersed beyond use; use \
-                         dx <= {:.2} m (5 points) or a lower freq",
-                        cfg.freq,
-                        cfg.dx,
-                        vmin / (2.0 * cfg.freq * 5.0)
-                    ),
-                ));
+                return Err(PhysicsError::Dispersive {
+                    points: ppw,
+                    vmin,
+                    freq: cfg.freq,
+                    dx: cfg.dx,
+                    dx_max: vmin / (2.0 * cfg.freq * 5.0),
+                });
             }
             if ppw < 5.0 {
                 tracing::warn!(

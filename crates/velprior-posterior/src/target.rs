@@ -59,13 +59,16 @@ impl Target for PosteriorTarget<'_> {
     }
 }
 
-/// A model the solver cannot propagate through (a velocity ≤ 0 or NaN, or one so fast that
-/// the time step is unstable) has zero likelihood: (−∞, zero gradient of length `dim`), so a
-/// chain rejects it; any other error is passed on.
+/// A model the solver cannot propagate through (a velocity ≤ 0 or NaN, one so fast that the
+/// time step is unstable, or so slow that the grid would disperse its waves) has zero
+/// likelihood: (−∞, zero gradient of length `dim`), so a chain rejects it; any other error is
+/// passed on.
 pub(crate) fn outside_support(e: PosteriorError, dim: usize) -> Result<(f64, Vec<f32>)> {
     match e {
         PosteriorError::Physics(
-            PhysicsError::BadVelocity { .. } | PhysicsError::Unstable { .. },
+            PhysicsError::BadVelocity { .. }
+            | PhysicsError::Unstable { .. }
+            | PhysicsError::Dispersive { .. },
         ) => Ok((f64::NEG_INFINITY, vec![0.0; dim])),
         e => Err(e),
     }
