@@ -1,6 +1,6 @@
 //! End-to-end: the AE teaching experiment on a tiny config writes its pictures and a parsable
 //! summary; `velprior train` fits a Gaussian, a Gaussian mixture, a Gaussian process, a
-//! normalizing flow and an autoencoder from `kind`, and `velprior sample` draws from every
+//! normalizing flow, an autoencoder and a VAE from `kind`, and `velprior sample` draws from every
 //! checkpoint unchanged.
 
 use std::path::Path;
@@ -113,7 +113,12 @@ fn train_and_sample_density_and_autoencoder_checkpoints() {
     a.push_str("[model]\narch = \"mlp\"\nlatent_dim = 2\nlambda = 0.1\n[train]\nepochs = 2\nbatch_size = 8\n");
     std::fs::write(&ae, a).unwrap();
     ok(&velprior(&["train", "--config", ae.to_str().unwrap()]));
-    for run in ["gauss", "gmm", "gp", "flow", "ae"] {
+    let vae = write_config(dir.path(), "vae", "kind = \"vae\"", &corpus);
+    let mut v = std::fs::read_to_string(&vae).unwrap();
+    v.push_str("[model]\narch = \"mlp\"\nlatent_dim = 2\nlambda = 1.0\n[train]\nepochs = 2\nbatch_size = 8\n");
+    std::fs::write(&vae, v).unwrap();
+    ok(&velprior(&["train", "--config", vae.to_str().unwrap()]));
+    for run in ["gauss", "gmm", "gp", "flow", "ae", "vae"] {
         let ckpt = dir.path().join(run).join("checkpoint.safetensors");
         let out = dir.path().join(format!("{run}-samples.h5"));
         ok(&velprior(&[

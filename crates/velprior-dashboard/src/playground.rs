@@ -59,7 +59,7 @@ pub struct View {
 
 /// Whether the run folder `dir` holds an autoencoder checkpoint (read from its sidecar).
 pub fn has_autoencoder(dir: &Path) -> bool {
-    read_meta(dir).is_some_and(|m| m.kind == PriorKind::Autoencoder)
+    read_meta(dir).is_some_and(|m| matches!(m.kind, PriorKind::Autoencoder | PriorKind::Vae))
 }
 
 fn read_meta(dir: &Path) -> Option<CheckpointMeta> {

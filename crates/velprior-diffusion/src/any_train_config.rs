@@ -15,7 +15,7 @@ use crate::error::{DiffusionError, Result};
 pub enum AnyTrainConfig {
     /// `kind = "diffusion"` (or no `kind`): [`TrainConfig`].
     Diffusion(TrainConfig),
-    /// `kind = "autoencoder"`.
+    /// `kind = "autoencoder"` or `kind = "vae"` (a variational autoencoder).
     Autoencoder(AeTrainConfig),
     /// `kind = "gaussian" | "gmm" | "gp" | "flow"`: a density with an exact log-density.
     Density(DensityFitConfig),
@@ -32,7 +32,7 @@ impl AnyTrainConfig {
         parse_toml::<toml::Table>(text, origin)?;
         let key: KindKey = toml::from_str(text).map_err(|e| {
             DiffusionError::Config(format!(
-                "{}: kind: {} (use \"diffusion\", \"autoencoder\", \"gaussian\", \"gmm\", \"gp\" or \"flow\")",
+                "{}: kind: {} (use \"diffusion\", \"autoencoder\", \"vae\", \"gaussian\", \"gmm\", \"gp\" or \"flow\")",
                 origin.display(),
                 e.message().trim()
             ))
@@ -56,6 +56,12 @@ impl AnyTrainConfig {
             }
             PriorKind::Autoencoder => {
                 let cfg: AeTrainConfig = parse_toml(&rest, origin)?;
+                cfg.validate(origin)?;
+                AnyTrainConfig::Autoencoder(cfg)
+            }
+            PriorKind::Vae => {
+                let mut cfg: AeTrainConfig = parse_toml(&rest, origin)?;
+                cfg.model.variational = true;
                 cfg.validate(origin)?;
                 AnyTrainConfig::Autoencoder(cfg)
             }

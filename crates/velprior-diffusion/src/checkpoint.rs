@@ -34,6 +34,8 @@ pub enum PriorKind {
     Diffusion,
     /// A regularised autoencoder.
     Autoencoder,
+    /// A β-VAE (the autoencoder networks with a variational encoder).
+    Vae,
     /// A Gaussian/PCA prior.
     Gaussian,
     /// A Gaussian mixture on PCA coordinates.
@@ -50,6 +52,7 @@ impl PriorKind {
         match self {
             PriorKind::Diffusion => "diffusion",
             PriorKind::Autoencoder => "autoencoder",
+            PriorKind::Vae => "vae",
             PriorKind::Gaussian => "gaussian",
             PriorKind::Gmm => "gmm",
             PriorKind::Gp => "gp",

@@ -30,6 +30,9 @@ pub struct ConvAeConfig {
     /// Padding of H, W up to a multiple of 2^stages.
     #[serde(default)]
     pub pad_mode: PadMode,
+    /// A variational encoder: a second head predicts log σ² of q(z | x).
+    #[serde(default)]
+    pub variational: bool,
 }
 
 fn default_lambda() -> f64 {
@@ -81,7 +84,8 @@ impl ConvAeConfig {
 /// conv_out 3×3 → crop to H×W.
 ///
 /// Tensor names: `encoder.conv_in.*`, `encoder.down.{s}.*` (c_s, c_{s−1}, 3, 3),
-/// `encoder.fc.*` (k, c_last·h·w), `decoder.fc.*` (c_last·h·w, k), `decoder.up.{s}.*`
+/// `encoder.fc.*` (k, c_last·h·w) (the mean of a variational encoder; its log σ² head is
+/// `encoder.fc_log_var.*`, same shape), `decoder.fc.*` (c_last·h·w, k), `decoder.up.{s}.*`
 /// (c_{s−1}, c_s, 3, 3) applied from the deepest `s` up, `decoder.conv_out.*` (C, c0, 3, 3).
 #[derive(Debug, Clone)]
 pub struct ConvAutoencoder {
@@ -89,6 +93,7 @@ pub struct ConvAutoencoder {
     enc_in: Conv2d,
     enc_down: Vec<Conv2d>,
     enc_fc: Linear,
+    enc_log_var: Option<Linear>,
     dec_fc: Linear,
     dec_up: Vec<Conv2d>,
     dec_out: Conv2d,
@@ -116,10 +121,35 @@ impl ConvAutoencoder {
             enc_in: conv2d(cfg.in_channels, c0, 3, 1, venc.pp("conv_in"))?,
             enc_down,
             enc_fc: linear(flat, cfg.latent_dim, venc.pp("fc"))?,
+            enc_log_var: if cfg.variational {
+                Some(linear(flat, cfg.latent_dim, venc.pp("fc_log_var"))?)
+            } else {
+                None
+            },
             dec_fc: linear(cfg.latent_dim, flat, vdec.pp("fc"))?,
             dec_up,
             dec_out: conv2d(c0, cfg.in_channels, 3, 1, vdec.pp("conv_out"))?,
         })
+    }
+
+    /// The encoder up to its heads: x (N, C, H, W) → the flattened coarsest features.
+    fn trunk(&self, x: &Tensor) -> Result<Tensor> {
+        let c = &self.cfg;
+        if x.dims().len() != 4 || x.dims()[1..] != [c.in_channels, c.height, c.width] {
+            return Err(NnError::Shape(format!(
+                "conv autoencoder expects (N, {}, {}, {}), got {:?}",
+                c.in_channels,
+                c.height,
+                c.width,
+                x.dims()
+            )));
+        }
+        let m = 1usize << c.channels.len();
+        let mut h = self.enc_in.forward(&pad_to_multiple(x, m, c.pad_mode)?)?;
+        for conv in &self.enc_down {
+            h = conv.forward(&h.silu()?)?;
+        }
+        Ok(h.silu()?.flatten_from(1)?)
     }
 
     /// The configuration.
@@ -143,22 +173,16 @@ impl Autoencoder for ConvAutoencoder {
 
     /// x (N, C, H, W) with the configured C, H, W → z (N, k).
     fn encode(&self, x: &Tensor) -> Result<Tensor> {
-        let c = &self.cfg;
-        if x.dims().len() != 4 || x.dims()[1..] != [c.in_channels, c.height, c.width] {
-            return Err(NnError::Shape(format!(
-                "conv autoencoder expects (N, {}, {}, {}), got {:?}",
-                c.in_channels,
-                c.height,
-                c.width,
-                x.dims()
-            )));
-        }
-        let m = 1usize << c.channels.len();
-        let mut h = self.enc_in.forward(&pad_to_multiple(x, m, c.pad_mode)?)?;
-        for conv in &self.enc_down {
-            h = conv.forward(&h.silu()?)?;
-        }
-        Ok(self.enc_fc.forward(&h.silu()?.flatten_from(1)?)?)
+        Ok(self.enc_fc.forward(&self.trunk(x)?)?)
+    }
+
+    fn encode_gaussian(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let h = self.trunk(x)?;
+        let log_var = match &self.enc_log_var {
+            Some(head) => Some(head.forward(&h)?),
+            None => None,
+        };
+        Ok((self.enc_fc.forward(&h)?, log_var))
     }
 
     /// z (N, k) → x̂ (N, C, H, W).

@@ -21,6 +21,10 @@ pub struct MlpAeConfig {
     /// Weight λ of the latent penalty λ‖E(x)‖² (used by the trainer).
     #[serde(default = "default_lambda")]
     pub lambda: f64,
+    /// A variational encoder: a second last layer `encoder_log_var` predicts log σ² of
+    /// q(z | x) from the same features as the mean.
+    #[serde(default)]
+    pub variational: bool,
 }
 
 fn default_lambda() -> f64 {
@@ -49,11 +53,13 @@ impl MlpAeConfig {
 /// Encoder `L → hidden… → k` and decoder `k → …hidden → L`, SiLU between linear layers.
 ///
 /// Tensor names: `encoder.{i}.{weight,bias}` and `decoder.{i}.{weight,bias}`, `i` = layer
-/// index from the input side of each network.
+/// index from the input side of each network; a variational encoder's log σ² layer is
+/// `encoder_log_var.{weight,bias}`.
 #[derive(Debug, Clone)]
 pub struct MlpAutoencoder {
     cfg: MlpAeConfig,
     encoder: Vec<Linear>,
+    encoder_log_var: Option<Linear>,
     decoder: Vec<Linear>,
 }
 
@@ -83,9 +89,15 @@ impl MlpAutoencoder {
         enc.extend(&cfg.hidden);
         enc.push(cfg.latent_dim);
         let dec: Vec<usize> = enc.iter().rev().copied().collect();
+        let features = enc[enc.len() - 2];
         Ok(Self {
             cfg: cfg.clone(),
             encoder: mlp(&enc, vb.pp("encoder"))?,
+            encoder_log_var: if cfg.variational {
+                Some(linear(features, cfg.latent_dim, vb.pp("encoder_log_var"))?)
+            } else {
+                None
+            },
             decoder: mlp(&dec, vb.pp("decoder"))?,
         })
     }
@@ -93,6 +105,18 @@ impl MlpAutoencoder {
     /// The configuration.
     pub fn config(&self) -> &MlpAeConfig {
         &self.cfg
+    }
+
+    /// An error unless `x` is (N, L) with the configured L.
+    fn check_profiles(&self, x: &Tensor) -> Result<()> {
+        if x.rank() != 2 || x.dim(1)? != self.cfg.input_dim {
+            return Err(NnError::Shape(format!(
+                "MLP autoencoder expects (N, {}) profiles, got {:?}",
+                self.cfg.input_dim,
+                x.dims()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -111,14 +135,21 @@ impl Autoencoder for MlpAutoencoder {
 
     /// x (N, L) → z (N, k).
     fn encode(&self, x: &Tensor) -> Result<Tensor> {
-        if x.rank() != 2 || x.dim(1)? != self.cfg.input_dim {
-            return Err(NnError::Shape(format!(
-                "MLP autoencoder expects (N, {}) profiles, got {:?}",
-                self.cfg.input_dim,
-                x.dims()
-            )));
-        }
+        self.check_profiles(x)?;
         run(&self.encoder, x)
+    }
+
+    fn encode_gaussian(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let Some(head) = &self.encoder_log_var else {
+            return Ok((self.encode(x)?, None));
+        };
+        self.check_profiles(x)?;
+        let last = self.encoder.len() - 1;
+        let mut h = x.clone();
+        for l in &self.encoder[..last] {
+            h = l.forward(&h)?.silu()?;
+        }
+        Ok((self.encoder[last].forward(&h)?, Some(head.forward(&h)?)))
     }
 
     /// z (N, k) → x̂ (N, L).

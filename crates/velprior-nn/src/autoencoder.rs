@@ -1,5 +1,6 @@
 //! Regularised autoencoder (the pedagogical baseline prior): loss ‖x − D(E(x))‖² + λ‖E(x)‖²,
-//! sampling z ~ N(0, s²I) with s the empirical std of the corpus latents, then x = D(z).
+//! sampling z ~ N(0, s²I) with s the empirical std of the corpus latents, then x = D(z); and
+//! its variational form, the β-VAE ([`vae_loss`]; prior z ~ N(0, I)).
 //!
 //! Two encoders/decoders implement [`Autoencoder`]: [`crate::MlpAutoencoder`] for 1-D
 //! profiles (N, L) and [`crate::ConvAutoencoder`] for 2-D models (N, C, H, W). The loss,
@@ -25,6 +26,11 @@ pub trait Autoencoder {
     fn encode(&self, x: &Tensor) -> Result<Tensor>;
     /// z (N, k) → x̂ (N, …), the same trailing shape as the inputs.
     fn decode(&self, z: &Tensor) -> Result<Tensor>;
+    /// The Gaussian q(z | x) = N(μ, diag σ²) of a variational encoder as (μ, log σ²), each
+    /// (N, k); a plain autoencoder's code μ = E(x) has no variance (None).
+    fn encode_gaussian(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        Ok((self.encode(x)?, None))
+    }
 }
 
 /// The three terms of the regularised-AE loss, each a scalar tensor.
@@ -53,6 +59,45 @@ pub fn regularised_ae_loss(ae: &dyn Autoencoder, x: &Tensor, lambda: f64) -> Res
     let recon = ((x - &xr)?.sqr()?.sum_all()? / n as f64)?;
     let latent = (z.sqr()?.sum_all()? / n as f64)?;
     let total = (&recon + (&latent * lambda)?)?;
+    Ok(AeLoss {
+        total,
+        recon,
+        latent,
+    })
+}
+
+/// β-VAE loss (Kingma & Welling 2014; Higgins et al. 2017) on a batch `x` (N, …), averaged
+/// over N: ‖x − D(μ + σ ⊙ ε)‖² + β KL(N(μ, σ²) ‖ N(0, I)), KL = ½ Σ (μ² + σ² − log σ² − 1),
+/// ε ~ N(0, I) drawn from `rng` (reparameterisation). `latent` holds the KL term. The recon
+/// term is the Gaussian likelihood with variance ½, so β = 1 is the ELBO.
+pub fn vae_loss(
+    ae: &dyn Autoencoder,
+    x: &Tensor,
+    beta: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<AeLoss> {
+    let n = x.dim(0)?;
+    let (mu, log_var) = ae.encode_gaussian(x)?;
+    let log_var = log_var.ok_or_else(|| {
+        NnError::Shape("a VAE loss needs a variational encoder (log σ² head)".into())
+    })?;
+    let eps: Vec<f32> = (0..mu.elem_count())
+        .map(|_| StandardNormal.sample(rng))
+        .collect();
+    let eps = Tensor::from_vec(eps, mu.dims(), mu.device())?;
+    let z = (&mu + ((&log_var * 0.5)?.exp()? * eps)?)?;
+    let xr = ae.decode(&z)?;
+    if xr.dims() != x.dims() {
+        return Err(NnError::Shape(format!(
+            "decoder output {:?} differs from input {:?}",
+            xr.dims(),
+            x.dims()
+        )));
+    }
+    let recon = ((x - &xr)?.sqr()?.sum_all()? / n as f64)?;
+    let kl = ((mu.sqr()? + log_var.exp()? - &log_var)? - 1.0)?;
+    let latent = ((kl.sum_all()? * 0.5)? / n as f64)?;
+    let total = (&recon + (&latent * beta)?)?;
     Ok(AeLoss {
         total,
         recon,

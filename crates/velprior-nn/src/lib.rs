@@ -2,8 +2,8 @@
 //!
 //! - [`UNet`] (+ [`UNetConfig`]): the DDPM ε-denoiser; tensor names are documented in
 //!   [`unet`] and are the checkpoint keys.
-//! - [`MlpAutoencoder`] / [`ConvAutoencoder`] (+ [`regularised_ae_loss`], [`fit_latent_std`],
-//!   [`sample_prior`]): the regularised-AE baseline prior.
+//! - [`MlpAutoencoder`] / [`ConvAutoencoder`] (+ [`regularised_ae_loss`], [`vae_loss`],
+//!   [`fit_latent_std`], [`sample_prior`]): the regularised-AE and β-VAE baseline priors.
 //! - [`seeded_var_builder`]: reproducible PyTorch-default initialisation (candle's CPU RNG
 //!   cannot be seeded).
 //! - On CPU devices the UNet's convolutions and GroupNorm(+SiLU) run velprior-kernels' CPU
@@ -29,7 +29,9 @@ pub mod unet;
 pub use ae_conv::{ConvAeConfig, ConvAutoencoder};
 pub use ae_mlp::{MlpAeConfig, MlpAutoencoder};
 pub use attention::Attention;
-pub use autoencoder::{AeLoss, Autoencoder, fit_latent_std, regularised_ae_loss, sample_prior};
+pub use autoencoder::{
+    AeLoss, Autoencoder, fit_latent_std, regularised_ae_loss, sample_prior, vae_loss,
+};
 pub use config::{PadMode, UNetConfig};
 pub use error::{NnError, Result};
 pub use init::seeded_var_builder;

@@ -26,6 +26,7 @@ fn mlp(lambda: f64, seed: u64) -> (MlpAutoencoder, VarMap) {
         hidden: vec![64, 32],
         latent_dim: 4,
         lambda,
+        variational: false,
     };
     let vm = VarMap::new();
     let ae = MlpAutoencoder::new(
@@ -126,6 +127,7 @@ fn conv_ae_handles_70x70_and_trains() {
             latent_dim: 8,
             lambda: 1e-3,
             pad_mode: mode,
+            variational: false,
         };
         let vm = VarMap::new();
         let ae = ConvAutoencoder::new(&cfg, seeded_var_builder(&vm, 0, DType::F32, &Device::Cpu))
@@ -146,6 +148,7 @@ fn conv_ae_handles_70x70_and_trains() {
         latent_dim: 8,
         lambda: 1e-3,
         pad_mode: PadMode::Replicate,
+        variational: false,
     };
     let vm = VarMap::new();
     let ae =
@@ -162,6 +165,7 @@ fn ae_config_and_shape_errors() {
         hidden: vec![0],
         latent_dim: 4,
         lambda: 0.0,
+        variational: false,
     };
     let vb = seeded_var_builder(&VarMap::new(), 0, DType::F32, &Device::Cpu);
     let err = MlpAutoencoder::new(&bad, vb).unwrap_err().to_string();

@@ -64,4 +64,11 @@ impl Autoencoder for AnyAutoencoder {
             AnyAutoencoder::Conv(ae) => ae.decode(z),
         }
     }
+
+    fn encode_gaussian(&self, x: &Tensor) -> velprior_nn::Result<(Tensor, Option<Tensor>)> {
+        match self {
+            AnyAutoencoder::Mlp(ae, _) => ae.encode_gaussian(x),
+            AnyAutoencoder::Conv(ae) => ae.encode_gaussian(x),
+        }
+    }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use velprior_data::render::{RenderOptions, render_grid, save_png};
 use velprior_data::transform::flip_lateral;
 use velprior_data::{Normalisation, RunDir, read_corpus};
-use velprior_nn::{fit_latent_std, regularised_ae_loss, seeded_var_builder};
+use velprior_nn::{fit_latent_std, regularised_ae_loss, seeded_var_builder, vae_loss};
 
 use crate::baselines::ae_model::AnyAutoencoder;
 use crate::baselines::config::{AeLoopConfig, AeModelConfig, AeTrainConfig};
@@ -219,7 +219,12 @@ impl AeTrainer {
             for batch in order.chunks(t.batch_size) {
                 lr = t.optimizer.lr_at(self.opt.steps_taken, total_steps);
                 let x = self.batch(batch, &mut rng)?;
-                let loss = regularised_ae_loss(&self.ae, &x, self.cfg.model.lambda)?;
+                let lambda = self.cfg.model.lambda;
+                let loss = if self.cfg.model.variational {
+                    vae_loss(&self.ae, &x, lambda, &mut rng)?
+                } else {
+                    regularised_ae_loss(&self.ae, &x, lambda)?
+                };
                 let value = loss.total.to_scalar::<f32>()? as f64;
                 if !value.is_finite() {
                     return Err(DiffusionError::Diverged(format!(
@@ -260,8 +265,12 @@ impl AeTrainer {
         Ok(checkpoint)
     }
 
-    /// Empirical std s of the latents of the whole corpus (no flips).
+    /// The std s of the latent prior N(0, s²I): 1 for a VAE, else the empirical std of the
+    /// whole corpus's latents (no flips).
     pub fn latent_std(&self) -> Result<f64> {
+        if self.cfg.model.variational {
+            return Ok(1.0);
+        }
         let x = self
             .ae
             .input(self.data.clone(), self.shape[0], &self.device)?;
@@ -280,7 +289,11 @@ impl AeTrainer {
         let meta = CheckpointMeta {
             format: FORMAT.to_string(),
             version: VERSION,
-            kind: PriorKind::Autoencoder,
+            kind: if self.cfg.model.variational {
+                PriorKind::Vae
+            } else {
+                PriorKind::Autoencoder
+            },
             step: self.opt.steps_taken,
             normalisation: self.norm,
             model_shape: [self.shape[1], self.shape[2]],
@@ -333,7 +346,7 @@ impl AeTrainer {
 
 /// Parses the autoencoder details of a checkpoint, refusing other prior kinds.
 pub fn ae_details(meta: &CheckpointMeta, path: &Path) -> Result<AeDetails> {
-    if meta.kind != PriorKind::Autoencoder {
+    if !matches!(meta.kind, PriorKind::Autoencoder | PriorKind::Vae) {
         return Err(DiffusionError::Checkpoint(format!(
             "{}: holds a {:?} prior, not an autoencoder",
             path.display(),

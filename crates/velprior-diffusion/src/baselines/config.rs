@@ -33,7 +33,8 @@ pub struct AeModelConfig {
     pub arch: AeArch,
     /// Latent dimension k.
     pub latent_dim: usize,
-    /// Weight λ of the latent penalty λ‖E(x)‖² (0 = plain autoencoder).
+    /// Weight λ of the latent penalty λ‖E(x)‖² (0 = plain autoencoder); for a VAE the β of
+    /// its KL term.
     pub lambda: f64,
     /// MLP hidden widths of the encoder (the decoder mirrors them).
     #[serde(default = "default_hidden")]
@@ -44,6 +45,10 @@ pub struct AeModelConfig {
     /// Conv padding of H, W up to a multiple of 2^stages.
     #[serde(default)]
     pub pad_mode: PadMode,
+    /// A β-VAE (`kind = "vae"` sets it): the encoder predicts q(z | x) = N(μ, σ²), training
+    /// minimises ‖x − D(z)‖² + λ KL(q ‖ N(0, I)) with z = μ + σ ε, and the prior is N(0, I).
+    #[serde(default)]
+    pub variational: bool,
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -65,6 +70,7 @@ impl AeModelConfig {
                         hidden: self.hidden.clone(),
                         latent_dim: self.latent_dim,
                         lambda: self.lambda,
+                        variational: self.variational,
                     },
                     vb,
                 )?,
@@ -79,6 +85,7 @@ impl AeModelConfig {
                     latent_dim: self.latent_dim,
                     lambda: self.lambda,
                     pad_mode: self.pad_mode,
+                    variational: self.variational,
                 },
                 vb,
             )?),

@@ -85,7 +85,9 @@ impl AnyPrior {
         let (meta, tensors) = load_checkpoint(path, device)?;
         Ok(AnyPrior(match meta.kind {
             PriorKind::Diffusion => Box::new(DiffusionPrior::from_parts(meta, tensors, path)?),
-            PriorKind::Autoencoder => Box::new(AePrior::from_parts(meta, tensors, path)?),
+            PriorKind::Autoencoder | PriorKind::Vae => {
+                Box::new(AePrior::from_parts(meta, tensors, path)?)
+            }
             PriorKind::Gaussian | PriorKind::Gmm | PriorKind::Gp | PriorKind::Flow => {
                 Box::new(DensityCheckpoint::from_parts(meta, tensors, path)?)
             }
