@@ -1,9 +1,9 @@
 # The MCMC baselines (README "Posterior baselines"): random-walk Metropolis in an autoencoder's
 # latent space and in model space under the Gaussian/PCA prior, MALA, and SGLD (2 of 5 shots per
 # step) under the Gaussian-process prior, on the OpenFWI CurveFault sample, each at three step
-# sizes (one chain, seed 0); and MAP and variational inference (a RealNVP q) under the
-# Gaussian-process prior. The priors are fitted on
-# the quickstart's CurveFault training models (configs/gaussian-curvefault.toml,
+# sizes (one chain, seed 0); MAP and variational inference (a RealNVP q) under the
+# Gaussian-process prior; and MAP in the autoencoder's latent space (latent FWI). The priors
+# are fitted on the quickstart's CurveFault training models (configs/gaussian-curvefault.toml,
 # configs/gp-curvefault.toml, configs/ae-mlp-curvefault.toml). ~30 min on 2 cores. Sourced by
 # scripts/results.sh.
 
@@ -65,6 +65,15 @@ table_mcmc() {
         chain="$(awk -F' = ' '/^iterations =/ { print $2 }' "$dir/map-gp.toml")"
         jq -r --arg chain "$chain" "$FIXED"'
             "| map (Adam, λ = D) | model (gp) | lr 0.01 | \($chain) | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | – | \(.wall_time_s | round) s |"' \
+            "$run/metrics.json"
+        run="$dir/map-latent"
+        config_with configs/posterior-curvefault-map-latent.toml \
+            "prior=\"$dir/ae/checkpoint.safetensors\"" "${map_edit[@]}" >"$dir/map-latent.toml"
+        [ -e "$run/metrics.json" ] ||
+            "$V" posterior --config "$dir/map-latent.toml" --seed 0 --out "$run" >/dev/null
+        chain="$(awk -F' = ' '/^iterations =/ { print $2 }' "$dir/map-latent.toml")"
+        jq -r --arg chain "$chain" "$FIXED"'
+            "| map (Adam, λ = k) | latent (ae) | lr 0.01 | \($chain) | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | – | \(.wall_time_s | round) s |"' \
             "$run/metrics.json"
         run="$dir/vi-gp"
         config_with configs/posterior-curvefault-vi.toml \

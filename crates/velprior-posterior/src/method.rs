@@ -14,14 +14,14 @@ use crate::daps::{DapsConfig, daps};
 use crate::dps::{DpsConfig, dps};
 use crate::langevin::langevin;
 use crate::linear_gaussian::{LinearGaussianConfig, linear_gaussian};
-use crate::map::{MapConfig, map_estimate};
+use crate::map::{MapConfig, latent_map_estimate, map_estimate};
 use crate::metropolis::{LatentTarget, random_walk_metropolis};
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::patches::PatchDenoiser;
 use crate::problem::Problem;
 use crate::red_diff::{RedDiffConfig, red_diff};
 use crate::sgld::{SgldConfig, sgld};
-use crate::target::{Chain, ChainConfig, LogDensity, PosteriorTarget, Target};
+use crate::target::{Chain, ChainConfig, ChainSpace, LogDensity, PosteriorTarget, Target};
 use crate::variational::{ViConfig, variational};
 use crate::{PosteriorError, Result};
 
@@ -87,18 +87,6 @@ impl McmcConfig {
             thin: self.thin,
         }
     }
-}
-
-/// Where an MCMC chain moves.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ChainSpace {
-    /// The model itself (needs a density checkpoint: gaussian, gmm, gp or flow).
-    #[default]
-    Model,
-    /// The code z of a regularised autoencoder, prior N(0, s²I), model D(z) (needs an
-    /// autoencoder checkpoint); the chain starts at E(start).
-    Latent,
 }
 
 fn one() -> usize {
@@ -200,10 +188,13 @@ impl MethodConfig {
                     ChainSpace::Latent => "autoencoder",
                 }
             }
-            MethodConfig::LinearGaussian(_)
-            | MethodConfig::Sgld(_)
-            | MethodConfig::Map(_)
-            | MethodConfig::Vi(_) => DENSITY,
+            MethodConfig::Map(c) => match c.space {
+                ChainSpace::Model => DENSITY,
+                ChainSpace::Latent => "autoencoder",
+            },
+            MethodConfig::LinearGaussian(_) | MethodConfig::Sgld(_) | MethodConfig::Vi(_) => {
+                DENSITY
+            }
         }
     }
 
@@ -326,6 +317,22 @@ impl MethodConfig {
         if let (MethodConfig::Map(c), PriorModel::Density(density)) = (self, prior) {
             return map_estimate(*density, problem, start, c, observer).map(plain);
         }
+        if let (
+            MethodConfig::Map(c),
+            PriorModel::Autoencoder {
+                autoencoder,
+                latent_std,
+            },
+        ) = (self, prior)
+        {
+            let target = LatentTarget {
+                autoencoder: *autoencoder,
+                latent_std: *latent_std,
+                problem,
+            };
+            let z0 = encode_start(*autoencoder, start)?;
+            return latent_map_estimate(&target, &z0, c, observer).map(plain);
+        }
         if let (MethodConfig::Vi(c), PriorModel::Density(density)) = (self, prior) {
             return variational(*density, problem, start, c, seed, observer).map(plain);
         }
@@ -403,13 +410,7 @@ fn mcmc(
                 latent_std: *latent_std,
                 problem,
             };
-            let mut dims = vec![1];
-            dims.extend(autoencoder.input_dims());
-            let input = Tensor::from_slice(start, dims, autoencoder.device())?;
-            let z0 = autoencoder
-                .encode(&input)?
-                .flatten_all()?
-                .to_vec1::<f32>()?;
+            let z0 = encode_start(*autoencoder, start)?;
             // The observer sees models, not codes.
             let mut decoded = |r: &IterationRecord<'_>| -> Result<()> {
                 let x = target.decode(r.estimate)?;
@@ -432,4 +433,15 @@ fn mcmc(
         samples,
         acceptance_rate: (sampler != Sampler::Ula).then_some(acceptance_rate),
     })
+}
+
+/// E(start): the code a latent search starts from.
+fn encode_start(autoencoder: &dyn Autoencoder, start: &[f32]) -> Result<Vec<f32>> {
+    let mut dims = vec![1];
+    dims.extend(autoencoder.input_dims());
+    let input = Tensor::from_slice(start, dims, autoencoder.device())?;
+    Ok(autoencoder
+        .encode(&input)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
 }

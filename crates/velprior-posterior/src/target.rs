@@ -120,3 +120,15 @@ pub(crate) fn check_start(log_density: f64) -> Result<()> {
          latent space, check that the autoencoder decodes the start into the velocity range",
     ))
 }
+
+/// Where an MCMC chain (or a MAP search) moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChainSpace {
+    /// The model itself (needs a density checkpoint: gaussian, gmm, gp or flow).
+    #[default]
+    Model,
+    /// The code z of a regularised autoencoder or VAE, prior N(0, s²I), model D(z) (needs an
+    /// autoencoder or VAE checkpoint); the chain starts at E(start).
+    Latent,
+}

@@ -252,6 +252,7 @@ fn map_with_lambda_d_is_the_exact_posterior_mean() {
     let c = case();
     let problem = problem(&c);
     let cfg = MapConfig {
+        space: Default::default(),
         iterations: 4000,
         lr: 0.01,
         lambda: D as f64,
@@ -261,6 +262,75 @@ fn map_with_lambda_d_is_the_exact_posterior_mean() {
         let std = c.exact.1[(i, i)].sqrt();
         let off = (f64::from(xi) - c.exact.0[i]).abs() / std;
         assert!(off < 0.01, "x[{i}] off the posterior mean by {off:.4} std");
+    }
+}
+
+/// Latent MAP (latent FWI) through a linear decoder D(z) = W z + b (an MLP autoencoder with no
+/// hidden layer): J(z) = f/s + λ‖z‖²/(2s²k) is quadratic, its minimiser the solution of
+/// (BᵀB/σ² + λ/(k s²) I) z = Bᵀ(d − c)/σ² with B = A·1000·W, c = A(1000 b + 2000). Catches a
+/// prior weight without its 1/k, a decoder gradient of the wrong sign and a likelihood
+/// gradient without the chain rule through the decoder.
+#[test]
+fn latent_map_through_a_linear_decoder_is_the_closed_form_minimiser() {
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+    use velprior_nn::{MlpAeConfig, MlpAutoencoder, seeded_var_builder};
+    use velprior_posterior::map::latent_map_estimate;
+    use velprior_posterior::metropolis::LatentTarget;
+    use velprior_posterior::target::ChainSpace;
+    let c = case();
+    let problem = problem(&c);
+    let dev = Device::Cpu; // host: test tensors
+    let vm = VarMap::new();
+    let cfg = MlpAeConfig {
+        input_dim: D,
+        hidden: vec![],
+        latent_dim: 2,
+        lambda: 0.0,
+        variational: false,
+    };
+    let ae = MlpAutoencoder::new(&cfg, seeded_var_builder(&vm, 5, DType::F32, &dev)).unwrap();
+    let get = |name: &str| -> Vec<f64> {
+        let data = vm.data().lock().unwrap();
+        let t = data[name].as_tensor().flatten_all().unwrap();
+        t.to_vec1::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    };
+    let w = nalgebra::DMatrix::from_row_slice(D, 2, &get("decoder.0.weight"));
+    let b = DVector::from_vec(get("decoder.0.bias"));
+    let (latent_std, lambda) = (0.7, 2.0);
+    let bm = &c.op.a * 1000.0 * &w;
+    let cv = &c.op.a * (b * 1000.0 + DVector::from_element(D, 2000.0));
+    let d = DVector::from_iterator(c.data.len(), c.data.iter().map(|&v| f64::from(v)));
+    let lhs = bm.transpose() * &bm / SIGMA2
+        + nalgebra::DMatrix::identity(2, 2) * (lambda / 2.0 / (latent_std * latent_std));
+    let z = lhs
+        .lu()
+        .solve(&(bm.transpose() * (d - cv) / SIGMA2))
+        .unwrap();
+    let target = LatentTarget {
+        autoencoder: &ae,
+        latent_std,
+        problem: &problem,
+    };
+    let map = MapConfig {
+        space: ChainSpace::Latent,
+        iterations: 6000,
+        lr: 0.01,
+        lambda,
+    };
+    let x = latent_map_estimate(&target, &[0.0, 0.0], &map, &mut NoObserver).unwrap();
+    let want = target
+        .decode(&z.iter().map(|&v| v as f32).collect::<Vec<_>>())
+        .unwrap();
+    for (got, want) in x.iter().zip(&want) {
+        assert!(
+            (got - want).abs() < 1e-3,
+            "decoded MAP {x:?} vs closed form {want:?}"
+        );
     }
 }
 
