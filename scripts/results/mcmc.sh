@@ -57,33 +57,29 @@ table_mcmc() {
                     "$run/metrics.json"
             done
         done
-        run="$dir/map-gp"
-        config_with configs/posterior-curvefault-map-gp.toml \
-            "prior=\"$dir/gp/checkpoint.safetensors\"" "${map_edit[@]}" >"$dir/map-gp.toml"
-        [ -e "$run/metrics.json" ] ||
-            "$V" posterior --config "$dir/map-gp.toml" --seed 0 --out "$run" >/dev/null
-        chain="$(awk -F' = ' '/^iterations =/ { print $2 }' "$dir/map-gp.toml")"
-        jq -r --arg chain "$chain" "$FIXED"'
-            "| map (Adam, λ = D) | model (gp) | lr 0.01 | \($chain) | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | – | \(.wall_time_s | round) s |"' \
-            "$run/metrics.json"
-        run="$dir/map-latent"
-        config_with configs/posterior-curvefault-map-latent.toml \
-            "prior=\"$dir/ae/checkpoint.safetensors\"" "${map_edit[@]}" >"$dir/map-latent.toml"
-        [ -e "$run/metrics.json" ] ||
-            "$V" posterior --config "$dir/map-latent.toml" --seed 0 --out "$run" >/dev/null
-        chain="$(awk -F' = ' '/^iterations =/ { print $2 }' "$dir/map-latent.toml")"
-        jq -r --arg chain "$chain" "$FIXED"'
-            "| map (Adam, λ = k) | latent (ae) | lr 0.01 | \($chain) | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | – | \(.wall_time_s | round) s |"' \
-            "$run/metrics.json"
-        run="$dir/vi-gp"
-        config_with configs/posterior-curvefault-vi.toml \
-            "prior=\"$dir/gp/checkpoint.safetensors\"" "${vi_edit[@]}" >"$dir/vi-gp.toml"
-        [ -e "$run/metrics.json" ] ||
-            "$V" posterior --config "$dir/vi-gp.toml" --seed 0 --out "$run" >/dev/null
-        chain="$(awk -F' = ' '/^iterations =/ { i = $2 } /^batch =/ { b = $2 } END { print i " × " b }' "$dir/vi-gp.toml")"
-        jq -r --arg chain "$chain" "$FIXED"'
-            "| vi (RealNVP q) | model (gp) | lr 1e-3 | \($chain) draws | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | \(.truth.mean_std | fixed(1)) | \(.wall_time_s | round) s |"' \
-            "$run/metrics.json"
+        optimiser_row map-gp posterior-curvefault-map-gp gp "map (Adam, λ = D)" "model (gp)" \
+            "lr 0.01" "${map_edit[@]}"
+        optimiser_row map-latent posterior-curvefault-map-latent ae "map (Adam, λ = k)" \
+            "latent (ae)" "lr 0.01" "${map_edit[@]}"
+        optimiser_row vi-gp posterior-curvefault-vi gp "vi (RealNVP q)" "model (gp)" "lr 1e-3" \
+            "${vi_edit[@]}"
     } >"$out/mcmc.md"
     splice mcmc
+}
+
+# optimiser_row RUN CONFIG PRIOR LABEL SPACE STEP [EDIT...]: runs configs/CONFIG.toml once with
+# the prior fitted in $dir/PRIOR and prints its table row (steps: iterations, × batch for VI).
+optimiser_row() {
+    local name="$1" config="$2" prior="$3" label="$4" space="$5" step="$6"
+    shift 6
+    local run="$dir/$name" chain
+    config_with "configs/$config.toml" "prior=\"$dir/$prior/checkpoint.safetensors\"" "$@" \
+        >"$dir/$name.toml"
+    [ -e "$run/metrics.json" ] ||
+        "$V" posterior --config "$dir/$name.toml" --seed 0 --out "$run" >/dev/null
+    chain="$(awk -F' = ' '/^iterations =/ { i = $2 } /^batch =/ { b = " × " $2 " draws" }
+        END { print i b }' "$dir/$name.toml")"
+    jq -r --arg chain "$chain" --arg method "$label" --arg space "$space" --arg step "$step" "$FIXED"'
+        "| \($method) | \($space) | \($step) | \($chain) | – | \(.truth.mean_metrics.ssim | fixed(3)) | \(.truth.mean_metrics.mae | fixed(3)) | \(.mean_data_misfit | round) | \(if .samples > 1 then (.truth.mean_std | fixed(1)) else "–" end) | \(.wall_time_s | round) s |"' \
+        "$run/metrics.json"
 }

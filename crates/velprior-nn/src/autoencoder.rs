@@ -44,11 +44,9 @@ pub struct AeLoss {
     pub latent: Tensor,
 }
 
-/// Regularised-AE loss on a batch `x` (N, …): per-sample squared norms averaged over N.
-pub fn regularised_ae_loss(ae: &dyn Autoencoder, x: &Tensor, lambda: f64) -> Result<AeLoss> {
-    let n = x.dim(0)?;
-    let z = ae.encode(x)?;
-    let xr = ae.decode(&z)?;
+/// mean over the batch `x` (N, …) of ‖x_n − D(z_n)‖² (a scalar tensor).
+fn reconstruction_error(ae: &dyn Autoencoder, x: &Tensor, z: &Tensor) -> Result<Tensor> {
+    let xr = ae.decode(z)?;
     if xr.dims() != x.dims() {
         return Err(NnError::Shape(format!(
             "decoder output {:?} differs from input {:?}",
@@ -56,7 +54,14 @@ pub fn regularised_ae_loss(ae: &dyn Autoencoder, x: &Tensor, lambda: f64) -> Res
             x.dims()
         )));
     }
-    let recon = ((x - &xr)?.sqr()?.sum_all()? / n as f64)?;
+    Ok(((x - &xr)?.sqr()?.sum_all()? / x.dim(0)? as f64)?)
+}
+
+/// Regularised-AE loss on a batch `x` (N, …): per-sample squared norms averaged over N.
+pub fn regularised_ae_loss(ae: &dyn Autoencoder, x: &Tensor, lambda: f64) -> Result<AeLoss> {
+    let n = x.dim(0)?;
+    let z = ae.encode(x)?;
+    let recon = reconstruction_error(ae, x, &z)?;
     let latent = (z.sqr()?.sum_all()? / n as f64)?;
     let total = (&recon + (&latent * lambda)?)?;
     Ok(AeLoss {
@@ -86,15 +91,7 @@ pub fn vae_loss(
         .collect();
     let eps = Tensor::from_vec(eps, mu.dims(), mu.device())?;
     let z = (&mu + ((&log_var * 0.5)?.exp()? * eps)?)?;
-    let xr = ae.decode(&z)?;
-    if xr.dims() != x.dims() {
-        return Err(NnError::Shape(format!(
-            "decoder output {:?} differs from input {:?}",
-            xr.dims(),
-            x.dims()
-        )));
-    }
-    let recon = ((x - &xr)?.sqr()?.sum_all()? / n as f64)?;
+    let recon = reconstruction_error(ae, x, &z)?;
     let kl = ((mu.sqr()? + log_var.exp()? - &log_var)? - 1.0)?;
     let latent = ((kl.sum_all()? * 0.5)? / n as f64)?;
     let total = (&recon + (&latent * beta)?)?;
