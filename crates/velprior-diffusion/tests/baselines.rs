@@ -66,7 +66,7 @@ fn kind_dispatch_rejects_unknown_keys_and_kinds() {
         err.contains("g.toml (line 9)") && err.contains("ranks"),
         "{err}"
     );
-    let err = AnyTrainConfig::from_toml("kind = \"vae\"\n", Path::new("k.toml"))
+    let err = AnyTrainConfig::from_toml("kind = \"wavelet\"\n", Path::new("k.toml"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("k.toml") && err.contains("kind"), "{err}");
