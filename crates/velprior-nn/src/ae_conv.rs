@@ -4,7 +4,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::{Conv2d, Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::autoencoder::Autoencoder;
+use crate::autoencoder::{Autoencoder, Decoder};
 use crate::config::PadMode;
 use crate::error::{NnError, Result, config_err};
 use crate::init::{conv2d, linear};
@@ -158,7 +158,7 @@ impl ConvAutoencoder {
     }
 }
 
-impl Autoencoder for ConvAutoencoder {
+impl Decoder for ConvAutoencoder {
     fn latent_dim(&self) -> usize {
         self.cfg.latent_dim
     }
@@ -167,22 +167,8 @@ impl Autoencoder for ConvAutoencoder {
         self.enc_in.weight().device()
     }
 
-    fn input_dims(&self) -> Vec<usize> {
+    fn model_dims(&self) -> Vec<usize> {
         vec![1, self.cfg.height, self.cfg.width]
-    }
-
-    /// x (N, C, H, W) with the configured C, H, W → z (N, k).
-    fn encode(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(self.enc_fc.forward(&self.trunk(x)?)?)
-    }
-
-    fn encode_gaussian(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
-        let h = self.trunk(x)?;
-        let log_var = match &self.enc_log_var {
-            Some(head) => Some(head.forward(&h)?),
-            None => None,
-        };
-        Ok((self.enc_fc.forward(&h)?, log_var))
     }
 
     /// z (N, k) → x̂ (N, C, H, W).
@@ -210,5 +196,25 @@ impl Autoencoder for ConvAutoencoder {
                 .silu()?;
         }
         crop(&self.dec_out.forward(&h)?, c.height, c.width)
+    }
+
+    fn as_autoencoder(&self) -> Option<&dyn Autoencoder> {
+        Some(self)
+    }
+}
+
+impl Autoencoder for ConvAutoencoder {
+    /// x (N, C, H, W) with the configured C, H, W → z (N, k).
+    fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.enc_fc.forward(&self.trunk(x)?)?)
+    }
+
+    fn encode_gaussian(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
+        let h = self.trunk(x)?;
+        let log_var = match &self.enc_log_var {
+            Some(head) => Some(head.forward(&h)?),
+            None => None,
+        };
+        Ok((self.enc_fc.forward(&h)?, log_var))
     }
 }

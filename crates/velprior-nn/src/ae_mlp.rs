@@ -4,7 +4,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::{Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::autoencoder::Autoencoder;
+use crate::autoencoder::{Autoencoder, Decoder};
 use crate::error::{NnError, Result, config_err};
 use crate::init::linear;
 
@@ -120,7 +120,7 @@ impl MlpAutoencoder {
     }
 }
 
-impl Autoencoder for MlpAutoencoder {
+impl Decoder for MlpAutoencoder {
     fn latent_dim(&self) -> usize {
         self.cfg.latent_dim
     }
@@ -129,10 +129,28 @@ impl Autoencoder for MlpAutoencoder {
         self.encoder[0].weight().device()
     }
 
-    fn input_dims(&self) -> Vec<usize> {
+    fn model_dims(&self) -> Vec<usize> {
         vec![self.cfg.input_dim]
     }
 
+    /// z (N, k) → x̂ (N, L).
+    fn decode(&self, z: &Tensor) -> Result<Tensor> {
+        if z.rank() != 2 || z.dim(1)? != self.cfg.latent_dim {
+            return Err(NnError::Shape(format!(
+                "MLP autoencoder expects latents (N, {}), got {:?}",
+                self.cfg.latent_dim,
+                z.dims()
+            )));
+        }
+        run(&self.decoder, z)
+    }
+
+    fn as_autoencoder(&self) -> Option<&dyn Autoencoder> {
+        Some(self)
+    }
+}
+
+impl Autoencoder for MlpAutoencoder {
     /// x (N, L) → z (N, k).
     fn encode(&self, x: &Tensor) -> Result<Tensor> {
         self.check_profiles(x)?;
@@ -150,17 +168,5 @@ impl Autoencoder for MlpAutoencoder {
             h = l.forward(&h)?.silu()?;
         }
         Ok((self.encoder[last].forward(&h)?, Some(head.forward(&h)?)))
-    }
-
-    /// z (N, k) → x̂ (N, L).
-    fn decode(&self, z: &Tensor) -> Result<Tensor> {
-        if z.rank() != 2 || z.dim(1)? != self.cfg.latent_dim {
-            return Err(NnError::Shape(format!(
-                "MLP autoencoder expects latents (N, {}), got {:?}",
-                self.cfg.latent_dim,
-                z.dims()
-            )));
-        }
-        run(&self.decoder, z)
     }
 }

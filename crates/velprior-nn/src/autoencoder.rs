@@ -13,19 +13,29 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::{NnError, Result};
 
-/// An encoder/decoder pair with a `latent_dim`-dimensional code.
-pub trait Autoencoder {
+/// A network that turns latent codes into models: an autoencoder's decoder or a GAN's
+/// generator.
+pub trait Decoder {
     /// Latent dimension k.
     fn latent_dim(&self) -> usize;
     /// The device of the weights.
     fn device(&self) -> &Device;
-    /// The shape of one input model after the batch dimension: (H·W) for an MLP on flat
-    /// models, (1, H, W) for a conv network.
-    fn input_dims(&self) -> Vec<usize>;
-    /// x (N, …) → z (N, k).
-    fn encode(&self, x: &Tensor) -> Result<Tensor>;
-    /// z (N, k) → x̂ (N, …), the same trailing shape as the inputs.
+    /// The shape of one model after the batch dimension: (H·W) for an MLP on flat models,
+    /// (1, H, W) for a conv network.
+    fn model_dims(&self) -> Vec<usize>;
+    /// z (N, k) → x̂ (N, …) with the trailing shape [`Decoder::model_dims`].
     fn decode(&self, z: &Tensor) -> Result<Tensor>;
+    /// The same network as an autoencoder, when it has an encoder (a GAN's generator has
+    /// none).
+    fn as_autoencoder(&self) -> Option<&dyn Autoencoder> {
+        None
+    }
+}
+
+/// An encoder/decoder pair with a `latent_dim`-dimensional code.
+pub trait Autoencoder: Decoder {
+    /// x (N, …) with the trailing shape [`Decoder::model_dims`] → z (N, k).
+    fn encode(&self, x: &Tensor) -> Result<Tensor>;
     /// The Gaussian q(z | x) = N(μ, diag σ²) of a variational encoder as (μ, log σ²), each
     /// (N, k); a plain autoencoder's code μ = E(x) has no variance (None).
     fn encode_gaussian(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
@@ -129,7 +139,7 @@ pub fn fit_latent_std(ae: &dyn Autoencoder, x: &Tensor, batch: usize) -> Result<
 
 /// Draw `n` prior samples: z ~ N(0, s²I) from a ChaCha8 stream seeded by `seed`, x = D(z).
 pub fn sample_prior(
-    ae: &dyn Autoencoder,
+    ae: &dyn Decoder,
     n: usize,
     latent_std: f64,
     seed: u64,

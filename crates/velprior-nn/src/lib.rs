@@ -30,7 +30,7 @@ pub use ae_conv::{ConvAeConfig, ConvAutoencoder};
 pub use ae_mlp::{MlpAeConfig, MlpAutoencoder};
 pub use attention::Attention;
 pub use autoencoder::{
-    AeLoss, Autoencoder, fit_latent_std, regularised_ae_loss, sample_prior, vae_loss,
+    AeLoss, Autoencoder, Decoder, fit_latent_std, regularised_ae_loss, sample_prior, vae_loss,
 };
 pub use config::{PadMode, UNetConfig};
 pub use error::{NnError, Result};

@@ -4,8 +4,8 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarMap};
 use velprior_nn::{
-    Autoencoder, ConvAeConfig, ConvAutoencoder, MlpAeConfig, MlpAutoencoder, NnError, PadMode,
-    fit_latent_std, regularised_ae_loss, sample_prior, seeded_var_builder,
+    Autoencoder, ConvAeConfig, ConvAutoencoder, Decoder, MlpAeConfig, MlpAutoencoder, NnError,
+    PadMode, fit_latent_std, regularised_ae_loss, sample_prior, seeded_var_builder,
 };
 
 fn profiles(n: usize, l: usize) -> Tensor {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::prior::{Prior, PriorForm};
 use velprior_kernels::Schedule;
-use velprior_nn::Autoencoder;
+use velprior_nn::Decoder;
 
 use crate::alternating::{AlternatingConfig, alternating};
 use crate::boomerang::{BoomerangConfig, boomerang};
@@ -95,6 +95,7 @@ fn one() -> usize {
 
 /// How errors name the closed-form density priors.
 const DENSITY: &str = "density (gaussian, gmm, gp or flow)";
+const LATENT: &str = "latent-variable (autoencoder, vae or gan)";
 
 /// The loaded prior a method runs with.
 pub enum PriorModel<'a> {
@@ -106,9 +107,10 @@ pub enum PriorModel<'a> {
     /// A closed-form density (Gaussian/PCA, Gaussian mixture, Gaussian process), normalised
     /// units.
     Density(&'a dyn LogDensity),
-    /// A regularised autoencoder and the std s of its latent prior N(0, s²I).
-    Autoencoder {
-        autoencoder: &'a dyn Autoencoder,
+    /// A decoder of latent codes (autoencoder, VAE, GAN generator) and the std s of its
+    /// latent prior N(0, s²I).
+    Latent {
+        decoder: &'a dyn Decoder,
         latent_std: f64,
     },
 }
@@ -127,21 +129,21 @@ impl<'a> PriorModel<'a> {
             },
             PriorForm::Density(d) => PriorModel::Density(d),
             PriorForm::Latent {
-                autoencoder,
+                decoder,
                 latent_std,
-            } => PriorModel::Autoencoder {
-                autoencoder,
+            } => PriorModel::Latent {
+                decoder,
                 latent_std,
             },
         }
     }
 
-    /// "diffusion", "density" or "autoencoder", as [`MethodConfig::prior_kind`] names them.
+    /// "diffusion", "density" or "latent-variable", as [`MethodConfig::prior_kind`] names them.
     pub fn kind(&self) -> &'static str {
         match self {
             PriorModel::Diffusion { .. } => "diffusion",
             PriorModel::Density(_) => DENSITY,
-            PriorModel::Autoencoder { .. } => "autoencoder",
+            PriorModel::Latent { .. } => LATENT,
         }
     }
 }
@@ -174,7 +176,7 @@ impl MethodConfig {
         }
     }
 
-    /// The prior kind the method needs ("diffusion", "density" or "autoencoder").
+    /// The prior kind the method needs ("diffusion", "density" or "latent-variable").
     pub fn prior_kind(&self) -> &'static str {
         match self {
             MethodConfig::RedDiff(_)
@@ -185,12 +187,12 @@ impl MethodConfig {
             MethodConfig::Mala(c) | MethodConfig::Ula(c) | MethodConfig::Metropolis(c) => {
                 match c.space {
                     ChainSpace::Model => DENSITY,
-                    ChainSpace::Latent => "autoencoder",
+                    ChainSpace::Latent => LATENT,
                 }
             }
             MethodConfig::Map(c) => match c.space {
                 ChainSpace::Model => DENSITY,
-                ChainSpace::Latent => "autoencoder",
+                ChainSpace::Latent => LATENT,
             },
             MethodConfig::LinearGaussian(_) | MethodConfig::Sgld(_) | MethodConfig::Vi(_) => {
                 DENSITY
@@ -319,18 +321,18 @@ impl MethodConfig {
         }
         if let (
             MethodConfig::Map(c),
-            PriorModel::Autoencoder {
-                autoencoder,
+            PriorModel::Latent {
+                decoder,
                 latent_std,
             },
         ) = (self, prior)
         {
             let target = LatentTarget {
-                autoencoder: *autoencoder,
+                decoder: *decoder,
                 latent_std: *latent_std,
                 problem,
             };
-            let z0 = encode_start(*autoencoder, start)?;
+            let z0 = latent_start(*decoder, start)?;
             return latent_map_estimate(&target, &z0, c, observer).map(plain);
         }
         if let (MethodConfig::Vi(c), PriorModel::Density(density)) = (self, prior) {
@@ -400,17 +402,17 @@ fn mcmc(
         }
         (
             ChainSpace::Latent,
-            PriorModel::Autoencoder {
-                autoencoder,
+            PriorModel::Latent {
+                decoder,
                 latent_std,
             },
         ) => {
             let target = LatentTarget {
-                autoencoder: *autoencoder,
+                decoder: *decoder,
                 latent_std: *latent_std,
                 problem,
             };
-            let z0 = encode_start(*autoencoder, start)?;
+            let z0 = latent_start(*decoder, start)?;
             // The observer sees models, not codes.
             let mut decoded = |r: &IterationRecord<'_>| -> Result<()> {
                 let x = target.decode(r.estimate)?;
@@ -418,14 +420,14 @@ fn mcmc(
             };
             let chain = sampler.run(&target, &z0, &chain_cfg, seed, &mut decoded)?;
             let mut samples = Vec::with_capacity(c.samples * problem.dim());
-            for z in chain.samples.chunks(autoencoder.latent_dim()) {
+            for z in chain.samples.chunks(decoder.latent_dim()) {
                 samples.extend(target.decode(z)?);
             }
             (samples, chain.acceptance_rate)
         }
         _ => {
             return Err(PosteriorError::invalid(
-                "mcmc: space = \"model\" needs a density prior (gaussian, gmm, gp or flow), \"latent\" an autoencoder",
+                "mcmc: space = \"model\" needs a density prior (gaussian, gmm, gp or flow), \"latent\" an autoencoder, VAE or GAN",
             ));
         }
     };
@@ -435,10 +437,14 @@ fn mcmc(
     })
 }
 
-/// E(start): the code a latent search starts from.
-fn encode_start(autoencoder: &dyn Autoencoder, start: &[f32]) -> Result<Vec<f32>> {
+/// The code a latent search starts from: E(start) where the network has an encoder, else
+/// z = 0, the latent prior's mode (a GAN's generator cannot invert the start model).
+fn latent_start(decoder: &dyn Decoder, start: &[f32]) -> Result<Vec<f32>> {
+    let Some(autoencoder) = decoder.as_autoencoder() else {
+        return Ok(vec![0.0; decoder.latent_dim()]);
+    };
     let mut dims = vec![1];
-    dims.extend(autoencoder.input_dims());
+    dims.extend(autoencoder.model_dims());
     let input = Tensor::from_slice(start, dims, autoencoder.device())?;
     Ok(autoencoder
         .encode(&input)?

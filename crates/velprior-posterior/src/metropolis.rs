@@ -5,7 +5,7 @@ use candle_core::{Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
-use velprior_nn::Autoencoder;
+use velprior_nn::Decoder;
 
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
@@ -68,7 +68,7 @@ pub fn random_walk_metropolis(
 /// The posterior over an autoencoder's latent code z (length k):
 /// log π(z) = −‖z‖²/(2 s²) − f(F(v(D(z))), d)/scale, with s the corpus latent std.
 pub struct LatentTarget<'a> {
-    pub autoencoder: &'a dyn Autoencoder,
+    pub decoder: &'a dyn Decoder,
     /// s: the empirical std of the corpus latents (`velprior_nn::fit_latent_std`).
     pub latent_std: f64,
     pub problem: &'a Problem<'a>,
@@ -77,12 +77,8 @@ pub struct LatentTarget<'a> {
 impl LatentTarget<'_> {
     /// x = D(z), flattened (normalised units).
     pub fn decode(&self, z: &[f32]) -> Result<Vec<f32>> {
-        let zt = Tensor::from_slice(z, (1, z.len()), self.autoencoder.device())?;
-        let x = self
-            .autoencoder
-            .decode(&zt)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let zt = Tensor::from_slice(z, (1, z.len()), self.decoder.device())?;
+        let x = self.decoder.decode(&zt)?.flatten_all()?.to_vec1::<f32>()?;
         self.check(&x)?;
         Ok(x)
     }
@@ -106,7 +102,7 @@ impl LatentTarget<'_> {
 
 impl Target for LatentTarget<'_> {
     fn dim(&self) -> usize {
-        self.autoencoder.latent_dim()
+        self.decoder.latent_dim()
     }
     fn log_density(&self, z: &[f32]) -> Result<f64> {
         let x = self.decode(z)?;
@@ -117,12 +113,8 @@ impl Target for LatentTarget<'_> {
     }
     /// The gradient through the decoder by candle autograd: −z/s² − J_Dᵀ ∇_x(f/scale).
     fn value_and_grad(&self, z: &[f32]) -> Result<(f64, Vec<f32>)> {
-        let var = Var::from_tensor(&Tensor::from_slice(
-            z,
-            (1, z.len()),
-            self.autoencoder.device(),
-        )?)?;
-        let xt = self.autoencoder.decode(var.as_tensor())?;
+        let var = Var::from_tensor(&Tensor::from_slice(z, (1, z.len()), self.decoder.device())?)?;
+        let xt = self.decoder.decode(var.as_tensor())?;
         let x = xt.flatten_all()?.to_vec1::<f32>()?;
         self.check(&x)?;
         let (nll, gx) = match self.problem.neg_log_likelihood(&x) {

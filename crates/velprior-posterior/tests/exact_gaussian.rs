@@ -312,7 +312,7 @@ fn latent_map_through_a_linear_decoder_is_the_closed_form_minimiser() {
         .solve(&(bm.transpose() * (d - cv) / SIGMA2))
         .unwrap();
     let target = LatentTarget {
-        autoencoder: &ae,
+        decoder: &ae,
         latent_std,
         problem: &problem,
     };

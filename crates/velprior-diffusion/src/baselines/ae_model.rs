@@ -1,7 +1,7 @@
 //! Either autoencoder network behind one type that takes flat (N, H, W) model batches.
 
 use candle_core::{Device, Tensor};
-use velprior_nn::{Autoencoder, ConvAutoencoder, MlpAutoencoder};
+use velprior_nn::{Autoencoder, ConvAutoencoder, Decoder, MlpAutoencoder};
 
 use crate::error::Result;
 
@@ -19,7 +19,7 @@ impl AnyAutoencoder {
     /// (n, H·W) for the MLP, (n, 1, H, W) for the conv network.
     pub fn input(&self, models: Vec<f32>, n: usize, device: &Device) -> Result<Tensor> {
         let mut dims = vec![n];
-        dims.extend(self.input_dims());
+        dims.extend(self.model_dims());
         Ok(Tensor::from_vec(models, dims, device)?)
     }
 
@@ -29,7 +29,7 @@ impl AnyAutoencoder {
     }
 }
 
-impl Autoencoder for AnyAutoencoder {
+impl Decoder for AnyAutoencoder {
     fn latent_dim(&self) -> usize {
         match self {
             AnyAutoencoder::Mlp(ae, _) => ae.latent_dim(),
@@ -44,17 +44,10 @@ impl Autoencoder for AnyAutoencoder {
         }
     }
 
-    fn input_dims(&self) -> Vec<usize> {
+    fn model_dims(&self) -> Vec<usize> {
         match self {
-            AnyAutoencoder::Mlp(ae, _) => ae.input_dims(),
-            AnyAutoencoder::Conv(ae) => ae.input_dims(),
-        }
-    }
-
-    fn encode(&self, x: &Tensor) -> velprior_nn::Result<Tensor> {
-        match self {
-            AnyAutoencoder::Mlp(ae, _) => ae.encode(x),
-            AnyAutoencoder::Conv(ae) => ae.encode(x),
+            AnyAutoencoder::Mlp(ae, _) => ae.model_dims(),
+            AnyAutoencoder::Conv(ae) => ae.model_dims(),
         }
     }
 
@@ -62,6 +55,19 @@ impl Autoencoder for AnyAutoencoder {
         match self {
             AnyAutoencoder::Mlp(ae, _) => ae.decode(z),
             AnyAutoencoder::Conv(ae) => ae.decode(z),
+        }
+    }
+
+    fn as_autoencoder(&self) -> Option<&dyn Autoencoder> {
+        Some(self)
+    }
+}
+
+impl Autoencoder for AnyAutoencoder {
+    fn encode(&self, x: &Tensor) -> velprior_nn::Result<Tensor> {
+        match self {
+            AnyAutoencoder::Mlp(ae, _) => ae.encode(x),
+            AnyAutoencoder::Conv(ae) => ae.encode(x),
         }
     }
 

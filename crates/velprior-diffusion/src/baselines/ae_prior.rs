@@ -7,7 +7,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use velprior_nn::{Autoencoder, sample_prior};
+use velprior_nn::{Autoencoder, Decoder, sample_prior};
 
 use crate::baselines::ae_model::AnyAutoencoder;
 use crate::baselines::ae_trainer::{AeDetails, ae_details};

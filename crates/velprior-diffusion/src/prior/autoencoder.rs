@@ -24,7 +24,7 @@ impl Prior for AePrior {
 
     fn form(&self) -> PriorForm<'_> {
         PriorForm::Latent {
-            autoencoder: &self.ae,
+            decoder: &self.ae,
             latent_std: self.latent_std(),
         }
     }

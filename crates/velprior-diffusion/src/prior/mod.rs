@@ -12,7 +12,7 @@ use std::path::Path;
 use candle_core::Device;
 use velprior_density::LogDensity;
 use velprior_kernels::Schedule;
-use velprior_nn::Autoencoder;
+use velprior_nn::Decoder;
 
 pub use diffusion::DiffusionPrior;
 
@@ -31,9 +31,10 @@ pub enum PriorForm<'a> {
     },
     /// A closed-form density on normalised models (Gaussian, mixture, Gaussian process).
     Density(&'a dyn LogDensity),
-    /// A decoder of latent codes z ~ N(0, s²I), s = `latent_std`.
+    /// A decoder (autoencoder, VAE) or generator (GAN) of latent codes z ~ N(0, s²I),
+    /// s = `latent_std`.
     Latent {
-        autoencoder: &'a dyn Autoencoder,
+        decoder: &'a dyn Decoder,
         latent_std: f64,
     },
 }
