@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::{Autoencoder, Decoder};
 use crate::config::PadMode;
+use crate::conv_decoder::{ConvDecoder, bottleneck};
 use crate::error::{NnError, Result, config_err};
 use crate::init::{conv2d, linear};
-use crate::pad::{crop, pad_to_multiple};
+use crate::pad::pad_to_multiple;
 
 /// Architecture of [`ConvAutoencoder`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,28 +66,14 @@ impl ConvAeConfig {
         }
         Ok(())
     }
-
-    fn padded(&self) -> (usize, usize) {
-        let m = 1usize << self.channels.len();
-        (self.height.div_ceil(m) * m, self.width.div_ceil(m) * m)
-    }
-
-    /// Spatial size of the coarsest feature map.
-    fn bottleneck(&self) -> (usize, usize) {
-        let (h, w) = self.padded();
-        let s = self.channels.len();
-        (h >> s, w >> s)
-    }
 }
 
 /// Encoder: pad → conv_in 3×3 (C → c0) → per stage SiLU + 3×3 stride-2 conv → flatten →
-/// Linear → z. Decoder: Linear → SiLU → reshape → per stage nearest ×2 + 3×3 conv + SiLU →
-/// conv_out 3×3 → crop to H×W.
+/// Linear → z. Decoder: a [`ConvDecoder`].
 ///
 /// Tensor names: `encoder.conv_in.*`, `encoder.down.{s}.*` (c_s, c_{s−1}, 3, 3),
 /// `encoder.fc.*` (k, c_last·h·w) (the mean of a variational encoder; its log σ² head is
-/// `encoder.fc_log_var.*`, same shape), `decoder.fc.*` (c_last·h·w, k), `decoder.up.{s}.*`
-/// (c_{s−1}, c_s, 3, 3) applied from the deepest `s` up, `decoder.conv_out.*` (C, c0, 3, 3).
+/// `encoder.fc_log_var.*`, same shape), `decoder.*` (see [`ConvDecoder`]).
 #[derive(Debug, Clone)]
 pub struct ConvAutoencoder {
     cfg: ConvAeConfig,
@@ -94,9 +81,7 @@ pub struct ConvAutoencoder {
     enc_down: Vec<Conv2d>,
     enc_fc: Linear,
     enc_log_var: Option<Linear>,
-    dec_fc: Linear,
-    dec_up: Vec<Conv2d>,
-    dec_out: Conv2d,
+    decoder: ConvDecoder,
 }
 
 impl ConvAutoencoder {
@@ -105,16 +90,13 @@ impl ConvAutoencoder {
         cfg.validate()?;
         let ch = &cfg.channels;
         let c0 = ch[0];
-        let (bh, bw) = cfg.bottleneck();
+        let (bh, bw) = bottleneck([cfg.height, cfg.width], ch.len());
         let flat = ch[ch.len() - 1] * bh * bw;
         let venc = vb.pp("encoder");
-        let vdec = vb.pp("decoder");
         let mut enc_down = Vec::new();
-        let mut dec_up = Vec::new();
         for s in 0..ch.len() {
             let cin = if s == 0 { c0 } else { ch[s - 1] };
             enc_down.push(conv2d(cin, ch[s], 3, 2, venc.pp(format!("down.{s}")))?);
-            dec_up.push(conv2d(ch[s], cin, 3, 1, vdec.pp(format!("up.{s}")))?);
         }
         Ok(Self {
             cfg: cfg.clone(),
@@ -126,9 +108,13 @@ impl ConvAutoencoder {
             } else {
                 None
             },
-            dec_fc: linear(cfg.latent_dim, flat, vdec.pp("fc"))?,
-            dec_up,
-            dec_out: conv2d(c0, cfg.in_channels, 3, 1, vdec.pp("conv_out"))?,
+            decoder: ConvDecoder::new(
+                cfg.in_channels,
+                [cfg.height, cfg.width],
+                ch,
+                cfg.latent_dim,
+                vb.pp("decoder"),
+            )?,
         })
     }
 
@@ -173,29 +159,7 @@ impl Decoder for ConvAutoencoder {
 
     /// z (N, k) → x̂ (N, C, H, W).
     fn decode(&self, z: &Tensor) -> Result<Tensor> {
-        let c = &self.cfg;
-        if z.rank() != 2 || z.dim(1)? != c.latent_dim {
-            return Err(NnError::Shape(format!(
-                "conv autoencoder expects latents (N, {}), got {:?}",
-                c.latent_dim,
-                z.dims()
-            )));
-        }
-        let n = z.dim(0)?;
-        let (bh, bw) = c.bottleneck();
-        let clast = c.channels[c.channels.len() - 1];
-        let mut h = self
-            .dec_fc
-            .forward(z)?
-            .silu()?
-            .reshape((n, clast, bh, bw))?;
-        for conv in self.dec_up.iter().rev() {
-            let (_, _, hh, ww) = h.dims4()?;
-            h = conv
-                .forward(&h.upsample_nearest2d(2 * hh, 2 * ww)?)?
-                .silu()?;
-        }
-        crop(&self.dec_out.forward(&h)?, c.height, c.width)
+        self.decoder.decode(z)
     }
 
     fn as_autoencoder(&self) -> Option<&dyn Autoencoder> {
