@@ -42,7 +42,8 @@ enum Command {
     /// draw it, split it, and summarise it in a run folder.
     Quickstart(quickstart::QuickstartArgs),
     /// Train a prior on an HDF5 corpus from a TOML config (configs/): `kind = "diffusion"`
-    /// (default), "autoencoder", or a closed-form density: "gaussian", "gmm", "gp".
+    /// (default), "autoencoder", "vae", "gan", or a density fit: "gaussian", "gmm", "gp",
+    /// "flow".
     Train(train::TrainArgs),
     /// Draw velocity models from a trained prior's checkpoint (any kind).
     Sample(sample::SampleArgs),

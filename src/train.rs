@@ -1,16 +1,16 @@
 //! `velprior train --config file.toml`: train a prior on an HDF5 corpus; the config's
-//! top-level `kind` picks a diffusion model (default), a regularised autoencoder or a
-//! Gaussian/PCA fit.
+//! top-level `kind` picks a diffusion model (default), an autoencoder or VAE, a GAN, or a
+//! closed-form density fit.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use candle_core::Device;
 use clap::Args;
 use indicatif::ProgressBar;
 use velprior_diffusion::any_train_config::AnyTrainConfig;
 use velprior_diffusion::baselines::{
-    AeEpochMetrics, AeObserver, AeTrainConfig, AeTrainer, DensityFitConfig, fit_density,
+    AeEpochMetrics, AeObserver, AeTrainer, DensityFitConfig, GanEpochMetrics, GanObserver,
+    GanTrainer, fit_density,
 };
 use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::trainer::{CHECKPOINT_FILE, StepMetrics, TrainObserver, Trainer};
@@ -64,6 +64,19 @@ impl TrainObserver for Progress {
     fn on_log(&mut self, m: &StepMetrics) {
         self.bar
             .set_message(format!("loss {:.4} lr {:.2e}", m.loss, m.lr));
+    }
+}
+
+impl GanObserver for Progress {
+    fn on_epoch(&mut self, epoch: usize, _total: usize) {
+        self.bar.set_position(epoch as u64);
+    }
+
+    fn on_log(&mut self, m: &GanEpochMetrics) {
+        self.bar.set_message(format!(
+            "loss D {:.3} G {:.3} lr {:.2e}",
+            m.loss_d, m.loss_g, m.lr
+        ));
     }
 }
 
@@ -131,12 +144,34 @@ pub fn run(a: TrainArgs) -> Result<()> {
             };
             train_diffusion(cfg, start, a.stop_after, &keep_config)
         }
-        AnyTrainConfig::Autoencoder(_) if a.workers > 1 => {
-            bail!("--workers applies to diffusion training; drop it for kind = \"autoencoder\"")
+        AnyTrainConfig::Autoencoder(_) | AnyTrainConfig::Gan(_) if a.workers > 1 => {
+            bail!("--workers applies to diffusion training; drop it for an autoencoder, VAE or GAN")
         }
         AnyTrainConfig::Autoencoder(cfg) => {
             let device = a.device.unwrap_or_default().open()?;
-            train_autoencoder(cfg, resume_from, a.stop_after, &device, &keep_config)
+            let (epochs, out) = (cfg.train.epochs, cfg.output.clone());
+            let trainer = match resume_from {
+                None => AeTrainer::new(cfg, &device)?,
+                Some(ckpt) => {
+                    tracing::info!("resuming from {}", ckpt.display());
+                    AeTrainer::resume(cfg, &ckpt, &device)?
+                }
+            };
+            keep_config()?;
+            train_epochs(trainer, epochs, a.stop_after, &out)
+        }
+        AnyTrainConfig::Gan(cfg) => {
+            let device = a.device.unwrap_or_default().open()?;
+            let (epochs, out) = (cfg.train.epochs, cfg.output.clone());
+            let trainer = match resume_from {
+                None => GanTrainer::new(cfg, &device)?,
+                Some(ckpt) => {
+                    tracing::info!("resuming from {}", ckpt.display());
+                    GanTrainer::resume(cfg, &ckpt, &device)?
+                }
+            };
+            keep_config()?;
+            train_epochs(trainer, epochs, a.stop_after, &out)
         }
         AnyTrainConfig::Density(cfg) => {
             if resume_from.is_some() || a.stop_after.is_some() || a.workers > 1 {
@@ -218,27 +253,43 @@ fn train_nccl(
     Ok(())
 }
 
-fn train_autoencoder(
-    cfg: AeTrainConfig,
-    resume_from: Option<PathBuf>,
+/// A baseline network trained epoch by epoch (autoencoder, VAE, GAN).
+trait EpochTrainer {
+    fn epoch(&self) -> usize;
+    fn train(&mut self, progress: &mut Progress, stop_after: Option<usize>) -> Result<PathBuf>;
+}
+
+impl EpochTrainer for AeTrainer {
+    fn epoch(&self) -> usize {
+        AeTrainer::epoch(self)
+    }
+
+    fn train(&mut self, progress: &mut Progress, stop_after: Option<usize>) -> Result<PathBuf> {
+        Ok(self.run(progress, stop_after)?)
+    }
+}
+
+impl EpochTrainer for GanTrainer {
+    fn epoch(&self) -> usize {
+        GanTrainer::epoch(self)
+    }
+
+    fn train(&mut self, progress: &mut Progress, stop_after: Option<usize>) -> Result<PathBuf> {
+        Ok(self.run(progress, stop_after)?)
+    }
+}
+
+/// Runs `trainer` to `epochs` (or `stop_after`) under a progress bar.
+fn train_epochs(
+    mut trainer: impl EpochTrainer,
+    epochs: usize,
     stop_after: Option<usize>,
-    device: &Device,
-    keep_config: &dyn Fn() -> Result<()>,
+    out: &std::path::Path,
 ) -> Result<()> {
-    let epochs = cfg.train.epochs;
-    let out = cfg.output.clone();
-    let mut trainer = match resume_from {
-        None => AeTrainer::new(cfg, device)?,
-        Some(ckpt) => {
-            tracing::info!("resuming from {}", ckpt.display());
-            AeTrainer::resume(cfg, &ckpt, device)?
-        }
-    };
-    keep_config()?;
     let bar = progress::bar(epochs as u64, "epochs");
     bar.set_position(trainer.epoch() as u64);
     let mut observer = Progress { bar };
-    let checkpoint = trainer.run(&mut observer, stop_after)?;
+    let checkpoint = trainer.train(&mut observer, stop_after)?;
     observer.bar.finish_and_clear();
     tracing::info!(
         "epoch {}: checkpoint {} (metrics in {})",

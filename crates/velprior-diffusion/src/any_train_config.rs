@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::baselines::config::{AeTrainConfig, DensityFitConfig, DensitySpec};
+use crate::baselines::config::{AeTrainConfig, DensityFitConfig, DensitySpec, GanTrainConfig};
 use crate::checkpoint::PriorKind;
 use crate::config::{TrainConfig, parse_toml};
 use crate::error::{DiffusionError, Result};
@@ -19,6 +19,8 @@ pub enum AnyTrainConfig {
     Autoencoder(AeTrainConfig),
     /// `kind = "gaussian" | "gmm" | "gp" | "flow"`: a density with an exact log-density.
     Density(DensityFitConfig),
+    /// `kind = "gan"`: a DCGAN.
+    Gan(GanTrainConfig),
 }
 
 #[derive(Deserialize)]
@@ -32,7 +34,7 @@ impl AnyTrainConfig {
         parse_toml::<toml::Table>(text, origin)?;
         let key: KindKey = toml::from_str(text).map_err(|e| {
             DiffusionError::Config(format!(
-                "{}: kind: {} (use \"diffusion\", \"autoencoder\", \"vae\", \"gaussian\", \"gmm\", \"gp\" or \"flow\")",
+                "{}: kind: {} (use \"diffusion\", \"autoencoder\", \"vae\", \"gan\", \"gaussian\", \"gmm\", \"gp\" or \"flow\")",
                 origin.display(),
                 e.message().trim()
             ))
@@ -65,6 +67,11 @@ impl AnyTrainConfig {
                 cfg.validate(origin)?;
                 AnyTrainConfig::Autoencoder(cfg)
             }
+            PriorKind::Gan => {
+                let cfg: GanTrainConfig = parse_toml(&rest, origin)?;
+                cfg.validate(origin)?;
+                AnyTrainConfig::Gan(cfg)
+            }
             PriorKind::Gaussian => AnyTrainConfig::Density(DensityFitConfig::parse(
                 &rest,
                 origin,
@@ -96,6 +103,7 @@ impl AnyTrainConfig {
             AnyTrainConfig::Diffusion(c) => &c.output,
             AnyTrainConfig::Autoencoder(c) => &c.output,
             AnyTrainConfig::Density(c) => &c.output,
+            AnyTrainConfig::Gan(c) => &c.output,
         }
     }
 }

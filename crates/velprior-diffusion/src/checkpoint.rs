@@ -44,6 +44,8 @@ pub enum PriorKind {
     Gp,
     /// A normalizing flow on PCA coordinates.
     Flow,
+    /// A DCGAN (its generator; latent z ~ N(0, I)).
+    Gan,
 }
 
 impl PriorKind {
@@ -57,6 +59,7 @@ impl PriorKind {
             PriorKind::Gmm => "gmm",
             PriorKind::Gp => "gp",
             PriorKind::Flow => "flow",
+            PriorKind::Gan => "gan",
         }
     }
 }

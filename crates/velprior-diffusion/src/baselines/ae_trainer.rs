@@ -13,24 +13,20 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Var};
 use candle_nn::VarMap;
+use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use velprior_data::render::{RenderOptions, render_grid, save_png};
-use velprior_data::transform::flip_lateral;
-use velprior_data::{Normalisation, RunDir, read_corpus};
+use velprior_data::RunDir;
 use velprior_nn::{fit_latent_std, regularised_ae_loss, seeded_var_builder, vae_loss};
 
 use crate::baselines::ae_model::AnyAutoencoder;
 use crate::baselines::config::{AeLoopConfig, AeModelConfig, AeTrainConfig};
-use crate::checkpoint::{
-    CheckpointMeta, CorpusFingerprint, FORMAT, PriorKind, VERSION, load_checkpoint, save_checkpoint,
-};
+use crate::baselines::training_corpus::{TrainingCorpus, mismatch, sorted_vars};
+use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint, save_checkpoint};
 use crate::error::{DiffusionError, Result};
 use crate::optim::AdamW;
 use crate::trainer::{CHECKPOINT_FILE, METRICS_FILE};
-use velprior_data::render::display_models;
 
 /// Autoencoder-specific checkpoint metadata (`CheckpointMeta::details`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,11 +78,7 @@ impl AeObserver for QuietAe {}
 pub struct AeTrainer {
     cfg: AeTrainConfig,
     run: RunDir,
-    data: Vec<f32>,
-    shape: [usize; 3],
-    spacing: [f64; 2],
-    norm: Normalisation,
-    fingerprint: CorpusFingerprint,
+    corpus: TrainingCorpus,
     ae: AnyAutoencoder,
     varmap: VarMap,
     names: Vec<String>,
@@ -101,32 +93,17 @@ impl AeTrainer {
     /// A fresh run on `device`: seeded initial weights, zero optimiser state; reads the whole
     /// corpus.
     pub fn new(cfg: AeTrainConfig, device: &Device) -> Result<AeTrainer> {
-        let corpus = read_corpus(&cfg.data.corpus, Some(&cfg.data.dataset))?;
-        let shape = corpus.shape();
-        let fingerprint = CorpusFingerprint::new(
-            &cfg.data.corpus,
-            shape,
-            corpus.model(0),
-            corpus.model(shape[0] - 1),
-        );
-        let spacing = [corpus.meta.dx, corpus.meta.dz];
-        let norm = Normalisation::new(cfg.data.vmin, cfg.data.vmax)?;
-        let mut data = corpus.into_velocity();
-        norm.normalise(&mut data);
+        let corpus = TrainingCorpus::read(&cfg.data)?;
         let varmap = VarMap::new();
         let vb = seeded_var_builder(&varmap, cfg.train.seed, DType::F32, device);
-        let ae = cfg.model.build([shape[1], shape[2]], vb)?;
+        let ae = cfg.model.build(corpus.model_shape(), vb)?;
         let (names, vars) = sorted_vars(&varmap);
         let opt = AdamW::new(vars.clone(), cfg.train.optimizer)?;
         let run = RunDir::create(&cfg.output)?;
         Ok(AeTrainer {
             cfg,
             run,
-            data,
-            shape,
-            spacing,
-            norm,
-            fingerprint,
+            corpus,
             ae,
             varmap,
             names,
@@ -143,21 +120,10 @@ impl AeTrainer {
         let mut t = AeTrainer::new(cfg, device)?;
         let (meta, tensors) = load_checkpoint(checkpoint, device)?;
         let details = ae_details(&meta, checkpoint)?;
-        let mismatch = |what: &str| {
-            Err(DiffusionError::Checkpoint(format!(
-                "{}: the checkpoint's {what} differs from the config's; resume with the config it was trained with",
-                checkpoint.display()
-            )))
-        };
         if details.model != t.cfg.model {
-            return mismatch("[model]");
+            return Err(mismatch(checkpoint, "[model]"));
         }
-        if meta.normalisation != t.norm {
-            return mismatch("data.vmin/vmax");
-        }
-        if !meta.corpus.same_data(&t.fingerprint) {
-            return mismatch("corpus (shape or content)");
-        }
+        t.corpus.check_resumable(&meta, checkpoint)?;
         let get = |name: String| {
             tensors.get(&name).cloned().ok_or_else(|| {
                 DiffusionError::Checkpoint(format!(
@@ -206,7 +172,7 @@ impl AeTrainer {
         let t = self.cfg.train.clone();
         let end = stop_after.map_or(t.epochs, |s| s.min(t.epochs));
         let checkpoint = self.run.path(CHECKPOINT_FILE);
-        let n = self.shape[0];
+        let n = self.corpus.shape()[0];
         let total_steps = t.epochs * n.div_ceil(t.batch_size);
         let mut tick = Instant::now();
         let mut since_log = 0usize;
@@ -271,9 +237,11 @@ impl AeTrainer {
         if self.cfg.model.variational {
             return Ok(1.0);
         }
-        let x = self
-            .ae
-            .input(self.data.clone(), self.shape[0], &self.device)?;
+        let x = self.ae.input(
+            self.corpus.models().to_vec(),
+            self.corpus.shape()[0],
+            &self.device,
+        )?;
         Ok(fit_latent_std(&self.ae, &x, 256)?)
     }
 
@@ -286,22 +254,14 @@ impl AeTrainer {
             optimizer_steps: self.opt.steps_taken,
             latent_std: self.latent_std()?,
         };
-        let meta = CheckpointMeta {
-            format: FORMAT.to_string(),
-            version: VERSION,
-            kind: if self.cfg.model.variational {
-                PriorKind::Vae
-            } else {
-                PriorKind::Autoencoder
-            },
-            step: self.opt.steps_taken,
-            normalisation: self.norm,
-            model_shape: [self.shape[1], self.shape[2]],
-            spacing: self.spacing,
-            corpus: self.fingerprint.clone(),
-            details: serde_json::to_value(details)
-                .map_err(|e| DiffusionError::Checkpoint(e.to_string()))?,
+        let kind = if self.cfg.model.variational {
+            PriorKind::Vae
+        } else {
+            PriorKind::Autoencoder
         };
+        let meta = self
+            .corpus
+            .checkpoint_meta(kind, self.opt.steps_taken, &details)?;
         let mut tensors = Vec::with_capacity(3 * self.names.len());
         for (k, name) in self.names.iter().enumerate() {
             tensors.push((format!("model.{name}"), self.vars[k].as_tensor().clone()));
@@ -312,34 +272,17 @@ impl AeTrainer {
     }
 
     /// Decodes `n` latents z ~ N(0, s²I) (seed = run seed) into `samples.png`.
-    fn draw_samples(&self, n: usize) -> Result<PathBuf> {
+    fn draw_samples(&self, n: usize) -> Result<()> {
         let s = self.latent_std()?;
         let x = velprior_nn::sample_prior(&self.ae, n, s, self.cfg.train.seed, &self.device)?;
-        let mut v = x.flatten_all()?.to_vec1::<f32>()?;
-        self.norm.denormalise(&mut v);
-        let (shown, [h, w]) = display_models(&v, [n, self.shape[1], self.shape[2]]);
-        let options = RenderOptions {
-            range: Some((self.norm.vmin, self.norm.vmax)),
-            title: Some(format!("AE samples, epoch {}", self.epoch)),
-            ..Default::default()
-        };
-        let path = self.run.path("samples.png");
-        save_png(&path, &render_grid(&shown, [n, h, w], 8, &options, None)?)?;
-        Ok(path)
+        let title = format!("AE samples, epoch {}", self.epoch);
+        self.corpus
+            .save_samples(&self.run, x.flatten_all()?.to_vec1::<f32>()?, title)
     }
 
-    /// Models `indices` as the network's input, each mirrored with probability ½ when
-    /// `data.flip_lateral` is set.
+    /// Models `indices` as the network's input (see [`TrainingCorpus::batch`]).
     fn batch(&self, indices: &[usize], rng: &mut ChaCha8Rng) -> Result<candle_core::Tensor> {
-        let [_, h, w] = self.shape;
-        let mut x = Vec::with_capacity(indices.len() * h * w);
-        for &i in indices {
-            let start = x.len();
-            x.extend_from_slice(&self.data[i * h * w..(i + 1) * h * w]);
-            if self.cfg.data.flip_lateral && w > 1 && rng.random_bool(0.5) {
-                flip_lateral(&mut x[start..], w);
-            }
-        }
+        let x = self.corpus.batch(indices, rng);
         self.ae.input(x, indices.len(), &self.device)
     }
 }
@@ -359,11 +302,4 @@ pub fn ae_details(meta: &CheckpointMeta, path: &Path) -> Result<AeDetails> {
             path.display()
         ))
     })
-}
-
-fn sorted_vars(varmap: &VarMap) -> (Vec<String>, Vec<Var>) {
-    let data = varmap.data().lock().expect("varmap lock");
-    let mut pairs: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    pairs.into_iter().unzip()
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 use velprior_density::{FlowFit, GmmFit, GpFit};
-use velprior_nn::{ConvAeConfig, ConvAutoencoder, MlpAeConfig, MlpAutoencoder, PadMode};
+use velprior_nn::{ConvAeConfig, ConvAutoencoder, GanConfig, MlpAeConfig, MlpAutoencoder, PadMode};
 
 use crate::baselines::ae_model::AnyAutoencoder;
 use crate::checkpoint::PriorKind;
@@ -154,16 +154,7 @@ impl AeTrainConfig {
             )))
         };
         check_range(&self.data, origin)?;
-        let t = &self.train;
-        if t.epochs == 0 || t.batch_size == 0 {
-            return bad("train.epochs/batch_size", "must be positive");
-        }
-        if t.log_every == 0 || t.checkpoint_every == 0 {
-            return bad("train.log_every/checkpoint_every", "must be positive");
-        }
-        if t.optimizer.lr.is_nan() || t.optimizer.lr <= 0.0 {
-            return bad("train.optimizer.lr", "must be positive");
-        }
+        check_loop(&self.train, origin)?;
         let m = &self.model;
         if m.latent_dim == 0 {
             return bad(
@@ -179,6 +170,66 @@ impl AeTrainConfig {
                 "model.hidden/channels",
                 "need positive widths, e.g. [64, 32]",
             );
+        }
+        Ok(())
+    }
+}
+
+/// The GAN's architecture (`kind = "gan"`); model sizes come from the corpus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GanModelConfig {
+    /// Latent dimension k; the prior is z ~ N(0, I).
+    pub latent_dim: usize,
+    /// Discriminator channels after each stride-2 stage (the generator mirrors them).
+    #[serde(default = "default_channels")]
+    pub channels: Vec<usize>,
+    /// Padding of the discriminator's input up to a multiple of 2^stages.
+    #[serde(default)]
+    pub pad_mode: PadMode,
+}
+
+impl GanModelConfig {
+    /// The network config for models of size (H, W).
+    pub fn network(&self, [height, width]: [usize; 2]) -> GanConfig {
+        GanConfig {
+            height,
+            width,
+            channels: self.channels.clone(),
+            latent_dim: self.latent_dim,
+            pad_mode: self.pad_mode,
+        }
+    }
+}
+
+/// `velprior train` with `kind = "gan"`: a DCGAN with a spectrally normalised discriminator,
+/// one discriminator step per generator step; `[train]` as the autoencoder's (DCGAN's
+/// optimiser: `optimizer = { lr = 2e-4, beta1 = 0.5 }`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GanTrainConfig {
+    /// Run folder.
+    pub output: PathBuf,
+    /// The corpus (read into memory) and its normalisation.
+    pub data: DataConfig,
+    /// The networks.
+    pub model: GanModelConfig,
+    /// Optimisation (both networks use the same AdamW settings).
+    #[serde(default)]
+    pub train: AeLoopConfig,
+}
+
+impl GanTrainConfig {
+    /// Checks every key; `origin` names the file in errors.
+    pub fn validate(&self, origin: &Path) -> Result<()> {
+        check_range(&self.data, origin)?;
+        check_loop(&self.train, origin)?;
+        let m = &self.model;
+        if m.latent_dim == 0 || m.channels.is_empty() || m.channels.contains(&0) {
+            return Err(DiffusionError::Config(format!(
+                "{}: model.latent_dim and model.channels need positive sizes, e.g. 16 and [16, 32, 64]",
+                origin.display()
+            )));
         }
         Ok(())
     }
@@ -321,6 +372,25 @@ fn check_range(data: &DataConfig, origin: &Path) -> Result<()> {
             "{}: data.vmin/vmax must satisfy vmin < vmax (m/s)",
             origin.display()
         )));
+    }
+    Ok(())
+}
+
+fn check_loop(t: &AeLoopConfig, origin: &Path) -> Result<()> {
+    let bad = |key: &str, why: &str| {
+        Err(DiffusionError::Config(format!(
+            "{}: {key} {why}",
+            origin.display()
+        )))
+    };
+    if t.epochs == 0 || t.batch_size == 0 {
+        return bad("train.epochs/batch_size", "must be positive");
+    }
+    if t.log_every == 0 || t.checkpoint_every == 0 {
+        return bad("train.log_every/checkpoint_every", "must be positive");
+    }
+    if t.optimizer.lr.is_nan() || t.optimizer.lr <= 0.0 {
+        return bad("train.optimizer.lr", "must be positive");
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
-//! Trained priors for sampling and inversion. Every kind (diffusion, autoencoder, the
+//! Trained priors for sampling and inversion. Every kind (diffusion, autoencoder, VAE, GAN, the
 //! closed-form densities) implements [`Prior`]: its metadata, draws in m/s, and the [`PriorForm`] a posterior method
 //! uses. [`AnyPrior`] opens a checkpoint of any [`PriorKind`] as a `Prior`.
 
 mod autoencoder;
 mod density;
 mod diffusion;
+mod gan;
 
 use std::ops::Range;
 use std::path::Path;
@@ -16,7 +17,7 @@ use velprior_nn::Decoder;
 
 pub use diffusion::DiffusionPrior;
 
-use crate::baselines::{AePrior, DensityCheckpoint};
+use crate::baselines::{AePrior, DensityCheckpoint, GanPrior};
 use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint};
 use crate::denoiser::Denoiser;
 use crate::error::Result;
@@ -89,6 +90,7 @@ impl AnyPrior {
             PriorKind::Autoencoder | PriorKind::Vae => {
                 Box::new(AePrior::from_parts(meta, tensors, path)?)
             }
+            PriorKind::Gan => Box::new(GanPrior::from_parts(meta, tensors, path)?),
             PriorKind::Gaussian | PriorKind::Gmm | PriorKind::Gp | PriorKind::Flow => {
                 Box::new(DensityCheckpoint::from_parts(meta, tensors, path)?)
             }
