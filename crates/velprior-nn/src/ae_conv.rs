@@ -1,14 +1,15 @@
 //! Convolutional regularised autoencoder for 2-D velocity models (N, C, H, W).
 
 use candle_core::{Device, Tensor};
-use candle_nn::{Conv2d, Linear, Module, VarBuilder};
+use candle_nn::{Linear, Module, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::{Autoencoder, Decoder};
 use crate::config::PadMode;
 use crate::conv_decoder::{ConvDecoder, bottleneck};
 use crate::error::{NnError, Result, config_err};
-use crate::init::{conv2d, linear};
+use crate::init::linear;
+use crate::layers::Conv;
 use crate::pad::pad_to_multiple;
 
 /// Architecture of [`ConvAutoencoder`].
@@ -77,8 +78,8 @@ impl ConvAeConfig {
 #[derive(Debug, Clone)]
 pub struct ConvAutoencoder {
     cfg: ConvAeConfig,
-    enc_in: Conv2d,
-    enc_down: Vec<Conv2d>,
+    enc_in: Conv,
+    enc_down: Vec<Conv>,
     enc_fc: Linear,
     enc_log_var: Option<Linear>,
     decoder: ConvDecoder,
@@ -96,11 +97,11 @@ impl ConvAutoencoder {
         let mut enc_down = Vec::new();
         for s in 0..ch.len() {
             let cin = if s == 0 { c0 } else { ch[s - 1] };
-            enc_down.push(conv2d(cin, ch[s], 3, 2, venc.pp(format!("down.{s}")))?);
+            enc_down.push(Conv::new(cin, ch[s], 3, 2, venc.pp(format!("down.{s}")))?);
         }
         Ok(Self {
             cfg: cfg.clone(),
-            enc_in: conv2d(cfg.in_channels, c0, 3, 1, venc.pp("conv_in"))?,
+            enc_in: Conv::new(cfg.in_channels, c0, 3, 1, venc.pp("conv_in"))?,
             enc_down,
             enc_fc: linear(flat, cfg.latent_dim, venc.pp("fc"))?,
             enc_log_var: if cfg.variational {
@@ -150,7 +151,7 @@ impl Decoder for ConvAutoencoder {
     }
 
     fn device(&self) -> &Device {
-        self.enc_in.weight().device()
+        self.enc_in.device()
     }
 
     fn model_dims(&self) -> Vec<usize> {

@@ -3,11 +3,12 @@
 //! 3×3 conv + SiLU → 3×3 conv_out → crop to H×W.
 
 use candle_core::{Device, Tensor};
-use candle_nn::{Conv2d, Linear, Module, VarBuilder};
+use candle_nn::{Linear, Module, VarBuilder};
 
 use crate::autoencoder::Decoder;
 use crate::error::{NnError, Result};
-use crate::init::{conv2d, linear};
+use crate::init::linear;
+use crate::layers::{Conv, upsample_nearest2x};
 use crate::pad::crop;
 
 /// Tensor names (under the builder's prefix): `fc.*` (c_last·h·w, k), `up.{s}.*`
@@ -19,8 +20,8 @@ pub struct ConvDecoder {
     stages: Vec<usize>,
     latent_dim: usize,
     fc: Linear,
-    up: Vec<Conv2d>,
-    out: Conv2d,
+    up: Vec<Conv>,
+    out: Conv,
 }
 
 /// (H, W) rounded up to a multiple of 2^stages, halved `stages` times: the coarsest map.
@@ -45,7 +46,7 @@ impl ConvDecoder {
         let mut up = Vec::with_capacity(stages.len());
         for s in 0..stages.len() {
             let cout = if s == 0 { stages[0] } else { stages[s - 1] };
-            up.push(conv2d(stages[s], cout, 3, 1, vb.pp(format!("up.{s}")))?);
+            up.push(Conv::new(stages[s], cout, 3, 1, vb.pp(format!("up.{s}")))?);
         }
         Ok(Self {
             channels,
@@ -54,7 +55,7 @@ impl ConvDecoder {
             latent_dim,
             fc: linear(latent_dim, last * bh * bw, vb.pp("fc"))?,
             up,
-            out: conv2d(stages[0], channels, 3, 1, vb.pp("conv_out"))?,
+            out: Conv::new(stages[0], channels, 3, 1, vb.pp("conv_out"))?,
         })
     }
 }
@@ -65,7 +66,7 @@ impl Decoder for ConvDecoder {
     }
 
     fn device(&self) -> &Device {
-        self.out.weight().device()
+        self.out.device()
     }
 
     fn model_dims(&self) -> Vec<usize> {
@@ -86,10 +87,7 @@ impl Decoder for ConvDecoder {
         let last = self.stages[self.stages.len() - 1];
         let mut h = self.fc.forward(z)?.silu()?.reshape((n, last, bh, bw))?;
         for conv in self.up.iter().rev() {
-            let (_, _, hh, ww) = h.dims4()?;
-            h = conv
-                .forward(&h.upsample_nearest2d(2 * hh, 2 * ww)?)?
-                .silu()?;
+            h = conv.forward(&upsample_nearest2x(&h)?)?.silu()?;
         }
         crop(&self.out.forward(&h)?, self.size[0], self.size[1])
     }

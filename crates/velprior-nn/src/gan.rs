@@ -14,6 +14,7 @@ use crate::config::PadMode;
 use crate::conv_decoder::{ConvDecoder, bottleneck};
 use crate::error::{NnError, Result, config_err};
 use crate::init::{conv2d, linear};
+use crate::layers::convolve;
 use crate::pad::pad_to_multiple;
 use crate::spectral_norm::SpectralNorm;
 
@@ -80,8 +81,7 @@ impl SnConv2d {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let w = self.weight.normalised()?;
-        let y = x.conv2d(&w, self.padding, self.stride, 1, 1)?;
-        Ok(y.broadcast_add(&self.bias.reshape((1, (), 1, 1))?)?)
+        convolve(x, &w, Some(&self.bias), self.stride, self.padding)
     }
 }
 

@@ -52,18 +52,14 @@ impl Conv {
 
     /// (N, cin, H, W) → (N, cout, H', W').
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !use_kernels(x) {
-            return self.forward_without_kernels(x);
-        }
         let c = self.inner.config();
-        let (w, b) = (self.inner.weight(), self.inner.bias());
-        cpu::conv2d(x, w, b, c.stride, c.padding).map_err(kernel_err)
+        convolve(x, self.inner.weight(), self.inner.bias(), c.stride, c.padding)
     }
 
     /// The conv plus `r` (a residual of the output's shape), in one pass on the CPU.
     pub fn forward_plus(&self, x: &Tensor, r: &Tensor) -> Result<Tensor> {
         if !use_kernels(x) {
-            return Ok((self.forward_without_kernels(x)? + r)?);
+            return Ok((self.forward(x)? + r)?);
         }
         let c = self.inner.config();
         let (w, b) = (self.inner.weight(), self.bias()?);
@@ -75,29 +71,35 @@ impl Conv {
         self.inner.weight().device()
     }
 
-    /// The conv where the CPU kernels do not apply: candle's own on the CPU (the reference of
-    /// [`with_candle_ops`], on every device), im2col and a matrix product elsewhere (candle's
-    /// CUDA backward is a direct transposed-conv kernel, far slower).
-    fn forward_without_kernels(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() || CANDLE_OPS.with(Cell::get) {
-            return Ok(self.inner.forward(x)?);
-        }
-        let c = self.inner.config();
-        conv2d_im2col(
-            x,
-            self.inner.weight(),
-            self.inner.bias(),
-            c.stride,
-            c.padding,
-        )
-        .map_err(kernel_err)
-    }
-
     fn bias(&self) -> Result<&Tensor> {
         self.inner
             .bias()
             .ok_or_else(|| NnError::Shape("conv without a bias".into()))
     }
+}
+
+/// x ⋆ w + b (N, cout, H', W'): the CPU kernels on the CPU; where they do not apply, candle's
+/// own conv on the CPU (the reference of [`with_candle_ops`], on every device), im2col and a
+/// matrix product elsewhere (candle's CUDA backward is a direct transposed-conv kernel, far
+/// slower).
+pub(crate) fn convolve(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: usize,
+    padding: usize,
+) -> Result<Tensor> {
+    if use_kernels(x) {
+        return cpu::conv2d(x, w, b, stride, padding).map_err(kernel_err);
+    }
+    if !(x.device().is_cpu() || CANDLE_OPS.with(Cell::get)) {
+        return conv2d_im2col(x, w, b, stride, padding).map_err(kernel_err);
+    }
+    let y = x.conv2d(w, padding, stride, 1, 1)?;
+    Ok(match b {
+        Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?)?,
+        None => y,
+    })
 }
 
 /// What [`norm_silu_conv`] adds to the conv's output besides its bias.
