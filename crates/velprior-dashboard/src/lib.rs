@@ -122,7 +122,7 @@ async fn run(
         let r = find_run(&s.root, &id)?;
         let dir = files::resolve(&s.root, &id)?;
         let links = pages::PriorLinks {
-            playground: playground::has_autoencoder(&dir),
+            playground: playground::has_latent_prior(&dir),
             boomerang: boomerang_view::has_diffusion(&dir),
         };
         Ok(Html(pages::run(&r, links).into_string()))

@@ -1,6 +1,7 @@
-//! The latent-space playground of a regularised autoencoder with a 2-D latent: a latent point
-//! (z₁, z₂) is decoded on the server and drawn beside the encoded corpus and the prior's own
-//! samples, in latent space and in the (v₁, v₂) plane (top and bottom velocity).
+//! The latent-space playground of a latent-variable prior with a 2-D latent (autoencoder, VAE
+//! or GAN): a latent point (z₁, z₂) is decoded on the server and drawn beside the prior's own
+//! samples and, where the network has an encoder, the encoded corpus, in latent space and in
+//! the (v₁, v₂) plane (top and bottom velocity).
 
 use std::path::{Path, PathBuf};
 
@@ -8,8 +9,8 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 use velprior_data::render::{RenderOptions, render_model};
-use velprior_diffusion::baselines::AePrior;
 use velprior_diffusion::checkpoint::{CheckpointMeta, PriorKind, sidecar};
+use velprior_diffusion::prior::{AnyPrior, Prior, decode_latents, encode_models, latent_parts};
 
 use crate::charts::{Points, scatter};
 use crate::error::DashboardError;
@@ -24,9 +25,11 @@ const MAX_CORPUS: usize = 500;
 /// Sliders reach ±`RANGE_IN_STD`·s; requests beyond are refused.
 pub const RANGE_IN_STD: f64 = 4.0;
 
-/// A loaded autoencoder prior with its reference point clouds.
+/// A loaded latent-variable prior with its reference point clouds.
 pub struct Playground {
-    prior: AePrior,
+    prior: AnyPrior,
+    /// The latent std s of the prior N(0, s²I).
+    latent_std: f64,
     shape: [usize; 2],
     /// Encoded corpus latents and their (v₁, v₂).
     corpus_z: Vec<(f64, f64)>,
@@ -57,9 +60,15 @@ pub struct View {
     pub velocity_svg: String,
 }
 
-/// Whether the run folder `dir` holds an autoencoder checkpoint (read from its sidecar).
-pub fn has_autoencoder(dir: &Path) -> bool {
-    read_meta(dir).is_some_and(|m| matches!(m.kind, PriorKind::Autoencoder | PriorKind::Vae))
+/// Whether the run folder `dir` holds a latent-variable checkpoint (autoencoder, VAE, GAN;
+/// read from its sidecar).
+pub fn has_latent_prior(dir: &Path) -> bool {
+    read_meta(dir).is_some_and(|m| {
+        matches!(
+            m.kind,
+            PriorKind::Autoencoder | PriorKind::Vae | PriorKind::Gan
+        )
+    })
 }
 
 fn read_meta(dir: &Path) -> Option<CheckpointMeta> {
@@ -80,29 +89,29 @@ fn pairs(flat: &[f32]) -> Vec<(f64, f64)> {
 }
 
 impl Playground {
-    /// Loads the autoencoder of run folder `dir`, encodes (part of) its training corpus when the
-    /// file is still there, and decodes the prior's samples.
+    /// Loads the prior of run folder `dir`, encodes (part of) its training corpus when the
+    /// file is still there and the network has an encoder, and decodes the prior's samples.
     pub fn load(dir: &Path) -> Result<Playground, DashboardError> {
         let path = dir.join(CHECKPOINT);
-        if !has_autoencoder(dir) {
+        if !has_latent_prior(dir) {
             return Err(DashboardError::BadRequest(format!(
-                "{} is not an autoencoder checkpoint; the playground needs a run of `velprior train` with kind = \"autoencoder\"",
+                "{} is not a latent-variable checkpoint; the playground needs a run of `velprior train` with kind = \"autoencoder\", \"vae\" or \"gan\"",
                 path.display()
             )));
         }
         let bad = |e: velprior_diffusion::DiffusionError| {
             DashboardError::BadRequest(format!("{}: {e}", path.display()))
         };
-        let prior = AePrior::load(&path, &candle_core::Device::Cpu).map_err(bad)?; // host: the dashboard
-        if prior.latent_dim() != 2 {
+        let prior = AnyPrior::load(&path, &candle_core::Device::Cpu).map_err(bad)?; // host: the dashboard
+        let (decoder, s) = latent_parts(&prior).map_err(bad)?;
+        if decoder.latent_dim() != 2 {
             return Err(DashboardError::BadRequest(format!(
                 "{}: latent dimension {}; the playground needs a 2-D latent",
                 path.display(),
-                prior.latent_dim()
+                decoder.latent_dim()
             )));
         }
-        let shape = prior.meta.model_shape;
-        let s = prior.latent_std();
+        let shape = prior.meta().model_shape;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SAMPLE_SEED);
         let z: Vec<f32> = (0..2 * SAMPLES)
             .map(|_| {
@@ -110,35 +119,40 @@ impl Playground {
                 (s * e) as f32
             })
             .collect();
-        let decoded = prior.decode(&z).map_err(bad)?;
+        let decoded = decode_latents(&prior, &z).map_err(bad)?;
         let per = shape[0] * shape[1];
         let sample_v: Vec<(f64, f64)> = decoded.chunks(per).map(|m| top_bottom(m, shape)).collect();
         let mut notes = Vec::new();
-        let (corpus_z, corpus_v) = match corpus_path(dir, &prior.meta.corpus.path) {
-            Some(p) => match velprior_data::read_corpus(&p, None) {
-                Ok(c) if c.model_shape() == shape => {
-                    let n = c.len().min(MAX_CORPUS);
-                    let models = &c.velocity()[..n * per];
-                    let latents = prior.encode(models).map_err(bad)?;
-                    let v = models.chunks(per).map(|m| top_bottom(m, shape)).collect();
-                    (pairs(&latents), v)
+        let (corpus_z, corpus_v) = match corpus_path(dir, &prior.meta().corpus.path) {
+            Some(p) => {
+                match velprior_data::read_corpus(&p, None) {
+                    Ok(c) if c.model_shape() == shape => {
+                        let n = c.len().min(MAX_CORPUS);
+                        let models = &c.velocity()[..n * per];
+                        let latents = encode_models(&prior, models).map_err(bad)?;
+                        if latents.is_none() {
+                            notes.push("a GAN has no encoder: the corpus is shown in the velocity plane only".into());
+                        }
+                        let v = models.chunks(per).map(|m| top_bottom(m, shape)).collect();
+                        (pairs(&latents.unwrap_or_default()), v)
+                    }
+                    Ok(_) => {
+                        notes.push(format!(
+                            "{}: model size differs from the checkpoint's",
+                            p.display()
+                        ));
+                        (Vec::new(), Vec::new())
+                    }
+                    Err(e) => {
+                        notes.push(format!("training corpus unreadable: {e}"));
+                        (Vec::new(), Vec::new())
+                    }
                 }
-                Ok(_) => {
-                    notes.push(format!(
-                        "{}: model size differs from the checkpoint's",
-                        p.display()
-                    ));
-                    (Vec::new(), Vec::new())
-                }
-                Err(e) => {
-                    notes.push(format!("training corpus unreadable: {e}"));
-                    (Vec::new(), Vec::new())
-                }
-            },
+            }
             None => {
                 notes.push(format!(
                     "training corpus {} not found: only the prior's samples are shown",
-                    prior.meta.corpus.path.display()
+                    prior.meta().corpus.path.display()
                 ));
                 (Vec::new(), Vec::new())
             }
@@ -150,6 +164,7 @@ impl Playground {
         let range = all.fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
         Ok(Playground {
             prior,
+            latent_std: s,
             shape,
             corpus_z,
             corpus_v,
@@ -162,7 +177,7 @@ impl Playground {
 
     /// The slider limit: ±`RANGE_IN_STD`·s.
     pub fn limit(&self) -> f64 {
-        RANGE_IN_STD * self.prior.latent_std()
+        RANGE_IN_STD * self.latent_std
     }
 
     /// Whether the models are profiles (H×1) drawn as curves rather than pictures.
@@ -189,8 +204,7 @@ impl Playground {
     }
 
     fn decode(&self, z: [f64; 2]) -> Result<Vec<f32>, DashboardError> {
-        self.prior
-            .decode(&[z[0] as f32, z[1] as f32])
+        decode_latents(&self.prior, &[z[0] as f32, z[1] as f32])
             .map_err(|e| DashboardError::Io(format!("decoding failed: {e}")))
     }
 

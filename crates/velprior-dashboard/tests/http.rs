@@ -228,6 +228,61 @@ fn playground_decodes_slider_positions_and_refuses_bad_ones() {
     }
 }
 
+/// Trains a tiny 2-D-latent GAN on 12×10 CurveFault models into `root/gan`.
+fn gan_run(root: &Path) {
+    use velprior_data::synth::{Family, SynthSpec, generate_to_file};
+    use velprior_diffusion::baselines::{GanTrainConfig, GanTrainer, QuietGan};
+    let corpus = root.join("gan-corpus.h5");
+    let spec = SynthSpec {
+        shape: Some([12, 10]),
+        ..SynthSpec::new(Family::Curvefault, 16, 3)
+    };
+    generate_to_file(&spec, &corpus, 16, |_| {}).unwrap();
+    let cfg: GanTrainConfig = toml::from_str(&format!(
+        "output = {:?}\n[data]\ncorpus = {:?}\nvmin = 1500.0\nvmax = 4500.0\n\
+         [model]\nchannels = [4, 8]\nlatent_dim = 2\n\
+         [train]\nepochs = 2\nbatch_size = 8\nlog_every = 1\ncheckpoint_every = 2\n",
+        root.join("gan"),
+        corpus
+    ))
+    .unwrap();
+    GanTrainer::new(cfg, &candle_core::Device::Cpu)
+        .unwrap()
+        .run(&mut QuietGan, None)
+        .unwrap();
+}
+
+/// A GAN's generator drives the playground too: 2-D models as PNGs, the corpus only in the
+/// velocity plane (a generator has no encoder). Catches: a playground that refuses
+/// checkpoints without an encoder, or decodes every slider position to the same model.
+#[test]
+fn playground_shows_a_gans_decoded_models() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    gan_run(dir.path());
+    let addr = start(dir.path());
+    assert!(page(addr, "/run/gan").contains("/playground/gan"));
+    assert!(page(addr, "/playground/gan").contains("no encoder"));
+    let png = |z1: f64| {
+        let (status, _, png) = get(addr, &format!("/api/playground.png?run=gan&z1={z1}&z2=0"));
+        assert_eq!(status, 200);
+        assert!(png.starts_with(b"\x89PNG"));
+        png
+    };
+    assert_ne!(
+        png(-2.0),
+        png(2.0),
+        "another latent decodes to another model"
+    );
+    let view: serde_json::Value =
+        serde_json::from_str(&page(addr, "/api/playground?run=gan&z1=0.5&z2=-1")).unwrap();
+    assert!(
+        view["profile_svg"].is_null(),
+        "2-D models are pictures, not profiles"
+    );
+    assert!(view["latent_svg"].as_str().unwrap().starts_with("<svg"));
+}
+
 /// Trains a tiny diffusion prior (12×12, 2 steps) into `root/diffusion`.
 fn diffusion_run(root: &Path) {
     use velprior_data::synth::{Family, SynthSpec, generate_to_file};

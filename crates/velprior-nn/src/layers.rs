@@ -53,7 +53,13 @@ impl Conv {
     /// (N, cin, H, W) → (N, cout, H', W').
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let c = self.inner.config();
-        convolve(x, self.inner.weight(), self.inner.bias(), c.stride, c.padding)
+        convolve(
+            x,
+            self.inner.weight(),
+            self.inner.bias(),
+            c.stride,
+            c.padding,
+        )
     }
 
     /// The conv plus `r` (a residual of the output's shape), in one pass on the CPU.

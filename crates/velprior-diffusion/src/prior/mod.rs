@@ -6,6 +6,7 @@ mod autoencoder;
 mod density;
 mod diffusion;
 mod gan;
+mod latent;
 
 use std::ops::Range;
 use std::path::Path;
@@ -16,6 +17,7 @@ use velprior_kernels::Schedule;
 use velprior_nn::Decoder;
 
 pub use diffusion::DiffusionPrior;
+pub use latent::{decode_latents, encode_models, latent_parts};
 
 use crate::baselines::{AePrior, DensityCheckpoint, GanPrior};
 use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint};
