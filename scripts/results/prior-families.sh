@@ -1,12 +1,12 @@
 # The prior families side by side, per shipped prior's family (Marmousi-style; the four
 # OpenFWI-style families mixed), 70x70: the densities with an exact log-density
 # (Gaussian/PCA rank 16, a Gaussian mixture of 8 components on rank 16, the Gaussian-process
-# prior, a RealNVP flow of 6 blocks on rank 16) fitted to 2,000
-# models of the family and the shipped prior's corpus seed, each scored by `velprior evaluate`
-# like the shipped diffusion prior (256 samples against the same 512 held-out models; the
-# diffusion rows are the priors table's), with the fit's wall time; results/prior-families-
-# FAMILY-KIND.png shows samples beside held-out models. ~5 min on 2 cores. Sourced by
-# scripts/results.sh.
+# prior, a RealNVP flow of 6 blocks on rank 16) and the networks (a conv β-VAE, 20 epochs; a
+# DCGAN, 40 epochs) fitted to 2,000 models of the family and the shipped prior's corpus seed,
+# each scored by `velprior evaluate` like the shipped diffusion prior (256 samples against the
+# same 512 held-out models; the diffusion rows are the priors table's), with the fit's wall
+# time; results/prior-families-FAMILY-KIND.png shows samples beside held-out models. ~50 min
+# on 2 cores (the networks' training). Sourced by scripts/results.sh.
 
 table_prior_families() {
     {
@@ -35,11 +35,15 @@ prior_family_rows() {
         local r="$3"
         echo "| $family | $1 | $2 | $(f3 .samples.precision "$r") ($(f3 .precision_ratio "$r")×) | $(f3 .samples.recall "$r") ($(f3 .recall_ratio "$r")×) | $(f1 .samples.frechet_pca "$r") | $(f1 .samples.velocity_w1 "$r") | $(f1 .samples.lateral_step "$r") | $(f3 .memorised_fraction "$r") |"
     }
-    for kind in gaussian gmm gp flow; do
+    local spec kind config epochs
+    for spec in gaussian:gaussian gmm:gmm gp:gp flow:flow vae:vae-conv:20 gan:gan:40; do
+        IFS=: read -r kind config epochs <<<"$spec"
+        [ "$quick" = 1 ] && [ -n "$epochs" ] && epochs=1
         local run="$dir/$kind"
         if [ ! -e "$run/checkpoint.safetensors" ]; then
-            config_with "configs/$kind-curvefault.toml" "output=\"$run\"" \
-                "corpus=\"$dir/train.h5\"" "flip_lateral=false" >"$dir/$kind.toml"
+            config_with "configs/$config-curvefault.toml" "output=\"$run\"" \
+                "corpus=\"$dir/train.h5\"" "flip_lateral=false" ${epochs:+"epochs=$epochs"} \
+                >"$dir/$kind.toml"
             local t0
             t0=$(date +%s%N)
             "$V" train --config "$dir/$kind.toml" >/dev/null
