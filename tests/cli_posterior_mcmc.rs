@@ -228,7 +228,7 @@ fn a_method_with_the_wrong_prior_kind_is_a_one_line_error() {
         (
             "gaussian",
             "kind = \"metropolis\"\nspace = \"latent\"\nstep = 0.1\nsamples = 1\n",
-            "of kind autoencoder",
+            "of kind latent-variable (autoencoder, vae or gan)",
         ),
         (
             "ae",
