@@ -1,5 +1,5 @@
-//! The latent-space playground of a latent-variable prior with a 2-D latent (autoencoder, VAE
-//! or GAN): a latent point (z₁, z₂) is decoded on the server and drawn beside the prior's own
+//! The latent-space playground of a prior with a 2-D latent space (autoencoder, VAE, GAN, or a
+//! flow of rank 2): a latent point (z₁, z₂) is decoded on the server and drawn beside the prior's own
 //! samples and, where the network has an encoder, the encoded corpus, in latent space and in
 //! the (v₁, v₂) plane (top and bottom velocity).
 
@@ -60,13 +60,13 @@ pub struct View {
     pub velocity_svg: String,
 }
 
-/// Whether the run folder `dir` holds a latent-variable checkpoint (autoencoder, VAE, GAN;
-/// read from its sidecar).
+/// Whether the run folder `dir` holds a checkpoint with a latent space (autoencoder, VAE, GAN,
+/// flow; read from its sidecar).
 pub fn has_latent_prior(dir: &Path) -> bool {
     read_meta(dir).is_some_and(|m| {
         matches!(
             m.kind,
-            PriorKind::Autoencoder | PriorKind::Vae | PriorKind::Gan
+            PriorKind::Autoencoder | PriorKind::Vae | PriorKind::Gan | PriorKind::Flow
         )
     })
 }
@@ -95,7 +95,7 @@ impl Playground {
         let path = dir.join(CHECKPOINT);
         if !has_latent_prior(dir) {
             return Err(DashboardError::BadRequest(format!(
-                "{} is not a latent-variable checkpoint; the playground needs a run of `velprior train` with kind = \"autoencoder\", \"vae\" or \"gan\"",
+                "{} has no latent space; the playground needs a run of `velprior train` with kind = \"autoencoder\", \"vae\", \"gan\" or \"flow\"",
                 path.display()
             )));
         }

@@ -283,6 +283,41 @@ fn playground_shows_a_gans_decoded_models() {
     assert!(view["latent_svg"].as_str().unwrap().starts_with("<svg"));
 }
 
+/// A rank-2 flow's base variable drives the playground: its corpus is encoded into the
+/// latent plane. Catches a playground that refuses flows or cannot encode their corpus.
+#[test]
+fn playground_shows_a_rank_two_flows_models() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path());
+    gan_run(dir.path());
+    let text = format!(
+        "kind = \"flow\"\noutput = {:?}\n[data]\ncorpus = {:?}\nvmin = 1500.0\n\
+         vmax = 4500.0\n[model]\nrank = 2\nblocks = 2\nhidden = 8\nepochs = 2\n",
+        dir.path().join("flow"),
+        dir.path().join("gan-corpus.h5")
+    );
+    let cfg = velprior_diffusion::any_train_config::AnyTrainConfig::from_toml(
+        &text,
+        Path::new("flow.toml"),
+    )
+    .unwrap();
+    let velprior_diffusion::any_train_config::AnyTrainConfig::Density(cfg) = cfg else {
+        panic!("kind = flow")
+    };
+    velprior_diffusion::baselines::fit_density(&cfg).unwrap();
+    // What `velprior train` keeps beside the checkpoint.
+    std::fs::write(dir.path().join("flow/config.toml"), text).unwrap();
+    let addr = start(dir.path());
+    assert!(page(addr, "/run/flow").contains("/playground/flow"));
+    assert!(!page(addr, "/playground/flow").contains("no encoder"));
+    let view: serde_json::Value =
+        serde_json::from_str(&page(addr, "/api/playground?run=flow&z1=0.5&z2=-1")).unwrap();
+    assert!(view["latent_svg"].as_str().unwrap().contains("corpus"));
+    let (status, _, png) = get(addr, "/api/playground.png?run=flow&z1=1&z2=0");
+    assert_eq!(status, 200);
+    assert!(png.starts_with(b"\x89PNG"));
+}
+
 /// Trains a tiny diffusion prior (12×12, 2 steps) into `root/diffusion`.
 fn diffusion_run(root: &Path) {
     use velprior_data::synth::{Family, SynthSpec, generate_to_file};

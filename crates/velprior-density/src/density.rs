@@ -28,4 +28,8 @@ pub trait DensityModel: LogDensity {
     fn sample(&self, n: usize, seed: u64) -> Result<Vec<f32>>;
     /// The checkpoint tensors (names in each implementation's module docs).
     fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>>;
+    /// The density as a map from a latent code to a model, where it has one (a flow).
+    fn as_decoder(&self) -> Option<&dyn velprior_nn::Decoder> {
+        None
+    }
 }

@@ -20,6 +20,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
+use velprior_nn::{Autoencoder, Decoder};
 
 use crate::density::{DensityModel, LogDensity};
 use crate::error::{DensityError, Result};
@@ -260,6 +261,10 @@ impl DensityModel for NormalizingFlow {
         Ok(out)
     }
 
+    fn as_decoder(&self) -> Option<&dyn Decoder> {
+        Some(self)
+    }
+
     fn to_tensors(&self, device: &Device) -> Result<Vec<(String, Tensor)>> {
         let mut tensors = self.subspace.to_tensors("flow", device)?;
         tensors.push((
@@ -284,5 +289,64 @@ impl DensityModel for NormalizingFlow {
             tensors.push((name.clone(), var.as_tensor().to_device(device)?));
         }
         Ok(tensors)
+    }
+}
+
+/// The flow as a decoder of its base variable: z (N, k) ↦ μ + Uᵀ(√λ ⊙ u(z)), the model of
+/// those coordinates without a residual (what the latent playground draws), flat (N, D).
+impl Decoder for NormalizingFlow {
+    fn latent_dim(&self) -> usize {
+        self.subspace.rank()
+    }
+
+    fn device(&self) -> &Device {
+        self.nvp.device()
+    }
+
+    fn model_dims(&self) -> Vec<usize> {
+        vec![self.subspace.dim()]
+    }
+
+    fn decode(&self, z: &Tensor) -> velprior_nn::Result<Tensor> {
+        let (n, k) = z.dims2()?;
+        let u = self
+            .nvp
+            .sample(z)
+            .map_err(to_nn)?
+            .0
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let mut out = Vec::with_capacity(n * self.subspace.dim());
+        for row in u.chunks_exact(k) {
+            let a: Vec<f32> = row.iter().zip(&self.scales).map(|(u, s)| u * s).collect();
+            out.extend(self.subspace.point(&a));
+        }
+        Ok(Tensor::from_vec(out, (n, self.subspace.dim()), z.device())?)
+    }
+
+    fn as_autoencoder(&self) -> Option<&dyn Autoencoder> {
+        Some(self)
+    }
+}
+
+/// Its inverse: a model's base point z(a/√λ) of its PCA coordinates a.
+impl Autoencoder for NormalizingFlow {
+    fn encode(&self, x: &Tensor) -> velprior_nn::Result<Tensor> {
+        let rows = x.flatten_from(1)?.to_vec2::<f32>()?;
+        let k = self.subspace.rank();
+        let mut u = Vec::with_capacity(rows.len() * k);
+        for row in &rows {
+            let (a, _) = self.subspace.coordinates(row).map_err(to_nn)?;
+            u.extend(a.iter().zip(&self.scales).map(|(a, s)| *a as f32 / s));
+        }
+        let u = Tensor::from_vec(u, (rows.len(), k), self.nvp.device())?;
+        self.nvp.latent(&u).map_err(to_nn)
+    }
+}
+
+fn to_nn(e: DensityError) -> velprior_nn::NnError {
+    match e {
+        DensityError::Candle(e) => velprior_nn::NnError::Candle(e),
+        e => velprior_nn::NnError::Shape(e.to_string()),
     }
 }

@@ -178,9 +178,8 @@ impl RealNvp {
         &self.device
     }
 
-    /// log q(u) per row of u (n, k).
-    pub fn log_prob(&self, u: &Tensor) -> Result<Tensor> {
-        let k = u.dim(1)? as f64;
+    /// z(u) and log|det ∂z/∂u| per row of u (n, k).
+    fn forward(&self, u: &Tensor) -> Result<(Tensor, Tensor)> {
         let mut y = u.clone();
         let mut logdet = Tensor::zeros(u.dim(0)?, DType::F32, &self.device)?;
         for block in &self.blocks {
@@ -188,6 +187,18 @@ impl RealNvp {
             y = next;
             logdet = (logdet + ld)?;
         }
+        Ok((y, logdet))
+    }
+
+    /// The base point z(u) of each row of u (n, k): the inverse of [`RealNvp::sample`].
+    pub fn latent(&self, u: &Tensor) -> Result<Tensor> {
+        Ok(self.forward(u)?.0)
+    }
+
+    /// log q(u) per row of u (n, k).
+    pub fn log_prob(&self, u: &Tensor) -> Result<Tensor> {
+        let k = u.dim(1)? as f64;
+        let (y, logdet) = self.forward(u)?;
         let base = ((y.sqr()?.sum(D::Minus1)? * -0.5)? - 0.5 * k * LN_2PI)?;
         Ok((base + logdet)?)
     }

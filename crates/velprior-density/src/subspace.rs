@@ -108,6 +108,16 @@ impl Subspace {
         g.into_iter().map(|v| v as f32).collect()
     }
 
+    /// The model with coordinates `a` and no residual: x = μ + Uᵀ a.
+    pub fn point(&self, a: &[f32]) -> Vec<f32> {
+        let d = self.dim();
+        let mut x = self.mean.clone();
+        for (u, &ai) in self.basis.chunks_exact(d).zip(a) {
+            x.iter_mut().zip(u).for_each(|(xj, &uj)| *xj += ai * uj);
+        }
+        x
+    }
+
     /// The model with coordinates `a` and an isotropic residual drawn from `rng`:
     /// x = μ + Uᵀ a + σ (ε − Uᵀ U ε).
     pub fn embed(&self, a: &DVector<f64>, rng: &mut ChaCha8Rng) -> Vec<f32> {

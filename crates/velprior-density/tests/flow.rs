@@ -1,7 +1,9 @@
 //! Normalizing flow on PCA coordinates against known answers: an untrained flow (the
 //! identity) has exactly the probabilistic-PCA density, the gradient matches central
 //! differences, and a trained flow recovers a known bimodal mixture — its density (KL from the
-//! truth on the truth's draws) and its sampler (KL of its own draws to the truth).
+//! truth on the truth's draws) and its sampler (KL of its own draws to the truth). As a
+//! decoder of its base variable (the latent playground's view) the identity flow maps z to the
+//! PCA model μ + Σ √λᵢ zᵢ uᵢ, and a trained flow's encoder inverts its decoder.
 
 mod common;
 
@@ -10,6 +12,7 @@ use std::collections::HashMap;
 use candle_core::Tensor;
 use common::*;
 use velprior_density::{DensityModel, FlowFit, GaussianPrior, LogDensity, NormalizingFlow};
+use velprior_nn::{Autoencoder, Decoder};
 
 /// Every test calls this first (so no test thread reads the environment while it is set).
 fn fix_thread_count() {
@@ -80,6 +83,64 @@ fn an_identity_flow_is_the_pca_gaussian() {
             (got - want).abs() < 1e-4 * (1.0 + want.abs()),
             "{got} vs PCA {want}"
         );
+    }
+}
+
+/// An identity flow decodes z to μ + Σ √λᵢ zᵢ uᵢ (the PCA model); a trained flow's encoder
+/// inverts its decoder. Catches a decoder that forgets the whitening scales √λ (1.086 against
+/// 1.001 in one cell), adds the residual noise, or runs the blocks forward; and an encoder
+/// that does not undo the blocks (a code comes back as −0.77 instead of −1.67).
+#[test]
+fn the_flow_decodes_its_base_variable_and_encodes_it_back() {
+    fix_thread_count();
+    let t = overlapping();
+    let train = t.sample(2000, 5);
+    let (flow, _) = NormalizingFlow::fit(&train, D, &settings(1)).unwrap();
+    let dev = candle_core::Device::Cpu; // host: test tensors
+    let tensors: HashMap<String, Tensor> = flow
+        .to_tensors(&dev)
+        .unwrap()
+        .into_iter()
+        .map(|(name, t)| {
+            let reset = name.contains("actnorm") || name.contains("net.2");
+            (name, if reset { t.zeros_like().unwrap() } else { t })
+        })
+        .collect();
+    let identity = NormalizingFlow::from_tensors(&tensors).unwrap();
+    let pca = GaussianPrior::fit(&train, D, K).unwrap();
+    let z = [0.7f32, -1.3, 0.2, 2.0];
+    assert!(K <= z.len());
+    let zt = Tensor::from_slice(&z[..K], (1, K), &dev).unwrap();
+    let x = identity
+        .decode(&zt)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let mut want = pca.mean().to_vec();
+    for (i, u) in pca.components().chunks_exact(D).enumerate() {
+        let c = pca.eigenvalues()[i].sqrt() as f32 * z[i];
+        want.iter_mut().zip(u).for_each(|(w, ui)| *w += c * ui);
+    }
+    for (g, w) in x.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-4, "{g} vs PCA model {w}");
+    }
+
+    let (_, _, trained) = trained();
+    let codes: Vec<f32> = (0..3 * K)
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0)
+        .collect();
+    let zt = Tensor::from_slice(&codes, (3, K), &dev).unwrap();
+    let back = trained
+        .encode(&trained.decode(&zt).unwrap())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    for (b, z) in back.iter().zip(&codes) {
+        assert!((b - z).abs() < 1e-3, "{b} vs {z}");
     }
 }
 

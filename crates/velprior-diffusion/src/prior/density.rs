@@ -1,5 +1,8 @@
-//! A closed-form density prior (Gaussian/PCA, Gaussian mixture, Gaussian process) as a
-//! [`Prior`]: draws in closed form; posterior methods use its log-density.
+//! A density prior with an exact log-density (Gaussian/PCA, Gaussian mixture, Gaussian process,
+//! flow) as a [`Prior`]: draws in closed form; posterior methods use its log-density; a flow
+//! also decodes its base variable.
+
+use velprior_nn::Decoder;
 
 use super::{Prior, PriorForm};
 use crate::baselines::DensityCheckpoint;
@@ -24,5 +27,9 @@ impl Prior for DensityCheckpoint {
 
     fn form(&self) -> PriorForm<'_> {
         PriorForm::Density(&*self.density)
+    }
+
+    fn latent(&self) -> Option<(&dyn Decoder, f64)> {
+        self.density.as_decoder().map(|d| (d, 1.0))
     }
 }

@@ -1,25 +1,21 @@
-//! Velocity models in and out of a latent-variable prior (autoencoder, VAE, GAN), whatever its
-//! kind: codes z (N, k) are decoded into models in m/s, models encoded where the network has
-//! an encoder.
+//! Velocity models in and out of a prior's latent space (autoencoder, VAE, GAN, a flow's base
+//! variable), whatever its kind: codes z (N, k) are decoded into models in m/s, models encoded
+//! where the map has an inverse.
 
 use candle_core::Tensor;
 use velprior_nn::Decoder;
 
-use super::{Prior, PriorForm};
+use super::Prior;
 use crate::error::{DiffusionError, Result};
 
-/// The decoder and latent std s (prior z ~ N(0, s²I)) of a latent-variable prior.
+/// The decoder and latent std s (prior z ~ N(0, s²I)) of a prior with a latent space.
 pub fn latent_parts(prior: &dyn Prior) -> Result<(&dyn Decoder, f64)> {
-    match prior.form() {
-        PriorForm::Latent {
-            decoder,
-            latent_std,
-        } => Ok((decoder, latent_std)),
-        _ => Err(DiffusionError::invalid(format!(
-            "a {} prior has no latent space; use an autoencoder, VAE or GAN checkpoint",
+    prior.latent().ok_or_else(|| {
+        DiffusionError::invalid(format!(
+            "a {} prior has no latent space; use an autoencoder, VAE, GAN or flow checkpoint",
             prior.meta().kind.name()
-        ))),
-    }
+        ))
+    })
 }
 
 /// Decodes codes (N, k), flat row-major, into models in m/s, flat (N, H, W).

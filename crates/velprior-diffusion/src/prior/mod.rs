@@ -57,6 +57,17 @@ pub trait Prior: Send + Sync {
     ) -> Result<Vec<f32>>;
     /// The form a posterior method uses.
     fn form(&self) -> PriorForm<'_>;
+    /// A map from latent codes z ~ N(0, s²I) to models and s, where the prior has one (the
+    /// latent-variable priors; a flow's base variable).
+    fn latent(&self) -> Option<(&dyn Decoder, f64)> {
+        match self.form() {
+            PriorForm::Latent {
+                decoder,
+                latent_std,
+            } => Some((decoder, latent_std)),
+            _ => None,
+        }
+    }
 }
 
 /// A trained prior of any kind, opened from its checkpoint.
@@ -79,6 +90,10 @@ impl Prior for AnyPrior {
 
     fn form(&self) -> PriorForm<'_> {
         self.0.form()
+    }
+
+    fn latent(&self) -> Option<(&dyn Decoder, f64)> {
+        self.0.latent()
     }
 }
 
