@@ -43,6 +43,21 @@ fn trained() -> (Truth, Vec<f32>, NormalizingFlow) {
     (t, train, flow)
 }
 
+/// `flow` with every block reset to the identity (actnorm and the couplings' last layers 0).
+fn identity_blocks(flow: &NormalizingFlow) -> NormalizingFlow {
+    let dev = candle_core::Device::Cpu; // host: test tensors
+    let tensors: HashMap<String, Tensor> = flow
+        .to_tensors(&dev)
+        .unwrap()
+        .into_iter()
+        .map(|(name, t)| {
+            let reset = name.contains("actnorm") || name.contains("net.2");
+            (name, if reset { t.zeros_like().unwrap() } else { t })
+        })
+        .collect();
+    NormalizingFlow::from_tensors(&tensors).unwrap()
+}
+
 /// KL(truth ‖ q) estimated on 4,000 fresh draws of the truth.
 fn kl_from_truth(t: &Truth, q: &dyn LogDensity) -> f64 {
     let test = t.sample(4000, 32);
@@ -61,18 +76,7 @@ fn an_identity_flow_is_the_pca_gaussian() {
     let t = overlapping();
     let train = t.sample(2000, 5);
     let (flow, _) = NormalizingFlow::fit(&train, D, &settings(1)).unwrap();
-    let dev = candle_core::Device::Cpu; // host: test tensors
-    let tensors: HashMap<String, Tensor> = flow
-        .to_tensors(&dev)
-        .unwrap()
-        .into_iter()
-        .map(|(name, t)| {
-            let reset = name.contains("actnorm") || name.contains("net.2");
-            let t = if reset { t.zeros_like().unwrap() } else { t };
-            (name, t)
-        })
-        .collect();
-    let identity = NormalizingFlow::from_tensors(&tensors).unwrap();
+    let identity = identity_blocks(&flow);
     let pca = GaussianPrior::fit(&train, D, K).unwrap();
     for x in t.sample(20, 6).chunks_exact(D) {
         let (got, want) = (
@@ -96,17 +100,8 @@ fn the_flow_decodes_its_base_variable_and_encodes_it_back() {
     let t = overlapping();
     let train = t.sample(2000, 5);
     let (flow, _) = NormalizingFlow::fit(&train, D, &settings(1)).unwrap();
+    let identity = identity_blocks(&flow);
     let dev = candle_core::Device::Cpu; // host: test tensors
-    let tensors: HashMap<String, Tensor> = flow
-        .to_tensors(&dev)
-        .unwrap()
-        .into_iter()
-        .map(|(name, t)| {
-            let reset = name.contains("actnorm") || name.contains("net.2");
-            (name, if reset { t.zeros_like().unwrap() } else { t })
-        })
-        .collect();
-    let identity = NormalizingFlow::from_tensors(&tensors).unwrap();
     let pca = GaussianPrior::fit(&train, D, K).unwrap();
     let z = [0.7f32, -1.3, 0.2, 2.0];
     assert!(K <= z.len());

@@ -13,8 +13,6 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Var};
 use candle_nn::VarMap;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use velprior_data::RunDir;
@@ -22,7 +20,9 @@ use velprior_nn::{fit_latent_std, regularised_ae_loss, seeded_var_builder, vae_l
 
 use crate::baselines::ae_model::AnyAutoencoder;
 use crate::baselines::config::{AeLoopConfig, AeModelConfig, AeTrainConfig};
-use crate::baselines::training_corpus::{TrainingCorpus, mismatch, sorted_vars};
+use crate::baselines::training_corpus::{
+    TrainingCorpus, checkpoint_tensor, epoch_order, mismatch, sorted_vars,
+};
 use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint, save_checkpoint};
 use crate::error::{DiffusionError, Result};
 use crate::optim::AdamW;
@@ -124,14 +124,7 @@ impl AeTrainer {
             return Err(mismatch(checkpoint, "[model]"));
         }
         t.corpus.check_resumable(&meta, checkpoint)?;
-        let get = |name: String| {
-            tensors.get(&name).cloned().ok_or_else(|| {
-                DiffusionError::Checkpoint(format!(
-                    "{}: tensor '{name}' is missing",
-                    checkpoint.display()
-                ))
-            })
-        };
+        let get = |name: String| checkpoint_tensor(&tensors, &name, checkpoint);
         for (k, name) in t.names.iter().enumerate() {
             t.vars[k].set(&get(format!("model.{name}"))?)?;
             t.opt.first[k] = get(format!("adam_m.{name}"))?;
@@ -177,10 +170,7 @@ impl AeTrainer {
         let mut tick = Instant::now();
         let mut since_log = 0usize;
         while self.epoch < end {
-            let mut rng = ChaCha8Rng::seed_from_u64(t.seed);
-            rng.set_stream(1 + self.epoch as u64);
-            let mut order: Vec<usize> = (0..n).collect();
-            order.shuffle(&mut rng);
+            let (mut rng, order) = epoch_order(t.seed, self.epoch, n);
             let (mut sums, mut lr) = ([0f64; 3], 0.0);
             for batch in order.chunks(t.batch_size) {
                 lr = t.optimizer.lr_at(self.opt.steps_taken, total_steps);

@@ -14,8 +14,6 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -25,7 +23,9 @@ use velprior_nn::{
 };
 
 use crate::baselines::config::{AeLoopConfig, GanModelConfig, GanTrainConfig};
-use crate::baselines::training_corpus::{TrainingCorpus, mismatch, sorted_vars};
+use crate::baselines::training_corpus::{
+    TrainingCorpus, checkpoint_tensor, epoch_order, mismatch, sorted_vars,
+};
 use crate::checkpoint::{CheckpointMeta, PriorKind, load_checkpoint, save_checkpoint};
 use crate::error::{DiffusionError, Result};
 use crate::optim::AdamW;
@@ -143,14 +143,7 @@ impl GanTrainer {
             return Err(mismatch(checkpoint, "[model]"));
         }
         t.corpus.check_resumable(&meta, checkpoint)?;
-        let get = |name: String| {
-            tensors.get(&name).cloned().ok_or_else(|| {
-                DiffusionError::Checkpoint(format!(
-                    "{}: tensor '{name}' is missing",
-                    checkpoint.display()
-                ))
-            })
-        };
+        let get = |name: String| checkpoint_tensor(&tensors, &name, checkpoint);
         for (k, name) in t.names.iter().enumerate() {
             t.vars[k].set(&get(format!("model.{name}"))?)?;
         }
@@ -192,10 +185,7 @@ impl GanTrainer {
         let total_steps = t.epochs * n.div_ceil(t.batch_size);
         let (mut tick, mut since_log) = (Instant::now(), 0usize);
         while self.epoch < end {
-            let mut rng = ChaCha8Rng::seed_from_u64(t.seed);
-            rng.set_stream(1 + self.epoch as u64);
-            let mut order: Vec<usize> = (0..n).collect();
-            order.shuffle(&mut rng);
+            let (mut rng, order) = epoch_order(t.seed, self.epoch, n);
             let (mut sums, mut lr) = ([0f64; 4], 0.0);
             for batch in order.chunks(t.batch_size) {
                 lr = t

@@ -2,11 +2,13 @@
 //! train on it: mini-batches with random lateral flips, the checkpoint metadata that names
 //! it, and the checks a resumed run makes against it.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::Var;
+use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
-use rand::Rng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use velprior_data::render::{RenderOptions, display_models, render_grid, save_png};
@@ -135,6 +137,30 @@ impl TrainingCorpus {
         )?;
         Ok(())
     }
+}
+
+/// Tensor `name` of the checkpoint `tensors` read from `checkpoint`, or an error naming it.
+pub fn checkpoint_tensor(
+    tensors: &HashMap<String, Tensor>,
+    name: &str,
+    checkpoint: &Path,
+) -> Result<Tensor> {
+    tensors.get(name).cloned().ok_or_else(|| {
+        DiffusionError::Checkpoint(format!(
+            "{}: tensor '{name}' is missing",
+            checkpoint.display()
+        ))
+    })
+}
+
+/// Epoch `epoch`'s random stream (ChaCha8 `seed`, stream 1 + epoch: resuming at an epoch
+/// boundary needs no stored RNG position) after it has shuffled the order of `n` models.
+pub fn epoch_order(seed: u64, epoch: usize, n: usize) -> (ChaCha8Rng, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(1 + epoch as u64);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    (rng, order)
 }
 
 /// The error of a resumed run whose `what` differs from the checkpoint's.
