@@ -29,6 +29,8 @@ fn daps_moves_from_the_prior_to_the_exact_gaussian_posterior() {
         t0: 1.0,
         samples: 1000,
         clip_x0: false,
+        candidates: 0,
+        candidate_steps: 25,
     };
     let schedule = Schedule::cosine(1000).unwrap();
     let samples = daps(
