@@ -79,6 +79,9 @@ impl ForwardOperator for Mask {
         let d = self.forward(m)?;
         Ok(linear_misfit(self.misfit, &d, d_obs, |r| self.adjoint(r)))
     }
+    fn l2_misfit(&self) -> bool {
+        self.misfit == Misfit::L2
+    }
 }
 
 /// Separable Gaussian blur with standard deviation `sigma` (cells), kernel truncated at 4σ and
@@ -162,6 +165,9 @@ impl ForwardOperator for GaussianBlur {
         check_len("observed data", self.shape.len(), d_obs)?;
         let d = self.forward(m)?;
         Ok(linear_misfit(self.misfit, &d, d_obs, |r| self.apply(r)))
+    }
+    fn l2_misfit(&self) -> bool {
+        self.misfit == Misfit::L2
     }
 }
 

@@ -25,6 +25,11 @@ pub trait ForwardOperator: Send + Sync {
     fn shots(&self) -> usize {
         1
     }
+    /// Whether the misfit is L2, f = ½‖F(m) − d_obs‖², so that the gradient at d_obs = F(m) − w
+    /// is Jᵀw, the adjoint of the linearised operator (what Gauss–Newton steps need).
+    fn l2_misfit(&self) -> bool {
+        false
+    }
     /// The misfit of the shots `shots` (indices below [`ForwardOperator::shots`]) and its
     /// gradient; `d_obs` is the whole data vector. An operator with one shot returns the full
     /// misfit.
@@ -101,6 +106,10 @@ impl ForwardOperator for AcousticOperator {
 
     fn shots(&self) -> usize {
         self.acquisition.shots.len()
+    }
+
+    fn l2_misfit(&self) -> bool {
+        self.gradient.misfit == crate::Misfit::L2
     }
 
     /// Models only the chosen shots: their gathers are cut out of `d_obs`.

@@ -12,6 +12,11 @@
 //! smooth FWI start need not be rediscovered from pure noise. Each sample costs
 //! `steps × langevin_steps` misfit gradients and `steps` denoiser calls (fewer with t0 < 1).
 //!
+//! With `x0_step = { kind = "gauss-newton", cg_iterations = n }` the Langevin is replaced by
+//! one randomise-then-optimise draw under the operator linearised at the anchor
+//! ([`gauss_newton_draw`]): Langevin steps on the stiff wave-equation likelihood must be too
+//! small to fit seismic data.
+//!
 //! DAPS is exact when each level samples x_0 | x_t, d exactly (then x_{t'} ~ p(x_{t'} | d));
 //! its Gaussian model of x_0 | x_t is far off at high noise, where a multimodal prior's
 //! x_0 | x_t is itself multimodal, and that is where DAPS picks the posterior's mode. With
@@ -35,6 +40,7 @@ use velprior_diffusion::samplers::{NoObserver, sample_ddpm};
 use velprior_kernels::respacing::uniform_timesteps;
 use velprior_kernels::{DdpmStep, Schedule};
 
+use crate::gauss_newton::gauss_newton_draw;
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
 use crate::tensors::{level, to_batch, to_models};
@@ -46,9 +52,14 @@ use crate::{PosteriorError, Result};
 pub struct DapsConfig {
     /// Annealing levels (uniform respacing of the training schedule).
     pub steps: usize,
+    /// How x_0 | x_t, d is drawn at each level (default: Langevin, as in the paper).
+    #[serde(default)]
+    pub x0_step: X0Step,
     /// Langevin steps on x_0 per level.
+    #[serde(default = "langevin_steps")]
     pub langevin_steps: usize,
-    /// Langevin step size at a level: η = lr · r_t².
+    /// Langevin step size at a level: η = lr · r_t² (default 1e-4).
+    #[serde(default = "lr")]
     pub lr: f64,
     /// Scale ρ of r_t = ρ √(1 − ᾱ_t) (default 1).
     #[serde(default = "one")]
@@ -72,6 +83,27 @@ pub struct DapsConfig {
     /// DDPM steps of a candidate draw (default 25).
     #[serde(default = "candidate_steps")]
     pub candidate_steps: usize,
+}
+
+/// The draw of x_0 | x_t, d at a level, about its anchor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum X0Step {
+    /// `langevin_steps` Langevin steps of size lr · r_t² (the paper).
+    #[default]
+    Langevin,
+    /// One Gauss–Newton randomise-then-optimise draw with `cg_iterations` conjugate-gradient
+    /// iterations ([`gauss_newton_draw`]): for the stiff seismic likelihood; needs the L2
+    /// misfit.
+    GaussNewton { cg_iterations: usize },
+}
+
+fn langevin_steps() -> usize {
+    10
+}
+
+fn lr() -> f64 {
+    1e-4
 }
 
 fn one() -> f64 {
@@ -107,6 +139,11 @@ pub fn daps(
             "daps: lr and rho must be finite and > 0",
         ));
     }
+    if cfg.x0_step == (X0Step::GaussNewton { cg_iterations: 0 }) {
+        return Err(PosteriorError::invalid(
+            "daps: x0_step.cg_iterations must be >= 1 (e.g. 10)",
+        ));
+    }
     if cfg.candidates > 0 && cfg.candidate_steps == 0 {
         return Err(PosteriorError::invalid(
             "daps: candidate_steps must be >= 1 (e.g. 25)",
@@ -135,8 +172,8 @@ pub fn daps(
         let mut x0 = vec![0f32; d];
         for (it, k) in (0..=k0).rev().enumerate() {
             let lvl = level(&schedule, k)?;
-            // Langevin on x_0 | x_t, d around the anchor: x̂_0, or a likelihood-weighted draw
-            // of x_0 | x_t.
+            // x_0 | x_t, d is drawn about an anchor: x̂_0, or a likelihood-weighted draw of
+            // x_0 | x_t.
             let anchor = if cfg.candidates > 0 {
                 resampled_x0(
                     model,
@@ -152,20 +189,22 @@ pub fn daps(
                 to_models(&x0_from_eps(&x, &eps, &[lvl])?)?.remove(0)
             };
             let r2 = cfg.rho * cfg.rho * (1.0 - lvl.alpha_bar);
-            let eta = cfg.lr * r2;
-            x0.clone_from(&anchor);
-            let mut misfit = 0.0;
-            for _ in 0..cfg.langevin_steps {
-                let (f, g) = misfit_in_range(problem, &x0, cfg.clip_x0)?;
-                misfit = f;
-                let noise = (2.0 * eta).sqrt();
-                for ((x, &m), &g) in x0.iter_mut().zip(&anchor).zip(&g) {
-                    let e: f64 = StandardNormal.sample(&mut rng);
-                    let drift = -(f64::from(*x) - f64::from(m)) / r2
-                        - f64::from(g) / problem.likelihood_scale;
-                    *x = (f64::from(*x) + eta * drift + noise * e) as f32;
+            let misfit;
+            (x0, misfit) = match cfg.x0_step {
+                X0Step::Langevin => langevin_x0(problem, &anchor, r2, cfg, &mut rng)?,
+                X0Step::GaussNewton { cg_iterations } => {
+                    let anchor: Vec<f32> = anchor.iter().map(|&v| in_range(v, true)).collect();
+                    let x0 = gauss_newton_draw(problem, &anchor, r2, cg_iterations, &mut rng)?;
+                    let f = if j == 0 {
+                        let inside: Vec<f32> =
+                            x0.iter().map(|&v| in_range(v, cfg.clip_x0)).collect();
+                        problem.neg_log_likelihood_value(&inside)? * problem.likelihood_scale
+                    } else {
+                        0.0
+                    };
+                    (x0, f)
                 }
-            }
+            };
             if j == 0 {
                 observer.on_iteration(&IterationRecord {
                     iteration: it,
@@ -187,6 +226,32 @@ pub fn daps(
         out.extend(x0.iter().map(|&v| in_range(v, cfg.clip_x0)));
     }
     Ok(out)
+}
+
+/// `cfg.langevin_steps` Langevin steps on N(x_0; anchor, r2 I) · exp(−f(x_0) / s) from the
+/// anchor, and the misfit at the last step's start.
+fn langevin_x0(
+    problem: &Problem,
+    anchor: &[f32],
+    r2: f64,
+    cfg: &DapsConfig,
+    rng: &mut ChaCha8Rng,
+) -> Result<(Vec<f32>, f64)> {
+    let eta = cfg.lr * r2;
+    let mut x0 = anchor.to_vec();
+    let mut misfit = 0.0;
+    for _ in 0..cfg.langevin_steps {
+        let (f, g) = misfit_in_range(problem, &x0, cfg.clip_x0)?;
+        misfit = f;
+        let noise = (2.0 * eta).sqrt();
+        for ((x, &m), &g) in x0.iter_mut().zip(anchor).zip(&g) {
+            let e: f64 = StandardNormal.sample(rng);
+            let drift =
+                -(f64::from(*x) - f64::from(m)) / r2 - f64::from(g) / problem.likelihood_scale;
+            *x = (f64::from(*x) + eta * drift + noise * e) as f32;
+        }
+    }
+    Ok((x0, misfit))
 }
 
 /// The misfit and its gradient at x_0 — with `clip`, at x_0 clamped to the prior's range

@@ -24,6 +24,7 @@ pub mod daps;
 pub mod dps;
 pub mod error;
 pub mod experiment;
+pub mod gauss_newton;
 pub mod langevin;
 pub mod linear_gaussian;
 pub mod map;

@@ -99,6 +99,28 @@ impl<'a> Problem<'a> {
         Ok((f, gv.into_iter().map(|g| g * dv_dx).collect()))
     }
 
+    /// F(v(x)), the modelled data.
+    pub fn forward(&self, x: &[f32]) -> Result<Vec<f32>> {
+        self.check_len(x)?;
+        Ok(self.operator.forward(&self.to_velocity(x))?)
+    }
+
+    /// Jᵀw, the adjoint of the operator linearised at x in normalised units, given F(v(x)) as
+    /// `fx`; needs an L2 misfit ([`ForwardOperator::l2_misfit`]).
+    pub fn jacobian_transpose(&self, x: &[f32], fx: &[f32], w: &[f32]) -> Result<Vec<f32>> {
+        if !self.operator.l2_misfit() {
+            return Err(PosteriorError::invalid(
+                "Gauss-Newton steps need the L2 misfit: set misfit = \"l2\"",
+            ));
+        }
+        let shifted: Vec<f32> = fx.iter().zip(w).map(|(f, w)| f - w).collect();
+        let (_, g) = self
+            .operator
+            .misfit_and_gradient(&self.to_velocity(x), &shifted)?;
+        let dv_dx = 0.5 * (self.normalisation.vmax - self.normalisation.vmin);
+        Ok(g.into_iter().map(|g| g * dv_dx).collect())
+    }
+
     /// −log p(d | x) = f / `likelihood_scale` (up to a constant), without the gradient (one
     /// forward solve).
     pub fn neg_log_likelihood_value(&self, x: &[f32]) -> Result<f64> {

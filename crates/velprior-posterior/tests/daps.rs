@@ -31,6 +31,7 @@ fn daps_moves_from_the_prior_to_the_exact_gaussian_posterior() {
         clip_x0: false,
         candidates: 0,
         candidate_steps: 25,
+        x0_step: Default::default(),
     };
     let schedule = Schedule::cosine(1000).unwrap();
     let samples = daps(

@@ -115,6 +115,7 @@ fn plain() -> DapsConfig {
         clip_x0: true,
         candidates: 0,
         candidate_steps: 25,
+        x0_step: Default::default(),
     }
 }
 

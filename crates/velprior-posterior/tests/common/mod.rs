@@ -41,6 +41,9 @@ impl ForwardOperator for MatrixOperator {
             (self.a.transpose() * r).iter().map(|&x| x as f32).collect(),
         ))
     }
+    fn l2_misfit(&self) -> bool {
+        true
+    }
     /// Every data value is a "shot" (its row of A).
     fn shots(&self) -> usize {
         self.a.nrows()
