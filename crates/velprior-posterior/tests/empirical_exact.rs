@@ -15,7 +15,9 @@
 //! high noise, where x_0 | x_t is a mixture far from that Gaussian: TV 0.41 (sharp: 41 % of its
 //! samples on a model of weight 0) and 0.22 (flat) with 10 levels × 10 Langevin steps, lr 0.05;
 //! lr 0.005 stays near the prior (0.69, 0.44), 50 × 20 does not help (0.53, 0.22); that test is
-//! `#[ignore]`d (`cargo test -p velprior-posterior --test empirical_exact -- --ignored`).
+//! `#[ignore]`d (`cargo test -p velprior-posterior --test empirical_exact -- --ignored`), as
+//! are DPS, RED-diff and the alternating method, which do not target the posterior (their
+//! figures are in their doc comments).
 //! Mode-aware DAPS (`candidates`: the anchor is one of M draws of x_0 | x_t chosen by
 //! likelihood) meets the tolerance. Measured at 128 samples, sharp / flat TV: M = 4, ρ = 0.3:
 //! 0.41 / 0.19; M = 8: 0.13 / 0.07; M = 16: 0.10 / 0.06 (draws on the levels' own grid), 0.08 /
@@ -30,7 +32,10 @@ use velprior_physics::{
     AcousticOperator, Acquisition, Boundary, ForwardOperator, GradientOptions, Misfit, ModelShape,
     SolverConfig, Storage, ricker,
 };
+use velprior_posterior::alternating::{AlternatingConfig, alternating};
 use velprior_posterior::daps::{DapsConfig, daps};
+use velprior_posterior::dps::{DpsConfig, Guidance, dps};
+use velprior_posterior::red_diff::{RedDiffConfig, red_diff};
 use velprior_posterior::{NoObserver, Problem};
 
 mod common;
@@ -129,30 +134,10 @@ fn mode_aware() -> DapsConfig {
     }
 }
 
-/// The fraction of `m` DAPS samples nearest each training model.
-fn daps_landings(
-    cfg: &DapsConfig,
-    oracle: &EmpiricalOracle,
-    train: &[f32],
-    problem: &Problem,
-    m: usize,
-) -> [f64; K] {
-    let cfg = DapsConfig {
-        samples: m,
-        ..cfg.clone()
-    };
-    let schedule = Schedule::cosine(1000).unwrap();
+/// The fraction of the samples (normalised, concatenated) nearest each training model.
+fn landings(samples: &[f32], train: &[f32]) -> [f64; K] {
     let d = NZ * NX;
-    let samples = daps(
-        oracle,
-        problem,
-        &schedule,
-        &cfg,
-        &vec![0.0; d],
-        3,
-        &mut NoObserver,
-    )
-    .unwrap();
+    let m = samples.len() / d;
     let mut freq = [0f64; K];
     for s in samples.chunks(d) {
         freq[nearest(s, train)] += 1.0 / m as f64;
@@ -160,14 +145,32 @@ fn daps_landings(
     freq
 }
 
+/// `m` samples of `cfg`'s DAPS (seed 3).
+fn daps_samples(
+    cfg: &DapsConfig,
+    oracle: &EmpiricalOracle,
+    problem: &Problem,
+    m: usize,
+) -> Vec<f32> {
+    let cfg = DapsConfig {
+        samples: m,
+        ..cfg.clone()
+    };
+    let schedule = Schedule::cosine(1000).unwrap();
+    let start = vec![0.0; NZ * NX];
+    daps(oracle, problem, &schedule, &cfg, &start, 3, &mut NoObserver).unwrap()
+}
+
 /// Total-variation distance of two distributions over the training models.
 fn tv(a: &[f64], b: &[f64]) -> f64 {
     0.5 * a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f64>()
 }
 
-/// The TV distance of `cfg`'s DAPS samples from the exact posterior under the sharp and the
-/// flat likelihood, checked against the tolerance.
-fn reweights_the_training_set_by_the_likelihood(cfg: &DapsConfig) {
+/// The TV distances from the exact posterior of 32 samples drawn by `sampler` (given the
+/// prior and the problem), under the sharp and the flat likelihood.
+fn tv_from_exact(
+    sampler: impl Fn(&EmpiricalOracle, &Problem, usize) -> Vec<f32>,
+) -> Vec<(&'static str, f64)> {
     let norm = Normalisation::new(1500.0, 4500.0).unwrap();
     let op = operator();
     let train_v = training_models();
@@ -190,17 +193,28 @@ fn reweights_the_training_set_by_the_likelihood(cfg: &DapsConfig) {
         let sum: f64 = z.iter().sum();
         let w: Vec<f64> = z.iter().map(|v| v / sum).collect();
         let problem = Problem::new(&op, &observed, norm, scale).unwrap();
-        let freq = daps_landings(cfg, &oracle, &train, &problem, 32);
+        let freq = landings(&sampler(&oracle, &problem, 32), &train);
         let tv = tv(&freq, &w);
-        eprintln!("{name}: exact {w:.3?}, DAPS {freq:.3?}, TV {tv:.3}");
+        eprintln!("{name}: exact {w:.3?}, sampler {freq:.3?}, TV {tv:.3}");
         tvs.push((name, tv));
     }
+    tvs
+}
+
+/// Fails where a TV distance exceeds the tolerance.
+fn within_tolerance(tvs: &[(&str, f64)]) {
     for (name, tv) in tvs {
         assert!(
-            tv <= 0.2,
+            *tv <= 0.2,
             "{name} likelihood: TV {tv:.3} from the exact posterior"
         );
     }
+}
+
+fn reweights_the_training_set_by_the_likelihood(cfg: &DapsConfig) {
+    within_tolerance(&tv_from_exact(|oracle, problem, m| {
+        daps_samples(cfg, oracle, problem, m)
+    }));
 }
 
 #[test]
@@ -230,7 +244,70 @@ fn daps_without_data_samples_the_memorising_prior_uniformly() {
     };
     let observed = [0f32];
     let problem = Problem::new(&op, &observed, norm, 1.0).unwrap();
-    let freq = daps_landings(&plain(), &oracle, &train, &problem, 400);
+    let freq = landings(&daps_samples(&plain(), &oracle, &problem, 400), &train);
     let tv = tv(&freq, &[1.0 / K as f64; K]);
     assert!(tv <= 0.1, "frequencies {freq:.3?}: TV {tv:.3} from uniform");
+}
+
+/// DPS (Chung et al.; 100 steps, ζ = 0.1, the approximate guidance any denoiser allows): its
+/// guidance step is not a likelihood temperature, so its target is not the posterior by
+/// construction: its step ζ / ‖r‖ does not see the likelihood's scale, and it lands the same
+/// way under both likelihoods (sharp TV 0.06, flat 0.35: 94 % on the best model).
+#[test]
+#[ignore = "DPS does not target the posterior (sharp TV 0.06, flat 0.35); see its doc"]
+fn dps_with_a_memorising_prior_against_the_exact_posterior() {
+    within_tolerance(&tv_from_exact(|oracle, problem, m| {
+        let cfg = DpsConfig {
+            steps: 100,
+            zeta: 0.1,
+            guidance: Guidance::Approximate,
+            likelihood_steps: 1,
+            samples: m,
+            clip_x0: true,
+        };
+        let schedule = Schedule::cosine(1000).unwrap();
+        dps(oracle, problem, &schedule, &cfg, 3, &mut NoObserver).unwrap()
+    }));
+}
+
+/// RED-diff (300 Adam steps, lr 0.02, λ = 0.75, from the prior mean, one run per seed): an
+/// optimiser, so every run ends at a mode and the flat posterior's spread is lost (sharp TV
+/// 0.00, flat 0.41: every run on the best model).
+#[test]
+#[ignore = "RED-diff is an optimiser (sharp TV 0.00, flat 0.41); see its doc"]
+fn red_diff_with_a_memorising_prior_against_the_exact_posterior() {
+    within_tolerance(&tv_from_exact(|oracle, problem, m| {
+        let cfg = RedDiffConfig {
+            iterations: 300,
+            lr: 0.02,
+            lambda: 0.75,
+            t_min: 0.001,
+            t_max: 1.0,
+            samples: m,
+        };
+        let schedule = Schedule::cosine(1000).unwrap();
+        let start = vec![0.0; NZ * NX];
+        red_diff(oracle, problem, &schedule, &start, &cfg, 3, &mut NoObserver).unwrap()
+    }));
+}
+
+/// The alternating method (50 reverse steps from t0 = 1, 5 FWI Adam steps of lr 0.02 each):
+/// its Adam steps do not see the likelihood's scale either, and they barely move it off the
+/// prior (sharp TV 0.63, flat 0.22).
+#[test]
+#[ignore = "the alternating method does not target the posterior (sharp TV 0.63, flat 0.22); see its doc"]
+fn alternating_with_a_memorising_prior_against_the_exact_posterior() {
+    within_tolerance(&tv_from_exact(|oracle, problem, m| {
+        let cfg = AlternatingConfig {
+            steps: 50,
+            t0: 1.0,
+            fwi_steps: 5,
+            lr: 0.02,
+            eta: 0.0,
+            samples: m,
+        };
+        let schedule = Schedule::cosine(1000).unwrap();
+        let start = vec![0.0; NZ * NX];
+        alternating(oracle, problem, &schedule, &start, &cfg, 3, &mut NoObserver).unwrap()
+    }));
 }
