@@ -193,7 +193,6 @@ pub fn daps(
             (x0, misfit) = match cfg.x0_step {
                 X0Step::Langevin => langevin_x0(problem, &anchor, r2, cfg, &mut rng)?,
                 X0Step::GaussNewton { cg_iterations } => {
-                    let anchor: Vec<f32> = anchor.iter().map(|&v| in_range(v, true)).collect();
                     let x0 = gauss_newton_draw(problem, &anchor, r2, cg_iterations, &mut rng)?;
                     let f = if j == 0 {
                         let inside: Vec<f32> =
