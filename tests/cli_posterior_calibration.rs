@@ -218,3 +218,71 @@ fn calibration_config_writes_coverage() {
         assert!(err.contains(needle), "expected '{needle}' in: {err}");
     }
 }
+
+/// A seismic calibration with a two-stage sampler, tiny (one model, 100 time steps, 3 RED-diff
+/// iterations, one DAPS level): the first stage runs and is reported, the calibration curve and
+/// error-vs-std come out with their pictures. Catches the seismic observation or the first stage
+/// not wired into the run, a curve not ordered by level (its observed coverage must not fall as
+/// the nominal level rises), and two noise levels accepted.
+#[test]
+fn seismic_calibration_with_a_first_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models.h5");
+    let m = models.to_str().unwrap();
+    ok(velprior(&[
+        "data", "synth", "-f", "openfwi", "-n", "1", "--size", "70x70", "--seed", "810000", "-o", m,
+    ]));
+    let text = format!(
+        "[calibration]\nprior = \"priors/openfwi70/prior.safetensors\"\nmodels = \"{m}\"\ncount = 1\n\
+         noise_relative = 0.05\n\n[calibration.operator]\nkind = \"seismic\"\n\
+         solver = {{ dx = 10.0, dt = 0.001, order = 4, freq = 15.0, free_surface = false, \
+         boundary = {{ kind = \"cpml\", width = 20, reflection = 0.001, max_velocity = 4500.0 }} }}\n\
+         acquisition = {{ n_sources = 2, depth = 1, nt = 100, wavelet = {{ kind = \"openfwi\", freq = 15.0 }} }}\n\n\
+         [calibration.start_method]\nkind = \"red-diff\"\niterations = 3\nlr = 0.03\nlambda = 1e7\n\
+         t_min = 0.001\nt_max = 1.0\nsamples = 1\n\n[calibration.method]\nkind = \"daps\"\nsteps = 5\n\
+         t0 = 0.2\nx0_step = {{ kind = \"gauss-newton\", cg_iterations = 1 }}\nsamples = 2\n"
+    );
+    let cfg = dir.path().join("seismic.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let run = dir.path().join("run");
+    let args = [
+        "posterior",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ];
+    ok(velprior(&args));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["first_stage_mean_ssim"].is_f64(), "{metrics}");
+    let curve: Vec<f64> = metrics["calibration_curve"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["observed"].as_f64().unwrap())
+        .collect();
+    assert_eq!(curve.len(), 11);
+    assert!(curve.windows(2).all(|w| w[0] <= w[1]), "{curve:?}");
+    assert!(!metrics["error_vs_std"].as_array().unwrap().is_empty());
+    for png in [
+        "calibration_curve.png",
+        "error_vs_std.png",
+        "calibration.png",
+    ] {
+        assert!(run.join(png).exists(), "{png}");
+    }
+
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "noise_relative = 0.05",
+            "noise_relative = 0.05\nnoise_std = 1.0",
+        ),
+    )
+    .unwrap();
+    let out = velprior(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains("give one of noise_std"), "{err}");
+}

@@ -100,3 +100,34 @@ fn benchmark_configs_parse_and_check() {
             .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
     }
 }
+
+/// Every posterior config parses: a `[calibration]` table as a calibration, the rest as a posterior
+/// experiment (the prior and files are checked when it runs). Catches a key renamed in the code
+/// but not in a config.
+#[test]
+fn posterior_configs_parse() {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Calibration {
+        calibration: velprior_posterior::calibration::CalibrationConfig,
+    }
+    let mut configs = Vec::new();
+    files(&root().join("configs"), "toml", &mut configs);
+    let posteriors: Vec<_> = configs
+        .iter()
+        .filter(|c| {
+            let name = c.file_name().unwrap().to_str().unwrap();
+            name.starts_with("posterior-")
+        })
+        .collect();
+    assert!(posteriors.len() > 10);
+    for config in posteriors {
+        let text = std::fs::read_to_string(config).unwrap();
+        let parsed = if text.contains("[calibration]") {
+            toml::from_str::<Calibration>(&text).map(|c| drop(c.calibration))
+        } else {
+            toml::from_str::<velprior_posterior::config::PosteriorConfig>(&text).map(|_| ())
+        };
+        parsed.unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+    }
+}

@@ -16,7 +16,7 @@ use velprior_diffusion::prior::{AnyPrior, DiffusionPrior, Prior};
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig};
 use velprior_diffusion::trainer::{TrainObserver, Trainer};
 use velprior_physics::ModelShape;
-use velprior_posterior::calibration::{CalibrationConfig, LinearOperatorConfig};
+use velprior_posterior::calibration::{CalibrationConfig, ObservationConfig};
 use velprior_posterior::calibration_run::calibrate_into;
 use velprior_posterior::dps::{DpsConfig, Guidance};
 use velprior_posterior::method::MethodConfig;
@@ -129,8 +129,10 @@ pub fn posterior_step(
         prior: a.prior.clone(),
         models: PathBuf::new(),
         count: 1,
-        operator: LinearOperatorConfig::Wells { every: 10 },
-        noise_std: 50.0,
+        operator: ObservationConfig::Wells { every: 10 },
+        noise_std: Some(50.0),
+        noise_relative: None,
+        start_method: None,
         start_smooth_sigma: 10.0,
         method: MethodConfig::Dps(DpsConfig {
             steps: a.posterior_steps,

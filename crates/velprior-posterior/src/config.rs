@@ -37,6 +37,10 @@ pub struct PosteriorConfig {
     #[serde(default)]
     pub storage: Storage,
     pub method: MethodConfig,
+    /// A first stage (`[start_method]`, e.g. RED-diff) whose mean is the method's start in place
+    /// of the start model ([`crate::two_stage`]).
+    #[serde(default)]
+    pub start_method: Option<MethodConfig>,
 }
 
 fn default_stride() -> [usize; 2] {

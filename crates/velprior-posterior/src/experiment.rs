@@ -18,6 +18,7 @@ use velprior_physics::{AcousticOperator, ModelShape};
 use crate::config::PosteriorConfig;
 use crate::method::PriorModel;
 use crate::patches::PatchDenoiser;
+use crate::two_stage::first_stage_start;
 use crate::{IterationRecord, PosteriorError, Problem, Result};
 
 /// The files of an FWI experiment, read: observed data and the true and initial models (m/s).
@@ -135,11 +136,13 @@ impl Experiment {
                 experiment.config.prior.display()
             ))
         })?;
-        experiment
-            .config
-            .method
-            .check_prior(&PriorModel::of(&experiment.prior, windows.as_ref()))
-            .map_err(|e| PosteriorError::invalid(format!("{}: {e}", origin.display())))?;
+        let prior_model = PriorModel::of(&experiment.prior, windows.as_ref());
+        let config = &experiment.config;
+        for method in std::iter::once(&config.method).chain(&config.start_method) {
+            method
+                .check_prior(&prior_model)
+                .map_err(|e| PosteriorError::invalid(format!("{}: {e}", origin.display())))?;
+        }
         Ok(experiment)
     }
 
@@ -179,8 +182,12 @@ impl Experiment {
         let windows = self.windows()?;
         let prior = PriorModel::of(&self.prior, windows.as_ref());
         let one = self.config.method.one_chain();
-        let start = problem.to_unit(&self.start);
         let t0 = Instant::now();
+        let start = problem.to_unit(&self.start);
+        let start = match &self.config.start_method {
+            Some(first) => first_stage_start(first, &prior, &problem, &start, seed)?,
+            None => start,
+        };
         let mut samples = Vec::with_capacity(chains.len() * self.shape().len());
         let mut acceptance = Vec::new();
         for j in chains {

@@ -20,6 +20,7 @@ pub mod boomerang;
 pub mod calibration;
 pub mod calibration_run;
 pub mod config;
+pub mod coverage;
 pub mod daps;
 pub mod dps;
 pub mod error;
@@ -39,6 +40,7 @@ pub mod sgld;
 pub mod summary;
 pub mod target;
 pub mod tensors;
+pub mod two_stage;
 pub mod variational;
 
 pub use error::{PosteriorError, Result};

@@ -12,7 +12,9 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use velprior_data::Normalisation;
 use velprior_physics::ModelShape;
-use velprior_posterior::calibration::{LinearOperatorConfig, calibrate};
+use velprior_posterior::calibration::{
+    CalibrationReport, NoiseLevel, ObservationConfig, calibrate,
+};
 
 fn gaussian_draws(
     mean: &DVector<f64>,
@@ -31,15 +33,13 @@ fn gaussian_draws(
         .collect()
 }
 
-/// Pooled (±1σ, ±2σ) coverage of 300 truths with 400 exact posterior samples each, posterior
+/// The calibration report of 300 truths with 400 exact posterior samples each, posterior
 /// deviations from the mean scaled by `spread`.
-fn coverage(spread: f64) -> (f64, f64) {
+fn coverage(spread: f64) -> CalibrationReport {
     let shape = ModelShape::new(2, 4);
     let d = shape.len();
     let norm = Normalisation::new(1500.0, 4500.0).unwrap();
-    let op = LinearOperatorConfig::Wells { every: 2 }
-        .build(shape)
-        .unwrap();
+    let op = ObservationConfig::Wells { every: 2 }.build(shape).unwrap();
     // The operator as a matrix on m/s (it is linear without offset), then on x:
     // v = vmin + s (x + 1), s = (vmax − vmin)/2, so d = (s A) x + A (vmin + s) 1.
     let a = DMatrix::from_fn(op.data_len(), d, |i, j| {
@@ -79,7 +79,7 @@ fn coverage(spread: f64) -> (f64, f64) {
         &truths,
         shape,
         op.as_ref(),
-        noise_std,
+        NoiseLevel::Absolute(noise_std),
         1.0,
         norm,
         9,
@@ -93,12 +93,13 @@ fn coverage(spread: f64) -> (f64, f64) {
     )
     .unwrap();
     assert_eq!(seen, 300);
-    (report.within_1sigma, report.within_2sigma)
+    report
 }
 
 #[test]
 fn exact_posterior_samples_are_calibrated() {
-    let (c1, c2) = coverage(1.0);
+    let report = coverage(1.0);
+    let (c1, c2) = (report.within_1sigma, report.within_2sigma);
     eprintln!("exact posterior: ±1σ {c1:.3}, ±2σ {c2:.3}");
     assert!(
         (c1 - 0.683).abs() < 0.04,
@@ -108,11 +109,25 @@ fn exact_posterior_samples_are_calibrated() {
         (c2 - 0.954).abs() < 0.025,
         "±2σ coverage {c2:.3}, expected 0.954"
     );
+    // The whole curve and the error against the std (10 bins of 240 pixels: the RMS of 240
+    // normal errors is within 14 % of σ at three standard errors).
+    for p in &report.calibration_curve {
+        assert!(
+            (p.observed - p.nominal).abs() < 0.04,
+            "level {}: {:.3}",
+            p.nominal,
+            p.observed
+        );
+    }
+    for b in &report.error_vs_std {
+        assert!((b.rms_error / b.mean_std - 1.0).abs() < 0.15, "{b:?}");
+    }
 }
 
 #[test]
 fn over_confident_samples_are_caught() {
-    let (c1, c2) = coverage(0.5);
+    let report = coverage(0.5);
+    let (c1, c2) = (report.within_1sigma, report.within_2sigma);
     eprintln!("halved spread: ±1σ {c1:.3}, ±2σ {c2:.3}");
     assert!(
         (c1 - 0.383).abs() < 0.04,
@@ -122,11 +137,57 @@ fn over_confident_samples_are_caught() {
         (c2 - 0.683).abs() < 0.04,
         "±2σ coverage {c2:.3}, expected 0.683"
     );
+    // The curve's 50 % band holds 2Φ(0.674/2) − 1 = 0.264; errors are twice the std.
+    let half = report.calibration_curve[4];
+    assert_eq!(half.nominal, 0.5);
+    assert!((half.observed - 0.264).abs() < 0.04, "{half:?}");
+    for b in &report.error_vs_std {
+        assert!((b.rms_error / b.mean_std - 2.0).abs() < 0.3, "{b:?}");
+    }
+}
+
+/// Relative noise is a fraction of the data RMS, per model: the likelihood's σ² seen by the
+/// sampler is (0.05 · RMS(F(truth)))² for each truth. Catches the fraction applied to the
+/// variance or to the mean absolute value, or one σ for every model.
+#[test]
+fn relative_noise_follows_each_models_data_rms() {
+    let shape = ModelShape::new(2, 4);
+    let op = ObservationConfig::Blur { sigma: 1.0 }.build(shape).unwrap();
+    let truths: Vec<f32> = (0..16).map(|i| 1600.0 + 150.0 * i as f32).collect();
+    let expected: Vec<f64> = truths
+        .chunks(8)
+        .map(|t| {
+            let data = op.forward(t).unwrap();
+            let rms = (data.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / 8.0).sqrt();
+            (0.05 * rms).powi(2)
+        })
+        .collect();
+    let mut seen = Vec::new();
+    calibrate(
+        &truths,
+        shape,
+        op.as_ref(),
+        NoiseLevel::Relative(0.05),
+        1.0,
+        Normalisation::new(1500.0, 4500.0).unwrap(),
+        0,
+        &mut |p, start, _| {
+            seen.push(p.likelihood_scale);
+            Ok([start, start].concat())
+        },
+        &mut |_, _| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(seen.len(), 2);
+    for (got, want) in seen.iter().zip(&expected) {
+        assert!((got / want - 1.0).abs() < 1e-9, "{got} vs {want}");
+    }
+    assert!((expected[1] / expected[0] - 1.0).abs() > 0.1);
 }
 
 #[test]
 fn bad_settings_are_refused_with_the_key() {
-    let err = LinearOperatorConfig::Wells { every: 0 }
+    let err = ObservationConfig::Wells { every: 0 }
         .build(ModelShape::new(2, 4))
         .err()
         .unwrap();
@@ -134,7 +195,7 @@ fn bad_settings_are_refused_with_the_key() {
         err.to_string().contains("calibration.operator.every"),
         "{err}"
     );
-    let op = LinearOperatorConfig::Blur { sigma: 1.0 }
+    let op = ObservationConfig::Blur { sigma: 1.0 }
         .build(ModelShape::new(2, 4))
         .unwrap();
     let norm = Normalisation::new(1500.0, 4500.0).unwrap();
@@ -142,7 +203,7 @@ fn bad_settings_are_refused_with_the_key() {
         &[2000.0; 8],
         ModelShape::new(2, 4),
         op.as_ref(),
-        0.0,
+        NoiseLevel::Absolute(0.0),
         1.0,
         norm,
         0,
@@ -150,5 +211,5 @@ fn bad_settings_are_refused_with_the_key() {
         &mut |_, _| Ok(()),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("calibration.noise_std"), "{err}");
+    assert!(err.to_string().contains("noise level 0"), "{err}");
 }
