@@ -164,7 +164,7 @@ impl ObservationConfig {
 }
 
 /// Coverage of one held-out model.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct ModelCoverage {
     /// Index of the model in the corpus.
     pub index: usize,
@@ -199,10 +199,20 @@ pub struct CalibrationReport {
 /// model (normalised) with a seed.
 pub type Sampler<'s> = dyn FnMut(&Problem, &[f32], u64) -> Result<Vec<f32>> + 's;
 
+/// A model an earlier, interrupted run finished: its coverage and posterior mean and std (m/s).
+#[derive(Debug, Clone)]
+pub struct FinishedModel {
+    pub coverage: ModelCoverage,
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
 /// For each truth (m/s, `truths` = N models of `shape` concatenated): data = F(truth) + σ·ε
 /// (ε ~ N(0, I), seeded seed + i; σ from `noise`, also the likelihood's), the posterior samples of `sample` from the truth smoothed
 /// by `start_smooth_sigma` cells, and their coverage of the truth. `on_model` sees each
-/// model's coverage and samples (m/s) as they are done.
+/// model's coverage and posterior summary (m/s) as they are done; models for which `finished`
+/// returns an earlier run's result are not sampled again (each model's noise has its own seed,
+/// so a resumed run gives the report of an uninterrupted one).
 #[allow(clippy::too_many_arguments)]
 pub fn calibrate(
     truths: &[f32],
@@ -213,7 +223,8 @@ pub fn calibrate(
     normalisation: Normalisation,
     seed: u64,
     sample: &mut Sampler<'_>,
-    on_model: &mut dyn FnMut(&ModelCoverage, &[f32]) -> Result<()>,
+    finished: &dyn Fn(usize) -> Option<FinishedModel>,
+    on_model: &mut dyn FnMut(&ModelCoverage, &PosteriorSummary) -> Result<()>,
 ) -> Result<CalibrationReport> {
     let d = shape.len();
     if d == 0 || truths.is_empty() || !truths.len().is_multiple_of(d) {
@@ -235,41 +246,48 @@ pub fn calibrate(
     let mut pooled = PooledCoverage::default();
     let mut models = Vec::new();
     for (i, truth) in truths.chunks(d).enumerate() {
-        let item = seed.wrapping_add(i as u64);
-        let mut rng = ChaCha8Rng::seed_from_u64(item);
-        let clean = operator.forward(truth)?;
-        let noise_std = noise.std_for(&clean);
-        let observed: Vec<f32> = clean
-            .into_iter()
-            .map(|v| {
-                let e: f64 = StandardNormal.sample(&mut rng);
-                (f64::from(v) + noise_std * e) as f32
-            })
-            .collect();
-        let problem = Problem::new(operator, &observed, normalisation, noise_std * noise_std)?;
-        let start = problem.to_unit(&gaussian_smooth(truth, shape, start_smooth_sigma));
-        let samples = problem.to_velocity(&sample(&problem, &start, item)?);
-        let summary = PosteriorSummary::new(&samples, [shape.nz, shape.nx], Some(truth))?;
-        let scores = summary
-            .truth
-            .as_ref()
-            .map(|t| t.scores)
-            .ok_or_else(|| PosteriorError::invalid("calibration: no truth statistics"))?;
+        let (coverage, mean, std) = match finished(i) {
+            Some(f) if f.mean.len() == d && f.std.len() == d => (f.coverage, f.mean, f.std),
+            _ => {
+                let item = seed.wrapping_add(i as u64);
+                let mut rng = ChaCha8Rng::seed_from_u64(item);
+                let clean = operator.forward(truth)?;
+                let noise_std = noise.std_for(&clean);
+                let observed: Vec<f32> = clean
+                    .into_iter()
+                    .map(|v| {
+                        let e: f64 = StandardNormal.sample(&mut rng);
+                        (f64::from(v) + noise_std * e) as f32
+                    })
+                    .collect();
+                let problem =
+                    Problem::new(operator, &observed, normalisation, noise_std * noise_std)?;
+                let start = problem.to_unit(&gaussian_smooth(truth, shape, start_smooth_sigma));
+                let samples = problem.to_velocity(&sample(&problem, &start, item)?);
+                let summary = PosteriorSummary::new(&samples, [shape.nz, shape.nx], Some(truth))?;
+                let scores = summary
+                    .truth
+                    .as_ref()
+                    .map(|t| t.scores)
+                    .ok_or_else(|| PosteriorError::invalid("calibration: no truth statistics"))?;
+                let coverage = ModelCoverage { index: i, scores };
+                on_model(&coverage, &summary)?;
+                (coverage, summary.mean, summary.std)
+            }
+        };
+        let scores = coverage.scores;
         c1 += scores.within_1sigma;
         c2 += scores.within_2sigma;
         std_sum += scores.mean_std;
         crps_sum += scores.crps;
         ssim_sum += scores.mean_metrics.ssim;
-        pooled.add(&summary.mean, &summary.std, truth);
-        sq_sum += summary
-            .mean
+        pooled.add(&mean, &std, truth);
+        sq_sum += mean
             .iter()
             .zip(truth)
             .map(|(m, t)| f64::from(m - t).powi(2))
             .sum::<f64>()
             / d as f64;
-        let coverage = ModelCoverage { index: i, scores };
-        on_model(&coverage, &samples)?;
         models.push(coverage);
     }
     let n = models.len() as f64;

@@ -3,17 +3,21 @@
 //! first models (truth, posterior mean, std), the calibration curve and the error against the
 //! std.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::time::Instant;
 
 use candle_core::Device;
 use velprior_data::item_seed;
 use velprior_data::render::charts::{Series, line_chart};
 use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
-use velprior_data::{Normalisation, RunDir};
+use velprior_data::import::read_npy;
+use velprior_data::{Normalisation, RunDir, write_npy};
 use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_physics::{ModelShape, velocity_metrics};
 
-use crate::calibration::{CalibrationConfig, CalibrationReport, ModelCoverage, calibrate};
+use crate::calibration::{
+    CalibrationConfig, CalibrationReport, FinishedModel, ModelCoverage, calibrate,
+};
 use crate::method::PriorModel;
 use crate::summary::PosteriorSummary;
 use crate::two_stage::first_stage_start;
@@ -24,8 +28,10 @@ const SHOWN: usize = 4;
 
 /// Calibration of `cfg` on `truths` (m/s, models of `shape` concatenated) written into `run`:
 /// metrics.json (the report; with a first stage, also its models' mean SSIM), metrics.jsonl
-/// (one line per model, with the first stage's metrics), calibration.png,
-/// calibration_std.png, calibration_curve.png and error_vs_std.png.
+/// (one line per model, with the first stage's metrics and the model's seconds), each model's
+/// posterior mean and std (summaries/), calibration.png, calibration_std.png,
+/// calibration_curve.png and error_vs_std.png. Resumable: a rerun of the same config and seed
+/// into the same folder samples only the models not finished yet.
 pub fn calibrate_into(
     run: &RunDir,
     cfg: &CalibrationConfig,
@@ -52,15 +58,14 @@ pub fn calibrate_into(
     }
     let operator = cfg.operator.build(shape)?;
     let noise = cfg.noise()?;
-    let _ = std::fs::remove_file(run.path("metrics.jsonl"));
-    let t0 = std::time::Instant::now();
-    let mut pictures: Vec<Vec<f32>> = Vec::new();
+    let earlier = Earlier::open(run, cfg, seed, shape)?;
     // Chain j of model i is seeded item_seed((seed + i) << 16, j): no two chains share a seed.
     let one = cfg.method.one_chain();
     // The first stage's model (m/s) of the model being sampled, for its metrics.
     let first_stage = RefCell::new(None::<Vec<f32>>);
-    let mut first_stage_ssim = Vec::new();
+    let model_start = Cell::new(Instant::now());
     let mut sampler = |p: &crate::Problem, start: &[f32], s: u64| {
+        model_start.set(Instant::now());
         let start = match &cfg.start_method {
             Some(first) => {
                 let x = first_stage_start(first, &prior_model, p, start, s << 16)?;
@@ -82,23 +87,23 @@ pub fn calibrate_into(
         }
         Ok(samples)
     };
-    let mut on_model = |m: &ModelCoverage, samples: &[f32]| {
+    let mut on_model = |m: &ModelCoverage, summary: &PosteriorSummary| {
         let mut line = serde_json::to_value(m).map_err(json_error)?;
-        line["seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+        line["seconds"] = serde_json::json!(model_start.get().elapsed().as_secs_f64());
         let d = shape.len();
-        let truth = &truths[m.index * d..(m.index + 1) * d];
         if let Some(first) = first_stage.take() {
+            let truth = &truths[m.index * d..(m.index + 1) * d];
             let metrics = velocity_metrics(&first, truth, shape)?;
-            first_stage_ssim.push(metrics.ssim);
             line["first_stage_metrics"] = serde_json::to_value(metrics).map_err(json_error)?;
         }
+        // The summaries before the line: a line names a finished model.
+        let dims = [shape.nz, shape.nx];
+        write_npy(&summary_path(run, m.index, "mean"), &dims, &summary.mean)?;
+        write_npy(&summary_path(run, m.index, "std"), &dims, &summary.std)?;
         run.append_jsonl("metrics.jsonl", &line)?;
-        if m.index < SHOWN {
-            let s = PosteriorSummary::new(samples, [shape.nz, shape.nx], None)?;
-            pictures.push([truth, &s.mean[..], &s.std[..]].concat());
-        }
         Ok(())
     };
+    let finished = |i: usize| earlier.finished(run, i);
     let report = calibrate(
         truths,
         shape,
@@ -108,21 +113,109 @@ pub fn calibrate_into(
         meta.normalisation,
         seed,
         &mut sampler,
+        &finished,
         &mut on_model,
     )?;
-    let wall = t0.elapsed().as_secs_f64();
+    let lines = read_lines(run)?;
     let mut metrics = serde_json::to_value(&report).map_err(json_error)?;
-    metrics["wall_time_s"] = serde_json::json!(wall);
-    if !first_stage_ssim.is_empty() {
-        let n = first_stage_ssim.len() as f64;
-        metrics["first_stage_mean_ssim"] =
-            serde_json::json!(first_stage_ssim.iter().sum::<f64>() / n);
+    let seconds = lines.iter().filter_map(|l| l["seconds"].as_f64());
+    metrics["wall_time_s"] = serde_json::json!(seconds.sum::<f64>());
+    let first_ssim: Vec<f64> = lines
+        .iter()
+        .filter_map(|l| l["first_stage_metrics"]["ssim"].as_f64())
+        .collect();
+    if !first_ssim.is_empty() {
+        let n = first_ssim.len() as f64;
+        metrics["first_stage_mean_ssim"] = serde_json::json!(first_ssim.iter().sum::<f64>() / n);
     }
     metrics["seed"] = serde_json::json!(seed);
     run.write_json("metrics.json", &metrics)?;
+    let d = shape.len();
+    let mut pictures = Vec::new();
+    for i in 0..SHOWN.min(truths.len() / d) {
+        let f = earlier_summary(run, i, d)?;
+        pictures.push([&truths[i * d..(i + 1) * d], &f.0[..], &f.1[..]].concat());
+    }
     draw(run, &pictures, shape, meta.normalisation)?;
     draw_calibration(run, &report)?;
     Ok(report)
+}
+
+/// What a run folder holds of an earlier run of the same calibration.
+struct Earlier {
+    /// Finished models' coverage, by index.
+    coverage: Vec<Option<ModelCoverage>>,
+    /// Values per model.
+    d: usize,
+}
+
+impl Earlier {
+    /// The finished models in `run` when its state (config and seed, state.json) is this one's;
+    /// otherwise a fresh start (the folder's lines and summaries are removed).
+    fn open(run: &RunDir, cfg: &CalibrationConfig, seed: u64, shape: ModelShape) -> Result<Earlier> {
+        let state = serde_json::json!({ "config": cfg, "seed": seed, "shape": [shape.nz, shape.nx] });
+        let same = std::fs::read_to_string(run.path("state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v == state);
+        if !same {
+            let _ = std::fs::remove_file(run.path("metrics.jsonl"));
+            let _ = std::fs::remove_dir_all(run.path("summaries"));
+            run.write_json("state.json", &state)?;
+        }
+        std::fs::create_dir_all(run.path("summaries"))
+            .map_err(|e| PosteriorError::invalid(format!("{}: {e}", run.path("summaries").display())))?;
+        let mut coverage = Vec::new();
+        for line in read_lines(run)? {
+            if let Ok(m) = serde_json::from_value::<ModelCoverage>(line) {
+                if coverage.len() <= m.index {
+                    coverage.resize(m.index + 1, None);
+                }
+                coverage[m.index] = Some(m);
+            }
+        }
+        Ok(Earlier {
+            coverage,
+            d: shape.len(),
+        })
+    }
+
+    /// Model `i` as the earlier run left it, when it finished it.
+    fn finished(&self, run: &RunDir, i: usize) -> Option<FinishedModel> {
+        let coverage = (*self.coverage.get(i)?)?;
+        let (mean, std) = earlier_summary(run, i, self.d).ok()?;
+        Some(FinishedModel {
+            coverage,
+            mean,
+            std,
+        })
+    }
+}
+
+/// Model `i`'s stored posterior mean and std (m/s), `d` values each.
+fn earlier_summary(run: &RunDir, i: usize, d: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+    let mean = read_npy(&summary_path(run, i, "mean"))?.values;
+    let std = read_npy(&summary_path(run, i, "std"))?.values;
+    if mean.len() != d || std.len() != d {
+        return Err(PosteriorError::invalid(format!(
+            "{}: model {i}'s summary does not have {d} values; delete the folder and rerun",
+            run.root().display()
+        )));
+    }
+    Ok((mean, std))
+}
+
+fn summary_path(run: &RunDir, i: usize, what: &str) -> std::path::PathBuf {
+    run.path(&format!("summaries/{i:04}-{what}.npy"))
+}
+
+/// The lines of metrics.jsonl (none when it is not there; a torn last line is skipped).
+fn read_lines(run: &RunDir) -> Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(run.path("metrics.jsonl")).unwrap_or_default();
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
 }
 
 fn json_error(e: serde_json::Error) -> PosteriorError {

@@ -11,8 +11,9 @@
 //! rule between the prior's normalised units and the operator's m/s lives in [`problem`];
 //! [`patches`] applies a window-sized prior to wider models; [`summary`] computes posterior
 //! statistics; [`method`] runs a config's method with its prior; [`experiment`] sets up a posterior config
-//! (prior, files, operator) and runs its chains, [`report`] writes its run folder; [`calibration`] measures
-//! the ±1σ/±2σ coverage of a sampler on held-out models.
+//! (prior, files, operator) and runs its chains (after a [`two_stage`] first stage when the
+//! config has one), [`report`] writes its run folder; [`calibration`] measures the coverage of a
+//! sampler on held-out models, [`coverage`] its calibration curve and error against std.
 
 pub mod alternating;
 pub mod benchmark;

@@ -1,7 +1,7 @@
 //! Posterior statistics of a set of samples: pixelwise mean and standard deviation, error and
 //! z-score maps, ±1σ / ±2σ coverage of the truth, image metrics of the mean.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use velprior_physics::{Metrics, ModelShape, velocity_metrics};
 
 use crate::{PosteriorError, Result};
@@ -29,7 +29,7 @@ pub struct TruthStats {
 }
 
 /// The scalar scores of [`TruthStats`], for metrics JSON.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct TruthScores {
     /// SSIM / MAE / RMSE of the mean against the truth (RED-DiffEq style, normalised units).
     pub mean_metrics: Metrics,

@@ -84,9 +84,10 @@ fn coverage(spread: f64) -> CalibrationReport {
         norm,
         9,
         &mut sampler,
-        &mut |m, samples| {
+        &|_| None,
+        &mut |m, summary| {
             assert_eq!(m.index, seen);
-            assert_eq!(samples.len(), 400 * d);
+            assert_eq!(summary.mean.len(), d);
             seen += 1;
             Ok(())
         },
@@ -175,6 +176,7 @@ fn relative_noise_follows_each_models_data_rms() {
             seen.push(p.likelihood_scale);
             Ok([start, start].concat())
         },
+        &|_| None,
         &mut |_, _| Ok(()),
     )
     .unwrap();
@@ -208,6 +210,7 @@ fn bad_settings_are_refused_with_the_key() {
         norm,
         0,
         &mut |_, _, _| Ok(vec![]),
+        &|_| None,
         &mut |_, _| Ok(()),
     )
     .unwrap_err();
