@@ -265,11 +265,10 @@ pub fn calibrate(
                 let start = problem.to_unit(&gaussian_smooth(truth, shape, start_smooth_sigma));
                 let samples = problem.to_velocity(&sample(&problem, &start, item)?);
                 let summary = PosteriorSummary::new(&samples, [shape.nz, shape.nx], Some(truth))?;
-                let scores = summary
-                    .truth
-                    .as_ref()
-                    .map(|t| t.scores)
-                    .ok_or_else(|| PosteriorError::invalid("calibration: no truth statistics"))?;
+                let scores =
+                    summary.truth.as_ref().map(|t| t.scores).ok_or_else(|| {
+                        PosteriorError::invalid("calibration: no truth statistics")
+                    })?;
                 let coverage = ModelCoverage { index: i, scores };
                 on_model(&coverage, &summary)?;
                 (coverage, summary.mean, summary.std)

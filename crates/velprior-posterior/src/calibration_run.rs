@@ -7,10 +7,10 @@ use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 use candle_core::Device;
+use velprior_data::import::read_npy;
 use velprior_data::item_seed;
 use velprior_data::render::charts::{Series, line_chart};
 use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
-use velprior_data::import::read_npy;
 use velprior_data::{Normalisation, RunDir, write_npy};
 use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_physics::{ModelShape, velocity_metrics};
@@ -152,8 +152,14 @@ struct Earlier {
 impl Earlier {
     /// The finished models in `run` when its state (config and seed, state.json) is this one's;
     /// otherwise a fresh start (the folder's lines and summaries are removed).
-    fn open(run: &RunDir, cfg: &CalibrationConfig, seed: u64, shape: ModelShape) -> Result<Earlier> {
-        let state = serde_json::json!({ "config": cfg, "seed": seed, "shape": [shape.nz, shape.nx] });
+    fn open(
+        run: &RunDir,
+        cfg: &CalibrationConfig,
+        seed: u64,
+        shape: ModelShape,
+    ) -> Result<Earlier> {
+        let state =
+            serde_json::json!({ "config": cfg, "seed": seed, "shape": [shape.nz, shape.nx] });
         let same = std::fs::read_to_string(run.path("state.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -163,8 +169,9 @@ impl Earlier {
             let _ = std::fs::remove_dir_all(run.path("summaries"));
             run.write_json("state.json", &state)?;
         }
-        std::fs::create_dir_all(run.path("summaries"))
-            .map_err(|e| PosteriorError::invalid(format!("{}: {e}", run.path("summaries").display())))?;
+        std::fs::create_dir_all(run.path("summaries")).map_err(|e| {
+            PosteriorError::invalid(format!("{}: {e}", run.path("summaries").display()))
+        })?;
         let mut coverage = Vec::new();
         for line in read_lines(run)? {
             if let Ok(m) = serde_json::from_value::<ModelCoverage>(line) {
