@@ -2,7 +2,9 @@
 # 20 held-out OpenFWI-style 70x70 models, 5 shots, 5 % noise, 16 samples each of the two-stage
 # sampler (RED-diff's mode, then Gauss-Newton DAPS from t0 = 0.55) with the shipped openfwi70
 # prior — as coverage, calibration curve, CRPS and SSIM beside RED-diff's (the first stage).
-# About an hour on 2 quiet cores. Sourced by scripts/results.sh.
+# About 100 minutes on 2 quiet cores, so resumable across sessions: the run folder's per-model
+# lines and posterior summaries are kept in results/calibration-seismic-run (committed) and seed
+# the work folder; a rerun samples only the models still missing. Sourced by scripts/results.sh.
 
 table_calibration_seismic() {
     local dir="$work/calibration-seismic" count=20 edit=() quick_edit=()
@@ -14,12 +16,17 @@ table_calibration_seismic() {
     mkdir -p "$dir"
     [ -e "$dir/models.h5" ] ||
         "$V" data synth -f openfwi -n 20 --size 70x70 --seed 810000 -o "$dir/models.h5" >/dev/null
-    local run="$dir/two-stage"
+    local run="$dir/two-stage" kept=results/calibration-seismic-run
+    if [ "$quick" = 0 ] && [ -d "$kept" ] && [ ! -e "$run/metrics.json" ]; then
+        mkdir -p "$run"
+        cp -rn "$kept"/. "$run"/
+    fi
     if [ ! -e "$run/metrics.json" ]; then
         config_with configs/posterior-calibration-seismic.toml "models=\"$dir/models.h5\"" \
             "count=$count" "${edit[@]}" | sed -e '' "${quick_edit[@]}" >"$dir/two-stage.toml"
         "$V" posterior --config "$dir/two-stage.toml" --seed 0 --out "$run" >/dev/null
     fi
+    [ "$quick" = 1 ] || calibration_seismic_keep "$run" "$kept"
     {
         stamp
         echo
@@ -37,4 +44,12 @@ table_calibration_seismic() {
     cp "$run/calibration.png" "$out/calibration-seismic-means.png"
     cp "$run/calibration_std.png" "$out/calibration-seismic-std.png"
     splice calibration-seismic
+}
+
+# Keeps the run folder $1's record of finished models (state, lines, summaries) in $2.
+calibration_seismic_keep() {
+    local run="$1" kept="$2"
+    mkdir -p "$kept/summaries"
+    cp "$run/state.json" "$run/metrics.jsonl" "$kept/"
+    cp "$run"/summaries/*.npy "$kept/summaries/"
 }
