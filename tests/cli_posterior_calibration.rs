@@ -21,6 +21,17 @@ fn config(models: &str, count: usize, every: usize) -> String {
     )
 }
 
+/// `velprior posterior --config CFG --out RUN`.
+fn posterior(cfg: &Path, run: &Path) -> Output {
+    velprior(&[
+        "posterior",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ])
+}
+
 fn ok(out: Output) {
     assert!(
         out.status.success(),
@@ -245,14 +256,7 @@ fn seismic_calibration_with_a_first_stage() {
     let cfg = dir.path().join("seismic.toml");
     std::fs::write(&cfg, &text).unwrap();
     let run = dir.path().join("run");
-    let args = [
-        "posterior",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ];
-    ok(velprior(&args));
+    ok(posterior(&cfg, &run));
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("metrics.json")).unwrap()).unwrap();
     assert!(metrics["first_stage_mean_ssim"].is_f64(), "{metrics}");
@@ -281,7 +285,7 @@ fn seismic_calibration_with_a_first_stage() {
         ),
     )
     .unwrap();
-    let out = velprior(&args);
+    let out = posterior(&cfg, &run);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && !err.contains("panicked"), "{err}");
     assert!(err.contains("give one of noise_std"), "{err}");
@@ -303,20 +307,13 @@ fn an_interrupted_calibration_resumes() {
     let cfg = dir.path().join("cal.toml");
     std::fs::write(&cfg, config(m, 2, 10)).unwrap();
     let run = dir.path().join("run");
-    let args = [
-        "posterior",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ];
-    ok(velprior(&args));
+    ok(posterior(&cfg, &run));
     let read = |name: &str| std::fs::read_to_string(run.join(name)).unwrap();
     let whole: serde_json::Value = serde_json::from_str(&read("metrics.json")).unwrap();
     let lines = read("metrics.jsonl");
     let first = lines.lines().next().unwrap().to_string();
     std::fs::write(run.join("metrics.jsonl"), format!("{first}\n")).unwrap();
-    ok(velprior(&args));
+    ok(posterior(&cfg, &run));
     let resumed: serde_json::Value = serde_json::from_str(&read("metrics.json")).unwrap();
     for key in [
         "within_1sigma",
