@@ -12,8 +12,9 @@ use crate::progress;
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
 use clap::Args;
+use velprior_data::import::read_npy;
 use velprior_data::{
-    Corpus, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir, write_corpus,
+    Corpus, RunDir, Shard, ShardManifest, ShardSet, read_corpus, shard_dir, write_corpus, write_npy,
 };
 use velprior_physics::velocity_metrics;
 use velprior_posterior::IterationRecord;
@@ -115,11 +116,18 @@ pub fn merge(shards: &ShardSet, out: &Path) -> Result<()> {
             acceptance.extend(rates.iter().filter_map(|r| r.as_f64()));
         }
     }
+    // Every shard ran the same first stage (same seed); the first shard's stands for all.
+    let first_stage_path = shards.dirs[0].join("first_stage.npy");
+    let first_stage = first_stage_path
+        .exists()
+        .then(|| read_npy(&first_stage_path).map(|a| a.values))
+        .transpose()?;
     let label = shards.dirs[0].join("config.toml");
     let chains = Chains {
         samples,
         acceptance,
         wall_time_s: wall,
+        first_stage,
     };
     // host: the merged samples are only summarised; no network runs.
     execute(
@@ -221,6 +229,9 @@ fn execute(
         let dims = [chain_range.len(), shape.nz, shape.nx];
         let corpus = Corpus::new(result.samples, dims, samples_meta(&experiment, seed))?;
         write_corpus(&run.path("samples.h5"), &corpus)?;
+    }
+    if let Some(first) = &result.first_stage {
+        write_npy(&run.path("first_stage.npy"), &[shape.nz, shape.nx], first)?;
     }
     run.write_json(
         "timing.json",

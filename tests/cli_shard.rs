@@ -206,10 +206,24 @@ fn jsonl(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Also with a first stage (`[start_method]`): every shard runs it from the same seed, the
+/// merge keeps it (catches first_stage_metrics lost in the merge).
 #[test]
 fn sharded_posterior_merges_to_the_unsharded_run() {
+    for first_stage in [false, true] {
+        sharded_posterior_merges(first_stage);
+    }
+}
+
+fn sharded_posterior_merges(first_stage: bool) {
     let dir = tempfile::tempdir().unwrap();
     let config = tiny_posterior(dir.path());
+    if first_stage {
+        let text = std::fs::read_to_string(&config).unwrap();
+        let first = "[start_method]\nkind = \"red-diff\"\niterations = 2\nlr = 0.05\nlambda = 0.5\n\
+                     t_min = 0.1\nt_max = 0.9\nsamples = 1\n";
+        std::fs::write(&config, format!("{text}{first}")).unwrap();
+    }
     let (nz, nx) = (16, 16);
     let post = |out: &Path, shard: Option<&str>| {
         let mut c = cmd(&[
@@ -256,6 +270,12 @@ fn sharded_posterior_merges_to_the_unsharded_run() {
     for png in ["mean.png", "std.png", "zscore.png"] {
         assert!(merged.join(png).exists(), "{png}");
     }
+    let metrics = json(&merged.join("metrics.json"));
+    assert_eq!(
+        metrics["first_stage_metrics"].is_object(),
+        first_stage,
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -100,8 +100,11 @@ pub struct Chains {
     pub samples: Vec<f32>,
     /// The acceptance rate of each chain (Metropolis-type methods).
     pub acceptance: Vec<f64>,
-    /// Wall time of the chains (s).
+    /// Wall time of the chains (s), the first stage's included.
     pub wall_time_s: f64,
+    /// The first stage's model (m/s), when the config has a `[start_method]` (not kept by
+    /// merged shards).
+    pub first_stage: Option<Vec<f32>>,
 }
 
 impl Experiment {
@@ -184,10 +187,11 @@ impl Experiment {
         let one = self.config.method.one_chain();
         let t0 = Instant::now();
         let start = problem.to_unit(&self.start);
-        let start = match &self.config.start_method {
-            Some(first) => first_stage_start(first, &prior, &problem, &start, seed)?,
-            None => start,
+        let first_stage = match &self.config.start_method {
+            Some(first) => Some(first_stage_start(first, &prior, &problem, &start, seed)?),
+            None => None,
         };
+        let start = first_stage.as_deref().unwrap_or(&start);
         let mut samples = Vec::with_capacity(chains.len() * self.shape().len());
         let mut acceptance = Vec::new();
         for j in chains {
@@ -195,7 +199,7 @@ impl Experiment {
             let out = one.run(
                 &prior,
                 &problem,
-                &start,
+                start,
                 item_seed(seed, j),
                 &mut chain_observer,
             )?;
@@ -206,6 +210,7 @@ impl Experiment {
             samples: problem.to_velocity(&samples),
             acceptance,
             wall_time_s: t0.elapsed().as_secs_f64(),
+            first_stage: first_stage.map(|x| problem.to_velocity(&x)),
         })
     }
 }

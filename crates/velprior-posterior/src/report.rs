@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use velprior_data::render::{Colormap, RenderOptions, render_grid, render_model, save_png};
-use velprior_data::{Corpus, CorpusMeta, RunDir, write_corpus};
+use velprior_data::{Corpus, CorpusMeta, RunDir, write_corpus, write_npy};
 use velprior_physics::velocity_metrics;
 
 use crate::experiment::{Chains, Experiment};
@@ -30,7 +30,8 @@ pub fn samples_meta(experiment: &Experiment, seed: u64) -> CorpusMeta {
 }
 
 /// Writes the samples, pictures and metrics of `chains` (all chains of a run drawn from
-/// `seed`) into `run`; returns the path of `metrics.json`.
+/// `seed`) into `run`, and the first stage's model (first_stage.npy) when there is one; returns
+/// the path of `metrics.json`.
 pub fn write_report(
     run: &RunDir,
     experiment: &Experiment,
@@ -106,6 +107,14 @@ pub fn write_report(
         "method": experiment.config.method.name(), "seed": seed, "samples": n,
         "wall_time_s": chains.wall_time_s, "start_metrics": start_metrics,
     });
+    if let Some(first) = &chains.first_stage {
+        write_npy(&run.path("first_stage.npy"), &[nz, nx], first)?;
+    }
+    if let (Some(first), Some(t)) = (&chains.first_stage, truth) {
+        metrics["first_stage_metrics"] =
+            serde_json::to_value(velocity_metrics(first, t, shape)?)
+                .map_err(|e| PosteriorError::invalid(format!("metrics: {e}")))?;
+    }
     let acceptance = &chains.acceptance;
     if !acceptance.is_empty() {
         metrics["acceptance_rate"] =
