@@ -1,7 +1,7 @@
 //! `velprior posterior --config` with a `[calibration]` table: a posterior method with its prior
-//! on held-out models of the prior's family, observed through a cheap linear operator with
-//! noise; the run folder gets the ±1σ / ±2σ coverage (metrics.json, one line per model in
-//! metrics.jsonl) and pictures of the first models (truth, posterior mean, std).
+//! on held-out models of the prior's family, observed with noise through well logs, a blur or
+//! seismic shots; the run folder gets the coverage report (metrics.json, one line per model in
+//! metrics.jsonl), the calibration curve and pictures of the first models. Resumable.
 
 use std::path::Path;
 
@@ -11,6 +11,8 @@ use velprior_data::{CorpusReader, RunDir};
 use velprior_physics::ModelShape;
 use velprior_posterior::calibration::CalibrationConfig;
 use velprior_posterior::calibration_run::calibrate_into;
+
+use crate::progress;
 
 /// The `[calibration]` table of a posterior config, when it has one.
 pub fn parse(text: &str, config: &Path) -> Result<Option<CalibrationConfig>> {
@@ -60,8 +62,13 @@ pub fn run(
     let run = RunDir::create(out)?;
     std::fs::write(run.path("config.toml"), text)
         .with_context(|| format!("writing {}", run.path("config.toml").display()))?;
-    let report = calibrate_into(&run, cfg, &truths, ModelShape::new(nz, nx), seed, device)
-        .with_context(|| config.display().to_string())?;
+    let bar = progress::bar(cfg.count as u64, "models");
+    let shape = ModelShape::new(nz, nx);
+    let report = calibrate_into(&run, cfg, &truths, shape, seed, device, &|done| {
+        bar.set_position(done as u64)
+    })
+    .with_context(|| config.display().to_string())?;
+    bar.finish_and_clear();
     println!(
         "calibration: {} models, truth within ±1σ {:.1} %, ±2σ {:.1} % of pixels: {}",
         report.models.len(),

@@ -151,6 +151,7 @@ pub fn posterior_step(
         ModelShape::new(h, w),
         a.seed,
         device,
+        &|_| {},
     )?;
     let m = &report.models[0].scores;
     Ok(

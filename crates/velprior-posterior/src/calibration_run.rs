@@ -31,7 +31,8 @@ const SHOWN: usize = 4;
 /// (one line per model, with the first stage's metrics and the model's seconds), each model's
 /// posterior mean and std (summaries/), calibration.png, calibration_std.png,
 /// calibration_curve.png and error_vs_std.png. Resumable: a rerun of the same config and seed
-/// into the same folder samples only the models not finished yet.
+/// into the same folder samples only the models not finished yet. `progress` hears the number
+/// of finished models, at the start and after each model.
 pub fn calibrate_into(
     run: &RunDir,
     cfg: &CalibrationConfig,
@@ -39,6 +40,7 @@ pub fn calibrate_into(
     shape: ModelShape,
     seed: u64,
     device: &Device,
+    progress: &dyn Fn(usize),
 ) -> Result<CalibrationReport> {
     let prior = AnyPrior::load(&cfg.prior, device).map_err(|e| {
         PosteriorError::invalid(format!("calibration.prior {}: {e}", cfg.prior.display()))
@@ -59,6 +61,10 @@ pub fn calibrate_into(
     let operator = cfg.operator.build(shape)?;
     let noise = cfg.noise()?;
     let earlier = Earlier::open(run, cfg, seed, shape)?;
+    let mut done = (0..truths.len() / shape.len())
+        .filter(|&i| earlier.coverage.get(i).is_some_and(Option::is_some))
+        .count();
+    progress(done);
     // Chain j of model i is seeded item_seed((seed + i) << 16, j): no two chains share a seed.
     let one = cfg.method.one_chain();
     // The first stage's model (m/s) of the model being sampled, for its metrics.
@@ -101,6 +107,8 @@ pub fn calibrate_into(
         write_npy(&summary_path(run, m.index, "mean"), &dims, &summary.mean)?;
         write_npy(&summary_path(run, m.index, "std"), &dims, &summary.std)?;
         run.append_jsonl("metrics.jsonl", &line)?;
+        done += 1;
+        progress(done);
         Ok(())
     };
     let finished = |i: usize| earlier.finished(run, i);
