@@ -2,13 +2,19 @@
 //! at the anchor a, by randomise-then-optimise (Bardsley et al. 2014): the data perturbed by
 //! N(0, s I) and the anchor by N(0, r² I), then the linear least-squares problem
 //!
-//!   (JᵀJ / s + I / r²) δ = Jᵀ(d + √s ε − F(a)) / s + ξ / r,   x_0 = a + δ,
+//!   (JᵀJ / s + I / r²) δ = Jᵀ(d + √s ε − F(a)) / s + ξ / r,   x_0 = a + δ.
 //!
-//! solved by conjugate gradients from δ = 0. Each iteration costs one J u (a central
-//! difference of two forward solves) and one Jᵀw (a forward and an adjoint solve). For a linear
-//! F a converged solve is an exact draw of that Gaussian; truncated CG is a regularised step,
-//! as in truncated-Newton FWI. The stiff seismic likelihood, whose curvature keeps Langevin
-//! steps small, is what this step is for.
+//! It is solved from the prior's draw δ = r ξ (its solution where the data say nothing):
+//! δ = r ξ + δ' with (JᵀJ / s + I / r²) δ' = Jᵀ(d + √s ε − F(a) − r J ξ) / s, by conjugate
+//! gradients from δ' = 0. The right-hand side lies in the range of Jᵀ, which A maps to itself,
+//! so truncated CG corrects the draw only where the data constrain it and leaves the prior's
+//! spread everywhere else; CG on the unshifted system from δ = 0 would keep ξ only in its few
+//! Krylov directions and return draws far narrower than the posterior. Each iteration costs
+//! one J u (a forward difference from the known F(a): one forward solve) and one Jᵀw (a
+//! forward and an adjoint solve). For a linear F a converged solve is an exact draw of that
+//! Gaussian, and so is one of k iterations where J has rank k; truncated CG is otherwise a
+//! regularised step, as in truncated-Newton FWI. The stiff seismic likelihood, whose
+//! curvature keeps Langevin steps small, is what this step is for.
 
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -44,51 +50,47 @@ pub fn gauss_newton_draw(
         .map(|(&d, &f)| (f64::from(d) + s.sqrt() * normal() - f64::from(f)) as f32)
         .collect();
     let xi: Vec<f64> = (0..anchor.len()).map(|_| normal()).collect();
+    let r = r2.sqrt();
+    let prior_draw: Vec<f64> = xi.iter().map(|&z| r * z).collect();
+    let j_prior = jacobian_times(problem, anchor, &fa, &prior_draw)?;
     let jt = |w: &[f32]| problem.jacobian_transpose(anchor, &fa, w);
-    // b = Jᵀ(d + √s ε − F(a)) / s + ξ / r
-    let b: Vec<f64> = jt(&target)?
-        .iter()
-        .zip(&xi)
-        .map(|(&g, &z)| f64::from(g) / s + z / r2.sqrt())
-        .collect();
+    // b' = Jᵀ(d + √s ε − F(a) − r J ξ) / s
+    let shifted: Vec<f32> = target.iter().zip(&j_prior).map(|(t, j)| t - j).collect();
+    let b: Vec<f64> = jt(&shifted)?.iter().map(|&g| f64::from(g) / s).collect();
     // A u = Jᵀ J u / s + u / r²
     let apply = |u: &[f64]| -> Result<Vec<f64>> {
-        let ju = jacobian_times(problem, anchor, u)?;
+        let ju = jacobian_times(problem, anchor, &fa, u)?;
         Ok(jt(&ju)?
             .iter()
             .zip(u)
             .map(|(&g, &u)| f64::from(g) / s + u / r2)
             .collect())
     };
-    let delta = conjugate_gradients(apply, &b, cg_iterations)?;
+    let correction = conjugate_gradients(apply, &b, cg_iterations)?;
     Ok(anchor
         .iter()
-        .zip(&delta)
-        .map(|(&a, &d)| (f64::from(a) + d) as f32)
+        .zip(prior_draw.iter().zip(&correction))
+        .map(|(&a, (&p, &c))| (f64::from(a) + p + c) as f32)
         .collect())
 }
 
-/// J u at x by central differences of the forward operator.
-fn jacobian_times(problem: &Problem, x: &[f32], u: &[f64]) -> Result<Vec<f32>> {
+/// J u at x by a forward difference of the forward operator from `fx` = F(x).
+fn jacobian_times(problem: &Problem, x: &[f32], fx: &[f32], u: &[f64]) -> Result<Vec<f32>> {
     let size = u.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     if size == 0.0 {
         return Ok(vec![0.0; problem.observed.len()]);
     }
     let h = f64::from(FD_STEP) / size;
-    let shifted = |sign: f64| -> Vec<f32> {
-        x.iter()
-            .zip(u)
-            .map(|(&x, &u)| (f64::from(x) + sign * h * u) as f32)
-            .collect()
-    };
-    let (plus, minus) = (
-        problem.forward(&shifted(1.0))?,
-        problem.forward(&shifted(-1.0))?,
-    );
-    Ok(plus
+    let shifted: Vec<f32> = x
         .iter()
-        .zip(&minus)
-        .map(|(&p, &m)| ((f64::from(p) - f64::from(m)) / (2.0 * h)) as f32)
+        .zip(u)
+        .map(|(&x, &u)| (f64::from(x) + h * u) as f32)
+        .collect();
+    Ok(problem
+        .forward(&shifted)?
+        .iter()
+        .zip(fx)
+        .map(|(&p, &f)| ((f64::from(p) - f64::from(f)) / h) as f32)
         .collect())
 }
 
