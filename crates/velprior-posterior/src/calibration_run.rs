@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use candle_core::Device;
 use velprior_data::import::read_npy;
-use velprior_data::item_seed;
 use velprior_data::render::charts::{Series, line_chart};
 use velprior_data::render::{Colormap, RenderOptions, render_grid, save_png};
 use velprior_data::{Normalisation, RunDir, write_npy};
@@ -21,7 +20,7 @@ use crate::calibration::{
 use crate::method::PriorModel;
 use crate::summary::PosteriorSummary;
 use crate::two_stage::first_stage_start;
-use crate::{NoObserver, PosteriorError, Result};
+use crate::{PosteriorError, Result};
 
 /// Models drawn in the pictures.
 const SHOWN: usize = 4;
@@ -65,8 +64,6 @@ pub fn calibrate_into(
         .filter(|&i| earlier.coverage.get(i).is_some_and(Option::is_some))
         .count();
     progress(done);
-    // Chain j of model i is seeded item_seed((seed + i) << 16, j): no two chains share a seed.
-    let one = cfg.method.one_chain();
     // The first stage's model (m/s) of the model being sampled, for its metrics.
     let first_stage = RefCell::new(None::<Vec<f32>>);
     let model_start = Cell::new(Instant::now());
@@ -80,17 +77,13 @@ pub fn calibrate_into(
             }
             None => start.to_vec(),
         };
-        let mut samples = Vec::new();
-        for j in 0..cfg.method.chains() {
-            let chain = one.run(
-                &prior_model,
-                p,
-                &start,
-                item_seed(s << 16, j),
-                &mut NoObserver,
-            )?;
-            samples.extend(chain.samples);
-        }
+        // Chain j of model i is seeded item_seed((seed + i) << 16, j): no two chains share a
+        // seed.
+        let chains = 0..cfg.method.chains();
+        let outputs =
+            cfg.method
+                .run_chains(&prior_model, p, &start, chains, s << 16, &mut |_, _| Ok(()))?;
+        let samples: Vec<f32> = outputs.into_iter().flat_map(|out| out.samples).collect();
         Ok(samples)
     };
     let mut on_model = |m: &ModelCoverage, summary: &PosteriorSummary| {
@@ -277,7 +270,7 @@ fn draw_calibration(run: &RunDir, report: &CalibrationReport) -> Result<()> {
         .collect();
     let img = line_chart(
         "calibration curve (all pixels)",
-        ("nominal coverage of mean ± z std", "observed coverage"),
+        ("nominal coverage of mean +- z std", "observed coverage"),
         &[
             series("sampler", curve),
             series("calibrated", vec![(0.0, 0.0), (1.0, 1.0)]),

@@ -33,7 +33,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use velprior_diffusion::Denoiser;
-use velprior_diffusion::denoiser::x0_from_eps;
+use velprior_diffusion::denoiser::{NoiseLevel, x0_from_eps};
 use velprior_diffusion::noise::standard_normal;
 use velprior_diffusion::samplers::{NoObserver, sample_ddpm};
 
@@ -61,9 +61,13 @@ pub struct DapsConfig {
     /// Langevin step size at a level: η = lr · r_t² (default 1e-4).
     #[serde(default = "lr")]
     pub lr: f64,
-    /// Scale ρ of r_t = ρ √(1 − ᾱ_t) (default 1).
+    /// Scale ρ of r_t (default 1).
     #[serde(default = "one")]
     pub rho: f64,
+    /// The variance r_t² / ρ² of the Gaussian model of x_0 | x_t (default: 1 − ᾱ_t, as in
+    /// the paper).
+    #[serde(default)]
+    pub x0_variance: X0Variance,
     /// The annealing starts at level t0 · T from the start model noised there; 1 (the
     /// default) starts from pure noise.
     #[serde(default = "one")]
@@ -95,7 +99,41 @@ pub enum X0Step {
     /// One Gauss–Newton randomise-then-optimise draw with `cg_iterations` conjugate-gradient
     /// iterations ([`gauss_newton_draw`]): for the stiff seismic likelihood; needs the L2
     /// misfit.
-    GaussNewton { cg_iterations: usize },
+    GaussNewton {
+        cg_iterations: usize,
+        /// Where the forward operator is linearised (default: at each level's anchor).
+        #[serde(default)]
+        linearise_at: Linearisation,
+    },
+}
+
+/// Where the Gauss–Newton x_0 step linearises the forward operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Linearisation {
+    /// At each level's anchor (x̂_0): Gauss–Newton on the full nonlinear operator.
+    #[default]
+    Anchor,
+    /// At the start model (with a first stage, the posterior's mode), for every level: the
+    /// samples are those of the prior times the likelihood linearised there (a Laplace-style
+    /// likelihood, accurate where the posterior stays near the mode). Anchors far from the
+    /// mode at high noise then cannot pull the linearisation into another basin (cycle
+    /// skipping), so the anneal can start from pure noise (t0 = 1) and draw the data-blind
+    /// parts of the model from the prior.
+    Start,
+}
+
+/// The variance per pixel of the Gaussian model N(x_0; anchor, r_t² I) of x_0 | x_t.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum X0Variance {
+    /// 1 − ᾱ_t: the posterior variance of x_0 given x_t for unit-variance white data (the
+    /// paper's r_t = σ_t); far wider than x_0 | x_t of a structured prior at low noise.
+    #[default]
+    UnitData,
+    /// The mean variance of x_0 | x_t under the prior itself, from the second-order Tweedie
+    /// formula ([`tweedie_x0_variance`]): one more denoiser call per level.
+    Tweedie,
 }
 
 fn langevin_steps() -> usize {
@@ -139,7 +177,10 @@ pub fn daps(
             "daps: lr and rho must be finite and > 0",
         ));
     }
-    if cfg.x0_step == (X0Step::GaussNewton { cg_iterations: 0 }) {
+    if let X0Step::GaussNewton {
+        cg_iterations: 0, ..
+    } = cfg.x0_step
+    {
         return Err(PosteriorError::invalid(
             "daps: x0_step.cg_iterations must be >= 1 (e.g. 10)",
         ));
@@ -188,12 +229,23 @@ pub fn daps(
                 let eps = model.predict_eps(&x, &[lvl])?;
                 to_models(&x0_from_eps(&x, &eps, &[lvl])?)?.remove(0)
             };
-            let r2 = cfg.rho * cfg.rho * (1.0 - lvl.alpha_bar);
+            let variance = match cfg.x0_variance {
+                X0Variance::UnitData => 1.0 - lvl.alpha_bar,
+                X0Variance::Tweedie => tweedie_x0_variance(model, &x, lvl, &mut rng)?,
+            };
+            let r2 = cfg.rho * cfg.rho * variance;
             let misfit;
             (x0, misfit) = match cfg.x0_step {
                 X0Step::Langevin => langevin_x0(problem, &anchor, r2, cfg, &mut rng)?,
-                X0Step::GaussNewton { cg_iterations } => {
-                    let x0 = gauss_newton_draw(problem, &anchor, r2, cg_iterations, &mut rng)?;
+                X0Step::GaussNewton {
+                    cg_iterations,
+                    linearise_at,
+                } => {
+                    let at = match linearise_at {
+                        Linearisation::Anchor => &anchor[..],
+                        Linearisation::Start => start,
+                    };
+                    let x0 = gauss_newton_draw(problem, &anchor, at, r2, cg_iterations, &mut rng)?;
                     let f = if j == 0 {
                         let inside: Vec<f32> =
                             x0.iter().map(|&v| in_range(v, cfg.clip_x0)).collect();
@@ -225,6 +277,36 @@ pub fn daps(
         out.extend(x0.iter().map(|&v| in_range(v, cfg.clip_x0)));
     }
     Ok(out)
+}
+
+/// Relative size of the denoiser's difference step in [`tweedie_x0_variance`].
+const TWEEDIE_STEP: f64 = 1e-3;
+
+/// The mean variance per pixel of x_0 | x_t (one model, (1, 1, nz, nx)) under the denoiser's
+/// prior, tr Cov[x_0 | x_t] / D, by the second-order Tweedie formula
+/// Cov[x_0 | x_t] = (1 − ᾱ_t) / √ᾱ_t · ∂x̂_0/∂x_t (exact for an exact denoiser), its trace by
+/// one Hutchinson probe z: zᵀ(x̂_0(x_t + h z) − x̂_0(x_t)) / h. Floored at 10⁻⁶ (1 − ᾱ_t), where
+/// a learned denoiser's estimate is not positive.
+pub fn tweedie_x0_variance(
+    model: &dyn Denoiser,
+    x_t: &Tensor,
+    lvl: NoiseLevel,
+    rng: &mut ChaCha8Rng,
+) -> Result<f64> {
+    let z = standard_normal(rng, x_t.dims(), model.device())?;
+    let pair = Tensor::cat(&[x_t, &(x_t + (&z * TWEEDIE_STEP)?)?], 0)?;
+    let eps = model.predict_eps(&pair, &[lvl, lvl])?;
+    let x0 = to_models(&x0_from_eps(&pair, &eps, &[lvl, lvl])?)?;
+    let z = z.flatten_all()?.to_vec1::<f32>()?;
+    let quadratic: f64 = z
+        .iter()
+        .zip(x0[1].iter().zip(&x0[0]))
+        .map(|(&z, (&b, &a))| f64::from(z) * (f64::from(b) - f64::from(a)))
+        .sum::<f64>()
+        / TWEEDIE_STEP;
+    let noise = 1.0 - lvl.alpha_bar;
+    let variance = noise / lvl.alpha_bar.sqrt() * quadratic / z.len() as f64;
+    Ok(variance.max(1e-6 * noise))
 }
 
 /// `cfg.langevin_steps` Langevin steps on N(x_0; anchor, r2 I) · exp(−f(x_0) / s) from the

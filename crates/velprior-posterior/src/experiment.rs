@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use candle_core::Device;
 use velprior_data::import::{read_model, read_npy};
-use velprior_data::item_seed;
 use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_physics::fwi::FwiFiles;
 use velprior_physics::fwi::smooth::gaussian_smooth;
@@ -184,7 +183,6 @@ impl Experiment {
         let problem = self.problem()?;
         let windows = self.windows()?;
         let prior = PriorModel::of(&self.prior, windows.as_ref());
-        let one = self.config.method.one_chain();
         let t0 = Instant::now();
         let start = problem.to_unit(&self.start);
         let first_stage = match &self.config.start_method {
@@ -192,20 +190,15 @@ impl Experiment {
             None => None,
         };
         let start = first_stage.as_deref().unwrap_or(&start);
-        let mut samples = Vec::with_capacity(chains.len() * self.shape().len());
-        let mut acceptance = Vec::new();
-        for j in chains {
-            let mut chain_observer = |r: &IterationRecord<'_>| observer(j, r);
-            let out = one.run(
-                &prior,
-                &problem,
-                start,
-                item_seed(seed, j),
-                &mut chain_observer,
-            )?;
-            samples.extend(out.samples);
-            acceptance.extend(out.acceptance_rate);
-        }
+        let outputs = self
+            .config
+            .method
+            .run_chains(&prior, &problem, start, chains, seed, observer)?;
+        let acceptance = outputs
+            .iter()
+            .filter_map(|out| out.acceptance_rate)
+            .collect();
+        let samples: Vec<f32> = outputs.into_iter().flat_map(|out| out.samples).collect();
         Ok(Chains {
             samples: problem.to_velocity(&samples),
             acceptance,

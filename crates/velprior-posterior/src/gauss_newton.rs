@@ -1,5 +1,6 @@
 //! A Gauss–Newton draw of x_0 ∝ N(x_0; a, r² I) · exp(−½‖F(x_0) − d‖² / s) with F linearised
-//! at the anchor a, by randomise-then-optimise (Bardsley et al. 2014): the data perturbed by
+//! at the anchor a (or at a fixed point m, F(x) ≈ F(m) + J_m (x − m), written below with
+//! J = J_m and F(a) = F(m) + J_m (a − m)), by randomise-then-optimise (Bardsley et al. 2014): the data perturbed by
 //! N(0, s I) and the anchor by N(0, r² I), then the linear least-squares problem
 //!
 //!   (JᵀJ / s + I / r²) δ = Jᵀ(d + √s ε − F(a)) / s + ξ / r,   x_0 = a + δ.
@@ -27,39 +28,51 @@ use crate::problem::Problem;
 const FD_STEP: f32 = 1e-3;
 
 /// A draw of x_0 as above (normalised units) about `anchor` with prior variance `r2`, after
-/// `cg_iterations` conjugate-gradient iterations. The anchor is first moved inside
-/// [−1 + h, 1 − h] (h the difference step), so that the differences stay in the prior's range
-/// of velocities.
+/// `cg_iterations` conjugate-gradient iterations, with F linearised at `at` (the anchor itself,
+/// or a fixed point such as the posterior's mode): F(a + δ) ≈ F(m) + J_m (a − m) + J_m δ. The
+/// anchor and `at` are first moved inside [−1 + h, 1 − h] (h the difference step), so that the
+/// differences stay in the prior's range of velocities.
 pub fn gauss_newton_draw(
     problem: &Problem,
     anchor: &[f32],
+    at: &[f32],
     r2: f64,
     cg_iterations: usize,
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<f32>> {
     let s = problem.likelihood_scale;
     let inside = 1.0 - FD_STEP;
-    let anchor: Vec<f32> = anchor.iter().map(|&v| v.clamp(-inside, inside)).collect();
-    let anchor = &anchor[..];
-    let fa = problem.forward(anchor)?;
+    let inside = |x: &[f32]| -> Vec<f32> { x.iter().map(|&v| v.clamp(-inside, inside)).collect() };
+    let (anchor, at) = (inside(anchor), inside(at));
+    let (anchor, at) = (&anchor[..], &at[..]);
+    let f_at = problem.forward(at)?;
+    let offset: Vec<f64> = anchor
+        .iter()
+        .zip(at)
+        .map(|(&a, &m)| f64::from(a) - f64::from(m))
+        .collect();
+    let j_offset = jacobian_times(problem, at, &f_at, &offset)?;
     let mut normal = || -> f64 { StandardNormal.sample(rng) };
+    // d + √s ε − F(a), F(a) ≈ F(m) + J_m (a − m)
     let target: Vec<f32> = problem
         .observed
         .iter()
-        .zip(&fa)
-        .map(|(&d, &f)| (f64::from(d) + s.sqrt() * normal() - f64::from(f)) as f32)
+        .zip(f_at.iter().zip(&j_offset))
+        .map(|(&d, (&f, &j))| {
+            (f64::from(d) + s.sqrt() * normal() - f64::from(f) - f64::from(j)) as f32
+        })
         .collect();
     let xi: Vec<f64> = (0..anchor.len()).map(|_| normal()).collect();
     let r = r2.sqrt();
     let prior_draw: Vec<f64> = xi.iter().map(|&z| r * z).collect();
-    let j_prior = jacobian_times(problem, anchor, &fa, &prior_draw)?;
-    let jt = |w: &[f32]| problem.jacobian_transpose(anchor, &fa, w);
+    let j_prior = jacobian_times(problem, at, &f_at, &prior_draw)?;
+    let jt = |w: &[f32]| problem.jacobian_transpose(at, &f_at, w);
     // b' = Jᵀ(d + √s ε − F(a) − r J ξ) / s
     let shifted: Vec<f32> = target.iter().zip(&j_prior).map(|(t, j)| t - j).collect();
     let b: Vec<f64> = jt(&shifted)?.iter().map(|&g| f64::from(g) / s).collect();
     // A u = Jᵀ J u / s + u / r²
     let apply = |u: &[f64]| -> Result<Vec<f64>> {
-        let ju = jacobian_times(problem, anchor, &fa, u)?;
+        let ju = jacobian_times(problem, at, &f_at, u)?;
         Ok(jt(&ju)?
             .iter()
             .zip(u)

@@ -1,8 +1,11 @@
 //! The posterior methods a config can name (`[method] kind = …`), the prior each one needs,
 //! and one entry point that runs a method on a [`Problem`].
 
+use std::ops::Range;
+
 use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
+use velprior_data::item_seed;
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::prior::{Prior, PriorForm};
 use velprior_kernels::Schedule;
@@ -264,6 +267,33 @@ impl MethodConfig {
             MethodConfig::LinearGaussian(c) => c.samples = 1,
         }
         m
+    }
+
+    /// Runs chains `chains` of the method one by one from `start` (normalised), chain j seeded
+    /// `item_seed(seed, j)`, so that runs splitting the chains (shards) give the chains of one
+    /// run; `observer` hears each iteration with its chain's index. One output per chain.
+    pub fn run_chains(
+        &self,
+        prior: &PriorModel,
+        problem: &Problem,
+        start: &[f32],
+        chains: Range<usize>,
+        seed: u64,
+        observer: &mut dyn FnMut(usize, &IterationRecord<'_>) -> Result<()>,
+    ) -> Result<Vec<MethodOutput>> {
+        let one = self.one_chain();
+        chains
+            .map(|j| {
+                let mut chain_observer = |r: &IterationRecord<'_>| observer(j, r);
+                one.run(
+                    prior,
+                    problem,
+                    start,
+                    item_seed(seed, j),
+                    &mut chain_observer,
+                )
+            })
+            .collect()
     }
 
     /// Runs the method once (all chains of its config; use [`MethodConfig::one_chain`] to run

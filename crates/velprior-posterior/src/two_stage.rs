@@ -4,11 +4,9 @@
 //! diffusion samplers started from a smooth model fit the data worse than RED-diff does; started
 //! from RED-diff's model they keep its fit.
 
-use velprior_data::item_seed;
-
+use crate::Result;
 use crate::method::{MethodConfig, PriorModel};
 use crate::problem::Problem;
-use crate::{NoObserver, Result};
 
 /// Seeds of the first stage's chains start here (item_seed(seed, FIRST_STAGE + j)), far from
 /// the chain indices of the second stage.
@@ -23,22 +21,16 @@ pub fn first_stage_start(
     start: &[f32],
     seed: u64,
 ) -> Result<Vec<f32>> {
-    let one = method.one_chain();
-    let chains = method.chains();
+    let first = FIRST_STAGE..FIRST_STAGE + method.chains();
+    let outputs = method.run_chains(prior, problem, start, first, seed, &mut |_, _| Ok(()))?;
+    let samples: Vec<&[f32]> = outputs
+        .iter()
+        .flat_map(|out| out.samples.chunks(start.len().max(1)))
+        .collect();
     let mut mean = vec![0f32; start.len()];
-    for j in 0..chains {
-        let out = one.run(
-            prior,
-            problem,
-            start,
-            item_seed(seed, FIRST_STAGE + j),
-            &mut NoObserver,
-        )?;
-        let n = out.samples.len() / start.len().max(1);
-        for sample in out.samples.chunks(start.len()) {
-            for (m, &v) in mean.iter_mut().zip(sample) {
-                *m += v / (chains * n) as f32;
-            }
+    for sample in &samples {
+        for (m, &v) in mean.iter_mut().zip(*sample) {
+            *m += v / samples.len() as f32;
         }
     }
     Ok(mean)

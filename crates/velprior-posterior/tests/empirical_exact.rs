@@ -121,6 +121,7 @@ fn plain() -> DapsConfig {
         candidates: 0,
         candidate_steps: 25,
         x0_step: Default::default(),
+        x0_variance: Default::default(),
     }
 }
 
