@@ -1,6 +1,6 @@
 # Seismic calibration (README "Posterior sampling"): configs/posterior-calibration-seismic.toml —
 # 20 held-out OpenFWI-style 70x70 models, 5 shots, 5 % noise, 16 samples each of the two-stage
-# sampler (RED-diff's mode, then Gauss-Newton DAPS from t0 = 0.55) with the shipped openfwi70
+# sampler (RED-diff's mode, then Gauss-Newton DAPS from t0 = 0.55, Tweedie variance) with the shipped openfwi70
 # prior — as coverage, calibration curve, CRPS and SSIM beside RED-diff's (the first stage).
 # About 100 minutes on 2 quiet cores, so resumable across sessions: the run folder's per-model
 # lines and posterior summaries are kept in results/calibration-seismic-run (committed) and seed
@@ -34,7 +34,7 @@ table_calibration_seismic() {
         echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
         jq -r --arg samples "$(sed -n '/^\[calibration.method\]/,$s/^samples = //p' "$dir/two-stage.toml")" "$FIXED"'
             (.calibration_curve | map({(.nominal | tostring): .observed}) | add) as $c |
-            "| RED-diff → Gauss–Newton DAPS (t0 = 0.55) | \(.models | length) | \($samples) | \(.within_1sigma | fixed(3)) | \(.within_2sigma | fixed(3)) | \($c["0.5"] | fixed(2)) / \($c["0.9"] | fixed(2)) | \(.mean_std | round) | \(.rmse_mps | round) | \(.crps | round) | \(.mean_ssim | fixed(3)) | \(.first_stage_mean_ssim | fixed(3)) | \(.wall_time_s | round) s |"' \
+            "| RED-diff → Gauss–Newton DAPS (t0 = 0.55, Tweedie variance) | \(.models | length) | \($samples) | \(.within_1sigma | fixed(3)) | \(.within_2sigma | fixed(3)) | \($c["0.5"] | fixed(2)) / \($c["0.9"] | fixed(2)) | \(.mean_std | round) | \(.rmse_mps | round) | \(.crps | round) | \(.mean_ssim | fixed(3)) | \(.first_stage_mean_ssim | fixed(3)) | \(.wall_time_s | round) s |"' \
             "$run/metrics.json"
         echo
         echo "Targets: ±2σ in [0.90, 0.98], ±1σ in [0.60, 0.76], SSIM of the mean at least RED-diff's."
