@@ -1,7 +1,8 @@
 //! A Gauss–Newton draw of x_0 ∝ N(x_0; a, r² I) · exp(−½‖F(x_0) − d‖² / s) with F linearised
 //! at the anchor a (or at a fixed point m, F(x) ≈ F(m) + J_m (x − m), written below with
-//! J = J_m and F(a) = F(m) + J_m (a − m)), by randomise-then-optimise (Bardsley et al. 2014): the data perturbed by
-//! N(0, s I) and the anchor by N(0, r² I), then the linear least-squares problem
+//! J = J_m and F(a) = F(m) + J_m (a − m)), by randomise-then-optimise (Bardsley et al. 2014):
+//! the data perturbed by N(0, s I) and the anchor by N(0, r² I), then the linear least-squares
+//! problem
 //!
 //!   (JᵀJ / s + I / r²) δ = Jᵀ(d + √s ε − F(a)) / s + ξ / r,   x_0 = a + δ.
 //!
