@@ -118,8 +118,8 @@ pub enum Linearisation {
     /// samples are those of the prior times the likelihood linearised there (a Laplace-style
     /// likelihood, accurate where the posterior stays near the mode). Anchors far from the
     /// mode at high noise then cannot pull the linearisation into another basin (cycle
-    /// skipping), so the anneal can start from pure noise (t0 = 1) and draw the data-blind
-    /// parts of the model from the prior.
+    /// skipping), which is meant to let the anneal start from pure noise (t0 = 1); on the
+    /// seismic calibration models that blurred the mean without widening the bands (README).
     Start,
 }
 
