@@ -28,6 +28,14 @@ const STILL: &str = "[[method]]\nname = \"still\"\n\
 const RED_DIFF: &str = "[[method]]\nname = \"RED-diff\"\nprior = \"priors/marmousi70-small/prior.safetensors\"\n\
     posterior = { kind = \"red-diff\", iterations = 2, lr = 0.03, lambda = 0.75, t_min = 0.001, t_max = 1.0, samples = 1 }\n";
 
+/// A two-stage method: RED-diff's mode under a Gaussian likelihood (σ = 5 % of the data RMS),
+/// then a second stage that does not move (RED-diff with a zero learning rate returns its
+/// start), so the method's result is the first stage's.
+const TWO_STAGE: &str = "[[method]]\nname = \"two-stage\"\nprior = \"priors/marmousi70-small/prior.safetensors\"\n\
+    misfit = \"l2\"\nnoise_relative = 0.05\n\
+    start_method = { kind = \"red-diff\", iterations = 3, lr = 0.05, lambda = 1e7, t_min = 0.001, t_max = 1.0, samples = 1 }\n\
+    posterior = { kind = \"red-diff\", iterations = 1, lr = 0.0, lambda = 0.75, t_min = 0.001, t_max = 1.0, samples = 1 }\n";
+
 fn records(out: &Path) -> Vec<serde_json::Value> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(out.join("results")).unwrap() {
@@ -109,6 +117,41 @@ fn scores_resume_and_shards() {
     eprintln!("tabulating {:.1} s", t0.elapsed().as_secs_f64());
 }
 
+/// Catches a method's `start_method` being ignored (its result would be the start: the second
+/// stage does not move).
+#[test]
+fn a_two_stage_method_starts_from_its_first_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bench.toml");
+    std::fs::write(&cfg, config(1, &format!("{STILL}{TWO_STAGE}"))).unwrap();
+    let out = dir.path().join("out");
+    ok(&run(&cfg, &out, &[]));
+    let all = records(&out);
+    assert_eq!(all.len(), 2 * 2, "1 model × 2 conditions × 2 methods");
+    for r in all.iter().filter(|r| r["method"] == "two-stage") {
+        let (ssim, start) = (
+            r["ssim"].as_f64().unwrap(),
+            r["start_ssim"].as_f64().unwrap(),
+        );
+        assert!(
+            (ssim - start).abs() > 1e-3,
+            "the first stage moved the model: {r}"
+        );
+    }
+    // The same method without its first stage returns the start.
+    let one_stage = TWO_STAGE.replace("start_method", "# start_method");
+    std::fs::write(&cfg, config(1, &one_stage)).unwrap();
+    let out = dir.path().join("one-stage");
+    ok(&run(&cfg, &out, &[]));
+    for r in records(&out) {
+        let (ssim, start) = (
+            r["ssim"].as_f64().unwrap(),
+            r["start_ssim"].as_f64().unwrap(),
+        );
+        assert!((ssim - start).abs() < 1e-6, "{r}");
+    }
+}
+
 #[test]
 fn bad_configs_are_one_error_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -126,6 +169,24 @@ fn bad_configs_are_one_error_line() {
         (
             config(1, &RED_DIFF.replace("marmousi70-small", "nope")),
             "method RED-diff: prior priors/nope",
+        ),
+        (
+            config(1, &STILL.replace("fwi =", "noise_relative = 0.05\nfwi =")),
+            "method still: misfit, likelihood_scale, noise_relative and start_method are for posterior methods",
+        ),
+        (
+            config(
+                1,
+                &TWO_STAGE.replace("noise_relative", "likelihood_scale = 1.0\nnoise_relative"),
+            ),
+            "method two-stage: give likelihood_scale or noise_relative, not both",
+        ),
+        (
+            config(
+                1,
+                &TWO_STAGE.replace("noise_relative = 0.05", "noise_relative = -1.0"),
+            ),
+            "noise_relative = -1: must be finite and > 0",
         ),
         (config(0, STILL), "models >= 1"),
         (

@@ -119,9 +119,21 @@ pub struct BenchmarkMethod {
     pub prior: Option<PathBuf>,
     #[serde(default)]
     pub posterior: Option<MethodConfig>,
+    /// The method's own data misfit (a sampler's Gaussian likelihood: `"l2"`) in place of the
+    /// benchmark's.
+    #[serde(default)]
+    pub misfit: Option<Misfit>,
     /// Divisor of the misfit in the negative log-likelihood (default: the number of data).
     #[serde(default)]
     pub likelihood_scale: Option<f64>,
+    /// The likelihood's σ relative to each model's observed-data RMS, in place of
+    /// `likelihood_scale`: the L2 misfit's scale is then (σ · RMS)².
+    #[serde(default)]
+    pub noise_relative: Option<f64>,
+    /// A first stage whose mean starts the method (as `[start_method]` of the posterior
+    /// configs: RED-diff's mode, then a sampler's anneal from it).
+    #[serde(default)]
+    pub start_method: Option<MethodConfig>,
     /// Window stride when the prior's windows are smaller than the models.
     #[serde(default = "default_stride")]
     pub patch_stride: [usize; 2],
@@ -153,15 +165,33 @@ pub enum MethodKind<'a> {
 }
 
 impl BenchmarkMethod {
-    /// Plain FWI or a posterior method with its prior; an error unless exactly one is given.
+    /// Plain FWI or a posterior method with its prior (the likelihood and first-stage keys only
+    /// with the latter); an error unless exactly one is given.
     pub fn kind(&self) -> Result<MethodKind<'_>> {
+        let invalid = |what: &str| PosteriorError::invalid(format!("method {}: {what}", self.name));
+        let posterior_only = self.misfit.is_some()
+            || self.likelihood_scale.is_some()
+            || self.noise_relative.is_some()
+            || self.start_method.is_some();
+        if self.likelihood_scale.is_some() && self.noise_relative.is_some() {
+            return Err(invalid("give likelihood_scale or noise_relative, not both"));
+        }
+        if let Some(sigma) = self.noise_relative
+            && !(sigma > 0.0 && sigma.is_finite())
+        {
+            return Err(invalid(&format!(
+                "noise_relative = {sigma}: must be finite and > 0 (e.g. 0.05)"
+            )));
+        }
         match (&self.fwi, &self.prior, &self.posterior) {
-            (Some(f), None, None) => Ok(MethodKind::Fwi(f)),
+            (Some(f), None, None) if !posterior_only => Ok(MethodKind::Fwi(f)),
+            (Some(_), None, None) => Err(invalid(
+                "misfit, likelihood_scale, noise_relative and start_method are for posterior methods; plain FWI takes the benchmark's misfit",
+            )),
             (None, Some(prior), Some(method)) => Ok(MethodKind::Posterior { prior, method }),
-            _ => Err(PosteriorError::invalid(format!(
-                "method {}: give either fwi = {{…}} or prior = \"…\" with posterior = {{ kind = … }}",
-                self.name
-            ))),
+            _ => Err(invalid(
+                "give either fwi = {…} or prior = \"…\" with posterior = { kind = … }",
+            )),
         }
     }
 }

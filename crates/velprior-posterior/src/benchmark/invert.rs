@@ -6,7 +6,6 @@ use std::time::Instant;
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use velprior_data::item_seed;
 use velprior_diffusion::prior::{AnyPrior, Prior};
 use velprior_physics::fwi::FwiFiles;
 use velprior_physics::{
@@ -17,7 +16,8 @@ use super::config::{BenchmarkConfig, BenchmarkMethod, FwiSettings, MethodKind};
 use crate::method::PriorModel;
 use crate::patches::PatchDenoiser;
 use crate::summary::PosteriorSummary;
-use crate::{NoObserver, PosteriorError, Problem, Result};
+use crate::two_stage::first_stage_start;
+use crate::{PosteriorError, Problem, Result};
 
 /// What one inversion gave: the result (posterior mean for samplers, m/s) and its scores.
 pub struct Inversion {
@@ -54,6 +54,20 @@ fn cpu_seconds() -> f64 {
     };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// The divisor of `method`'s misfit for `observed`: (σ · RMS)² from `noise_relative`, else
+/// `likelihood_scale`, else the number of data (the mean misfit).
+pub fn likelihood_scale(method: &BenchmarkMethod, observed: &[f32]) -> f64 {
+    match (method.noise_relative, method.likelihood_scale) {
+        (Some(sigma), _) => {
+            let n = observed.len().max(1) as f64;
+            let mean_square = observed.iter().map(|&d| f64::from(d).powi(2)).sum::<f64>() / n;
+            sigma * sigma * mean_square
+        }
+        (None, Some(scale)) => scale,
+        (None, None) => observed.len() as f64,
+    }
 }
 
 /// A method ready to run: plain FWI, or a posterior method with its loaded prior.
@@ -100,11 +114,15 @@ impl<'a> Inverter<'a> {
         seed: u64,
     ) -> Result<Inversion> {
         let (t0, cpu0) = (Instant::now(), cpu_seconds());
+        let misfit = match self {
+            Inverter::Posterior { method, .. } => method.misfit.unwrap_or(cfg.misfit),
+            Inverter::Fwi(_) => cfg.misfit,
+        };
         let operator = AcousticOperator::from_survey(
             shape,
             &cfg.solver,
             &cfg.acquisition,
-            cfg.misfit,
+            misfit,
             cfg.storage,
         );
         let (model, spread) = match self {
@@ -141,22 +159,25 @@ impl<'a> Inverter<'a> {
                             PosteriorError::invalid(format!("method {}: {e}", method.name))
                         })?;
                 let prior_model = PriorModel::of(prior, windows.as_ref());
-                config.check_prior(&prior_model)?;
-                let scale = method.likelihood_scale.unwrap_or(observed.len() as f64);
-                let problem = Problem::new(&operator, observed, prior.meta().normalisation, scale)?;
-                let start_unit = problem.to_unit(start);
-                let one = config.one_chain();
-                let mut samples = Vec::new();
-                for j in 0..config.chains() {
-                    let out = one.run(
-                        &prior_model,
-                        &problem,
-                        &start_unit,
-                        item_seed(seed, j),
-                        &mut NoObserver,
-                    )?;
-                    samples.extend(out.samples);
+                for m in std::iter::once(*config).chain(&method.start_method) {
+                    m.check_prior(&prior_model)?;
                 }
+                let scale = likelihood_scale(method, observed);
+                let problem = Problem::new(&operator, observed, prior.meta().normalisation, scale)?;
+                let mut start_unit = problem.to_unit(start);
+                if let Some(first) = &method.start_method {
+                    start_unit =
+                        first_stage_start(first, &prior_model, &problem, &start_unit, seed)?;
+                }
+                let outputs = config.run_chains(
+                    &prior_model,
+                    &problem,
+                    &start_unit,
+                    0..config.chains(),
+                    seed,
+                    &mut |_, _| Ok(()),
+                )?;
+                let samples: Vec<f32> = outputs.into_iter().flat_map(|o| o.samples).collect();
                 let samples = problem.to_velocity(&samples);
                 let summary = PosteriorSummary::new(&samples, [shape.nz, shape.nx], Some(truth))?;
                 let spread = (samples.len() > shape.len())
@@ -190,5 +211,23 @@ impl<'a> Inverter<'a> {
                 cpu_s: cpu_seconds() - cpu0,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Catches σ applied to the RMS rather than squared with it, or the mean square taken over
+    /// the wrong count: data (3, 4) have mean square 12.5, so σ = 0.1 gives 0.125.
+    #[test]
+    fn noise_relative_scale_is_sigma_rms_squared() {
+        let method: BenchmarkMethod = toml::from_str("name = \"m\"\nnoise_relative = 0.1").unwrap();
+        assert!((likelihood_scale(&method, &[3.0, 4.0]) - 0.125).abs() < 1e-12);
+        let method: BenchmarkMethod =
+            toml::from_str("name = \"m\"\nlikelihood_scale = 7.0").unwrap();
+        assert_eq!(likelihood_scale(&method, &[3.0, 4.0]), 7.0);
+        let method: BenchmarkMethod = toml::from_str("name = \"m\"").unwrap();
+        assert_eq!(likelihood_scale(&method, &[3.0, 4.0]), 2.0);
     }
 }
