@@ -1,10 +1,11 @@
 # The inversion benchmark (README "Inversion benchmark"): configs/benchmark-openfwi-small.toml
 # — four OpenFWI-style families x 10 models, clean / 5 % noise / 10 dead traces, FWI with
-# Tikhonov and TV, RED-diff with openfwi70 — as its summary table. About 6.5 CPU-hours (360
-# inversions of about a minute each), so it is resumable across sessions: every finished
-# inversion's record (results/benchmark-records/records.jsonl) and the inversions the example grid
-# shows (model 0 of each family, clean data) are kept in the repository and seed the work
-# folder; a rerun does only the inversions that are missing. Sourced by scripts/results.sh.
+# Tikhonov and TV, RED-diff and the two-stage sampler with openfwi70 — as its summary table.
+# About 12 CPU-hours (360 inversions of about a minute, 120 of about three), so it is
+# resumable across sessions: every finished inversion's record
+# (results/benchmark-records/records.jsonl) and the inversions the example grid shows (model 0
+# of each family, clean data) are kept in the repository and seed the work folder; a rerun does
+# only the inversions that are missing. Sourced by scripts/results.sh.
 
 table_benchmark() {
     local config=configs/benchmark-openfwi-small.toml dir="$work/benchmark"
