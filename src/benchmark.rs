@@ -41,11 +41,20 @@ pub fn run(a: BenchmarkArgs) -> Result<()> {
     let run = RunDir::create(&a.out)?;
     let kept = run.path("config.toml");
     match std::fs::read_to_string(&kept) {
-        Ok(old) if old != text => bail!(
-            "--out {} holds a benchmark of another config; use another --out or remove it",
-            a.out.display()
-        ),
-        Ok(_) => {}
+        Ok(old) if old == text => {}
+        Ok(old) => {
+            // A config that only adds methods keeps the folder's inversions and becomes its
+            // config; any other change would mix inversions of two protocols.
+            let extends = velprior_data::toml_file::parse_toml::<BenchmarkConfig>(&old, &kept)
+                .is_ok_and(|old| cfg.extends(&old));
+            if !extends {
+                bail!(
+                    "--out {} holds a benchmark of another config (a config may only add methods to it); use another --out or remove it",
+                    a.out.display()
+                );
+            }
+            std::fs::write(&kept, &text).with_context(|| format!("writing {}", kept.display()))?
+        }
         Err(_) => {
             std::fs::write(&kept, &text).with_context(|| format!("writing {}", kept.display()))?
         }

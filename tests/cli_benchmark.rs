@@ -152,6 +152,31 @@ fn a_two_stage_method_starts_from_its_first_stage() {
     }
 }
 
+/// Catches a folder refusing a config that only adds a method (the user would redo every
+/// inversion), and one accepting a changed method (its records would mix two settings).
+#[test]
+fn a_config_may_add_methods_to_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bench.toml");
+    let out = dir.path().join("out");
+    std::fs::write(&cfg, config(1, STILL)).unwrap();
+    ok(&run(&cfg, &out, &[]));
+    let first = records(&out);
+    let added = STILL.replace("name = \"still\"", "name = \"still too\"");
+    std::fs::write(&cfg, config(1, &format!("{STILL}{added}"))).unwrap();
+    ok(&run(&cfg, &out, &[]));
+    let both = records(&out);
+    assert_eq!(both.len(), 2 * 2, "the added method's inversions, once");
+    assert_eq!(
+        both[..2],
+        first[..],
+        "the folder's inversions are kept as they were"
+    );
+    let changed = STILL.replace("iterations = 1", "iterations = 2");
+    std::fs::write(&cfg, config(1, &format!("{changed}{added}"))).unwrap();
+    one_error_line(&run(&cfg, &out, &[]), "a config may only add methods to it");
+}
+
 #[test]
 fn bad_configs_are_one_error_line() {
     let dir = tempfile::tempdir().unwrap();

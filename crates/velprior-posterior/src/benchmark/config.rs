@@ -197,6 +197,25 @@ impl BenchmarkMethod {
 }
 
 impl BenchmarkConfig {
+    /// Whether this config is `old` with methods added: the same test set, survey, conditions
+    /// and settings, and every method of `old` unchanged under its name. A folder of `old`'s
+    /// inversions stays valid for it (only the new methods' inversions are missing).
+    pub fn extends(&self, old: &BenchmarkConfig) -> bool {
+        let (Ok(new), Ok(old)) = (serde_json::to_value(self), serde_json::to_value(old)) else {
+            return false;
+        };
+        let methods = |c: &serde_json::Value| c["method"].as_array().cloned().unwrap_or_default();
+        let (new_methods, old_methods) = (methods(&new), methods(&old));
+        let rest = |mut c: serde_json::Value| {
+            c.as_object_mut().map(|o| o.remove("method"));
+            c
+        };
+        rest(new) == rest(old)
+            && old_methods
+                .iter()
+                .all(|m| new_methods.iter().any(|n| n["name"] == m["name"] && n == m))
+    }
+
     /// Checks what deserialisation cannot: non-empty lists, unique names, parsable conditions,
     /// well-formed methods.
     pub fn check(&self) -> Result<()> {
