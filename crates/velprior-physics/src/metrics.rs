@@ -56,6 +56,12 @@ pub fn rmse(a: &[f32], b: &[f32]) -> f64 {
         .sqrt()
 }
 
+/// Root mean square of `x` (0 for an empty slice): the scale that relative noise levels
+/// multiply.
+pub fn rms(x: &[f32]) -> f64 {
+    (x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64).sqrt()
+}
+
 /// Separable 'same' convolution with zero padding of an (nz, nx) map by a 1-D kernel.
 fn blur(x: &[f64], shape: ModelShape, w: &[f64]) -> Vec<f64> {
     let (nz, nx, h) = (shape.nz, shape.nx, w.len() / 2);

@@ -91,9 +91,7 @@ pub fn simulate(
     };
     if let Some(noise) = degradation.noise {
         let mut rng = stream(0);
-        let rms = (data.iter().map(|&d| f64::from(d).powi(2)).sum::<f64>()
-            / data.len().max(1) as f64)
-            .sqrt();
+        let rms = crate::metrics::rms(&data);
         for d in &mut data {
             let draw = match noise {
                 DataNoise::Gaussian { relative } => {

@@ -103,11 +103,7 @@ impl NoiseLevel {
     fn std_for(self, clean: &[f32]) -> f64 {
         match self {
             NoiseLevel::Absolute(s) => s,
-            NoiseLevel::Relative(r) => {
-                let ms = clean.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>()
-                    / clean.len().max(1) as f64;
-                r * ms.sqrt()
-            }
+            NoiseLevel::Relative(r) => r * velprior_physics::metrics::rms(clean),
         }
     }
 }

@@ -60,11 +60,7 @@ fn cpu_seconds() -> f64 {
 /// `likelihood_scale`, else the number of data (the mean misfit).
 pub fn likelihood_scale(method: &BenchmarkMethod, observed: &[f32]) -> f64 {
     match (method.noise_relative, method.likelihood_scale) {
-        (Some(sigma), _) => {
-            let n = observed.len().max(1) as f64;
-            let mean_square = observed.iter().map(|&d| f64::from(d).powi(2)).sum::<f64>() / n;
-            sigma * sigma * mean_square
-        }
+        (Some(sigma), _) => (sigma * velprior_physics::metrics::rms(observed)).powi(2),
         (None, Some(scale)) => scale,
         (None, None) => observed.len() as f64,
     }
