@@ -41,6 +41,7 @@ use velprior_kernels::respacing::uniform_timesteps;
 use velprior_kernels::{DdpmStep, Schedule};
 
 use crate::gauss_newton::gauss_newton_draw;
+use crate::illumination::data_precision;
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
 use crate::tensors::{level, to_batch, to_models};
@@ -104,7 +105,25 @@ pub enum X0Step {
         /// Where the forward operator is linearised (default: at each level's anchor).
         #[serde(default)]
         linearise_at: Linearisation,
+        /// Precondition CG by diag(JᵀJ) / s, estimated once at the start model (default:
+        /// none).
+        #[serde(default)]
+        preconditioner: Option<Preconditioner>,
     },
+}
+
+/// The Jacobi preconditioner of the Gauss–Newton x_0 step: diag(JᵀJ) / s estimated by
+/// [`data_precision`] at the start model (one forward and one adjoint solve per probe, once
+/// per run).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preconditioner {
+    /// Random data vectors of the estimate (default 8).
+    #[serde(default = "probes")]
+    pub probes: usize,
+    /// Gaussian blur of the estimate, cells (default 2).
+    #[serde(default = "two")]
+    pub smooth: f32,
 }
 
 /// Where the Gauss–Newton x_0 step linearises the forward operator.
@@ -148,6 +167,14 @@ fn one() -> f64 {
     1.0
 }
 
+fn probes() -> usize {
+    8
+}
+
+fn two() -> f32 {
+    2.0
+}
+
 fn candidate_steps() -> usize {
     25
 }
@@ -185,6 +212,16 @@ pub fn daps(
             "daps: x0_step.cg_iterations must be >= 1 (e.g. 10)",
         ));
     }
+    if let X0Step::GaussNewton {
+        preconditioner: Some(p),
+        ..
+    } = cfg.x0_step
+        && !(p.probes >= 1 && p.smooth >= 0.0 && p.smooth.is_finite())
+    {
+        return Err(PosteriorError::invalid(
+            "daps: x0_step.preconditioner needs probes >= 1 and a finite smooth >= 0 (e.g. probes = 8, smooth = 2)",
+        ));
+    }
     if cfg.candidates > 0 && cfg.candidate_steps == 0 {
         return Err(PosteriorError::invalid(
             "daps: candidate_steps must be >= 1 (e.g. 25)",
@@ -201,6 +238,13 @@ pub fn daps(
     let mut out = Vec::with_capacity(cfg.samples * d);
     let k0 = ((cfg.t0 * schedule.len() as f64).ceil() as usize).clamp(1, schedule.len()) - 1;
     let total = k0 + 1;
+    let precision = match cfg.x0_step {
+        X0Step::GaussNewton {
+            preconditioner: Some(p),
+            ..
+        } => Some(data_precision(problem, start, p.probes, p.smooth, seed)?),
+        _ => None,
+    };
     for j in 0..cfg.samples {
         let noise = standard_normal(&mut rng, &[1, 1, shape[0], shape[1]], model.device())?;
         let mut x = if cfg.t0 < 1.0 {
@@ -240,12 +284,21 @@ pub fn daps(
                 X0Step::GaussNewton {
                     cg_iterations,
                     linearise_at,
+                    ..
                 } => {
                     let at = match linearise_at {
                         Linearisation::Anchor => &anchor[..],
                         Linearisation::Start => start,
                     };
-                    let x0 = gauss_newton_draw(problem, &anchor, at, r2, cg_iterations, &mut rng)?;
+                    let x0 = gauss_newton_draw(
+                        problem,
+                        &anchor,
+                        at,
+                        r2,
+                        cg_iterations,
+                        precision.as_deref(),
+                        &mut rng,
+                    )?;
                     let f = if j == 0 {
                         let inside: Vec<f32> =
                             x0.iter().map(|&v| in_range(v, cfg.clip_x0)).collect();

@@ -27,6 +27,7 @@ pub mod dps;
 pub mod error;
 pub mod experiment;
 pub mod gauss_newton;
+pub mod illumination;
 pub mod langevin;
 pub mod linear_gaussian;
 pub mod map;

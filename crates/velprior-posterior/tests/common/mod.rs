@@ -226,8 +226,13 @@ pub struct GaussianProblem {
 
 impl GaussianProblem {
     pub fn new() -> GaussianProblem {
+        GaussianProblem::with_operator(random_matrix(3, 4, 1) / 1000.0)
+    }
+
+    /// The same prior and truth seen through `a` (rows × 4, acting on m/s), noise
+    /// (0.1, −0.2, 0.15, …) on its data.
+    pub fn with_operator(a: DMatrix<f64>) -> GaussianProblem {
         let d = 4;
-        let a = random_matrix(3, d, 1) / 1000.0;
         let prior = Gaussian::new(
             DVector::from_vec(vec![0.1, -0.2, 0.0, 0.3]),
             random_cov(d, 2),
@@ -235,7 +240,9 @@ impl GaussianProblem {
         let b = &a * 1000.0;
         let c = &a * DVector::from_element(d, 2000.0);
         let x_true = DVector::from_vec(vec![0.4, -0.1, 0.2, 0.0]);
-        let data = &b * &x_true + &c + DVector::from_vec(vec![0.1, -0.2, 0.15]);
+        let noise = [0.1, -0.2, 0.15];
+        let noise = DVector::from_fn(a.nrows(), |i, _| noise[i % 3]);
+        let data = &b * &x_true + &c + noise;
         let sigma2 = 0.05;
         let posterior = linear_gaussian_posterior(&prior, &b, &c, &data, sigma2);
         GaussianProblem {
