@@ -20,7 +20,7 @@
 //!
 //! Given an estimate h of diag(JᵀJ) / s ([`crate::illumination::data_precision`]), CG is
 //! preconditioned by the diagonal h + 1 / r² (Jacobi): on surface seismic data h falls by two to
-//! three orders of magnitude from the top of the model to its bottom, and plain CG spends its
+//! four orders of magnitude from the top of the model to its bottom, and plain CG spends its
 //! few iterations on the shallow cells. The converged draw is the same; a truncated one fits
 //! the deep cells' data too. The preconditioner keeps the correction where the data constrain
 //! the model (it is zero where h is).

@@ -3,7 +3,7 @@
 //! w ~ N(0, I), Jᵀw ~ N(0, JᵀJ), so E[(Jᵀw)²] = diag(JᵀJ) per cell: K probes give an estimate
 //! with relative error √(2 / K) per cell, which a Gaussian blur of the map reduces further. Each
 //! probe costs one forward and one adjoint solve. On surface seismic data it falls by two to
-//! three orders of magnitude from the top of a 70×70 model to its bottom; it preconditions the
+//! four orders of magnitude from the top of a 70×70 model to its bottom; it preconditions the
 //! Gauss–Newton draws ([`crate::gauss_newton::gauss_newton_draw`]).
 
 use rand::SeedableRng;
