@@ -105,16 +105,16 @@ pub enum X0Step {
         /// Where the forward operator is linearised (default: at each level's anchor).
         #[serde(default)]
         linearise_at: Linearisation,
-        /// Precondition CG by diag(JᵀJ) / s, estimated once at the start model (default:
-        /// none).
+        /// Precondition CG by diag(JᵀJ) / s, estimated at the start model by each chain
+        /// (default: none).
         #[serde(default)]
         preconditioner: Option<Preconditioner>,
     },
 }
 
 /// The Jacobi preconditioner of the Gauss–Newton x_0 step: diag(JᵀJ) / s estimated by
-/// [`data_precision`] at the start model (one forward and one adjoint solve per probe, once
-/// per run).
+/// [`data_precision`] at the start model when a chain starts (one forward and one adjoint
+/// solve per probe: 8 probes cost about one Gauss–Newton draw of 5 iterations).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Preconditioner {
