@@ -295,7 +295,10 @@ fn seismic_calibration_with_a_first_stage() {
 /// stopped before it), a rerun samples only that model and writes the report of the
 /// uninterrupted run — the same coverage, curve and error-vs-std to the last digit, model 0 not
 /// sampled again. Catches resumed models left out of the pooled figures, the remaining models
-/// drawn with other seeds, and everything sampled again.
+/// drawn with other seeds, and everything sampled again — also where the config holds an f32
+/// whose widened value JSON must read back exactly (lr = 0.03 of the first stage: serde_json's
+/// fast float parser reads 0.029999999329447746 one unit in the last place off, so the saved
+/// state never matched and a rerun started afresh).
 #[test]
 fn an_interrupted_calibration_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -305,7 +308,9 @@ fn an_interrupted_calibration_resumes() {
         "data", "synth", "-f", "marmousi", "-n", "2", "--size", "70x70", "--seed", "99", "-o", m,
     ]));
     let cfg = dir.path().join("cal.toml");
-    std::fs::write(&cfg, config(m, 2, 10)).unwrap();
+    let first_stage = "\n[calibration.start_method]\nkind = \"red-diff\"\niterations = 2\nlr = 0.03\n\
+                       lambda = 1.0\nt_min = 0.001\nt_max = 1.0\nsamples = 1\n";
+    std::fs::write(&cfg, config(m, 2, 10) + first_stage).unwrap();
     let run = dir.path().join("run");
     ok(posterior(&cfg, &run));
     let read = |name: &str| std::fs::read_to_string(run.join(name)).unwrap();
