@@ -38,30 +38,36 @@ fn take_store(n: usize) -> Vec<f32> {
     b
 }
 
-/// Forward then adjoint pass of one shot. `adjoint_source` maps the modelled gather to
-/// (misfit, ∂f/∂d).
-fn shot_gradient(
-    m: &Medium,
-    shot: &Shot,
-    wavelet: &[f32],
-    adjoint_source: AdjointSource,
-    storage: Storage,
+/// One shot's source and receivers on a medium, for its adjoint pass.
+struct ShotPass<'a> {
+    m: &'a Medium,
+    wavelet: &'a [f32],
+    src: usize,
+    recs: Vec<usize>,
     threads: bool,
-) -> ShotOut {
-    let _ftz = crate::stencil::FlushDenormals::new();
-    let nt = wavelet.len();
-    let sl = m.step_len();
-    let (src, recs) = shot_indices(m, shot);
-    let nrec = recs.len();
-    let (r, nxs) = (m.st.radius, m.lay.nxs);
-    let off = r * nxs + r;
-    let mut g = vec![0.0f32; m.field_len()];
-    let mut data = vec![0.0f32; nt * nrec];
-    let mut lam = State::new(m);
-    // One adjoint step n using W of step n (`w`, valid inside `win`, zero outside).
-    let back = |n: usize, w: &[f32], win: &Window, g: &mut [f32], lam: &mut State, adj: &[f32]| {
-        m.step(lam, None, true, threads);
-        for (k, &ri) in recs.iter().enumerate() {
+}
+
+impl<'a> ShotPass<'a> {
+    fn new(m: &'a Medium, shot: &Shot, wavelet: &'a [f32], threads: bool) -> Self {
+        let (src, recs) = shot_indices(m, shot);
+        Self {
+            m,
+            wavelet,
+            src,
+            recs,
+            threads,
+        }
+    }
+
+    /// One adjoint step n using W of step n (`w`, valid inside `win`, zero outside): λ̃ one
+    /// step back, the adjoint source `adj` (nt, n_rec) injected, Σ λ̃·W added to `g`.
+    fn back(&self, n: usize, w: &[f32], win: &Window, g: &mut [f32], lam: &mut State, adj: &[f32]) {
+        let m = self.m;
+        let nrec = self.recs.len();
+        let (r, nxs) = (m.st.radius, m.lay.nxs);
+        let off = r * nxs + r;
+        m.step(lam, None, true, self.threads);
+        for (k, &ri) in self.recs.iter().enumerate() {
             lam.cur[ri] += m.c[ri] * adj[n * nrec + k];
         }
         m.apply_free_surface(&mut lam.cur);
@@ -75,12 +81,93 @@ fn shot_gradient(
                 gi[j] += li[j] * wi[j];
             }
         }
-        g[src] += lam.cur[src] * wavelet[n];
-    };
-    let f;
+        g[self.src] += lam.cur[self.src] * self.wavelet[n];
+    }
+}
+
+/// The forward pass of one shot with W(uⁿ) of every step kept for adjoint passes.
+pub(crate) struct StoredShot {
+    /// W of step n at `[n·step_len..]`, valid inside `windows[n]`.
+    buf: Vec<f32>,
+    windows: Vec<Window>,
+    /// The modelled gather (nt, n_rec).
+    pub data: Vec<f32>,
+}
+
+/// Run one shot forward from rest keeping W of every step in `buf` (resized to nt·step_len).
+pub(crate) fn forward_stored(
+    m: &Medium,
+    shot: &Shot,
+    wavelet: &[f32],
+    mut buf: Vec<f32>,
+    threads: bool,
+) -> StoredShot {
+    let nt = wavelet.len();
+    buf.resize(nt * m.step_len(), 0.0);
+    let (src, recs) = shot_indices(m, shot);
+    let mut data = vec![0.0f32; nt * recs.len()];
+    let mut windows = Vec::with_capacity(nt);
+    advance(
+        m,
+        &mut State::new(m),
+        0..nt,
+        wavelet,
+        src,
+        &recs,
+        Some(&mut data),
+        Some((&mut buf, &mut windows)),
+        |_, _| {},
+        threads,
+    );
+    StoredShot { buf, windows, data }
+}
+
+/// The adjoint pass of one shot over its stored forward pass: Σₙ λ̃ⁿ·Wⁿ on the storage grid
+/// for the adjoint source `adj` (nt, n_rec).
+pub(crate) fn adjoint_stored(
+    m: &Medium,
+    shot: &Shot,
+    wavelet: &[f32],
+    stored: &StoredShot,
+    adj: &[f32],
+    threads: bool,
+) -> Vec<f32> {
+    let _ftz = crate::stencil::FlushDenormals::new();
+    let sl = m.step_len();
+    let pass = ShotPass::new(m, shot, wavelet, threads);
+    let mut g = vec![0.0f32; m.field_len()];
+    let mut lam = State::new(m);
+    for n in (0..wavelet.len()).rev() {
+        pass.back(
+            n,
+            &stored.buf[n * sl..(n + 1) * sl],
+            &stored.windows[n],
+            &mut g,
+            &mut lam,
+            adj,
+        );
+    }
+    g
+}
+
+/// Forward then adjoint pass of one shot. `adjoint_source` maps the modelled gather to
+/// (misfit, ∂f/∂d).
+fn shot_gradient(
+    m: &Medium,
+    shot: &Shot,
+    wavelet: &[f32],
+    adjoint_source: AdjointSource,
+    storage: Storage,
+    threads: bool,
+) -> ShotOut {
+    let _ftz = crate::stencil::FlushDenormals::new();
+    let nt = wavelet.len();
     match storage {
         Storage::Checkpointed { every } => {
+            let sl = m.step_len();
+            let pass = ShotPass::new(m, shot, wavelet, threads);
             let k = every.max(1);
+            let mut data = vec![0.0f32; nt * pass.recs.len()];
             let mut snaps: Vec<State> = Vec::with_capacity(nt.div_ceil(k));
             let mut s = State::new(m);
             let keep = |n: usize, st: &State| {
@@ -93,15 +180,16 @@ fn shot_gradient(
                 &mut s,
                 0..nt,
                 wavelet,
-                src,
-                &recs,
+                pass.src,
+                &pass.recs,
                 Some(&mut data),
                 None,
                 keep,
                 threads,
             );
-            let (fv, adj) = adjoint_source(&data);
-            f = fv;
+            let (f, adj) = adjoint_source(&data);
+            let mut g = vec![0.0f32; m.field_len()];
+            let mut lam = State::new(m);
             let mut buf = take_store(k * sl);
             let mut wins = Vec::with_capacity(k);
             for (si, snap) in snaps.into_iter().enumerate().rev() {
@@ -113,15 +201,15 @@ fn shot_gradient(
                     &mut s,
                     n0..n1,
                     wavelet,
-                    src,
-                    &recs,
+                    pass.src,
+                    &pass.recs,
                     None,
                     Some((&mut buf, &mut wins)),
                     |_, _| {},
                     threads,
                 );
                 for n in (n0..n1).rev() {
-                    back(
+                    pass.back(
                         n,
                         &buf[(n - n0) * sl..(n - n0 + 1) * sl],
                         &wins[n - n0],
@@ -132,44 +220,21 @@ fn shot_gradient(
                 }
             }
             STORE.with(|s| s.replace(buf));
+            (f, g, data)
         }
         _ => {
-            let mut buf = take_store(nt * sl);
-            let mut wins = Vec::with_capacity(nt);
-            let mut s = State::new(m);
-            advance(
-                m,
-                &mut s,
-                0..nt,
-                wavelet,
-                src,
-                &recs,
-                Some(&mut data),
-                Some((&mut buf, &mut wins)),
-                |_, _| {},
-                threads,
-            );
-            let (fv, adj) = adjoint_source(&data);
-            f = fv;
-            for n in (0..nt).rev() {
-                back(
-                    n,
-                    &buf[n * sl..(n + 1) * sl],
-                    &wins[n],
-                    &mut g,
-                    &mut lam,
-                    &adj,
-                );
-            }
-            STORE.with(|s| s.replace(buf));
+            let stored = forward_stored(m, shot, wavelet, take_store(nt * m.step_len()), threads);
+            let (f, adj) = adjoint_source(&stored.data);
+            let g = adjoint_stored(m, shot, wavelet, &stored, &adj, threads);
+            STORE.with(|s| s.replace(stored.buf));
+            (f, g, stored.data)
         }
     }
-    (f, g, data)
 }
 
 /// Fold Σ λ̃·W on the storage grid into ∂f/∂v on the model: ×2/v, replicate padding summed
 /// back onto the edge cells.
-fn fold_gradient(m: &Medium, g: &[f32], v: &[f32]) -> Vec<f32> {
+pub(crate) fn fold_gradient(m: &Medium, g: &[f32], v: &[f32]) -> Vec<f32> {
     let (nz, nx) = (m.shape.nz, m.shape.nx);
     let r = m.st.radius;
     let mut out = vec![0.0f64; nz * nx];

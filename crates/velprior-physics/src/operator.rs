@@ -3,6 +3,7 @@
 use crate::adjoint::{GradientOptions, misfit_and_gradient};
 use crate::error::Result;
 use crate::geometry::{Acquisition, ModelShape};
+use crate::linearised::{Linearised, StoredLinearisation};
 use crate::propagate::{SolverConfig, forward};
 
 /// A forward operator from a model m (shape (nz, nx), row-major) to data d (flat).
@@ -29,6 +30,13 @@ pub trait ForwardOperator: Send + Sync {
     /// is Jᵀw, the adjoint of the linearised operator (what Gauss–Newton steps need).
     fn l2_misfit(&self) -> bool {
         false
+    }
+    /// F linearised at m with products Jᵀw cheaper than the misfit gradient's, where the
+    /// operator has them (`None` otherwise; [`crate::linearise`] then falls back to the
+    /// gradient).
+    fn linearise(&self, m: &[f32]) -> Result<Option<Box<dyn Linearised + '_>>> {
+        let _ = m;
+        Ok(None)
     }
     /// The misfit of the shots `shots` (indices below [`ForwardOperator::shots`]) and its
     /// gradient; `d_obs` is the whole data vector. An operator with one shot returns the full
@@ -110,6 +118,19 @@ impl ForwardOperator for AcousticOperator {
 
     fn l2_misfit(&self) -> bool {
         self.gradient.misfit == crate::Misfit::L2
+    }
+
+    /// The forward wavefields kept (where the wavefield storage allows all shots at once):
+    /// one adjoint solve per product.
+    fn linearise(&self, m: &[f32]) -> Result<Option<Box<dyn Linearised + '_>>> {
+        let stored = StoredLinearisation::new(
+            m,
+            self.shape,
+            &self.config,
+            &self.acquisition,
+            self.gradient.storage,
+        )?;
+        Ok(stored.map(|s| Box::new(s) as Box<dyn Linearised>))
     }
 
     /// Models only the chosen shots: their gathers are cut out of `d_obs`.

@@ -1,11 +1,13 @@
 //! Adjoint-state gradient against finite differences of the misfit along random directions,
-//! and agreement of the wavefield storage modes.
+//! agreement of the wavefield storage modes, and the linearised operator's Jᵀw (forward
+//! wavefields kept) against finite differences of F.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use velprior_physics::{
-    AcousticOperator, Acquisition, Boundary, ForwardOperator, GradientOptions, Misfit, ModelShape,
-    SolverConfig, Storage, forward, misfit_and_gradient, ricker,
+    AcousticOperator, Acquisition, Boundary, ForwardOperator, GradientOptions, Linearised, Misfit,
+    ModelShape, SolverConfig, Storage, StoredLinearisation, forward, linearise,
+    misfit_and_gradient, ricker,
 };
 
 const NZ: usize = 30;
@@ -223,4 +225,99 @@ fn operator_misfit_alone_equals_the_misfit_of_the_gradient_pass() {
         assert!(f > 0.0);
         assert_eq!(alone, f, "{misfit:?}");
     }
+}
+
+fn operator(cfg: SolverConfig, acquisition: Acquisition, storage: Storage) -> AcousticOperator {
+    AcousticOperator {
+        shape: shape(),
+        config: cfg,
+        acquisition,
+        gradient: GradientOptions {
+            misfit: Misfit::L2,
+            storage,
+        },
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+        .sum()
+}
+
+/// ⟨u, Jᵀw⟩ from the kept wavefields against ⟨(F(m + h u) − F(m − h u)) / 2h, w⟩, for two
+/// shots with different receiver lines, each product twice (the kept wavefields must survive a
+/// product). Catches an adjoint pass run forward in time, one shot's adjoint source cut from
+/// another's data, and wavefields consumed by the first product.
+#[test]
+fn kept_wavefields_give_the_adjoint_of_the_jacobian() {
+    let (_, v0) = models();
+    let cfg = cpml(4, false);
+    let acq = acquisition(300);
+    let op = operator(cfg.clone(), acq.clone(), Storage::All);
+    let lin = StoredLinearisation::new(&v0, shape(), &cfg, &acq, Storage::All)
+        .unwrap()
+        .expect("all wavefields fit the default budget");
+    assert_eq!(lin.data(), &forward(&v0, shape(), &cfg, &acq).unwrap()[..]);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let h = 2.0f32;
+    for seed in 0..2 {
+        let u = direction(seed);
+        let w: Vec<f32> = (0..op.data_len())
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect();
+        let shifted = |sign: f32| -> Vec<f32> {
+            let v: Vec<f32> = v0.iter().zip(&u).map(|(v, u)| v + sign * h * u).collect();
+            op.forward(&v).unwrap()
+        };
+        let (fp, fm) = (shifted(1.0), shifted(-1.0));
+        let ju: Vec<f32> = fp
+            .iter()
+            .zip(&fm)
+            .map(|(p, m)| (p - m) / (2.0 * h))
+            .collect();
+        let expected = dot(&ju, &w);
+        for pass in 0..2 {
+            let got = dot(&u, &lin.adjoint(&w).unwrap());
+            let e = (got - expected).abs() / expected.abs();
+            println!(
+                "direction {seed}, product {pass}: <Ju, w> {expected:.6e}, <u, J^T w> {got:.6e}, relative error {e:.2e}"
+            );
+            assert!(e < 1e-2, "relative error {e}");
+        }
+    }
+}
+
+/// Without room for every shot's wavefields the operator falls back to products through the
+/// misfit gradient (two solves each), which must give the same Jᵀw; an L1 operator is refused.
+/// Catches a budget check that keeps wavefields regardless, and a fallback that passes F(m) − w
+/// where the gradient takes d_obs (the sign of Jᵀw).
+#[test]
+fn products_through_the_gradient_agree_and_l1_is_refused() {
+    let (_, v0) = models();
+    let cfg = cpml(4, false);
+    let acq = acquisition(200);
+    let kept = operator(cfg.clone(), acq.clone(), Storage::All);
+    let small = operator(cfg.clone(), acq.clone(), Storage::Auto { budget_mib: 1 });
+    assert!(small.linearise(&v0).unwrap().is_none());
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let w: Vec<f32> = (0..kept.data_len())
+        .map(|_| rng.random_range(-1.0f32..1.0))
+        .collect();
+    let a = linearise(&kept, &v0).unwrap().adjoint(&w).unwrap();
+    let b = linearise(&small, &v0).unwrap().adjoint(&w).unwrap();
+    let scale = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        scale > 0.0 && worst <= 1e-4 * scale,
+        "worst {worst} of {scale}"
+    );
+    let mut l1 = kept.clone();
+    l1.gradient.misfit = Misfit::L1;
+    let err = linearise(&l1, &v0).err().expect("L1 refused").to_string();
+    assert!(err.contains("L2"), "{err}");
 }

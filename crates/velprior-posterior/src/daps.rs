@@ -113,8 +113,9 @@ pub enum X0Step {
 }
 
 /// The Jacobi preconditioner of the Gauss–Newton x_0 step: diag(JᵀJ) / s estimated by
-/// [`data_precision`] at the start model when a chain starts (one forward and one adjoint
-/// solve per probe: 8 probes cost about one Gauss–Newton draw of 5 iterations).
+/// [`data_precision`] at the start model when a chain starts (one forward solve, then one
+/// adjoint solve per probe: 8 probes cost about two thirds of a Gauss–Newton draw of 5
+/// iterations).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Preconditioner {

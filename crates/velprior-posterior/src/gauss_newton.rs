@@ -12,8 +12,8 @@
 //! so truncated CG corrects the draw only where the data constrain it and leaves the prior's
 //! spread everywhere else; CG on the unshifted system from δ = 0 would keep ξ only in its few
 //! Krylov directions and return draws far narrower than the posterior. Each iteration costs
-//! one J u (a forward difference from the known F(a): one forward solve) and one Jᵀw (a
-//! forward and an adjoint solve). For a linear F a converged solve is an exact draw of that
+//! one J u (a forward difference from the known F(a): one forward solve) and one Jᵀw (an
+//! adjoint solve over the forward wavefields kept at the linearisation point). For a linear F a converged solve is an exact draw of that
 //! Gaussian, and so is one of k iterations where J has rank k; truncated CG is otherwise a
 //! regularised step, as in truncated-Newton FWI. The stiff seismic likelihood, whose
 //! curvature keeps Langevin steps small, is what this step is for.
@@ -55,13 +55,14 @@ pub fn gauss_newton_draw(
     let inside = |x: &[f32]| -> Vec<f32> { x.iter().map(|&v| v.clamp(-inside, inside)).collect() };
     let (anchor, at) = (inside(anchor), inside(at));
     let (anchor, at) = (&anchor[..], &at[..]);
-    let f_at = problem.forward(at)?;
+    let linearised = problem.linearise(at)?;
+    let f_at = linearised.data();
     let offset: Vec<f64> = anchor
         .iter()
         .zip(at)
         .map(|(&a, &m)| f64::from(a) - f64::from(m))
         .collect();
-    let j_offset = jacobian_times(problem, at, &f_at, &offset)?;
+    let j_offset = jacobian_times(problem, at, f_at, &offset)?;
     let mut normal = || -> f64 { StandardNormal.sample(rng) };
     // d + √s ε − F(a), F(a) ≈ F(m) + J_m (a − m)
     let target: Vec<f32> = problem
@@ -75,14 +76,14 @@ pub fn gauss_newton_draw(
     let xi: Vec<f64> = (0..anchor.len()).map(|_| normal()).collect();
     let r = r2.sqrt();
     let prior_draw: Vec<f64> = xi.iter().map(|&z| r * z).collect();
-    let j_prior = jacobian_times(problem, at, &f_at, &prior_draw)?;
-    let jt = |w: &[f32]| problem.jacobian_transpose(at, &f_at, w);
+    let j_prior = jacobian_times(problem, at, f_at, &prior_draw)?;
+    let jt = |w: &[f32]| linearised.adjoint(w);
     // b' = Jᵀ(d + √s ε − F(a) − r J ξ) / s
     let shifted: Vec<f32> = target.iter().zip(&j_prior).map(|(t, j)| t - j).collect();
     let b: Vec<f64> = jt(&shifted)?.iter().map(|&g| f64::from(g) / s).collect();
     // A u = Jᵀ J u / s + u / r²
     let apply = |u: &[f64]| -> Result<Vec<f64>> {
-        let ju = jacobian_times(problem, at, &f_at, u)?;
+        let ju = jacobian_times(problem, at, f_at, u)?;
         Ok(jt(&ju)?
             .iter()
             .zip(u)

@@ -2,7 +2,7 @@
 //! diag(JᵀJ) / s (J the operator's Jacobian in normalised units, s the likelihood scale). For
 //! w ~ N(0, I), Jᵀw ~ N(0, JᵀJ), so E[(Jᵀw)²] = diag(JᵀJ) per cell: K probes give an estimate
 //! with relative error √(2 / K) per cell, which a Gaussian blur of the map reduces further. Each
-//! probe costs one forward and one adjoint solve. On surface seismic data it falls by two to
+//! probe costs one adjoint solve (one forward solve keeps the wavefields for all). On surface seismic data it falls by two to
 //! four orders of magnitude from the top of a 70×70 model to its bottom; it preconditions the
 //! Gauss–Newton draws ([`crate::gauss_newton::gauss_newton_draw`]).
 
@@ -30,13 +30,13 @@ pub fn data_precision(
         ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let f_at = problem.forward(at)?;
+    let linearised = problem.linearise(at)?;
     let mut sum = vec![0f64; at.len()];
     for _ in 0..probes {
-        let w: Vec<f32> = (0..f_at.len())
+        let w: Vec<f32> = (0..linearised.data().len())
             .map(|_| StandardNormal.sample(&mut rng))
             .collect();
-        let g = problem.jacobian_transpose(at, &f_at, &w)?;
+        let g = linearised.adjoint(&w)?;
         for (s, &g) in sum.iter_mut().zip(&g) {
             *s += f64::from(g).powi(2);
         }

@@ -5,7 +5,7 @@
 //! v(x) = vmin + (x + 1)(vmax − vmin)/2, ∂f/∂x = ∂f/∂v · (vmax − vmin)/2.
 
 use velprior_data::Normalisation;
-use velprior_physics::ForwardOperator;
+use velprior_physics::{ForwardOperator, Linearised, linearise};
 
 use crate::{PosteriorError, Result};
 
@@ -105,20 +105,19 @@ impl<'a> Problem<'a> {
         Ok(self.operator.forward(&self.to_velocity(x))?)
     }
 
-    /// Jᵀw, the adjoint of the operator linearised at x in normalised units, given F(v(x)) as
-    /// `fx`; needs an L2 misfit ([`ForwardOperator::l2_misfit`]).
-    pub fn jacobian_transpose(&self, x: &[f32], fx: &[f32], w: &[f32]) -> Result<Vec<f32>> {
+    /// The operator linearised at x (normalised units), for products with Jᵀ; needs an L2
+    /// misfit ([`ForwardOperator::l2_misfit`]).
+    pub fn linearise(&self, x: &[f32]) -> Result<LinearisedProblem<'a>> {
+        self.check_len(x)?;
         if !self.operator.l2_misfit() {
             return Err(PosteriorError::invalid(
                 "Gauss-Newton steps need the L2 misfit: set misfit = \"l2\"",
             ));
         }
-        let shifted: Vec<f32> = fx.iter().zip(w).map(|(f, w)| f - w).collect();
-        let (_, g) = self
-            .operator
-            .misfit_and_gradient(&self.to_velocity(x), &shifted)?;
-        let dv_dx = 0.5 * (self.normalisation.vmax - self.normalisation.vmin);
-        Ok(g.into_iter().map(|g| g * dv_dx).collect())
+        Ok(LinearisedProblem {
+            inner: linearise(self.operator, &self.to_velocity(x))?,
+            dv_dx: 0.5 * (self.normalisation.vmax - self.normalisation.vmin),
+        })
     }
 
     /// −log p(d | x) = f / `likelihood_scale` (up to a constant), without the gradient (one
@@ -168,5 +167,25 @@ impl<'a> Problem<'a> {
                 .map(|g| (f64::from(g) * dv_dx * scale) as f32)
                 .collect(),
         ))
+    }
+}
+
+/// The forward operator linearised at a model x in normalised units ([`Problem::linearise`]).
+pub struct LinearisedProblem<'a> {
+    inner: Box<dyn Linearised + 'a>,
+    /// ∂v/∂x.
+    dv_dx: f32,
+}
+
+impl LinearisedProblem<'_> {
+    /// F(v(x)).
+    pub fn data(&self) -> &[f32] {
+        self.inner.data()
+    }
+
+    /// Jᵀw in normalised units.
+    pub fn adjoint(&self, w: &[f32]) -> Result<Vec<f32>> {
+        let g = self.inner.adjoint(w)?;
+        Ok(g.into_iter().map(|g| g * self.dv_dx).collect())
     }
 }
