@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use crate::adjoint::{StoredShot, adjoint_stored, fold_gradient, forward_stored};
 use crate::checkpointing::{Storage, plan};
 use crate::error::{PhysicsError, Result};
-use crate::geometry::{Acquisition, ModelShape};
+use crate::geometry::{Acquisition, ModelShape, Shot};
 use crate::operator::ForwardOperator;
 use crate::propagate::{Medium, SolverConfig, State, within_shot_threads};
 
@@ -118,15 +118,24 @@ impl Linearised for StoredLinearisation {
         check_len(w, self.data.len())?;
         let acq = &self.acquisition;
         let offsets = acq.data_offsets();
-        let one = |(i, (shot, stored)): (usize, (&crate::Shot, &StoredShot))| {
+        let one = |(i, (shot, stored)): (usize, (&Shot, &StoredShot))| {
             let adj = &w[offsets[i]..offsets[i] + stored.data.len()];
             adjoint_stored(&self.medium, shot, &acq.wavelet, stored, adj, self.threads)
         };
-        let pairs = acq.shots.iter().zip(&self.shots).enumerate();
         let parts: Vec<Vec<f32>> = if self.threads {
-            pairs.map(one).collect()
+            acq.shots
+                .iter()
+                .zip(&self.shots)
+                .enumerate()
+                .map(one)
+                .collect()
         } else {
-            pairs.collect::<Vec<_>>().into_par_iter().map(one).collect()
+            acq.shots
+                .par_iter()
+                .zip(&self.shots)
+                .enumerate()
+                .map(one)
+                .collect()
         };
         let mut g = vec![0.0f32; self.medium.field_len()];
         for part in parts {
