@@ -26,8 +26,9 @@ type ConvCase = (
 
 /// With stride 2, H and W have the same parity:
 /// candle 0.11's conv2d backward takes the output padding of its input gradient from H alone.
-/// The last four are served by the direct 3×3 kernel on AVX-512 CPUs (stride 1, padding 1,
-/// width a multiple of 16): partial blocks of output channels and 1-, 2- and 3-vector tiles.
+/// The 3×3 stride-1 padding-1 cases are served by the direct kernel on AVX2 and AVX-512 CPUs
+/// (the last four: partial blocks of output channels and 1-, 2- and 3-vector tiles), the
+/// others by im2col; `simd_paths.rs` runs every vector level.
 const CONV_CASES: [ConvCase; 13] = [
     (2, 3, 7, 5, 4, 3, 3, 1, 1),
     (3, 2, 9, 7, 5, 3, 3, 2, 1),
@@ -78,8 +79,9 @@ fn conv2d_matches_candle_values_and_gradients() {
     }
 }
 
-/// A bias per sample (N, cout) and the fused residual `conv2d_add`, on the direct-kernel and
-/// im2col paths: values and the gradients of x, w, b and r against candle.
+/// A bias per sample (N, cout) and the fused residual `conv2d_add`, on the direct-kernel
+/// (stride 1) and im2col (stride 2) paths: values and the gradients of x, w, b and r against
+/// candle.
 #[test]
 fn conv2d_epilogues_match_candle_values_and_gradients() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
@@ -229,7 +231,7 @@ fn upsample_nearest2x_matches_candle_values_and_gradients() {
 
 /// GroupNorm + SiLU + conv (+ bias per sample, + residual) as one op, against candle's
 /// GroupNorm, SiLU and conv: values and the gradients of x, γ, β, w, b and r, on the direct
-/// kernel's and the im2col path's geometries.
+/// kernel's (stride 1) and the im2col path's (stride 2) geometries.
 #[test]
 fn group_norm_conv2d_matches_candle_values_and_gradients() {
     let mut rng = ChaCha8Rng::seed_from_u64(12);

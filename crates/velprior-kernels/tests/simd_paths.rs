@@ -1,9 +1,11 @@
 //! Every vector path this CPU runs — AVX-512, AVX2 + FMA, portable — forced in turn, against
-//! candle's conv2d: values and the gradients of x, w and b on geometries the direct 3×3 kernel
-//! serves (widths a multiple of 8 or 16, partial blocks of output channels, 1- to 3-vector
-//! tiles, a residual) and ones it leaves to im2col. Catches a wrong AVX2 tile or transpose, and
-//! a level that is asked for but not taken (the AVX2 and portable results must differ in their
-//! last bits on a geometry both serve). One test, so that no other test of this binary runs
+//! candle's conv2d: values and the gradients of x, w and b of 3×3 convolutions (widths that are
+//! multiples of 8 or 16 and ones that are not — 70, 35, 18 as in a 70×70 UNet, a width below
+//! one vector so that a vector spans several rows, a 1×1 image — partial blocks of output
+//! channels, 1- to 3-vector tiles, a residual). Catches a wrong AVX2 tile or transpose, a
+//! masked store that drops or shifts pixels at a row's end, and a level that is asked for but
+//! not taken (the AVX2 and portable results must differ in their last bits on a geometry both
+//! serve). One test, so that no other test of this binary runs
 //! while a level is forced. On a CPU without AVX-512 (or AVX2) those paths cannot run; the test
 //! says which it covered.
 
@@ -16,13 +18,18 @@ mod common;
 use common::against_candle::{compare, randn};
 
 /// (n, cin, h, w, cout): stride 1, padding 1, 3×3.
-const CASES: [(usize, usize, usize, usize, usize); 6] = [
+const CASES: [(usize, usize, usize, usize, usize); 11] = [
     (2, 3, 4, 8, 5),
     (2, 5, 3, 24, 11),
     (1, 4, 5, 40, 3),
     (2, 3, 2, 16, 17),
     (3, 2, 3, 48, 8),
     (2, 3, 5, 7, 4),
+    (1, 3, 3, 70, 9),
+    (2, 4, 5, 35, 8),
+    (2, 3, 4, 18, 17),
+    (1, 2, 6, 3, 2),
+    (1, 2, 1, 1, 3),
 ];
 
 #[test]

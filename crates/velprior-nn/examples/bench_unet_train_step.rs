@@ -5,8 +5,9 @@
 //! ```text
 //! cargo run --release -p velprior-nn --example bench_unet_train_step -- [--steps 10] [--attn]
 //!     [--batch 16] [--infer-batch 64] [--infer-reps 7] [--candle-ops] [--system-malloc]
-//!     [--device cpu|cuda|cuda:N]
+//!     [--device cpu|cuda|cuda:N] [--size 64]
 //! ```
+//! `--size` sets the square image side (70 for the shipped priors' 70×70 models).
 //! On a GPU (`--device cuda`, a `--features cuda` build) every timed call ends with a device
 //! synchronise; the conv is im2col + cuBLAS (candle's own with `--candle-ops`) and AdamW three
 //! fused passes per parameter (`velprior_kernels::adamw_step_fused`, as the trainer runs it).
@@ -34,18 +35,17 @@ use velprior_kernels::{DeviceSpec, adamw_step_fused};
 use velprior_nn::{UNet, UNetConfig, parameter_count, with_candle_ops};
 
 const T_STEPS: usize = 1000;
-const HW: usize = 64;
 
 /// Smooth layered "velocity-like" images in [-1, 1], as `synthetic_batch` of the script.
-fn synthetic_batch(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
-    let mut out = Vec::with_capacity(n * HW * HW);
+fn synthetic_batch(n: usize, hw: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n * hw * hw);
     for _ in 0..n {
         let dip = (rng.random::<f32>() - 0.5) * 0.3;
         let phase = rng.random::<f32>();
-        for iz in 0..HW {
-            for ix in 0..HW {
-                let z = iz as f32 / (HW - 1) as f32;
-                let x = ix as f32 / (HW - 1) as f32;
+        for iz in 0..hw {
+            for ix in 0..hw {
+                let z = iz as f32 / (hw - 1) as f32;
+                let x = ix as f32 / (hw - 1) as f32;
                 let img = z + dip * x;
                 let img = img + 0.2 * (8.0 * std::f32::consts::PI * (img + phase)).sin();
                 out.push(img * 2.0 - 1.0);
@@ -138,6 +138,7 @@ fn run() -> anyhow::Result<()> {
     let batch: usize = arg("--batch", 16);
     let infer_batch: usize = arg("--infer-batch", 64);
     let infer_reps: usize = arg("--infer-reps", 7);
+    let hw: usize = arg("--size", 64);
     let cfg = if flag("--attn") {
         UNetConfig::unet_bench_attn()
     } else {
@@ -147,7 +148,7 @@ fn run() -> anyhow::Result<()> {
     let dev = device.parse::<DeviceSpec>()?.open()?;
     let (net, varmap) = UNet::new_seeded(&cfg, 0, &dev)?;
     println!(
-        "unet_bench{} in candle on {device} ({}): {} params, threads = {}, loadavg at start: {}",
+        "unet_bench{} at {hw}x{hw} in candle on {device} ({}): {} params, threads = {}, loadavg at start: {}",
         if cfg.mid_attention { " --attn" } else { "" },
         if flag("--candle-ops") {
             "candle's ops"
@@ -190,20 +191,20 @@ fn run() -> anyhow::Result<()> {
     // One step; returns (data, forward+loss, backward, optimizer) seconds and the loss.
     let mut step = |rng: &mut ChaCha8Rng| -> anyhow::Result<([f64; 4], f32)> {
         let t0 = std::time::Instant::now();
-        let x0 = synthetic_batch(batch, rng);
+        let x0 = synthetic_batch(batch, hw, rng);
         let ts: Vec<usize> = (0..batch).map(|_| rng.random_range(0..T_STEPS)).collect();
-        let eps: Vec<f32> = (0..batch * HW * HW)
+        let eps: Vec<f32> = (0..batch * hw * hw)
             .map(|_| StandardNormal.sample(&mut *rng))
             .collect();
         let mut xt = Vec::with_capacity(x0.len());
         for (b, &t) in ts.iter().enumerate() {
             let (sa, sb) = (abar[t].sqrt() as f32, (1.0 - abar[t]).sqrt() as f32);
-            for i in b * HW * HW..(b + 1) * HW * HW {
+            for i in b * hw * hw..(b + 1) * hw * hw {
                 xt.push(sa * x0[i] + sb * eps[i]);
             }
         }
-        let xt = Tensor::from_vec(xt, (batch, 1, HW, HW), &dev)?;
-        let eps = Tensor::from_vec(eps, (batch, 1, HW, HW), &dev)?;
+        let xt = Tensor::from_vec(xt, (batch, 1, hw, hw), &dev)?;
+        let eps = Tensor::from_vec(eps, (batch, 1, hw, hw), &dev)?;
         let tt = Tensor::from_vec(
             ts.iter().map(|&t| t as f32).collect::<Vec<_>>(),
             batch,
@@ -287,10 +288,10 @@ fn run() -> anyhow::Result<()> {
 
     // Inference: batch 64, 1 warm-up + `infer_reps` timed, median.
     let mut irng = ChaCha8Rng::seed_from_u64(1);
-    let xin: Vec<f32> = (0..infer_batch * HW * HW)
+    let xin: Vec<f32> = (0..infer_batch * hw * hw)
         .map(|_| StandardNormal.sample(&mut irng))
         .collect();
-    let xin = Tensor::from_vec(xin, (infer_batch, 1, HW, HW), &dev)?;
+    let xin = Tensor::from_vec(xin, (infer_batch, 1, hw, hw), &dev)?;
     let tin: Vec<f32> = (0..infer_batch)
         .map(|_| irng.random_range(0..T_STEPS) as f32)
         .collect();

@@ -1,12 +1,17 @@
-//! Direct 3×3, stride-1, padding-1 convolution on AVX-512 CPUs (images whose width is a
-//! multiple of 16) and AVX2 + FMA CPUs (multiples of 8): no column matrix. The sample is
-//! zero-padded once, and each tile of output pixels × output channels is accumulated in
-//! registers over (input channel, tap), loading its input vectors straight from the padded
-//! image: 3 × 16 pixels × [`COUT_BLOCK`] channels in 24 of AVX-512's 32 registers, 3 × 8 pixels
-//! × 4 channels in 12 of AVX2's 16. The same kernel computes the stride-1 input gradient: a
-//! convolution of dy with the transposed, flipped kernel ([`PackedKernel::transposed_flipped`]).
+//! Direct 3×3, stride-1, padding-1 convolution on AVX-512 and AVX2 + FMA CPUs: no column
+//! matrix. The sample is zero-padded once, and each tile of output pixels × output channels is
+//! accumulated in registers over (input channel, tap), loading its input vectors straight from
+//! the padded image: 3 × 16 pixels × [`COUT_BLOCK`] channels in 24 of AVX-512's 32 registers,
+//! 2 × 8 pixels × 4 channels in 8 of AVX2's 16. The same kernel computes the stride-1 input
+//! gradient: a convolution of dy with the transposed, flipped kernel
+//! ([`PackedKernel::transposed_flipped`]).
 //!
-//! Other geometries (stride 2, 1×1, other widths) and other CPUs keep the im2col path.
+//! Output pixels are numbered with the padded image's row stride, q = y·(w + 2) + x, so that a
+//! vector of consecutive q reads consecutive padded input at every tap whatever the width (70,
+//! 35, 18 as well as 64): the two positions past each row's end are computed and not stored,
+//! and a vector that spans a row end is stored as masked runs ([`Runs`]).
+//!
+//! Other geometries (stride 2, 1×1) and other CPUs keep the im2col path.
 
 use std::mem::MaybeUninit;
 
@@ -25,11 +30,15 @@ fn lanes(level: Simd) -> usize {
     if level == Simd::Avx512 { 16 } else { 8 }
 }
 
+/// Zeros after the padded sample: a vector whose first position is the last output pixel
+/// reads up to 15 values past the padded image at the last tap.
+const SLACK: usize = 16;
+
 /// The vector level [`conv3x3`] serves the geometry `g` with on this CPU, if any.
 pub(crate) fn path(g: &ConvGeom) -> Option<Simd> {
     let level = simd();
     let direct = g.kh == 3 && g.kw == 3 && g.stride == 1 && g.pad == 1;
-    (direct && level != Simd::Portable && g.w.is_multiple_of(lanes(level))).then_some(level)
+    (direct && level != Simd::Portable).then_some(level)
 }
 
 /// A 3×3 kernel laid out for the register tiles: blocks of [`COUT_BLOCK`] output channels,
@@ -128,12 +137,12 @@ pub(crate) fn conv3x3(
         });
 }
 
-/// `xs` (cin, h, w) zero-padded by one pixel on each side into `xp` (cin, h + 2, w + 2).
-/// A buffer already of that size is one this function filled for the same geometry: its
-/// border is still zero, and only the interior is written.
+/// `xs` (cin, h, w) zero-padded by one pixel on each side into `xp` (cin, h + 2, w + 2),
+/// followed by [`SLACK`] zeros. A buffer already of that size is one this function filled for
+/// the same geometry: its border is still zero, and only the interior is written.
 fn pad_sample(xs: &[f32], cin: usize, (h, w): (usize, usize), xp: &mut Vec<f32>) {
     let wp = w + 2;
-    let len = cin * (h + 2) * wp;
+    let len = cin * (h + 2) * wp + SLACK;
     if xp.len() != len {
         xp.clear();
         xp.resize(len, 0.0);
@@ -167,12 +176,12 @@ fn channels(
     let (cin, hw) = (k.cin, h * w);
     let kblock = cin * 9 * COUT_BLOCK;
     assert!(
-        xp.len() == cin * (h + 2) * (w + 2)
+        xp.len() == cin * (h + 2) * (w + 2) + SLACK
             && out_g.len().is_multiple_of(hw)
             && b0 * COUT_BLOCK + out_g.len() / hw <= k.cout
             && ep.bias.is_none_or(|b| b.len() == k.cout)
             && ep.residual.is_none_or(|r| r.len() == k.cout * hw)
-            && w.is_multiple_of(lanes)
+            && h * w > 0
             && level <= detected_simd()
             && level != Simd::Portable,
         "conv3x3: buffer sizes do not match the geometry"
@@ -186,10 +195,12 @@ fn channels(
         };
     #[cfg(not(target_arch = "x86_64"))]
     let tile = PIXEL_VECS * lanes;
+    // Output positions q = y·(w + 2) + x, the last pixel's at end − 1.
+    let end = (h - 1) * (w + 2) + w;
     let rows = (BAND_INPUT / (cin * (w + 2))).saturating_sub(2).max(1);
-    let band = (rows * w / tile).max(1) * tile;
-    for p0 in (0..hw).step_by(band) {
-        let p1 = (p0 + band).min(hw);
+    let band = (rows * (w + 2) / tile).max(1) * tile;
+    for p0 in (0..end).step_by(band) {
+        let p1 = (p0 + band).min(end);
         for (i, out_b) in out_g.chunks_mut(COUT_BLOCK * hw).enumerate() {
             let (b, m) = (b0 + i, out_b.len() / hw);
             let co = b * COUT_BLOCK;
@@ -203,8 +214,9 @@ fn channels(
             let block = (&bb, res);
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the assert above checked the level against the CPU and, with the sizes,
-            // that every load of the padded input (pixel + tap offset < (h + 2)(w + 2) per
-            // channel), of the kernel block and every store of the m channels stays in bounds.
+            // that every load of the padded input (q + tap offset + lane < (h + 2)(w + 2) +
+            // SLACK past each channel's start, q < end), of the kernel block and every store of
+            // the m channels (runs of pixels < h · w) stays in bounds.
             unsafe {
                 let at = |p| (xp, cin, (h, w), kb, block, p);
                 if level == Simd::Avx512 {
@@ -212,7 +224,8 @@ fn channels(
                         avx512::tile::<PIXEL_VECS>(at(p), out_b);
                         p += tile;
                     }
-                    match (p1 - p) / lanes {
+                    match (p1 - p).div_ceil(lanes) {
+                        3 => avx512::tile::<3>(at(p), out_b),
                         2 => avx512::tile::<2>(at(p), out_b),
                         1 => avx512::tile::<1>(at(p), out_b),
                         _ => {}
@@ -224,8 +237,10 @@ fn channels(
                             avx2::tile::<{ avx2::PIXEL_VECS }>(at(p), half, out_b);
                             p += tile;
                         }
-                        if p < p1 {
-                            avx2::tile::<1>(at(p), half, out_b);
+                        match (p1 - p).div_ceil(lanes) {
+                            2 => avx2::tile::<2>(at(p), half, out_b),
+                            1 => avx2::tile::<1>(at(p), half, out_b),
+                            _ => {}
                         }
                     }
                 }
@@ -234,8 +249,58 @@ fn channels(
     }
 }
 
+/// The runs of a vector of `width` output positions from `q` (numbered q = y·(w + 2) + x)
+/// that hold pixels, as (first lane, lanes, pixel y·w + x of the first lane). Positions past
+/// each row's end and past the last pixel are left out.
+#[cfg(target_arch = "x86_64")]
+struct Runs {
+    q: usize,
+    width: usize,
+    h: usize,
+    w: usize,
+    y: usize,
+    x: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Runs {
+    #[inline(always)]
+    fn new(q: usize, width: usize, (h, w): (usize, usize)) -> Self {
+        let (y, x) = (q / (w + 2), q % (w + 2));
+        Runs {
+            q,
+            width,
+            h,
+            w,
+            y,
+            x,
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Iterator for Runs {
+    type Item = (usize, usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Self::Item> {
+        let Runs { q, width, h, w, .. } = *self;
+        loop {
+            let (y, x) = (self.y, self.x);
+            if y >= h || y * (w + 2) + x >= q + width {
+                return None;
+            }
+            (self.y, self.x) = (y + 1, 0);
+            if x < w {
+                let lane = y * (w + 2) + x - q;
+                return Some((lane, (w - x).min(width - lane), y * w + x));
+            }
+        }
+    }
+}
+
 /// What a register tile reads: the padded sample, its channels, the image size, the kernel
-/// block, the block's biases and residual, and the tile's first pixel.
+/// block, the block's biases and residual, and the tile's first output position.
 #[cfg(target_arch = "x86_64")]
 type TileInput<'a> = (
     &'a [f32],
@@ -249,28 +314,26 @@ type TileInput<'a> = (
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::{
-        __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
+        __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
+        _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
     };
     use std::mem::MaybeUninit;
 
-    use super::{COUT_BLOCK, TileInput};
+    use super::{COUT_BLOCK, Runs, TileInput};
 
     const LANES: usize = 16;
 
-    /// V vectors of 16 output pixels starting at pixel `p0` (row-major, within rows since
-    /// w % 16 = 0) × COUT_BLOCK channels, plus the biases and the residual (m channels, as
-    /// `out_b`); stores the m = out_b.len() / (h · w) channels of the block.
+    /// V vectors of 16 output positions from `q0` (q = y·(w + 2) + x) × COUT_BLOCK channels,
+    /// plus the biases and the residual (m channels, as `out_b`); stores the pixels among them
+    /// of the m = out_b.len() / (h · w) channels of the block.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn tile<const V: usize>(
-        (xp, cin, (h, w), kb, (bias, res), p0): TileInput<'_>,
+        (xp, cin, (h, w), kb, (bias, res), q0): TileInput<'_>,
         out_b: &mut [MaybeUninit<f32>],
     ) {
         let (wp, plane, hw) = (w + 2, (h + 2) * (w + 2), h * w);
-        // Offset in the padded plane of each vector's first pixel at tap (0, 0).
-        let base: [usize; V] = std::array::from_fn(|v| {
-            let p = p0 + v * LANES;
-            (p / w) * wp + p % w
-        });
+        // Offset in the padded plane of each vector's first position at tap (0, 0).
+        let base: [usize; V] = std::array::from_fn(|v| q0 + v * LANES);
         let mut acc: [[__m512; V]; COUT_BLOCK] =
             std::array::from_fn(|c| [_mm512_set1_ps(bias[c]); V]);
         let (mut xc, mut wc) = (xp.as_ptr(), kb.as_ptr());
@@ -278,7 +341,7 @@ mod avx512 {
             for i in 0..3 {
                 for j in 0..3 {
                     let off = i * wp + j;
-                    // SAFETY (caller): base + off + 15 < plane for every vector and tap.
+                    // SAFETY (caller): base + off + 15 < plane + SLACK for every vector and tap.
                     let xv: [__m512; V] =
                         std::array::from_fn(|v| unsafe { _mm512_loadu_ps(xc.add(base[v] + off)) });
                     for (c, a) in acc.iter_mut().enumerate() {
@@ -292,16 +355,32 @@ mod avx512 {
             }
             xc = unsafe { xc.add(plane) };
         }
+        // Through memory once, with constant indices, so that the loop above keeps the
+        // accumulators in registers.
+        let mut sums = [[[0f32; LANES]; V]; COUT_BLOCK];
+        for c in 0..COUT_BLOCK {
+            for v in 0..V {
+                unsafe { _mm512_storeu_ps(sums[c][v].as_mut_ptr(), acc[c][v]) };
+            }
+        }
         let m = out_b.len() / hw;
         let out = out_b.as_mut_ptr().cast::<f32>();
-        for (c, a) in acc.iter().enumerate().take(m) {
-            for (v, &av) in a.iter().enumerate() {
-                let i = c * hw + p0 + v * LANES;
-                let av = match res {
-                    Some(r) => _mm512_add_ps(av, unsafe { _mm512_loadu_ps(r.as_ptr().add(i)) }),
-                    None => av,
-                };
-                unsafe { _mm512_storeu_ps(out.add(i), av) };
+        for (v, &q) in base.iter().enumerate() {
+            for (lane, n, pixel) in Runs::new(q, LANES, (h, w)) {
+                let mask = (((1u32 << n) - 1) << lane) as u16;
+                for (c, sum) in sums.iter().enumerate().take(m) {
+                    let a = unsafe { _mm512_loadu_ps(sum[v].as_ptr()) };
+                    // Lane 0's address: the run's lanes land on pixels pixel..pixel + n of
+                    // channel c, which exist; the masked-off lanes are not touched.
+                    let i = (c * hw + pixel).wrapping_sub(lane);
+                    let av = match res {
+                        Some(r) => _mm512_add_ps(a, unsafe {
+                            _mm512_maskz_loadu_ps(mask, r.as_ptr().wrapping_add(i))
+                        }),
+                        None => a,
+                    };
+                    unsafe { _mm512_mask_storeu_ps(out.wrapping_add(i), mask, av) };
+                }
             }
         }
     }
@@ -310,12 +389,13 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::{
-        __m256, _mm256_add_ps, _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_loadu_ps,
-        _mm256_set1_ps, _mm256_storeu_ps,
+        __m256, _mm256_add_ps, _mm256_and_si256, _mm256_broadcast_ss, _mm256_cmpgt_epi32,
+        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_maskload_ps, _mm256_maskstore_ps,
+        _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_storeu_ps,
     };
     use std::mem::MaybeUninit;
 
-    use super::{COUT_BLOCK, TileInput};
+    use super::{COUT_BLOCK, Runs, TileInput};
 
     const LANES: usize = 8;
     /// Output channels per register tile: half a kernel block.
@@ -324,20 +404,17 @@ mod avx2 {
     /// broadcast weight in the 16 registers.
     pub(super) const PIXEL_VECS: usize = 2;
 
-    /// V vectors of 8 output pixels starting at pixel `p0` (within rows since w % 8 = 0) ×
-    /// channels `c0..c0 + 4` of the block, plus their biases and residual; stores those of the
-    /// m = out_b.len() / (h · w) channels of the block that exist.
+    /// V vectors of 8 output positions from `q0` (q = y·(w + 2) + x) × channels `c0..c0 + 4`
+    /// of the block, plus their biases and residual; stores the pixels among them of those of
+    /// the m = out_b.len() / (h · w) channels of the block that exist.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn tile<const V: usize>(
-        (xp, cin, (h, w), kb, (bias, res), p0): TileInput<'_>,
+        (xp, cin, (h, w), kb, (bias, res), q0): TileInput<'_>,
         c0: usize,
         out_b: &mut [MaybeUninit<f32>],
     ) {
         let (wp, plane, hw) = (w + 2, (h + 2) * (w + 2), h * w);
-        let base: [usize; V] = std::array::from_fn(|v| {
-            let p = p0 + v * LANES;
-            (p / w) * wp + p % w
-        });
+        let base: [usize; V] = std::array::from_fn(|v| q0 + v * LANES);
         let mut acc: [[__m256; V]; COUT] =
             std::array::from_fn(|c| [_mm256_set1_ps(bias[c0 + c]); V]);
         // SAFETY (caller): c0 + 4 <= COUT_BLOCK, so every weight read stays in the block.
@@ -346,7 +423,7 @@ mod avx2 {
             for i in 0..3 {
                 for j in 0..3 {
                     let off = i * wp + j;
-                    // SAFETY (caller): base + off + 7 < plane for every vector and tap.
+                    // SAFETY (caller): base + off + 7 < plane + SLACK for every vector and tap.
                     let xv: [__m256; V] =
                         std::array::from_fn(|v| unsafe { _mm256_loadu_ps(xc.add(base[v] + off)) });
                     for (c, a) in acc.iter_mut().enumerate() {
@@ -360,16 +437,37 @@ mod avx2 {
             }
             xc = unsafe { xc.add(plane) };
         }
+        // Through memory once, with constant indices, so that the loop above keeps the
+        // accumulators in registers.
+        let mut sums = [[[0f32; LANES]; V]; COUT];
+        for c in 0..COUT {
+            for v in 0..V {
+                unsafe { _mm256_storeu_ps(sums[c][v].as_mut_ptr(), acc[c][v]) };
+            }
+        }
         let m = out_b.len() / hw;
         let out = out_b.as_mut_ptr().cast::<f32>();
-        for (c, a) in acc.iter().enumerate().take(m.saturating_sub(c0)) {
-            for (v, &av) in a.iter().enumerate() {
-                let i = (c0 + c) * hw + p0 + v * LANES;
-                let av = match res {
-                    Some(r) => _mm256_add_ps(av, unsafe { _mm256_loadu_ps(r.as_ptr().add(i)) }),
-                    None => av,
-                };
-                unsafe { _mm256_storeu_ps(out.add(i), av) };
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (v, &q) in base.iter().enumerate() {
+            for (lane, n, pixel) in Runs::new(q, LANES, (h, w)) {
+                // Lanes lane..lane + n: all bits set in those, none elsewhere.
+                let mask = _mm256_and_si256(
+                    _mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(lane as i32 - 1)),
+                    _mm256_cmpgt_epi32(_mm256_set1_epi32((lane + n) as i32), lanes),
+                );
+                for (c, sum) in sums.iter().enumerate().take(m.saturating_sub(c0)) {
+                    let a = unsafe { _mm256_loadu_ps(sum[v].as_ptr()) };
+                    // Lane 0's address: the run's lanes land on pixels pixel..pixel + n of
+                    // channel c0 + c, which exist; the masked-off lanes are not touched.
+                    let i = ((c0 + c) * hw + pixel).wrapping_sub(lane);
+                    let av = match res {
+                        Some(r) => _mm256_add_ps(a, unsafe {
+                            _mm256_maskload_ps(r.as_ptr().wrapping_add(i), mask)
+                        }),
+                        None => a,
+                    };
+                    unsafe { _mm256_maskstore_ps(out.wrapping_add(i), mask, av) };
+                }
             }
         }
     }
