@@ -1,7 +1,9 @@
 //! CPU kernels for the UNet's hot operations, as candle custom ops with analytic backward passes:
-//! [`conv2d()`] (a direct AVX-512 or AVX2 kernel for 3×3 stride-1 convs of widths that are
-//! multiples of 16 or 8, im2col / col2im on the `gemm` crate otherwise; bias fused; the level
-//! in [`simd()`], `VELPRIOR_SIMD` or [`force_simd`] picks it), [`group_norm()`] (fused
+//! [`conv2d()`] (3×3 stride-1 convs on AVX-512 or AVX2: Winograd F(2×2, 3×3) with at least 32
+//! channels in and out, a direct kernel with fewer — [`force_winograd`] or
+//! `VELPRIOR_WINOGRAD=0` turns the first off; im2col / col2im on the `gemm` crate for other
+//! geometries and CPUs; bias fused; the level in [`simd()`], `VELPRIOR_SIMD` or [`force_simd`]
+//! picks it), [`group_norm()`] (fused
 //! GroupNorm + optional SiLU), [`group_norm_conv2d`] (the two as one graph node),
 //! [`upsample_nearest2x`] and [`adamw_step`] (fused AdamW update of one parameter tensor).
 //!
@@ -25,6 +27,7 @@ mod lane_sums;
 mod simd;
 mod thread_count;
 mod upsample;
+mod winograd;
 
 pub use adamw::{AdamWStep, adamw_step, sum_squares};
 pub use allocator::keep_freed_buffers;
@@ -34,6 +37,7 @@ pub use group_norm_conv::{GroupNormSpec, group_norm_conv2d};
 pub use simd::{Simd, detected_simd, force_simd, simd};
 pub use thread_count::fix_thread_count;
 pub use upsample::upsample_nearest2x;
+pub use winograd::force_winograd;
 
 use std::mem::MaybeUninit;
 
