@@ -10,7 +10,7 @@ use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major};
 use super::simd::simd;
-use super::winograd::{self, WinogradKernel, conv3x3_winograd};
+use super::winograd::{self, WinogradKernel, conv3x3_winograd, weight_grad_winograd};
 use super::{cpu_slice, gemm_threads, lane_sums, reduction_chunk, written_vec};
 
 /// Input gradient: (w, dy) → dx of shape (N, cin, h, w).
@@ -134,6 +134,8 @@ impl CustomOp2 for ConvWeightGrad {
         // to (cout, cin, kh, kw) at the end.
         let pointwise = g.is_pointwise();
         let level = simd();
+        // 3×3 stride-1 convs with enough channels: the Winograd weight gradient.
+        let wino = conv3x3::path(&g).is_some() && winograd::serves_weight_grad(g.cin, g.cout);
         let partials: Vec<Vec<f32>> = (0..chunks)
             .into_par_iter()
             .map_init(
@@ -151,6 +153,9 @@ impl CustomOp2 for ConvWeightGrad {
                         };
                         for (d, row) in dbs.iter_mut().zip(dys.chunks_exact(ohw)) {
                             *d += lane_sums::sum(row) as f32;
+                        }
+                        if wino {
+                            continue;
                         }
                         if !pointwise {
                             pad_channels_last(xs, &g, level, xp);
@@ -174,7 +179,11 @@ impl CustomOp2 for ConvWeightGrad {
                             sgemm(dw, k, lhs, rhs, true, threads);
                         }
                     }
-                    if !pointwise {
+                    if wino {
+                        let samples = c * chunk..((c + 1) * chunk).min(n);
+                        let dims = (g.cin, g.cout, g.h, g.w);
+                        dw.copy_from_slice(&weight_grad_winograd(x, dy, dims, samples, level));
+                    } else if !pointwise {
                         taps_channel_major(dw, &g);
                     }
                     acc

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use rayon::prelude::*;
 
 use super::conv3x3::Epilogue;
+use super::gemm::{MatRef, sgemm};
 use super::simd::{Simd, detected_simd};
 
 /// Convolutions with at least this many input and output channels take this path; with fewer,
@@ -32,6 +33,13 @@ const MIN_CHANNELS: usize = 32;
 const UNSET: u8 = u8::MAX;
 
 static FORCED: AtomicU8 = AtomicU8::new(UNSET);
+
+/// Whether the weight gradient of such a conv takes this path (else the gemm crate on the
+/// padded input in place): at 32 channels in and out the transforms of x and dy cost more
+/// than the products save (BENCH.md).
+pub(crate) fn serves_weight_grad(cin: usize, cout: usize) -> bool {
+    serves(cin, cout) && cin + cout >= 3 * MIN_CHANNELS
+}
 
 /// Whether a 3×3, stride-1, padding-1 conv from `cin` to `cout` channels that has a vector
 /// path takes this one (else the direct kernel).
@@ -132,12 +140,14 @@ impl OutPtr {
     }
 }
 
-/// Scratch of one task: a padded image row, the padded input rows of a tile row, V, M and
-/// two output rows.
+/// Scratch of one task: a padded image row, the padded input rows of a tile row, the same for
+/// the output gradient (weight gradient), V, M (or Ŷ) and two output rows.
 #[derive(Default)]
 struct Scratch {
     line: Vec<f32>,
     rows: Vec<f32>,
+    dy_line: Vec<f32>,
+    dy_rows: Vec<f32>,
     v: Vec<f32>,
     m: Vec<f32>,
     y: Vec<f32>,
@@ -249,34 +259,25 @@ trait Level {
     unsafe fn deinterleave(src: &[f32], e: &mut [f32], o: &mut [f32]);
 }
 
-/// Tiles g0..g1 of the batch: transform the input into V, multiply by U into M, transform M
-/// into the output pixels. Inlined into each level's `#[target_feature]` function.
+/// V[ξ][ci][t] = (Bᵀ d B)_ξ for the input patch d of channel ci of tile g0 + t, t < g1 − g0,
+/// into `scr.v` (rows of the returned stride). Inlined into each level's `#[target_feature]`
+/// function.
 ///
 /// The transforms run over whole vectors of tiles: a run of n tiles computes n rounded up to
 /// LANES, and every row they read or write has SLACK values past its end; the values past a
-/// run are garbage (finite or not) that the next run overwrites or that is never stored.
+/// run are garbage (finite or not) that the next run overwrites or that is never used.
 ///
 /// # Safety
-/// `out` points to the batch's (n, cout, h, w) output; the CPU runs level `L`.
+/// The CPU runs level `L`.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
-unsafe fn band_with<L: Level>(
+unsafe fn input_transform<L: Level>(
     x: &[f32],
-    k: &WinogradKernel,
-    epilogue: Epilogue<'_>,
     geom: &Geometry,
     (g0, g1): (usize, usize),
     scr: &mut Scratch,
-    out: *mut f32,
-) {
-    let &Geometry {
-        cin,
-        cout,
-        h,
-        w,
-        tw,
-        ..
-    } = geom;
+) -> usize {
+    let &Geometry { cin, h, w, tw, .. } = geom;
     let lanes = L::LANES;
     const { assert!(L::LANES <= SLACK) };
     let hw = h * w;
@@ -284,7 +285,6 @@ unsafe fn band_with<L: Level>(
     let wp = 2 * hstride;
     let t_pad = (g1 - g0).div_ceil(TILE_GROUP) * TILE_GROUP;
     let vs = t_pad + SLACK;
-    let cblocks = cout.div_ceil(COUT_BLOCK);
     // V[ξ][ci][t], t = g − g0, rows of stride vs.
     scr.v.resize(16 * cin * vs, 0.0);
     // The 4 padded input rows of a tile row, each stored as its even columns then its odd
@@ -355,6 +355,39 @@ unsafe fn band_with<L: Level>(
             }
         }
     }
+    vs
+}
+
+/// Tiles g0..g1 of the batch: transform the input into V, multiply by U into M, transform M
+/// into the output pixels. Inlined into each level's `#[target_feature]` function.
+///
+/// # Safety
+/// `out` points to the batch's (n, cout, h, w) output; the CPU runs level `L`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+unsafe fn band_with<L: Level>(
+    x: &[f32],
+    k: &WinogradKernel,
+    epilogue: Epilogue<'_>,
+    geom: &Geometry,
+    (g0, g1): (usize, usize),
+    scr: &mut Scratch,
+    out: *mut f32,
+) {
+    let &Geometry {
+        cin,
+        cout,
+        h,
+        w,
+        tw,
+        ..
+    } = geom;
+    let lanes = L::LANES;
+    let hw = h * w;
+    let t_pad = (g1 - g0).div_ceil(TILE_GROUP) * TILE_GROUP;
+    let cblocks = cout.div_ceil(COUT_BLOCK);
+    // SAFETY (caller): the CPU runs L.
+    let vs = unsafe { input_transform::<L>(x, geom, (g0, g1), scr) };
     // M[ξ][co][t] = Σ_ci U[ξ][co][ci] V[ξ][ci][t].
     let per_xi = cblocks * cin * COUT_BLOCK;
     scr.m.resize(16 * cblocks * COUT_BLOCK * vs, 0.0);
@@ -425,6 +458,187 @@ unsafe fn band_with<L: Level>(
     }
 }
 
+/// The weight gradient of a 3×3, stride-1, padding-1 conv from `cin` to `cout` channels over
+/// samples `samples` of x (n, cin, h, w) and dy (n, cout, h, w), by the same transforms:
+/// dW = Σ_tiles Gᵀ [(A dy Aᵀ) ⊙ (Bᵀ d B)] G, the products summed over the tiles as 16 matrix
+/// products dU_ξ (cout × cin) += Ŷ_ξ (cout × tiles) · V_ξᵀ (tiles × cin) on the `gemm` crate,
+/// band by band in order. Returns dW (cout, cin, 3, 3).
+pub(crate) fn weight_grad_winograd(
+    x: &[f32],
+    dy: &[f32],
+    (cin, cout, h, w): (usize, usize, usize, usize),
+    samples: std::ops::Range<usize>,
+    level: Simd,
+) -> Vec<f32> {
+    let hw = h * w;
+    assert!(
+        samples.end * cin * hw <= x.len()
+            && samples.end * cout * hw <= dy.len()
+            && hw > 0
+            && level <= detected_simd()
+            && level != Simd::Portable,
+        "weight_grad_winograd: buffer sizes do not match the geometry"
+    );
+    let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
+    let geom = Geometry {
+        cin,
+        cout,
+        h,
+        w,
+        th,
+        tw,
+    };
+    let band = (BAND_FLOATS / (16 * (cin + cout)) / TILE_GROUP).max(1) * TILE_GROUP;
+    let (ga, gb) = (samples.start * th * tw, samples.end * th * tw);
+    let mut du = vec![0f32; 16 * cout * cin];
+    let mut scr = Scratch::default();
+    for g0 in (ga..gb).step_by(band) {
+        let g = (g0, (g0 + band).min(gb));
+        // SAFETY: the assert checked the level against the CPU and the sizes.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            match level {
+                Simd::Avx512 => avx512::weight_band(x, dy, &geom, g, &mut scr, &mut du),
+                _ => avx2::weight_band(x, dy, &geom, g, &mut scr, &mut du),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no vector level on this architecture: {g:?}");
+    }
+    // dW = Gᵀ dU G, Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1].
+    let gt = |u: [f32; 4]| {
+        [
+            u[0] + 0.5 * (u[1] + u[2]),
+            0.5 * (u[1] - u[2]),
+            0.5 * (u[1] + u[2]) + u[3],
+        ]
+    };
+    let mut dw = vec![0f32; cout * cin * 9];
+    for co in 0..cout {
+        for ci in 0..cin {
+            let u = |i: usize, j: usize| du[((4 * i + j) * cout + co) * cin + ci];
+            let cols: [[f32; 3]; 4] =
+                std::array::from_fn(|j| gt([u(0, j), u(1, j), u(2, j), u(3, j)]));
+            for a in 0..3 {
+                let row = gt([cols[0][a], cols[1][a], cols[2][a], cols[3][a]]);
+                dw[(co * cin + ci) * 9 + 3 * a..][..3].copy_from_slice(&row);
+            }
+        }
+    }
+    dw
+}
+
+/// dU_ξ += Ŷ_ξ · V_ξᵀ for tiles g0..g1 (see [`weight_grad_winograd`]); du (16, cout, cin).
+/// Inlined into each level's `#[target_feature]` function.
+///
+/// # Safety
+/// The CPU runs level `L`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+unsafe fn weight_band_with<L: Level>(
+    x: &[f32],
+    dy: &[f32],
+    geom: &Geometry,
+    (g0, g1): (usize, usize),
+    scr: &mut Scratch,
+    du: &mut [f32],
+) {
+    let (cin, cout, tiles) = (geom.cin, geom.cout, g1 - g0);
+    // SAFETY (caller): the CPU runs L.
+    let vs = unsafe { input_transform::<L>(x, geom, (g0, g1), scr) };
+    unsafe { output_grad_transform::<L>(dy, geom, (g0, g1), scr, vs) };
+    for xi in 0..16 {
+        let lhs = MatRef::new(&scr.m[xi * cout * vs..], cout, tiles, vs, 1);
+        let rhs = MatRef::new(&scr.v[xi * cin * vs..], tiles, cin, 1, vs);
+        sgemm(
+            &mut du[xi * cout * cin..][..cout * cin],
+            cin,
+            lhs,
+            rhs,
+            true,
+            1,
+        );
+    }
+}
+
+/// Ŷ[ξ][co][t] = (A dy Aᵀ)_ξ for the 2×2 output-gradient block of channel co of tile g0 + t,
+/// A = [1 0; 1 1; 1 −1; 0 −1], zero past the image, into `scr.m` (rows of stride `vs`, as V's).
+///
+/// # Safety
+/// The CPU runs level `L`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+unsafe fn output_grad_transform<L: Level>(
+    dy: &[f32],
+    geom: &Geometry,
+    (g0, g1): (usize, usize),
+    scr: &mut Scratch,
+    vs: usize,
+) {
+    let &Geometry { cout, h, w, tw, .. } = geom;
+    let lanes = L::LANES;
+    let hw = h * w;
+    let hstride = tw + SLACK;
+    let wp = 2 * hstride;
+    scr.m.resize(16 * cout * vs, 0.0);
+    // The two rows of a tile row, each as its even columns then its odd ones (at stride
+    // hstride); one row zero past column w (only columns 0..w are ever written).
+    scr.dy_rows.resize(2 * wp, 0.0);
+    scr.dy_line.resize(2 * tw + 2 * SLACK, 0.0);
+    for (s, ty, tx0, tx1, t0) in geom.runs((g0, g1)) {
+        let n = tx1 - tx0;
+        let (c0, c1) = (2 * tx0, (2 * tx1).min(w));
+        for co in 0..cout {
+            let plane = &dy[(s * cout + co) * hw..][..hw];
+            for (a, row) in scr.dy_rows.chunks_exact_mut(wp).enumerate() {
+                let y = 2 * ty + a;
+                let (e, o) = row.split_at_mut(hstride);
+                if y < h {
+                    scr.dy_line[c0..c1].copy_from_slice(&plane[y * w + c0..y * w + c1]);
+                    let nv = n.next_multiple_of(lanes);
+                    // SAFETY (caller): the CPU runs L.
+                    unsafe {
+                        L::deinterleave(
+                            &scr.dy_line[c0..],
+                            &mut e[tx0..tx0 + nv],
+                            &mut o[tx0..tx0 + nv],
+                        )
+                    };
+                } else {
+                    e[tx0..tx1].fill(0.0);
+                    o[tx0..tx1].fill(0.0);
+                }
+            }
+            // A dy: rows r0, r0 + r1, r0 − r1, −r1; then each row (p, q) times Aᵀ:
+            // p, p + q, p − q, −q.
+            let rows = scr.dy_rows.as_ptr();
+            let m = scr.m.as_mut_ptr();
+            for t in (0..n).step_by(lanes) {
+                // SAFETY: reads stay within the 2 rows (tx0 + t + lanes <= hstride), writes
+                // within the rows of Ŷ (t0 + t + lanes <= vs); the CPU runs L.
+                unsafe {
+                    let ld =
+                        |a: usize, odd: usize| L::load(rows.add(a * wp + odd * hstride + tx0 + t));
+                    let (p0, q0, p1, q1) = (ld(0, 0), ld(0, 1), ld(1, 0), ld(1, 1));
+                    let zero = L::splat(0.0);
+                    let r = [
+                        (p0, q0),
+                        (L::add(p0, p1), L::add(q0, q1)),
+                        (L::sub(p0, p1), L::sub(q0, q1)),
+                        (L::sub(zero, p1), L::sub(zero, q1)),
+                    ];
+                    for (i, &(p, q)) in r.iter().enumerate() {
+                        let vals = [p, L::add(p, q), L::sub(p, q), L::sub(zero, q)];
+                        for (j, &val) in vals.iter().enumerate() {
+                            L::store(m.add(((4 * i + j) * cout + co) * vs + t0 + t), val);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::{
@@ -434,6 +648,7 @@ mod avx512 {
 
     use super::{
         COUT_BLOCK, Epilogue, Geometry, Level, Scratch, TILE_GROUP, WinogradKernel, band_with,
+        weight_band_with,
     };
 
     const LANES: usize = 16;
@@ -453,6 +668,19 @@ mod avx512 {
         out: *mut f32,
     ) {
         unsafe { band_with::<Avx512>(x, k, ep, geom, tiles, scr, out) }
+    }
+
+    /// See [`weight_band_with`].
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn weight_band(
+        x: &[f32],
+        dy: &[f32],
+        geom: &Geometry,
+        tiles: (usize, usize),
+        scr: &mut Scratch,
+        du: &mut [f32],
+    ) {
+        unsafe { weight_band_with::<Avx512>(x, dy, geom, tiles, scr, du) }
     }
 
     impl Level for Avx512 {
@@ -562,6 +790,7 @@ mod avx2 {
 
     use super::{
         COUT_BLOCK, Epilogue, Geometry, Level, Scratch, TILE_GROUP, WinogradKernel, band_with,
+        weight_band_with,
     };
 
     struct Avx2;
@@ -585,6 +814,19 @@ mod avx2 {
         out: *mut f32,
     ) {
         unsafe { band_with::<Avx2>(x, k, ep, geom, tiles, scr, out) }
+    }
+
+    /// See [`weight_band_with`].
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn weight_band(
+        x: &[f32],
+        dy: &[f32],
+        geom: &Geometry,
+        tiles: (usize, usize),
+        scr: &mut Scratch,
+        du: &mut [f32],
+    ) {
+        unsafe { weight_band_with::<Avx2>(x, dy, geom, tiles, scr, du) }
     }
 
     impl Level for Avx2 {
