@@ -160,10 +160,15 @@ fn run() -> anyhow::Result<()> {
         loadavg()
     );
     println!(
-        "CPU: {}; velprior-kernels path: {} (VELPRIOR_SIMD; the CPU runs {})",
+        "CPU: {}; velprior-kernels path: {} (VELPRIOR_SIMD; the CPU runs {}), Winograd 3×3 convs {} (VELPRIOR_WINOGRAD)",
         cpu_model(),
         velprior_kernels::cpu::simd().name(),
-        velprior_kernels::cpu::detected_simd().name()
+        velprior_kernels::cpu::detected_simd().name(),
+        if velprior_kernels::cpu::winograd_enabled() {
+            "on"
+        } else {
+            "off"
+        }
     );
 
     // DDPM linear schedule, computed inline (velprior-kernels will own this).

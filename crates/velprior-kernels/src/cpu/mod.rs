@@ -37,7 +37,7 @@ pub use group_norm_conv::{GroupNormSpec, group_norm_conv2d};
 pub use simd::{Simd, detected_simd, force_simd, simd};
 pub use thread_count::fix_thread_count;
 pub use upsample::upsample_nearest2x;
-pub use winograd::force_winograd;
+pub use winograd::{force_winograd, winograd_enabled};
 
 use std::mem::MaybeUninit;
 

@@ -13,7 +13,9 @@
 //! The products use the register tile of the direct kernel (3 × 16 tiles × 8 output channels
 //! in AVX-512 registers, 2 × 8 × 4 in AVX2's); the transforms are additions on vectors of
 //! consecutive tiles. Their constants are 0, ±1 and ±½, so the result differs from the direct
-//! sum by rounding only.
+//! sum by rounding only. The input gradient is the same convolution with the transposed,
+//! flipped kernel; the weight gradient ([`weight_grad_winograd`]) sums Ŷ_ξ · V_ξᵀ over the
+//! tiles, Ŷ = A dy Aᵀ, and maps the sums back with Gᵀ · G.
 
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
@@ -44,14 +46,19 @@ pub(crate) fn serves_weight_grad(cin: usize, cout: usize) -> bool {
 /// Whether a 3×3, stride-1, padding-1 conv from `cin` to `cout` channels that has a vector
 /// path takes this one (else the direct kernel).
 pub(crate) fn serves(cin: usize, cout: usize) -> bool {
-    let on = match FORCED.load(Ordering::Relaxed) {
+    winograd_enabled() && cin.min(cout) >= MIN_CHANNELS
+}
+
+/// Whether convs with enough channels take the Winograd path: yes unless `VELPRIOR_WINOGRAD=0`
+/// or [`force_winograd`] says otherwise.
+pub fn winograd_enabled() -> bool {
+    match FORCED.load(Ordering::Relaxed) {
         UNSET => {
             static ENV: OnceLock<bool> = OnceLock::new();
             *ENV.get_or_init(|| !std::env::var("VELPRIOR_WINOGRAD").is_ok_and(|v| v == "0"))
         }
         v => v == 1,
-    };
-    on && cin.min(cout) >= MIN_CHANNELS
+    }
 }
 
 /// Turns the Winograd path on or off from now on in this process (`None`: back to on, or off
