@@ -11,7 +11,8 @@
 //! 35, 18 as well as 64): the two positions past each row's end are computed and not stored,
 //! and a vector that spans a row end is stored as masked runs ([`Runs`]).
 //!
-//! Other geometries (stride 2, 1×1) and other CPUs keep the im2col path.
+//! Convs with at least 32 channels in and out take the Winograd path instead (`winograd.rs`);
+//! other geometries (stride 2, 1×1) and other CPUs keep the im2col path.
 
 use std::mem::MaybeUninit;
 
