@@ -12,6 +12,7 @@ use super::conv2d_grad::{ConvInputGrad, weight_grad};
 use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, im2col};
+use super::taps::Taps;
 use super::winograd::{self, WinogradKernel, conv3x3_winograd};
 use super::{check_cpu_f32, cpu_slice, gemm_threads, written_vec};
 use crate::{Error, Result};
@@ -257,7 +258,7 @@ pub(crate) fn forward(x: &[f32], w: &[f32], ep: Epilogue<'_>, n: usize, g: &Conv
     let (hw, ohw, k) = (g.h * g.w, g.ho * g.wo, g.k());
     if let Some(level) = conv3x3::path(g) {
         if winograd::serves(g.cin, g.cout) {
-            let wk = WinogradKernel::new(w, g.cout, g.cin);
+            let wk = WinogradKernel::new(Taps::of(w, g.cout, g.cin));
             // SAFETY: conv3x3_winograd writes every output element.
             return unsafe {
                 written_vec(n * g.cout * ohw, |out| {
@@ -265,7 +266,7 @@ pub(crate) fn forward(x: &[f32], w: &[f32], ep: Epilogue<'_>, n: usize, g: &Conv
                 })
             };
         }
-        let packed = PackedKernel::new(w, g.cout, g.cin);
+        let packed = PackedKernel::new(Taps::of(w, g.cout, g.cin));
         // SAFETY: conv3x3 writes every output element.
         return unsafe {
             written_vec(n * g.cout * ohw, |out| {

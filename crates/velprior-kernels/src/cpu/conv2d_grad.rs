@@ -10,6 +10,7 @@ use super::conv3x3::{self, Epilogue, PackedKernel, conv3x3};
 use super::gemm::{MatRef, sgemm};
 use super::im2col::{ConvGeom, col2im_add, im2col_pixel_major};
 use super::simd::simd;
+use super::taps::Taps;
 use super::winograd::{self, WinogradKernel, conv3x3_winograd, weight_grad_winograd};
 use super::{cpu_slice, gemm_threads, lane_sums, reduction_chunk, written_vec};
 
@@ -40,7 +41,7 @@ impl CustomOp2 for ConvInputGrad {
         let shape = Shape::from((n, g.cin, g.h, g.w));
         if let Some(level) = conv3x3::path(&g) {
             if winograd::serves(g.cout, g.cin) {
-                let wk = WinogradKernel::transposed_flipped(w, g.cout, g.cin);
+                let wk = WinogradKernel::new(Taps::transposed_flipped(w, g.cout, g.cin));
                 // SAFETY: conv3x3_winograd writes every output element.
                 let dx = unsafe {
                     written_vec(n * g.cin * hw, |dx| {
@@ -49,7 +50,7 @@ impl CustomOp2 for ConvInputGrad {
                 };
                 return Ok((CpuStorage::F32(dx), shape));
             }
-            let packed = PackedKernel::transposed_flipped(w, g.cout, g.cin);
+            let packed = PackedKernel::new(Taps::transposed_flipped(w, g.cout, g.cin));
             // SAFETY: conv3x3 writes every output element.
             let dx = unsafe {
                 written_vec(n * g.cin * hw, |dx| {

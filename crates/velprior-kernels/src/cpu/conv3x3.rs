@@ -4,14 +4,14 @@
 //! the padded image: 3 × 16 pixels × [`COUT_BLOCK`] channels in 24 of AVX-512's 32 registers,
 //! 2 × 8 pixels × 4 channels in 8 of AVX2's 16. The same kernel computes the stride-1 input
 //! gradient: a convolution of dy with the transposed, flipped kernel
-//! ([`PackedKernel::transposed_flipped`]).
+//! ([`Taps::transposed_flipped`]).
 //!
 //! Output pixels are numbered with the padded image's row stride, q = y·(w + 2) + x, so that a
 //! vector of consecutive q reads consecutive padded input at every tap whatever the width (70,
 //! 35, 18 as well as 64): the two positions past each row's end are computed and not stored,
 //! and a vector that spans a row end is stored as masked runs ([`Runs`]).
 //!
-//! Convs with at least 32 channels in and out take the Winograd path instead (`winograd.rs`);
+//! Convs with at least 32 channels in and out take the Winograd path instead (`winograd/`);
 //! other geometries (stride 2, 1×1) and other CPUs keep the im2col path.
 
 use std::mem::MaybeUninit;
@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use super::im2col::ConvGeom;
 use super::simd::{Simd, detected_simd, simd};
+use super::taps::Taps;
 
 /// Output channels per block of the packed kernel (and per AVX-512 register tile).
 const COUT_BLOCK: usize = 8;
@@ -51,25 +52,17 @@ pub(crate) struct PackedKernel {
 }
 
 impl PackedKernel {
-    /// Packs `w` (cout, cin, 3, 3).
-    pub(crate) fn new(w: &[f32], cout: usize, cin: usize) -> Self {
-        Self::pack(cout, cin, |co, ci, tap| w[(co * cin + ci) * 9 + tap])
-    }
-
-    /// The kernel of the input gradient of a conv with `w` (cout, cin, 3, 3):
-    /// w'[ci][co][i][j] = w[co][ci][2 − i][2 − j], a conv from cout to cin channels.
-    pub(crate) fn transposed_flipped(w: &[f32], cout: usize, cin: usize) -> Self {
-        Self::pack(cin, cout, |ci, co, tap| w[(co * cin + ci) * 9 + 8 - tap])
-    }
-
-    fn pack(cout: usize, cin: usize, w: impl Fn(usize, usize, usize) -> f32) -> Self {
+    /// Packs the kernel `taps`.
+    pub(crate) fn new(taps: Taps<'_>) -> Self {
+        let (cout, cin) = (taps.cout(), taps.cin());
         let blocks = cout.div_ceil(COUT_BLOCK);
         let mut data = vec![0f32; blocks * cin * 9 * COUT_BLOCK];
         for (b, blk) in data.chunks_exact_mut(cin * 9 * COUT_BLOCK).enumerate() {
             for ci in 0..cin {
                 for tap in 0..9 {
                     for c in 0..COUT_BLOCK.min(cout - b * COUT_BLOCK) {
-                        blk[(ci * 9 + tap) * COUT_BLOCK + c] = w(b * COUT_BLOCK + c, ci, tap);
+                        blk[(ci * 9 + tap) * COUT_BLOCK + c] =
+                            taps.get(b * COUT_BLOCK + c, ci, tap);
                     }
                 }
             }

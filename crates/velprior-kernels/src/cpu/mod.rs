@@ -25,6 +25,7 @@ mod group_norm_conv;
 mod im2col;
 mod lane_sums;
 mod simd;
+mod taps;
 mod thread_count;
 mod upsample;
 mod winograd;
