@@ -33,6 +33,7 @@ pub(crate) fn pad_channels_last(x: &[f32], g: &ConvGeom, level: Simd, xp: &mut V
     for c0 in (0..cin).step_by(block) {
         let cs = c0..(c0 + block).min(cin);
         for y in 0..g.h {
+            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
             let mut x0 = 0;
             if level != Simd::Portable && cs.len() == block {
                 #[cfg(target_arch = "x86_64")]

@@ -156,7 +156,9 @@ fn pad_sample(xs: &[f32], cin: usize, (h, w): (usize, usize), xp: &mut Vec<f32>)
 const BAND_INPUT: usize = 1 << 16;
 
 /// Output channels of one sample from block `b0` on (`out_g`: whole channels, h · w values
-/// each), band of pixel tiles by band, with the vectors of `level`.
+/// each), band of pixel tiles by band, with the vectors of `level` (never reached on other
+/// architectures: [`path`] offers none there).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables, unused_mut))]
 fn channels(
     xp: &[f32],
     k: &PackedKernel,

@@ -88,16 +88,10 @@ fn stats(xg: &[f32], eps: f32) -> (f32, f32) {
 
 /// Whether to run the AVX2 + FMA builds of the per-sample loops (8 lanes instead of the
 /// baseline's 4).
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 /// σ(z) = 1/(1 + e^(−z)), with [`exp`] so that the loops around it vectorise.

@@ -30,6 +30,7 @@ impl OutPtr {
 /// `out = conv(x, w) + epilogue` over a batch by Winograd F(2×2, 3×3): x (n, cin, h, w), out
 /// (n, cout, h, w), with the vectors of `level` (AVX-512 or AVX2). Writes every element of
 /// `out`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 pub(crate) fn conv3x3_winograd(
     x: &[f32],
     k: &WinogradKernel,

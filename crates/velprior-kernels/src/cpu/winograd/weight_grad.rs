@@ -14,6 +14,7 @@ use crate::cpu::simd::{Simd, detected_simd};
 /// dW = Σ_tiles Gᵀ [(A dy Aᵀ) ⊙ (Bᵀ d B)] G, the products summed over the tiles as 16 matrix
 /// products dU_ξ (cout × cin) += Ŷ_ξ (cout × tiles) · V_ξᵀ (tiles × cin) on the `gemm` crate,
 /// band by band in order. Returns dW (cout, cin, 3, 3).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables, unused_mut))]
 pub(crate) fn weight_grad_winograd(
     x: &[f32],
     dy: &[f32],
