@@ -84,7 +84,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
             let v = prior.sample(
                 a.n,
                 a.seed,
-                &a.sampler.config(),
+                &a.sampler.config()?,
                 a.batch,
                 &mut NoObserver,
                 &mut |done| bar.set_position(done as u64),

@@ -85,7 +85,7 @@ pub fn run(a: SampleArgs) -> Result<()> {
             prior.meta().kind
         );
     }
-    let cfg = a.sampler.config();
+    let cfg = a.sampler.config()?;
     let meta = prior.meta().clone();
     let [h, w] = meta.model_shape;
     let norm = meta.normalisation;

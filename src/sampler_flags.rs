@@ -1,5 +1,6 @@
 //! The diffusion sampler flags shared by `velprior sample` and `velprior evaluate`.
 
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use velprior_diffusion::samplers::SamplerConfig;
 use velprior_kernels::DdpmVariance;
@@ -34,13 +35,22 @@ pub struct SamplerFlags {
     /// Predictor–corrector signal-to-noise ratio (diffusion only).
     #[arg(long, default_value_t = 0.16)]
     pub snr: f64,
+    /// DPM-Solver++ only: bound x̂0 by dynamic thresholding at this quantile of |x̂0| per
+    /// sample (Imagen's, e.g. 0.95) instead of clipping it to [−1, 1].
+    #[arg(long, value_name = "QUANTILE")]
+    pub dynamic_threshold: Option<f64>,
 }
 
 impl SamplerFlags {
-    /// The sampler these flags describe, x̂0 clipped to [−1, 1].
-    pub fn config(&self) -> SamplerConfig {
+    /// The sampler these flags describe, x̂0 clipped to [−1, 1] (or dynamically thresholded).
+    pub fn config(&self) -> Result<SamplerConfig> {
         let clip = Some([-1.0, 1.0]);
-        match self.sampler {
+        if self.dynamic_threshold.is_some() && !matches!(self.sampler, SamplerKind::DpmSolver) {
+            bail!(
+                "--dynamic-threshold works with --sampler dpm-solver only: drop it or switch sampler"
+            );
+        }
+        let config = match self.sampler {
             SamplerKind::Ddpm => SamplerConfig::Ddpm {
                 steps: self.steps,
                 variance: DdpmVariance::Posterior,
@@ -53,7 +63,12 @@ impl SamplerFlags {
             },
             SamplerKind::DpmSolver => SamplerConfig::DpmSolver {
                 steps: self.steps.unwrap_or(25),
-                clip,
+                clip: if self.dynamic_threshold.is_some() {
+                    None
+                } else {
+                    clip
+                },
+                dynamic_threshold: self.dynamic_threshold,
             },
             SamplerKind::EulerMaruyama => SamplerConfig::EulerMaruyama {
                 steps: self.steps.unwrap_or(500),
@@ -67,6 +82,8 @@ impl SamplerFlags {
                 t_min: 1e-3,
                 clip,
             },
-        }
+        };
+        config.validate()?;
+        Ok(config)
     }
 }

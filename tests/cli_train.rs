@@ -127,10 +127,36 @@ fn train_then_sample() {
         samples.velocity()
     );
 
+    // Dynamic thresholding keeps the models in range; it is DPM-Solver++'s, and a quantile.
+    let thresholded = dir.path().join("thresholded.h5");
+    let sample_with = |extra: &[&str], out: &Path| {
+        let mut args = vec!["sample", "--checkpoint", ckpt.to_str().unwrap(), "-n", "2"];
+        args.extend_from_slice(&["--steps", "4", "-o", out.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        velprior(&args)
+    };
+    ok(&sample_with(&["--dynamic-threshold", "0.9"], &thresholded));
+    let models = velprior_data::read_corpus(&thresholded, None).unwrap();
+    assert!(
+        models
+            .velocity()
+            .iter()
+            .all(|&v| (1500.0..=4500.0).contains(&v))
+    );
+    let bad = dir.path().join("bad.h5");
+    one_error_line(
+        &sample_with(&["--sampler", "ddim", "--dynamic-threshold", "0.9"], &bad),
+        "--sampler dpm-solver only",
+    );
+    one_error_line(
+        &sample_with(&["--dynamic-threshold", "1.5"], &bad),
+        "must be a quantile in (0, 1]",
+    );
+    assert!(!bad.exists());
+
     let cut = dir.path().join("cut.safetensors");
     let bytes = std::fs::read(&ckpt).unwrap();
     std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
-    let bad = dir.path().join("bad.h5");
     one_error_line(
         &velprior(&[
             "sample",

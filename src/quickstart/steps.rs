@@ -63,6 +63,7 @@ pub fn shipped_prior_samples(
     let sampler = SamplerConfig::DpmSolver {
         steps: a.prior_steps.max(1),
         clip: Some([-1.0, 1.0]),
+        dynamic_threshold: None,
     };
     let v = draw(&prior, n, a.seed, &sampler)?;
     let title = format!(

@@ -24,6 +24,7 @@ fn configs() -> Vec<SamplerConfig> {
         SamplerConfig::DpmSolver {
             steps: 20,
             clip: Some([-1.0, 1.0]),
+            dynamic_threshold: None,
         },
         SamplerConfig::EulerMaruyama {
             steps: 20,

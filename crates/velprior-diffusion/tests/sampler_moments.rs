@@ -231,6 +231,7 @@ fn dpm_solver_samples_the_gaussian() {
     let cfg = SamplerConfig::DpmSolver {
         steps: 50,
         clip: None,
+        dynamic_threshold: None,
     };
     gaussian_case(
         "dpm-solver++ 50 cosine",

@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 use velprior_kernels::Schedule;
 
-use super::{SamplerObserver, SamplerStep, discrete_level};
+use super::{SamplerObserver, SamplerStep, Thresholding, discrete_level};
 use crate::Result;
 use crate::denoiser::Denoiser;
 
@@ -18,13 +18,13 @@ use crate::denoiser::Denoiser;
 /// ᾱ₋₁ = 1 (σ = 0, h = ∞), where the update is x̂_0 itself (first order, as DDIM's last step).
 ///
 /// Deterministic: `x` is the initial noise, shape (N, C, H, W) f32, and `schedule` the training
-/// schedule respaced to S steps (S network evaluations). `clip_x0` clips every x̂_0 (the
-/// "thresholding" of data in a known range). `observer` sees xₖ and x̂_0 before each step.
+/// schedule respaced to S steps (S network evaluations). `threshold` bounds every x̂_0 (data in
+/// a known range). `observer` sees xₖ and x̂_0 before each step.
 pub fn sample_dpm_solver_pp(
     model: &dyn Denoiser,
     x: Tensor,
     schedule: &Schedule,
-    clip_x0: Option<(f32, f32)>,
+    threshold: Option<Thresholding>,
     observer: &mut dyn SamplerObserver,
 ) -> Result<Tensor> {
     let (n, num_steps) = (x.dim(0)?, schedule.len());
@@ -36,8 +36,8 @@ pub fn sample_dpm_solver_pp(
     for (step, k) in (0..num_steps).rev().enumerate() {
         let level = discrete_level(schedule, k)?;
         let mut x0 = model.predict_x0(&x, &vec![level; n])?;
-        if let Some((lo, hi)) = clip_x0 {
-            x0 = x0.clamp(lo, hi)?;
+        if let Some(threshold) = threshold {
+            x0 = threshold.apply(&x0)?;
         }
         observer.on_step(&SamplerStep {
             step,

@@ -10,6 +10,9 @@
 //! - [`sample_euler_maruyama`]: the reverse VP-SDE with Euler–Maruyama (Song et al. 2021).
 //! - [`sample_predictor_corrector`]: EM predictor + Langevin corrector (Song et al. 2021).
 //!
+//! x̂_0 is kept in the data's range by clipping or, for DPM-Solver++, by dynamic thresholding
+//! ([`Thresholding`]).
+//!
 //! The per-step arithmetic is the fused ops of `velprior_kernels`; the samplers are the loops.
 //! [`SamplerConfig`] + [`sample`] is the entry point of the CLI and the trainer. Discrete
 //! samplers call the denoiser with `NoiseLevel::discrete(model_timestep(k), T, ᾱ_k)`, continuous
@@ -20,12 +23,14 @@ mod ddpm;
 mod dpm_solver;
 mod euler_maruyama;
 mod predictor_corrector;
+mod thresholding;
 
 pub use ddim::sample_ddim;
 pub use ddpm::sample_ddpm;
 pub use dpm_solver::sample_dpm_solver_pp;
 pub use euler_maruyama::sample_euler_maruyama;
 pub use predictor_corrector::{LangevinCorrector, sample_predictor_corrector};
+pub use thresholding::{Thresholding, dynamic_threshold};
 
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -117,6 +122,10 @@ pub enum SamplerConfig {
         /// Clip x̂_0 to [lo, hi] at each step.
         #[serde(default)]
         clip: Option<[f32; 2]>,
+        /// Instead of `clip`: dynamic thresholding of x̂_0 at this quantile of |x̂_0| per
+        /// sample (e.g. 0.95; [`Thresholding::Dynamic`]).
+        #[serde(default)]
+        dynamic_threshold: Option<f64>,
     },
     /// [`sample_euler_maruyama`] with `steps` steps from t = 1 to `t_min`.
     EulerMaruyama {
@@ -159,7 +168,7 @@ impl SamplerConfig {
         let (steps, clip) = match self {
             SamplerConfig::Ddpm { steps, clip, .. } => (steps.unwrap_or(1), clip),
             SamplerConfig::Ddim { steps, clip, .. }
-            | SamplerConfig::DpmSolver { steps, clip }
+            | SamplerConfig::DpmSolver { steps, clip, .. }
             | SamplerConfig::EulerMaruyama { steps, clip, .. }
             | SamplerConfig::Pc { steps, clip, .. } => (*steps, clip),
         };
@@ -174,6 +183,21 @@ impl SamplerConfig {
             ));
         }
         match *self {
+            SamplerConfig::DpmSolver {
+                dynamic_threshold: Some(q),
+                clip,
+                ..
+            } => {
+                if !(q > 0.0 && q <= 1.0) {
+                    bad(format!(
+                        "dynamic_threshold = {q}: must be a quantile in (0, 1], e.g. 0.95"
+                    ))
+                } else if clip.is_some() {
+                    bad("clip and dynamic_threshold are both set: keep one".into())
+                } else {
+                    Ok(())
+                }
+            }
             SamplerConfig::Ddim { eta, .. } if !(0.0..=1.0).contains(&eta) => {
                 bad(format!("eta = {eta}: must be in [0, 1]"))
             }
@@ -241,13 +265,23 @@ pub fn sample(
                 observer,
             )
         }
-        SamplerConfig::DpmSolver { steps, clip: c } => {
+        SamplerConfig::DpmSolver {
+            steps,
+            clip: c,
+            dynamic_threshold,
+        } => {
             let grid = if *steps == schedule.len() {
                 schedule.clone()
             } else {
                 schedule.respace(&log_snr_timesteps(schedule, *steps)?)?
             };
-            sample_dpm_solver_pp(model, x, &grid, clip(c), observer)
+            let threshold = match dynamic_threshold {
+                Some(quantile) => Some(Thresholding::Dynamic {
+                    quantile: *quantile,
+                }),
+                None => clip(c).map(|(lo, hi)| Thresholding::Clip(lo, hi)),
+            };
+            sample_dpm_solver_pp(model, x, &grid, threshold, observer)
         }
         SamplerConfig::EulerMaruyama {
             steps,
