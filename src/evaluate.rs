@@ -132,19 +132,28 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     save_png(&run.path("velocity-histogram.png"), &hist)?;
     let row = |name: &str, s: &SetScores| {
         println!(
-            "{name:<8} {:>5} {:>9.3} {:>7.3} {:>12.2} {:>11.1} {:>12.1} {:>12.1}",
+            "{name:<8} {:>5} {:>9.3} {:>7.3} {:>12.2} {:>10.2} {:>11.1} {:>12.1} {:>12.1}",
             s.models,
             s.precision,
             s.recall,
             s.frechet_pca,
+            s.frechet_pca_mean,
             s.velocity_w1,
             s.lateral_step,
             s.vertical_step
         )
     };
     println!(
-        "{:<8} {:>5} {:>9} {:>7} {:>12} {:>11} {:>12} {:>12}",
-        "set", "n", "precision", "recall", "frechet_pca", "w1 (m/s)", "lateral m/s", "vertical m/s"
+        "{:<8} {:>5} {:>9} {:>7} {:>12} {:>10} {:>11} {:>12} {:>12}",
+        "set",
+        "n",
+        "precision",
+        "recall",
+        "frechet_pca",
+        "mean term",
+        "w1 (m/s)",
+        "lateral m/s",
+        "vertical m/s"
     );
     row("samples", &report.samples);
     row("real", &report.real);

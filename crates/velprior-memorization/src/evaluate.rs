@@ -52,6 +52,9 @@ pub struct SetScores {
     /// Fréchet distance of Gaussians fitted to the set and the reference in the reference's
     /// PCA coordinates (normalised units).
     pub frechet_pca: f64,
+    /// The mean term ‖μ − μ_ref‖² of `frechet_pca`: the part a shift of the average model
+    /// explains (the rest is the covariances' mismatch).
+    pub frechet_pca_mean: f64,
     /// Wasserstein-1 distance between the set's and the reference's velocity values, m/s.
     pub velocity_w1: f64,
     /// Mean |v(z, x+1) − v(z, x)|, m/s.
@@ -132,11 +135,13 @@ pub fn evaluate(
     let score = |set_units: &[f32], set_mps: &[f32]| -> Result<SetScores> {
         let pr = precision_recall(&reference, set_units, d, opts.k)?;
         let (lateral_step, vertical_step) = mean_steps(set_mps, shape);
+        let (frechet_pca, frechet_pca_mean) = pca.frechet(&reference, set_units)?;
         Ok(SetScores {
             models: set_units.len() / d,
             precision: pr.precision,
             recall: pr.recall,
-            frechet_pca: pca.frechet(&reference, set_units)?,
+            frechet_pca,
+            frechet_pca_mean,
             velocity_w1: wasserstein1(set_mps, &ref_values),
             lateral_step,
             vertical_step,
@@ -251,12 +256,16 @@ impl Pca {
         self.axes.ncols()
     }
 
-    /// Fréchet distance of the Gaussians fitted to the two sets' PCA coordinates.
-    fn frechet(&self, a: &[f32], b: &[f32]) -> Result<f64> {
+    /// Fréchet distance of the Gaussians fitted to the two sets' PCA coordinates, and its mean
+    /// term.
+    fn frechet(&self, a: &[f32], b: &[f32]) -> Result<(f64, f64)> {
         let d = self.mean.len();
         let (ma, ca) = self.moments(a, d);
         let (mb, cb) = self.moments(b, d);
-        frechet_distance(&ma, &ca, &mb, &cb)
+        Ok((
+            frechet_distance(&ma, &ca, &mb, &cb)?,
+            (ma - mb).norm_squared(),
+        ))
     }
 
     /// Mean and covariance of a set's coordinates.

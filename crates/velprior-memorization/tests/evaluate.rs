@@ -134,3 +134,35 @@ fn too_few_models_is_an_error_that_says_what_to_add() {
     .to_string();
     assert!(e.contains("more than k = 3 models"), "{e}");
 }
+
+/// Catches a mean term that is not ‖μ − μ_ref‖² (the total, zero, or a covariance part): shifting
+/// every real model by the same velocity moves the mean only, so the covariance part of the
+/// Fréchet distance (total − mean term) must stay the real models' while the mean term grows.
+#[test]
+fn a_uniform_shift_changes_only_the_frechet_mean_term() {
+    let norm = Normalisation::new(1500.0, 4500.0).unwrap();
+    let held_out = flat_models(48, 4);
+    let shifted: Vec<f32> = held_out[24 * 256..].iter().map(|v| v + 300.0).collect();
+    let e = evaluate(
+        &shifted,
+        &held_out,
+        [16, 16],
+        norm,
+        None,
+        &EvaluateOptions::default(),
+    )
+    .unwrap();
+    let covariance_part =
+        |s: &velprior_memorization::evaluate::SetScores| s.frechet_pca - s.frechet_pca_mean;
+    let (sample_part, real_part) = (covariance_part(&e.samples), covariance_part(&e.real));
+    // Two halves of different random models differ in covariance too.
+    assert!(real_part > 0.0, "{e:?}");
+    assert!(
+        (sample_part - real_part).abs() < 1e-6 * (1.0 + real_part),
+        "{sample_part} vs {real_part}"
+    );
+    assert!(
+        e.samples.frechet_pca_mean > e.real.frechet_pca_mean + 0.1,
+        "{e:?}"
+    );
+}
