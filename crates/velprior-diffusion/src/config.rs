@@ -138,6 +138,10 @@ pub struct TrainLoopConfig {
     pub sample_steps: usize,
     /// AdamW and learning-rate schedule.
     pub optimizer: AdamWConfig,
+    /// Min-SNR-γ loss weighting (Hang et al. 2023; 5 there): each sample's squared error
+    /// weighted so that it counts as min(SNR, γ) times its x₀ error; unset, the plain MSE of the
+    /// objective. The logged loss is then the weighted one.
+    pub min_snr_gamma: Option<f64>,
 }
 
 impl Default for TrainLoopConfig {
@@ -153,6 +157,7 @@ impl Default for TrainLoopConfig {
             sample_count: 16,
             sample_steps: 50,
             optimizer: AdamWConfig::default(),
+            min_snr_gamma: None,
         }
     }
 }
@@ -203,6 +208,9 @@ impl TrainConfig {
         }
         if t.optimizer.lr <= 0.0 || t.optimizer.lr.is_nan() {
             return bad("train.optimizer.lr", "must be positive");
+        }
+        if t.min_snr_gamma.is_some_and(|g| !(g > 0.0 && g.is_finite())) {
+            return bad("train.min_snr_gamma", "must be a positive number, e.g. 5");
         }
         self.model
             .validate()

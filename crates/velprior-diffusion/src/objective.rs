@@ -1,6 +1,7 @@
 //! Training objectives: ε-, v- and x₀-prediction on discrete timesteps (Ho et al. 2020;
 //! Salimans & Ho 2022), and continuous-time denoising score matching on the VP-SDE
-//! (Song et al. 2021), all as an MSE between the network output and its target.
+//! (Song et al. 2021), all as an MSE between the network output and its target, optionally
+//! weighted per noise level by Min-SNR-γ (Hang et al. 2023).
 
 use std::ops::Range;
 
@@ -22,17 +23,34 @@ pub fn continuous_time_input(t: f64) -> f32 {
     (t * 1000.0) as f32
 }
 
+/// The Min-SNR-γ weight of a sample at signal-to-noise ratio `snr` = ᾱ/(1−ᾱ): the weight that
+/// turns the objective's squared error into min(snr, γ) times the x₀ squared error
+/// (‖ε̂ − ε‖² = snr ‖x̂₀ − x₀‖², ‖v̂ − v‖² = (1 + snr) ‖x̂₀ − x₀‖²), so no noise level
+/// dominates training (Hang et al. 2023, "Efficient Diffusion Training via Min-SNR Weighting
+/// Strategy"; γ = 5 there).
+pub fn min_snr_weight(objective: Objective, snr: f64, gamma: f64) -> f64 {
+    match objective {
+        // Written without 0/0 at the last step of a schedule whose ᾱ reaches 0.
+        Objective::Eps if snr <= gamma => 1.0,
+        Objective::Eps => gamma / snr,
+        Objective::V => snr.min(gamma) / (snr + 1.0),
+        Objective::X0 => snr.min(gamma),
+    }
+}
+
 /// Draws timesteps and noise for the batch `x0` (N, C, H, W), noises it and returns the MSE of
-/// the network's prediction against the objective's target.
+/// the network's prediction against the objective's target (each sample's error weighted by
+/// [`min_snr_weight`] when `min_snr_gamma` is given).
 pub fn training_loss(
     unet: &UNet,
     x0: &Tensor,
     diffusion: &DiffusionConfig,
+    min_snr_gamma: Option<f64>,
     schedule: &Schedule,
     rng: &mut ChaCha8Rng,
 ) -> Result<Tensor> {
     let n = x0.dim(0)?;
-    training_loss_rows(unet, x0, diffusion, schedule, rng, 0..n)
+    training_loss_rows(unet, x0, diffusion, min_snr_gamma, schedule, rng, 0..n)
 }
 
 /// [`training_loss`] of the rows `rows` of the batch `x0` only: the timesteps and noise of the
@@ -42,6 +60,7 @@ pub fn training_loss_rows(
     unet: &UNet,
     x0: &Tensor,
     diffusion: &DiffusionConfig,
+    min_snr_gamma: Option<f64>,
     schedule: &Schedule,
     rng: &mut ChaCha8Rng,
     rows: Range<usize>,
@@ -49,9 +68,10 @@ pub fn training_loss_rows(
     let n = x0.dim(0)?;
     let device = x0.device();
     let eps = standard_normal(rng, x0.dims(), device)?;
-    let (x_t, sqrt_ab, sqrt_omab, time) = if diffusion.continuous {
+    let (x_t, sqrt_ab, sqrt_omab, time, snr) = if diffusion.continuous {
         let t: Vec<f64> = (0..n).map(|_| rng.random_range(T_MIN..=1.0)).collect();
         let ab: Vec<f64> = t.iter().map(|&t| diffusion.sde.alpha_bar(t)).collect();
+        let snr = ab.iter().map(|&a| a / (1.0 - a)).collect::<Vec<_>>();
         let a = per_sample(&ab.iter().map(|a| a.sqrt()).collect::<Vec<_>>(), device)?;
         let b = per_sample(
             &t.iter()
@@ -61,7 +81,7 @@ pub fn training_loss_rows(
         )?;
         let x_t = (x0.broadcast_mul(&a)? + eps.broadcast_mul(&b)?)?;
         let time: Vec<f32> = t.iter().map(|&t| continuous_time_input(t)).collect();
-        (x_t, a, b, time)
+        (x_t, a, b, time, snr)
     } else {
         let t: Vec<usize> = (0..n)
             .map(|_| rng.random_range(0..schedule.len()))
@@ -80,7 +100,13 @@ pub fn training_loss_rows(
                 .collect::<Vec<_>>(),
             device,
         )?;
-        (x_t, a, b, t.iter().map(|&k| k as f32).collect())
+        let snr = t
+            .iter()
+            .map(|&k| {
+                (tables.sqrt_alphas_cumprod[k] / tables.sqrt_one_minus_alphas_cumprod[k]).powi(2)
+            })
+            .collect::<Vec<_>>();
+        (x_t, a, b, t.iter().map(|&k| k as f32).collect(), snr)
     };
     let (x0, eps, x_t, sqrt_ab, sqrt_omab, time) = if rows == (0..n) {
         (x0.clone(), eps, x_t, sqrt_ab, sqrt_omab, time)
@@ -102,7 +128,19 @@ pub fn training_loss_rows(
         Objective::X0 => x0,
         Objective::V => (eps.broadcast_mul(&sqrt_ab)? - x0.broadcast_mul(&sqrt_omab)?)?,
     };
-    Ok((out - target)?.sqr()?.mean_all()?)
+    let squared_error = (out - target)?.sqr()?;
+    Ok(match min_snr_gamma {
+        None => squared_error.mean_all()?,
+        Some(gamma) => {
+            let weights: Vec<f64> = snr[rows]
+                .iter()
+                .map(|&s| min_snr_weight(diffusion.objective, s, gamma))
+                .collect();
+            squared_error
+                .broadcast_mul(&per_sample(&weights, device)?)?
+                .mean_all()?
+        }
+    })
 }
 
 /// Converts a network output to ε̂ given x_t and per-sample √ᾱ, √(1−ᾱ) of shape (N, 1, 1, 1).

@@ -281,6 +281,7 @@ impl Trainer {
                 &self.unet,
                 &x0,
                 &self.cfg.diffusion,
+                self.cfg.train.min_snr_gamma,
                 &self.schedule,
                 &mut self.rng,
                 rows.clone(),
