@@ -19,7 +19,11 @@ table_benchmark() {
     "$V" benchmark --config "$config" --out "$dir" >/dev/null
     [ "$quick" = 1 ] || benchmark_records_out "$dir" "$kept"
     {
-        stamp
+        if [ "$quick" = 1 ]; then
+            stamp
+        else
+            echo "Measured by \`velprior benchmark\` through \`make results\`, $(date -u +%Y-%m-%d), resuming the records kept in \`$kept/\`, made across sessions on 2-core machines (AMD EPYC and Intel Xeon, AVX-512; this one: $machine): SSIM, MAE and RMSE do not depend on the machine; wall and CPU times are each machine's, with other jobs beside some of them."
+        fi
         echo
         echo "\`$config\`; SSIM, MAE and RMSE as mean ± std (median) over the models:"
         echo

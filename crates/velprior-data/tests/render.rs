@@ -72,3 +72,22 @@ fn grid_and_gif_are_written() {
     use image::AnimationDecoder;
     assert_eq!(decoder.into_frames().count(), 3);
 }
+
+/// Catches labels whose arrows and signs draw as '?' (the benchmark's "RED-diff → DAPS" did):
+/// they must draw exactly as their ASCII spelling, and measure as wide.
+#[test]
+fn non_ascii_label_characters_draw_as_their_ascii_spelling() {
+    use velprior_data::render::{draw_text, text_width};
+    let draw = |text: &str| {
+        let mut img = image::RgbImage::new(200, 10);
+        draw_text(&mut img, 0, 0, text, 1, [255, 255, 255]);
+        img
+    };
+    for (label, spelled) in [
+        ("RED-diff → DAPS", "RED-diff -> DAPS"),
+        ("2 × 3 ± 1 − σ", "2 x 3 +/- 1 - sigma"),
+    ] {
+        assert!(draw(label) == draw(spelled), "{label}");
+        assert_eq!(text_width(label, 2), text_width(spelled, 2), "{label}");
+    }
+}

@@ -6,10 +6,11 @@ use image::{Rgb, RgbImage};
 /// Glyph height and advance in pixels at scale 1.
 pub const GLYPH: u32 = 8;
 
-/// Draws ASCII `text` with its top-left corner at (`x`, `y`), each font pixel `scale`×`scale`.
-/// Characters outside the image are clipped; non-ASCII characters draw as '?'.
+/// Draws `text` with its top-left corner at (`x`, `y`), each font pixel `scale`×`scale`.
+/// Characters outside the image are clipped; the few non-ASCII characters of velprior's labels
+/// draw as their ASCII spelling ([`ascii`]), any other as '?'.
 pub fn draw_text(img: &mut RgbImage, x: i64, y: i64, text: &str, scale: u32, color: [u8; 3]) {
-    for (k, ch) in text.chars().enumerate() {
+    for (k, ch) in ascii(text).chars().enumerate() {
         let code = if ch.is_ascii() {
             ch as usize
         } else {
@@ -36,7 +37,24 @@ pub fn draw_text(img: &mut RgbImage, x: i64, y: i64, text: &str, scale: u32, col
 
 /// Width in pixels of `text` at `scale`.
 pub fn text_width(text: &str, scale: u32) -> u32 {
-    text.chars().count() as u32 * GLYPH * scale
+    ascii(text).chars().count() as u32 * GLYPH * scale
+}
+
+/// `text` with the non-ASCII characters of velprior's labels (method names, units) spelled in
+/// ASCII, which the 8×8 font has.
+fn ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '→' => out.push_str("->"),
+            '×' => out.push('x'),
+            '±' => out.push_str("+/-"),
+            '–' | '—' | '−' => out.push('-'),
+            'σ' => out.push_str("sigma"),
+            _ => out.push(ch),
+        }
+    }
+    out
 }
 
 /// Fills a clipped rectangle.
