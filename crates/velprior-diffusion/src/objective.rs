@@ -68,46 +68,38 @@ pub fn training_loss_rows(
     let n = x0.dim(0)?;
     let device = x0.device();
     let eps = standard_normal(rng, x0.dims(), device)?;
-    let (x_t, sqrt_ab, sqrt_omab, time, snr) = if diffusion.continuous {
+    // Per sample: √ᾱ, √(1−ᾱ) (host copies; SNR = (√ᾱ/√(1−ᾱ))² for Min-SNR-γ) and the time input.
+    let (x_t, a, b, time) = if diffusion.continuous {
         let t: Vec<f64> = (0..n).map(|_| rng.random_range(T_MIN..=1.0)).collect();
-        let ab: Vec<f64> = t.iter().map(|&t| diffusion.sde.alpha_bar(t)).collect();
-        let snr = ab.iter().map(|&a| a / (1.0 - a)).collect::<Vec<_>>();
-        let a = per_sample(&ab.iter().map(|a| a.sqrt()).collect::<Vec<_>>(), device)?;
-        let b = per_sample(
-            &t.iter()
-                .map(|&t| diffusion.sde.marginal_std(t))
-                .collect::<Vec<_>>(),
-            device,
-        )?;
-        let x_t = (x0.broadcast_mul(&a)? + eps.broadcast_mul(&b)?)?;
-        let time: Vec<f32> = t.iter().map(|&t| continuous_time_input(t)).collect();
-        (x_t, a, b, time, snr)
+        let a: Vec<f64> = t
+            .iter()
+            .map(|&t| diffusion.sde.alpha_bar(t).sqrt())
+            .collect();
+        let b: Vec<f64> = t.iter().map(|&t| diffusion.sde.marginal_std(t)).collect();
+        let x_t = (x0.broadcast_mul(&per_sample(&a, device)?)?
+            + eps.broadcast_mul(&per_sample(&b, device)?)?)?;
+        (
+            x_t,
+            a,
+            b,
+            t.iter()
+                .map(|&t| continuous_time_input(t))
+                .collect::<Vec<f32>>(),
+        )
     } else {
         let t: Vec<usize> = (0..n)
             .map(|_| rng.random_range(0..schedule.len()))
             .collect();
         let x_t = q_sample(x0, &eps, t.as_slice(), schedule)?;
         let tables = schedule.tables_f64();
-        let a = per_sample(
-            &t.iter()
-                .map(|&k| tables.sqrt_alphas_cumprod[k])
-                .collect::<Vec<_>>(),
-            device,
-        )?;
-        let b = per_sample(
-            &t.iter()
-                .map(|&k| tables.sqrt_one_minus_alphas_cumprod[k])
-                .collect::<Vec<_>>(),
-            device,
-        )?;
-        let snr = t
+        let a: Vec<f64> = t.iter().map(|&k| tables.sqrt_alphas_cumprod[k]).collect();
+        let b: Vec<f64> = t
             .iter()
-            .map(|&k| {
-                (tables.sqrt_alphas_cumprod[k] / tables.sqrt_one_minus_alphas_cumprod[k]).powi(2)
-            })
-            .collect::<Vec<_>>();
-        (x_t, a, b, t.iter().map(|&k| k as f32).collect(), snr)
+            .map(|&k| tables.sqrt_one_minus_alphas_cumprod[k])
+            .collect();
+        (x_t, a, b, t.iter().map(|&k| k as f32).collect())
     };
+    let (sqrt_ab, sqrt_omab) = (per_sample(&a, device)?, per_sample(&b, device)?);
     let (x0, eps, x_t, sqrt_ab, sqrt_omab, time) = if rows == (0..n) {
         (x0.clone(), eps, x_t, sqrt_ab, sqrt_omab, time)
     } else {
@@ -132,9 +124,8 @@ pub fn training_loss_rows(
     Ok(match min_snr_gamma {
         None => squared_error.mean_all()?,
         Some(gamma) => {
-            let weights: Vec<f64> = snr[rows]
-                .iter()
-                .map(|&s| min_snr_weight(diffusion.objective, s, gamma))
+            let weights: Vec<f64> = rows
+                .map(|i| min_snr_weight(diffusion.objective, (a[i] / b[i]).powi(2), gamma))
                 .collect();
             squared_error
                 .broadcast_mul(&per_sample(&weights, device)?)?

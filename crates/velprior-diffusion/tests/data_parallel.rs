@@ -8,41 +8,23 @@
 //! Measured (4 steps, lr 1e-3): max |Δ| = 3.5e-7, mean |Δ| = 1.0e-9 over weights and EMA; the
 //! test allows max 1e-4 (a tenth of one step of lr) and mean 1e-7. Another seed differs by >1e-2.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 
-use velprior_data::synth::{Family, SynthSpec, generate};
-use velprior_data::write_corpus;
 use velprior_diffusion::checkpoint::load_checkpoint;
 use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::data_parallel::{ThreadAllReduce, train_on_threads};
 use velprior_diffusion::trainer::{CHECKPOINT_FILE, Silent, Trainer};
 
+use common::tiny_train_config;
+
 fn tiny_config(dir: &Path, out: &str) -> TrainConfig {
-    let corpus = dir.join("corpus.h5");
-    if !corpus.exists() {
-        let c = generate(&SynthSpec {
-            shape: Some([12, 12]),
-            ..SynthSpec::new(Family::Curvevel, 8, 1)
-        })
-        .unwrap();
-        write_corpus(&corpus, &c).unwrap();
-    }
-    let text = format!(
-        r#"
-output = "{out}"
-[data]
-corpus = "{corpus}"
-vmin = 1500.0
-vmax = 4500.0
-[model]
-base_channels = 8
-channel_mult = [1, 2]
-res_blocks_per_level = 1
-groups = 4
-time_sinusoid_dim = 8
-time_embed_dim = 16
-[diffusion]
+    tiny_train_config(
+        dir,
+        out,
+        r#"[diffusion]
 timesteps = 100
 [train]
 steps = 4
@@ -53,12 +35,8 @@ checkpoint_every = 2
 ema_decay = 0.5
 sample_count = 0
 [train.optimizer]
-lr = 1e-3
-"#,
-        out = dir.join(out).display(),
-        corpus = corpus.display()
-    );
-    TrainConfig::from_toml(&text, Path::new("test.toml")).unwrap()
+lr = 1e-3"#,
+    )
 }
 
 /// The checkpoint's tensors as flat f32 vectors.

@@ -2,18 +2,21 @@
 //! squared error is min(SNR, γ) times the x₀ squared error of the same prediction, and the
 //! trainer applies it.
 
+mod common;
+
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use velprior_data::synth::{Family, SynthSpec, generate};
-use velprior_data::write_corpus;
+
 use velprior_diffusion::config::{DiffusionConfig, Objective, TrainConfig};
 use velprior_diffusion::objective::{min_snr_weight, training_loss};
 use velprior_diffusion::trainer::{StepMetrics, TrainObserver, Trainer};
 use velprior_kernels::Schedule;
 use velprior_nn::{UNet, UNetConfig};
+
+use common::tiny_train_config;
 
 /// Catches a weight written for the wrong objective (e.g. 1/SNR for v, whose error is
 /// (1 + SNR) times the x₀ error) or a clip on the wrong side of γ.
@@ -90,42 +93,20 @@ impl TrainObserver for FirstLoss {
 }
 
 fn first_logged_loss(dir: &Path, out: &str, min_snr: &str) -> f64 {
-    let corpus = dir.join("corpus.h5");
-    if !corpus.exists() {
-        let c = generate(&SynthSpec {
-            shape: Some([8, 8]),
-            ..SynthSpec::new(Family::Curvevel, 8, 1)
-        })
-        .unwrap();
-        write_corpus(&corpus, &c).unwrap();
-    }
-    let text = format!(
-        r#"
-output = "{out}"
-[data]
-corpus = "{corpus}"
-vmin = 1500.0
-vmax = 4500.0
-[model]
-base_channels = 8
-channel_mult = [1, 2]
-res_blocks_per_level = 1
-groups = 4
-time_sinusoid_dim = 8
-time_embed_dim = 16
-[diffusion]
+    let cfg = tiny_train_config(
+        dir,
+        out,
+        &format!(
+            r#"[diffusion]
 schedule = "cosine"
 timesteps = 100
 [train]
 steps = 1
 batch_size = 8
 log_every = 1
-{min_snr}
-"#,
-        out = dir.join(out).display(),
-        corpus = corpus.display()
+{min_snr}"#
+        ),
     );
-    let cfg = TrainConfig::from_toml(&text, Path::new("test.toml")).unwrap();
     let mut observer = FirstLoss(None);
     Trainer::new(cfg, &Device::Cpu)
         .unwrap()
@@ -134,14 +115,29 @@ log_every = 1
     observer.0.unwrap()
 }
 
-/// Catches a trainer that ignores `train.min_snr_gamma`: with γ = 10⁻³ every ε weight above
-/// SNR 10⁻³ is γ/SNR ≪ 1, so the same first batch logs a far smaller loss.
+/// Catches a trainer that ignores `train.min_snr_gamma`: with γ a twentieth of the schedule's
+/// smallest SNR, every ε weight γ/SNR is at most 1/20, so the same first batch (same timesteps
+/// and noise) must log at most 1/20 of the plain loss.
 #[test]
 fn the_trainer_weights_its_loss_by_train_min_snr_gamma() {
+    let schedule = Schedule::cosine(100).unwrap();
+    let tables = schedule.tables_f64();
+    let (a, b) = (
+        tables.sqrt_alphas_cumprod.last().unwrap(),
+        tables.sqrt_one_minus_alphas_cumprod.last().unwrap(),
+    );
+    let gamma = (a / b).powi(2) / 20.0;
     let dir = tempfile::tempdir().unwrap();
     let plain = first_logged_loss(dir.path(), "plain", "");
-    let weighted = first_logged_loss(dir.path(), "weighted", "min_snr_gamma = 1e-3");
-    assert!(weighted < 0.1 * plain, "{weighted} vs {plain}");
+    let weighted = first_logged_loss(
+        dir.path(),
+        "weighted",
+        &format!("min_snr_gamma = {gamma:e}"),
+    );
+    assert!(
+        weighted <= plain / 20.0 * (1.0 + 1e-5),
+        "{weighted} vs {plain}"
+    );
 }
 
 #[test]

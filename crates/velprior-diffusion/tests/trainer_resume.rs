@@ -1,39 +1,22 @@
 //! Trainer bookkeeping: resume is bit-exact, checkpoints are atomic and validated, configs
 //! reject unknown keys, divergence stops with a clear message.
 
+mod common;
+
 use std::path::Path;
 
-use velprior_data::synth::{Family, SynthSpec, generate};
-use velprior_data::write_corpus;
 use velprior_diffusion::checkpoint::load_checkpoint;
 use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::trainer::{CHECKPOINT_FILE, Silent, Trainer};
 
+use common::tiny_train_config;
+
 fn tiny_config(dir: &Path, out: &str, steps: usize, checkpoint_every: usize) -> TrainConfig {
-    let corpus = dir.join("corpus.h5");
-    if !corpus.exists() {
-        let c = generate(&SynthSpec {
-            shape: Some([12, 12]),
-            ..SynthSpec::new(Family::Curvevel, 8, 1)
-        })
-        .unwrap();
-        write_corpus(&corpus, &c).unwrap();
-    }
-    let text = format!(
-        r#"
-output = "{out}"
-[data]
-corpus = "{corpus}"
-vmin = 1500.0
-vmax = 4500.0
-[model]
-base_channels = 8
-channel_mult = [1, 2]
-res_blocks_per_level = 1
-groups = 4
-time_sinusoid_dim = 8
-time_embed_dim = 16
-dropout = 0.1
+    tiny_train_config(
+        dir,
+        out,
+        &format!(
+            r#"dropout = 0.1
 [diffusion]
 timesteps = 100
 objective = "v"
@@ -46,12 +29,9 @@ checkpoint_every = {checkpoint_every}
 [train.optimizer]
 lr = 1e-3
 warmup_steps = 3
-min_lr_ratio = 0.1
-"#,
-        out = dir.join(out).display(),
-        corpus = corpus.display()
-    );
-    TrainConfig::from_toml(&text, Path::new("test.toml")).unwrap()
+min_lr_ratio = 0.1"#
+        ),
+    )
 }
 
 fn weights(t: &Trainer) -> Vec<(String, Vec<f32>)> {

@@ -11,8 +11,10 @@ use velprior_diffusion::oracles::EmpiricalOracle;
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_kernels::DdpmVariance;
 use velprior_kernels::Schedule;
-use velprior_memorization::InMemory;
-use velprior_memorization::evaluate::{EvaluateOptions, evaluate, frechet_distance, wasserstein1};
+use velprior_memorization::evaluate::{
+    EvaluateOptions, PriorEvaluation, evaluate, frechet_distance, wasserstein1,
+};
+use velprior_memorization::{InMemory, TrainSource};
 
 /// Catches a wrong trace term (e.g. tr √(Σ₁Σ₂) taken as √tr) or a missing mean term.
 #[test]
@@ -46,6 +48,23 @@ fn flat_models(n: usize, seed: u64) -> Vec<f32> {
     generate(&spec).unwrap().velocity().to_vec()
 }
 
+/// `evaluate` on 16×16 models normalised over 1500–4500 m/s with the default options.
+fn evaluate_16x16(
+    samples: &[f32],
+    held_out: &[f32],
+    train: Option<&dyn TrainSource>,
+) -> velprior_memorization::Result<PriorEvaluation> {
+    let norm = Normalisation::new(1500.0, 4500.0).unwrap();
+    evaluate(
+        samples,
+        held_out,
+        [16, 16],
+        norm,
+        train,
+        &EvaluateOptions::default(),
+    )
+}
+
 #[test]
 fn a_prior_that_copies_its_training_set_scores_precision_one_and_memorised_one() {
     let norm = Normalisation::new(1500.0, 4500.0).unwrap();
@@ -75,15 +94,7 @@ fn a_prior_that_copies_its_training_set_scores_precision_one_and_memorised_one()
     // The reference half of the held-out set is the training set itself.
     let held_out = [train.clone(), train.clone()].concat();
     let source = InMemory::new(&unit, 256).unwrap();
-    let e = evaluate(
-        &samples,
-        &held_out,
-        [16, 16],
-        norm,
-        Some(&source),
-        &EvaluateOptions::default(),
-    )
-    .unwrap();
+    let e = evaluate_16x16(&samples, &held_out, Some(&source)).unwrap();
     assert_eq!(e.samples.precision, 1.0, "{e:?}");
     assert_eq!(e.memorised_fraction, Some(1.0), "{e:?}");
     // The real half equals the reference: perfect scores, zero distances.
@@ -103,15 +114,7 @@ fn white_noise_scores_precision_zero() {
     let noise = Tensor::randn(0f32, 1.5, (24, 256), &Device::Cpu).unwrap();
     let mut samples = noise.flatten_all().unwrap().to_vec1::<f32>().unwrap();
     norm.denormalise(&mut samples);
-    let e = evaluate(
-        &samples,
-        &held_out,
-        [16, 16],
-        norm,
-        None,
-        &EvaluateOptions::default(),
-    )
-    .unwrap();
+    let e = evaluate_16x16(&samples, &held_out, None).unwrap();
     assert_eq!(e.samples.precision, 0.0, "{e:?}");
     assert!(e.real.precision > 0.0, "{e:?}");
     assert!(e.samples.frechet_pca > e.real.frechet_pca, "{e:?}");
@@ -122,16 +125,9 @@ fn white_noise_scores_precision_zero() {
 fn too_few_models_is_an_error_that_says_what_to_add() {
     let norm = Normalisation::new(1500.0, 4500.0).unwrap();
     let models = flat_models(6, 3);
-    let e = evaluate(
-        &models,
-        &models,
-        [16, 16],
-        norm,
-        None,
-        &EvaluateOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = evaluate_16x16(&models, &models, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("more than k = 3 models"), "{e}");
 }
 
@@ -143,15 +139,7 @@ fn a_uniform_shift_changes_only_the_frechet_mean_term() {
     let norm = Normalisation::new(1500.0, 4500.0).unwrap();
     let held_out = flat_models(48, 4);
     let shifted: Vec<f32> = held_out[24 * 256..].iter().map(|v| v + 300.0).collect();
-    let e = evaluate(
-        &shifted,
-        &held_out,
-        [16, 16],
-        norm,
-        None,
-        &EvaluateOptions::default(),
-    )
-    .unwrap();
+    let e = evaluate_16x16(&shifted, &held_out, None).unwrap();
     let covariance_part =
         |s: &velprior_memorization::evaluate::SetScores| s.frechet_pca - s.frechet_pca_mean;
     let (sample_part, real_part) = (covariance_part(&e.samples), covariance_part(&e.real));
