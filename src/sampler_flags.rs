@@ -36,13 +36,32 @@ pub struct SamplerFlags {
     #[arg(long, default_value_t = 0.16)]
     pub snr: f64,
     /// DPM-Solver++ only: bound x̂0 by dynamic thresholding at this quantile of |x̂0| per
-    /// sample (Imagen's, e.g. 0.95) instead of clipping it to [−1, 1].
-    #[arg(long, value_name = "QUANTILE")]
-    pub dynamic_threshold: Option<f64>,
+    /// sample (Imagen's; default 0.95), or `off` to clip it to [−1, 1].
+    #[arg(long, value_name = "QUANTILE|off", value_parser = parse_dynamic_threshold)]
+    pub dynamic_threshold: Option<DynamicThreshold>,
+}
+
+/// `--dynamic-threshold`'s value.
+#[derive(Debug, Clone, Copy)]
+pub enum DynamicThreshold {
+    /// Clip x̂0 to [−1, 1] instead.
+    Off,
+    /// The quantile of |x̂0| per sample.
+    Quantile(f64),
+}
+
+fn parse_dynamic_threshold(s: &str) -> Result<DynamicThreshold, String> {
+    if s == "off" {
+        return Ok(DynamicThreshold::Off);
+    }
+    s.parse()
+        .map(DynamicThreshold::Quantile)
+        .map_err(|_| format!("'{s}' is neither a quantile in (0, 1] (e.g. 0.95) nor 'off'"))
 }
 
 impl SamplerFlags {
-    /// The sampler these flags describe, x̂0 clipped to [−1, 1] (or dynamically thresholded).
+    /// The sampler these flags describe, x̂0 clipped to [−1, 1] (DPM-Solver++: dynamically
+    /// thresholded unless `--dynamic-threshold off`).
     pub fn config(&self) -> Result<SamplerConfig> {
         let clip = Some([-1.0, 1.0]);
         if self.dynamic_threshold.is_some() && !matches!(self.sampler, SamplerKind::DpmSolver) {
@@ -61,15 +80,22 @@ impl SamplerFlags {
                 eta: self.eta,
                 clip,
             },
-            SamplerKind::DpmSolver => SamplerConfig::DpmSolver {
-                steps: self.steps.unwrap_or(25),
-                clip: if self.dynamic_threshold.is_some() {
-                    None
-                } else {
-                    clip
-                },
-                dynamic_threshold: self.dynamic_threshold,
-            },
+            SamplerKind::DpmSolver => {
+                let steps = self.steps.unwrap_or(25);
+                match self.dynamic_threshold {
+                    None => SamplerConfig::dpm_solver(steps),
+                    Some(DynamicThreshold::Off) => SamplerConfig::DpmSolver {
+                        steps,
+                        clip,
+                        dynamic_threshold: None,
+                    },
+                    Some(DynamicThreshold::Quantile(q)) => SamplerConfig::DpmSolver {
+                        steps,
+                        clip: None,
+                        dynamic_threshold: Some(q),
+                    },
+                }
+            }
             SamplerKind::EulerMaruyama => SamplerConfig::EulerMaruyama {
                 steps: self.steps.unwrap_or(500),
                 t_min: 1e-3,

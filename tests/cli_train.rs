@@ -127,7 +127,9 @@ fn train_then_sample() {
         samples.velocity()
     );
 
-    // Dynamic thresholding keeps the models in range; it is DPM-Solver++'s, and a quantile.
+    // Dynamic thresholding keeps the models in range; it is DPM-Solver++'s default at 0.95
+    // (catches a default left at clipping: the untrained network's x̂0 overshoots, so clipping
+    // draws other bits), `off` clips, and the value is a quantile.
     let thresholded = dir.path().join("thresholded.h5");
     let sample_with = |extra: &[&str], out: &Path| {
         let mut args = vec!["sample", "--checkpoint", ckpt.to_str().unwrap(), "-n", "2"];
@@ -143,7 +145,28 @@ fn train_then_sample() {
             .iter()
             .all(|&v| (1500.0..=4500.0).contains(&v))
     );
+    let velocities = |extra: &[&str], name: &str| {
+        let out = dir.path().join(name);
+        ok(&sample_with(extra, &out));
+        velprior_data::read_corpus(&out, None)
+            .unwrap()
+            .velocity()
+            .to_vec()
+    };
+    let default = velocities(&[], "default.h5");
+    assert_eq!(
+        default,
+        velocities(&["--dynamic-threshold", "0.95"], "q95.h5")
+    );
+    assert_ne!(
+        default,
+        velocities(&["--dynamic-threshold", "off"], "clipped.h5")
+    );
     let bad = dir.path().join("bad.h5");
+    one_error_line(
+        &sample_with(&["--dynamic-threshold", "high"], &bad),
+        "neither a quantile in (0, 1] (e.g. 0.95) nor 'off'",
+    );
     one_error_line(
         &sample_with(&["--sampler", "ddim", "--dynamic-threshold", "0.9"], &bad),
         "--sampler dpm-solver only",

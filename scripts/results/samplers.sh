@@ -1,5 +1,6 @@
-# Precision, recall and Fréchet distance of DDIM and DPM-Solver++ at several step counts
-# (128 samples each). ~30 min on 2 cores. Sourced by scripts/results.sh.
+# Precision, recall and Fréchet distance of DDIM and DPM-Solver++ (its default dynamic
+# thresholding, and clipping: dpm-solver-clipped) at several step counts (128 samples each).
+# ~35 min on 2 cores. Sourced by scripts/results.sh.
 
 table_samplers() {
     local count=128

@@ -60,11 +60,7 @@ pub fn shipped_prior_samples(
     let prior = AnyPrior::load(&a.prior, device)?;
     let [h, w] = prior.meta().model_shape;
     let n = a.prior_samples;
-    let sampler = SamplerConfig::DpmSolver {
-        steps: a.prior_steps.max(1),
-        clip: Some([-1.0, 1.0]),
-        dynamic_threshold: None,
-    };
+    let sampler = SamplerConfig::dpm_solver(a.prior_steps.max(1));
     let v = draw(&prior, n, a.seed, &sampler)?;
     let title = format!(
         "{}: {n} samples, DPM-Solver++ {} steps",

@@ -30,7 +30,7 @@ pub use ddpm::sample_ddpm;
 pub use dpm_solver::sample_dpm_solver_pp;
 pub use euler_maruyama::sample_euler_maruyama;
 pub use predictor_corrector::{LangevinCorrector, sample_predictor_corrector};
-pub use thresholding::{Thresholding, dynamic_threshold};
+pub use thresholding::{DEFAULT_DYNAMIC_THRESHOLD, Thresholding, dynamic_threshold};
 
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -159,6 +159,16 @@ impl SamplerConfig {
             steps,
             eta: 0.0,
             clip: None,
+        }
+    }
+
+    /// DPM-Solver++(2M) with `steps` steps and x̂_0 dynamically thresholded at
+    /// [`DEFAULT_DYNAMIC_THRESHOLD`].
+    pub fn dpm_solver(steps: usize) -> Self {
+        SamplerConfig::DpmSolver {
+            steps,
+            clip: None,
+            dynamic_threshold: Some(DEFAULT_DYNAMIC_THRESHOLD),
         }
     }
 
