@@ -123,7 +123,6 @@ fn white_noise_scores_precision_zero() {
 
 #[test]
 fn too_few_models_is_an_error_that_says_what_to_add() {
-    let norm = Normalisation::new(1500.0, 4500.0).unwrap();
     let models = flat_models(6, 3);
     let e = evaluate_16x16(&models, &models, None)
         .unwrap_err()
@@ -136,7 +135,6 @@ fn too_few_models_is_an_error_that_says_what_to_add() {
 /// Fréchet distance (total − mean term) must stay the real models' while the mean term grows.
 #[test]
 fn a_uniform_shift_changes_only_the_frechet_mean_term() {
-    let norm = Normalisation::new(1500.0, 4500.0).unwrap();
     let held_out = flat_models(48, 4);
     let shifted: Vec<f32> = held_out[24 * 256..].iter().map(|v| v + 300.0).collect();
     let e = evaluate_16x16(&shifted, &held_out, None).unwrap();
