@@ -47,12 +47,15 @@ else
     V="$PWD/target/release/velprior"
 fi
 export RUST_LOG=warn
+# The samplers table's rows, "LABEL STEPS [FLAG...]": the flags default to --sampler LABEL.
+clipped="--sampler dpm-solver --dynamic-threshold off"
 if [ "$quick" = 1 ]; then
     out=target/results-quick n=8 n_held=32 red_diff_iterations=2 seeds=(0)
-    sampler_steps=("ddim 5" "dpm-solver 5" "dpm-solver-clipped 5")
+    sampler_rows=("ddim 5" "dpm-solver 5" "dpm-solver-clipped 5 $clipped")
 else
     out=results n=256 n_held=512 red_diff_iterations=300 seeds=(0 1 2)
-    sampler_steps=("ddim 25" "ddim 50" "dpm-solver 10" "dpm-solver 25" "dpm-solver-clipped 25")
+    sampler_rows=("ddim 25" "ddim 50" "dpm-solver 10" "dpm-solver 25" "dpm-solver 50" "dpm-solver 100"
+        "dpm-solver-clipped 25 $clipped")
 fi
 work=target/results-work
 [ "$quick" = 0 ] || work=target/results-work-quick
@@ -87,17 +90,14 @@ corpus() {
         --seed "$held" -o "$dir/held.h5"
 }
 
-# evaluate PRIOR SAMPLER STEPS N DIR [--train]: runs `velprior evaluate`; prints the report path.
+# evaluate PRIOR N DIR [FLAG...]: runs `velprior evaluate` on N samples of a shipped prior against
+# its held-out models, with the given flags (sampler, steps, --train); prints the report path.
 evaluate() {
-    local p="$1" sampler="$2" steps="$3" count="$4" dir="$5" train=() flags
-    [ "${6:-}" = --train ] && train=(--train "$work/corpus-$p/train.h5")
-    # dpm-solver-clipped: DPM-Solver++ clipping x̂0 instead of its default dynamic thresholding.
-    flags=(--sampler "$sampler")
-    [ "$sampler" = dpm-solver-clipped ] && flags=(--sampler dpm-solver --dynamic-threshold off)
+    local p="$1" count="$2" dir="$3"
+    shift 3
     # A finished evaluation is kept (a rerun resumes where an interrupted one stopped).
-    [ -e "$dir/report.json" ] || "$V" evaluate --checkpoint "priors/$p/prior.safetensors" --test "$work/corpus-$p/held.h5" \
-        "${train[@]}" "${flags[@]}" --steps "$steps" -n "$count" --batch 64 --seed 1 \
-        -o "$dir" >/dev/null
+    [ -e "$dir/report.json" ] || "$V" evaluate --checkpoint "priors/$p/prior.safetensors" \
+        --test "$work/corpus-$p/held.h5" "$@" -n "$count" --batch 64 --seed 1 -o "$dir" >/dev/null
     echo "$dir/report.json"
 }
 

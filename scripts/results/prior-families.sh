@@ -57,7 +57,8 @@ prior_family_rows() {
         [ "$quick" = 1 ] || cp "$run/eval/samples.png" "$out/prior-families-$family-$kind.png"
     done
     local r
-    r="$(evaluate "$p" dpm-solver 25 "$n" "$work/priors-$p" --train)"
+    r="$(evaluate "$p" "$n" "$work/priors-$p" --sampler dpm-solver --steps 25 \
+        --train "$work/corpus-$p/train.h5")"
     row "\`$p\` diffusion, DPM-Solver++ 25" "shipped" "$r"
     echo "| $family | real models (held out) | | $(f3 .real.precision "$r") | $(f3 .real.recall "$r") | $(f1 .real.frechet_pca "$r") | $(f1 .real.velocity_w1 "$r") | $(f1 .real.lateral_step "$r") | |"
 }

@@ -10,7 +10,8 @@ table_priors() {
         echo "|---|---|---|---|---|---|---|---|"
         for p in marmousi70 openfwi70; do
             corpus "$p" >&2
-            r="$(evaluate "$p" dpm-solver 25 "$n" "$work/priors-$p" --train)"
+            r="$(evaluate "$p" "$n" "$work/priors-$p" --sampler dpm-solver --steps 25 \
+                --train "$work/corpus-$p/train.h5")"
             echo "| \`$p\` | DPM-Solver++ 25 | $(jq .samples.models "$r") | $(f3 .samples.precision "$r") ($(f3 .precision_ratio "$r")×) | $(f3 .samples.recall "$r") ($(f3 .recall_ratio "$r")×) | $(f1 .samples.frechet_pca "$r") | $(f1 .samples.velocity_w1 "$r") | $(f3 .memorised_fraction "$r") |"
             echo "| real models ($p's corpus, held out) | | $(jq .real.models "$r") | $(f3 .real.precision "$r") | $(f3 .real.recall "$r") | $(f1 .real.frechet_pca "$r") | $(f1 .real.velocity_w1 "$r") | |"
         done

@@ -1,15 +1,16 @@
 //! Learning (tiny): a small UNet trained for a few hundred steps on a two-pattern 8×8
 //! corpus generates both patterns and (up to a stated 10 % of misses) nothing else.
 
-use std::path::Path;
+mod common;
 
 use candle_core::Device;
 use velprior_data::{Corpus, CorpusMeta, write_corpus};
-use velprior_diffusion::config::TrainConfig;
 use velprior_diffusion::prior::DiffusionPrior;
 use velprior_diffusion::samplers::{NoObserver, SamplerConfig, sample};
 use velprior_diffusion::trainer::{Silent, Trainer};
 use velprior_kernels::DdpmVariance;
+
+use common::tiny_unet_config;
 
 const S: usize = 8;
 
@@ -39,19 +40,10 @@ fn tiny_unet_learns_two_patterns_and_nothing_else() {
         &Corpus::new(models, [16, S, S], CorpusMeta::default()).unwrap(),
     )
     .unwrap();
-    let text = format!(
-        r#"
-output = "{out}"
-[data]
-corpus = "{corpus}"
-vmin = 1500.0
-vmax = 4500.0
-[model]
-base_channels = 8
-channel_mult = [1, 2]
-res_blocks_per_level = 1
-groups = 4
-time_sinusoid_dim = 16
+    let cfg = tiny_unet_config(
+        &corpus_path,
+        &dir.path().join("run"),
+        r#"time_sinusoid_dim = 16
 time_embed_dim = 32
 [diffusion]
 schedule = "cosine"
@@ -68,16 +60,12 @@ sample_steps = 5
 [train.optimizer]
 lr = 3e-3
 warmup_steps = 20
-min_lr_ratio = 0.1
-"#,
-        out = dir.path().join("run").display(),
-        corpus = corpus_path.display()
+min_lr_ratio = 0.1"#,
     );
-    let cfg = TrainConfig::from_toml(&text, Path::new("learn.toml")).unwrap();
-    let mut trainer = Trainer::new(cfg, &candle_core::Device::Cpu).unwrap();
+    let mut trainer = Trainer::new(cfg, &Device::Cpu).unwrap();
     let ckpt = trainer.run(&mut Silent, None).unwrap();
 
-    let prior = DiffusionPrior::load(&ckpt, &candle_core::Device::Cpu).unwrap();
+    let prior = DiffusionPrior::load(&ckpt, &Device::Cpu).unwrap();
     let n = 40;
     // Ancestral sampling over all 200 steps (few-step deterministic DDIM can land between modes).
     let sampler = SamplerConfig::Ddpm {
