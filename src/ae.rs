@@ -33,11 +33,27 @@ pub enum AeCommand {
     Experiment(ExperimentArgs),
 }
 
+/// The autoencoder a latent-space command loads, and where it runs.
 #[derive(Debug, Args)]
-pub struct EncodeArgs {
+pub struct AeCheckpoint {
     /// Autoencoder checkpoint (.safetensors).
     #[arg(long)]
     checkpoint: PathBuf,
+    /// Where the autoencoder runs: cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu", value_parser = crate::parse::device)]
+    device: velprior_kernels::DeviceSpec,
+}
+
+impl AeCheckpoint {
+    fn load(&self) -> Result<AePrior> {
+        Ok(AePrior::load(&self.checkpoint, &self.device.open()?)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    #[command(flatten)]
+    prior: AeCheckpoint,
     /// HDF5 corpus of models the size the autoencoder was trained on.
     #[arg(long, short)]
     input: PathBuf,
@@ -54,9 +70,8 @@ pub struct EncodeArgs {
 
 #[derive(Debug, Args)]
 pub struct DecodeArgs {
-    /// Autoencoder checkpoint (.safetensors).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    prior: AeCheckpoint,
     /// Latents (JSON, as written by `velprior ae encode`).
     #[arg(long)]
     latents: PathBuf,
@@ -70,9 +85,8 @@ pub struct DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Autoencoder checkpoint (.safetensors).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    prior: AeCheckpoint,
     /// Points per latent axis.
     #[arg(long, default_value_t = 9)]
     grid: usize,
@@ -86,9 +100,8 @@ pub struct SweepArgs {
 
 #[derive(Debug, Args)]
 pub struct WalkArgs {
-    /// Autoencoder checkpoint (.safetensors).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    prior: AeCheckpoint,
     /// HDF5 corpus holding the two end models.
     #[arg(long, short)]
     input: PathBuf,
@@ -111,9 +124,8 @@ pub struct WalkArgs {
 
 #[derive(Debug, Args)]
 pub struct ScatterArgs {
-    /// Autoencoder checkpoint (.safetensors).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    prior: AeCheckpoint,
     /// HDF5 corpus to encode.
     #[arg(long, short)]
     input: PathBuf,
@@ -141,14 +153,14 @@ pub fn run(cmd: AeCommand) -> Result<()> {
         AeCommand::Encode(a) => encode(a),
         AeCommand::Decode(a) => decode(a),
         AeCommand::Sweep(a) => {
-            let prior = load_ae(&a.checkpoint)?;
+            let prior = a.prior.load()?;
             save_png(&a.output, &latent_sweep(&prior, a.grid, a.extent)?)?;
             tracing::info!("wrote {}", a.output.display());
             Ok(())
         }
         AeCommand::Walk(a) => walk(a),
         AeCommand::Scatter(a) => {
-            let prior = load_ae(&a.checkpoint)?;
+            let prior = a.prior.load()?;
             let corpus = read_corpus(&a.input, Some(&a.dataset))?;
             let z = prior.encode(corpus.velocity())?;
             let title = format!("Encoded {}", file_name(&a.input));
@@ -166,7 +178,7 @@ fn file_name(p: &std::path::Path) -> String {
 }
 
 fn encode(a: EncodeArgs) -> Result<()> {
-    let prior = load_ae(&a.checkpoint)?;
+    let prior = a.prior.load()?;
     let corpus = read_corpus(&a.input, Some(&a.dataset))?;
     if corpus.model_shape() != prior.meta.model_shape {
         let [h, w] = prior.meta.model_shape;
@@ -187,7 +199,7 @@ fn encode(a: EncodeArgs) -> Result<()> {
 }
 
 fn decode(a: DecodeArgs) -> Result<()> {
-    let prior = load_ae(&a.checkpoint)?;
+    let prior = a.prior.load()?;
     let (z, k) = LatentFile::load(&a.latents)?;
     if k != prior.latent_dim() {
         bail!(
@@ -196,7 +208,7 @@ fn decode(a: DecodeArgs) -> Result<()> {
             prior.latent_dim()
         );
     }
-    let source = format!("velprior ae decode {}", a.checkpoint.display());
+    let source = format!("velprior ae decode {}", a.prior.checkpoint.display());
     let corpus = decode_corpus(&prior, &z, source)?;
     write_corpus(&a.output, &corpus)?;
     if let Some(png) = &a.png {
@@ -211,7 +223,7 @@ fn decode(a: DecodeArgs) -> Result<()> {
 }
 
 fn walk(a: WalkArgs) -> Result<()> {
-    let prior = load_ae(&a.checkpoint)?;
+    let prior = a.prior.load()?;
     let corpus = read_corpus(&a.input, Some(&a.dataset))?;
     if a.from >= corpus.len() || a.to >= corpus.len() {
         bail!(
@@ -256,9 +268,4 @@ fn experiment(a: ExperimentArgs) -> Result<()> {
     print!("{summary}");
     println!("summary: {}", cfg.output.join("summary.json").display());
     Ok(())
-}
-
-/// The autoencoder commands run their small networks on the host.
-fn load_ae(path: &std::path::Path) -> Result<AePrior> {
-    Ok(AePrior::load(path, &candle_core::Device::Cpu)?)
 }

@@ -1,26 +1,14 @@
 //! End-to-end: the AE teaching experiment on a tiny config writes its pictures and a parsable
 //! summary; `velprior train` fits a Gaussian, a Gaussian mixture, a Gaussian process, a
 //! normalizing flow, an autoencoder and a VAE from `kind`, and `velprior sample` draws from every
-//! checkpoint unchanged.
+//! checkpoint unchanged; `velprior ae`'s latent-space commands run the autoencoder on the
+//! `--device` asked for.
+
+mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn velprior(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_velprior"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("binary runs")
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{ok, s, velprior};
 
 #[test]
 fn tiny_teaching_experiment_writes_pictures_and_summary() {
@@ -58,6 +46,29 @@ fn tiny_teaching_experiment_writes_pictures_and_summary() {
         ] {
             assert!(out.join(run).join(f).exists(), "{run}/{f} missing");
         }
+    }
+    // Catches `--device` ignored by the latent-space commands (the autoencoder silently on the
+    // CPU): a CPU build asked for CUDA fails in one line and draws nothing.
+    let checkpoint = out.join("lambda-20/checkpoint.safetensors");
+    let sweep = dir.path().join("sweep.png");
+    let args = [
+        "ae",
+        "sweep",
+        "--checkpoint",
+        s(&checkpoint),
+        "--grid",
+        "3",
+        "-o",
+        s(&sweep),
+    ];
+    ok(&velprior(&[&args[..], &["--device", "cpu"]].concat()));
+    assert!(sweep.exists());
+    #[cfg(not(feature = "cuda"))]
+    {
+        std::fs::remove_file(&sweep).unwrap();
+        let failed = velprior(&[&args[..], &["--device", "cuda"]].concat());
+        common::one_error_line(&failed, "built without CUDA");
+        assert!(!sweep.exists(), "a sweep was drawn");
     }
 }
 

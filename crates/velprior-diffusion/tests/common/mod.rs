@@ -1,5 +1,5 @@
-//! The tiny training runs the trainer tests share. Each test binary includes this module and
-//! uses part of it, hence the `dead_code` allowances.
+//! The tiny training runs the trainer tests share (each test binary uses some of them).
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +10,6 @@ use velprior_diffusion::config::TrainConfig;
 /// A training config for a tiny UNet (8/16 channels, two levels) on `corpus`, writing its run to
 /// `out`. `rest` follows the `[model]` table's fixed keys: the time-embedding sizes and any other
 /// `[model]` keys, then the `[diffusion]` and `[train]` tables.
-#[allow(dead_code)]
 pub fn tiny_unet_config(corpus: &Path, out: &Path, rest: &str) -> TrainConfig {
     let text = format!(
         r#"
@@ -34,7 +33,6 @@ groups = 4
 
 /// `tiny_unet_config` with 8/16 time-embedding sizes on 8 CurveVel models of 12×12, written to
 /// `dir/corpus.h5` on first use; the run writes to `dir/out`.
-#[allow(dead_code)]
 pub fn tiny_train_config(dir: &Path, out: &str, rest: &str) -> TrainConfig {
     tiny_unet_config(
         &tiny_corpus(dir),
