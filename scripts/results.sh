@@ -6,7 +6,7 @@
 #   bash scripts/results.sh --splice-only                         results/*.md into README.md
 #
 # Tables, one file each in scripts/results/ (what it runs and how long it takes is said there):
-#   priors prior-families benchmark-priors samplers red-diff marmousi calibration calibration-seismic posterior-seismic mcmc memorization mad ae benchmark bench gpu
+#   priors prior-families benchmark-priors samplers red-diff marmousi marmousi-daps calibration calibration-seismic posterior-seismic mcmc memorization mad ae benchmark bench gpu
 # Each table is written to results/NAME.md, headed by the machine (CPU model, ISA, cores) and
 # the date, and spliced into README.md between `<!-- results:NAME -->` and
 # `<!-- /results:NAME -->` (not with --no-splice). Finished evaluations and posterior runs in
@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all="priors prior-families benchmark-priors samplers red-diff marmousi calibration calibration-seismic posterior-seismic mcmc memorization mad ae benchmark bench gpu"
+all="priors prior-families benchmark-priors samplers red-diff marmousi marmousi-daps calibration calibration-seismic posterior-seismic mcmc memorization mad ae benchmark bench gpu"
 quick=0 no_splice=0 splice_only=0
 tables=()
 for a in "$@"; do
@@ -25,7 +25,7 @@ for a in "$@"; do
         --quick) quick=1 ;;
         --no-splice) no_splice=1 ;;
         --splice-only) splice_only=1 ;;
-        priors | prior-families | benchmark-priors | samplers | red-diff | marmousi | calibration | calibration-seismic | posterior-seismic | mcmc | memorization | mad | ae | benchmark | bench | gpu)
+        priors | prior-families | benchmark-priors | samplers | red-diff | marmousi | marmousi-daps | calibration | calibration-seismic | posterior-seismic | mcmc | memorization | mad | ae | benchmark | bench | gpu)
             tables+=("$a")
             ;;
         *)
@@ -124,6 +124,18 @@ config_with() {
         args+=(-e "0,/^${kv%%=*} = /s|^${kv%%=*} = .*|${kv%%=*} = ${kv#*=}|")
     done
     sed "${args[@]}" "$file"
+}
+
+# red_diff_run PRIOR SEED DIR [KEY=VALUE...]: RED-diff on Marmousi 70x190
+# (configs/posterior-marmousi-red-diff.toml with PRIOR and the config edits) into DIR, unless
+# DIR holds a finished run.
+red_diff_run() {
+    local p="$1" seed="$2" dir="$3"
+    shift 3
+    [ -e "$dir/metrics.json" ] && return
+    config_with configs/posterior-marmousi-red-diff.toml "iterations=$red_diff_iterations" \
+        "prior=\"priors/$p/prior.safetensors\"" "$@" >"$dir.toml"
+    "$V" posterior --config "$dir.toml" --seed "$seed" --out "$dir" >/dev/null
 }
 
 # splice NAME: README.md's block between the NAME markers becomes results/NAME.md.

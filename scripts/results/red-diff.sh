@@ -10,12 +10,8 @@ table_red_diff() {
         for p in marmousi70-small marmousi70; do
             local runs=()
             for seed in "${seeds[@]}"; do
-                local dir="$work/red-diff-$p-$seed"
-                runs+=("$dir/metrics.json")
-                [ -e "$dir/metrics.json" ] && continue
-                config_with configs/posterior-marmousi-red-diff.toml "iterations=$red_diff_iterations" \
-                    "prior=\"priors/$p/prior.safetensors\"" >"$work/red-diff.toml"
-                "$V" posterior --config "$work/red-diff.toml" --seed "$seed" --out "$dir" >/dev/null
+                red_diff_run "$p" "$seed" "$work/red-diff-$p-$seed"
+                runs+=("$work/red-diff-$p-$seed/metrics.json")
             done
             jq -rs --arg p "$p" "$STAT"'
                 "| `\($p)` | \(map(.seed) | join(", ")) | \(stat(.truth.mean_metrics.ssim)) | \(stat(.truth.mean_metrics.mae)) | \(stat(.truth.mean_metrics.rmse)) | \(map(.wall_time_s) | add / length | round) s |"
