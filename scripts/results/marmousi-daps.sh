@@ -47,7 +47,7 @@ table_marmousi_daps() {
     } >"$out/marmousi-daps.md"
     if [ "$quick" = 0 ]; then
         local f
-        for f in mean std zscore; do
+        for f in mean std abs_error zscore; do
             cp "$work/marmousi-daps-clean-0/$f.png" "$out/marmousi-daps-$f.png"
         done
     fi
