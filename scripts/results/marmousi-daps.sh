@@ -2,7 +2,7 @@
 # RED-diff under RED-DiffEq's L1 misfit with marmousi70 (on clean data the red-diff table's
 # runs), then Gauss–Newton DAPS from its model (configs/posterior-marmousi-daps.toml), seeds 0, 1,
 # 2; on the clean data and on data with Gaussian noise of 5 % of their RMS (`velprior forward
-# --noise`, seed 0). Pictures of seed 0 on clean data into results/. ~40 min on 2 cores. Sourced
+# --noise`, seed 0). Pictures of seed 0 on clean data into results/. ~30 min on 2 cores. Sourced
 # by scripts/results.sh.
 
 table_marmousi_daps() {
