@@ -50,14 +50,19 @@ pub fn write_report(
         &Corpus::new(samples.clone(), [n, nz, nx], samples_meta(experiment, seed))?,
     )?;
     let summary = PosteriorSummary::new(samples, [nz, nx], truth)?;
-    let draw = |name: &str, v: &[f32], range: (f32, f32), cmap: Colormap, title: &str| {
+    // Velocity pictures (m/s); the z-score is in units of the posterior std.
+    let draw_in = |units: &str, name: &str, v: &[f32], range: (f32, f32), cmap, title: &str| {
         let opts = RenderOptions {
             range: Some(range),
             colormap: cmap,
             title: Some(title.into()),
+            units: units.into(),
             ..Default::default()
         };
         save_png(&run.path(name), &render_model(v, [nz, nx], &opts)?)
+    };
+    let draw = |name: &str, v: &[f32], range: (f32, f32), cmap: Colormap, title: &str| {
+        draw_in("m/s", name, v, range, cmap, title)
     };
     let vr = (norm.vmin, norm.vmax);
     draw(
@@ -132,7 +137,8 @@ pub fn write_report(
             Colormap::Magma,
             "|mean - truth| (m/s)",
         )?;
-        draw(
+        draw_in(
+            "std",
             "zscore.png",
             &t.z_score,
             (-3.0, 3.0),
