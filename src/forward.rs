@@ -26,10 +26,9 @@ pub enum Preset {
     Openfwi,
 }
 
-/// A survey as written in TOML: the `[solver]` and `[acquisition]` tables of the FWI and
-/// posterior configs (a file holding only these two).
+/// A survey as written in TOML: the `[solver]` and `[acquisition]` tables of a file — an FWI
+/// or posterior config, whose other tables are ignored, or a file holding only these two.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SurveyConfig {
     solver: SolverConfig,
     acquisition: AcquisitionConfig,
@@ -44,7 +43,8 @@ pub struct ForwardArgs {
     /// Built-in survey (when no --config is given).
     #[arg(long, value_enum, default_value = "openfwi")]
     preset: Preset,
-    /// Survey from a TOML file with [solver] and [acquisition] tables instead of the preset.
+    /// Survey from the [solver] and [acquisition] tables of a TOML file (an FWI or posterior
+    /// config) instead of the preset.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Noise KIND:LEVEL relative to each model's data RMS: gaussian:0.05 (std) or laplace:0.05

@@ -159,6 +159,58 @@ fn bad_input_is_one_error_line_and_writes_nothing() {
     assert!(!out.exists());
 }
 
+/// `--config` takes the survey of a whole FWI or posterior config: the same data as from a file
+/// holding only its [solver] and [acquisition] tables. Catches a survey reader that refuses the
+/// config's other tables (users then cut the survey out by hand) or reads another table's keys.
+#[test]
+fn config_survey_is_read_from_a_whole_posterior_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("survey.toml");
+    std::fs::write(&alone, survey(10.0, 200, 4800.0)).unwrap();
+    let whole = dir.path().join("posterior.toml");
+    std::fs::write(
+        &whole,
+        format!(
+            "[prior]\npath = \"priors/openfwi70/prior.safetensors\"\n\
+             [method]\nkind = \"red-diff\"\niterations = 5\n{}\
+             [storage]\nmode = \"auto\"\n",
+            survey(10.0, 200, 4800.0)
+        ),
+    )
+    .unwrap();
+    let data = |config: &Path, name: &str| {
+        let out = dir.path().join(name);
+        ok(&velprior(&[
+            "forward",
+            "--velocity",
+            VELOCITY,
+            "--config",
+            s(config),
+            "-o",
+            s(&out),
+        ]));
+        read_npy(&out).unwrap()
+    };
+    let (a, b) = (data(&alone, "a.npy"), data(&whole, "b.npy"));
+    assert_eq!(a.shape, vec![1, 2, 200, 70]);
+    assert_eq!(a.values, b.values);
+    // A file without the survey's tables is still one error line naming what is missing.
+    let no_survey = dir.path().join("no-survey.toml");
+    std::fs::write(&no_survey, "[prior]\npath = \"p\"\n").unwrap();
+    one_error_line(
+        &velprior(&[
+            "forward",
+            "--velocity",
+            VELOCITY,
+            "--config",
+            s(&no_survey),
+            "-o",
+            s(&dir.path().join("c.npy")),
+        ]),
+        "missing field `solver`",
+    );
+}
+
 /// Shards simulate disjoint models with the streams they have in the whole set, so their merge
 /// is the unsharded output bit for bit (noise and dead traces included). Catches shards that
 /// restart the noise streams at 0 or merge out of order.

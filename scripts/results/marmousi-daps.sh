@@ -9,9 +9,8 @@ table_marmousi_daps() {
     local daps_edit=() truth=data/reference/marmousi-70x190/velocity.npy
     [ "$quick" = 1 ] && daps_edit=('x0_step={ kind = "gauss-newton", cg_iterations = 1 }' "samples=2")
     # The noisy data: the config's survey (its [solver] and [acquisition] tables) on the truth.
-    local survey="$work/marmousi-survey.toml" noisy="$work/marmousi-noisy-5pc.npy"
-    sed -n '/^\[solver\]/,/^\[storage\]/p' configs/posterior-marmousi-daps.toml | sed '$d' >"$survey"
-    [ -e "$noisy" ] || "$V" forward --velocity "$truth" --config "$survey" \
+    local noisy="$work/marmousi-noisy-5pc.npy"
+    [ -e "$noisy" ] || "$V" forward --velocity "$truth" --config configs/posterior-marmousi-daps.toml \
         --noise gaussian:0.05 --seed 0 -o "$noisy"
     {
         stamp
