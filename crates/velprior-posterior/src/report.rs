@@ -51,7 +51,7 @@ pub fn write_report(
     )?;
     let summary = PosteriorSummary::new(samples, [nz, nx], truth)?;
     // Velocity pictures (m/s); the z-score is in units of the posterior std.
-    let draw_in = |units: &str, name: &str, v: &[f32], range: (f32, f32), cmap, title: &str| {
+    let draw = |name: &str, v: &[f32], range: (f32, f32), cmap, units: &str, title: &str| {
         let opts = RenderOptions {
             range: Some(range),
             colormap: cmap,
@@ -61,15 +61,13 @@ pub fn write_report(
         };
         save_png(&run.path(name), &render_model(v, [nz, nx], &opts)?)
     };
-    let draw = |name: &str, v: &[f32], range: (f32, f32), cmap: Colormap, title: &str| {
-        draw_in("m/s", name, v, range, cmap, title)
-    };
     let vr = (norm.vmin, norm.vmax);
     draw(
         "start.png",
         &experiment.start,
         vr,
         Colormap::Viridis,
+        "m/s",
         "start (m/s)",
     )?;
     draw(
@@ -77,6 +75,7 @@ pub fn write_report(
         &summary.mean,
         vr,
         Colormap::Viridis,
+        "m/s",
         "posterior mean (m/s)",
     )?;
     let shown = n.min(SHOWN);
@@ -103,6 +102,7 @@ pub fn write_report(
         &summary.std,
         std_range,
         Colormap::Magma,
+        "m/s",
         "posterior std (m/s)",
     )?;
     let start_metrics = truth
@@ -129,20 +129,28 @@ pub fn write_report(
     let (f, _) = problem.misfit(&problem.to_unit(&summary.mean))?;
     metrics["mean_data_misfit"] = serde_json::json!(f);
     if let (Some(t), Some(truth)) = (&summary.truth, truth) {
-        draw("truth.png", truth, vr, Colormap::Viridis, "truth (m/s)")?;
+        draw(
+            "truth.png",
+            truth,
+            vr,
+            Colormap::Viridis,
+            "m/s",
+            "truth (m/s)",
+        )?;
         draw(
             "abs_error.png",
             &t.abs_error,
             std_range,
             Colormap::Magma,
+            "m/s",
             "|mean - truth| (m/s)",
         )?;
-        draw_in(
-            "std",
+        draw(
             "zscore.png",
             &t.z_score,
             (-3.0, 3.0),
             Colormap::Rdbu,
+            "std",
             "(truth - mean) / std",
         )?;
         metrics["truth"] = serde_json::to_value(t.scores)
