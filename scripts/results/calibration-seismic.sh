@@ -32,6 +32,16 @@ table_calibration_seismic() {
         cat "$rows"
         echo
         echo "Targets: ±2σ in [0.90, 0.98], ±1σ in [0.60, 0.76], SSIM of the mean at least RED-diff's."
+        echo
+        echo "By depth (the rows above in order; the 10 m grid's rows in five bands, all models pooled): ±1σ / ±2σ coverage (mean std / RMS error of the mean, m/s)."
+        echo
+        echo "| depth | first row | second row | third row |"
+        echo "|---|---|---|---|"
+        jq -rs "$FIXED"'
+            map(.by_depth) | transpose | .[]
+            | "| \(.[0].first_row * 10)–\(.[0].end_row * 10) m | "
+              + (map("\(.within_1sigma | fixed(2)) / \(.within_2sigma | fixed(2)) (\(.mean_std | round) / \(.rms_error | round))") | join(" | ")) + " |"' \
+            "$dir"/{two-stage,cg5,preconditioned}/metrics.json
     } >"$out/calibration-seismic.md"
     local run="$dir/two-stage"
     cp "$run/calibration_curve.png" "$out/calibration-seismic-curve.png"

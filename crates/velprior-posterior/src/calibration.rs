@@ -18,7 +18,7 @@ use velprior_physics::{
     AcousticOperator, ForwardOperator, Misfit, ModelShape, SolverConfig, Storage,
 };
 
-use crate::coverage::{CurvePoint, PooledCoverage, StdBin};
+use crate::coverage::{CurvePoint, DepthBand, PooledCoverage, StdBin};
 use crate::method::MethodConfig;
 use crate::problem::Problem;
 use crate::summary::{PosteriorSummary, TruthScores};
@@ -168,6 +168,9 @@ pub struct ModelCoverage {
     pub scores: TruthScores,
 }
 
+/// Bands of depth in [`CalibrationReport::by_depth`].
+const DEPTH_BANDS: usize = 5;
+
 /// The pooled result over all models.
 #[derive(Debug, Clone, Serialize)]
 pub struct CalibrationReport {
@@ -187,6 +190,8 @@ pub struct CalibrationReport {
     pub calibration_curve: Vec<CurvePoint>,
     /// RMS error of the posterior mean in ten bins of the posterior std, all pixels pooled.
     pub error_vs_std: Vec<StdBin>,
+    /// Coverage, std and error in five bands of depth, all models pooled.
+    pub by_depth: Vec<DepthBand>,
     /// Per model.
     pub models: Vec<ModelCoverage>,
 }
@@ -276,7 +281,7 @@ pub fn calibrate(
         std_sum += scores.mean_std;
         crps_sum += scores.crps;
         ssim_sum += scores.mean_metrics.ssim;
-        pooled.add(&mean, &std, truth);
+        pooled.add(&mean, &std, truth, shape.nz);
         sq_sum += mean
             .iter()
             .zip(truth)
@@ -295,6 +300,7 @@ pub fn calibrate(
         mean_ssim: ssim_sum / n,
         calibration_curve: pooled.curve(),
         error_vs_std: pooled.error_vs_std(10),
+        by_depth: pooled.by_depth(DEPTH_BANDS),
         models,
     })
 }
