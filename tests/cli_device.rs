@@ -27,6 +27,10 @@ fn cuda_on_a_cpu_build_is_one_clear_error() {
     ]);
     one_error_line(&out, "built without CUDA");
     assert!(!out_file.exists(), "an output was written");
+    // The dashboard opens its device before it serves (the runs folder, missing here, would
+    // be the error if the flag were ignored).
+    let out = velprior(&["serve", s(&dir.path().join("no-runs")), "--device", "cuda"]);
+    one_error_line(&out, "built without CUDA");
 }
 
 #[test]

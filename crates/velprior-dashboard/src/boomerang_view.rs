@@ -36,8 +36,8 @@ pub fn has_diffusion(dir: &Path) -> bool {
 
 impl BoomerangView {
     /// Loads the prior of run folder `dir` and the models to start from: the run's
-    /// `samples.h5` when present, else its training corpus.
-    pub fn load(dir: &Path) -> Result<BoomerangView, DashboardError> {
+    /// `samples.h5` when present, else its training corpus; the network runs on `device`.
+    pub fn load(dir: &Path, device: &candle_core::Device) -> Result<BoomerangView, DashboardError> {
         let path = dir.join(CHECKPOINT);
         if !has_diffusion(dir) {
             return Err(DashboardError::BadRequest(format!(
@@ -45,7 +45,7 @@ impl BoomerangView {
                 path.display()
             )));
         }
-        let prior = DiffusionPrior::load(&path, &candle_core::Device::Cpu) // host: the dashboard
+        let prior = DiffusionPrior::load(&path, device)
             .map_err(|e| DashboardError::BadRequest(format!("{}: {e}", path.display())))?;
         let shape = prior.meta.model_shape;
         let candidates = [dir.join("samples.h5"), prior.meta.corpus.path.clone()];

@@ -24,6 +24,7 @@ use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use candle_core::Device;
 
 pub use error::DashboardError;
 
@@ -33,16 +34,19 @@ type PlaygroundCache = Mutex<HashMap<String, (SystemTime, Arc<playground::Playgr
 /// Loaded Boomerang views by run id, with the checkpoint time they were loaded from.
 type BoomerangCache = Mutex<HashMap<String, (SystemTime, Arc<boomerang_view::BoomerangView>)>>;
 
-/// Shared state of the handlers: the canonical runs folder and the loaded priors.
+/// Shared state of the handlers: the canonical runs folder, the device the priors' networks
+/// run on, and the loaded priors.
 #[derive(Clone)]
 struct AppState {
     root: Arc<PathBuf>,
+    device: Device,
     playgrounds: Arc<PlaygroundCache>,
     boomerangs: Arc<BoomerangCache>,
 }
 
-/// The dashboard's routes over the runs folder `root`.
-pub fn router(root: &Path) -> Result<Router, DashboardError> {
+/// The dashboard's routes over the runs folder `root`; the playground's and Boomerang's
+/// networks run on `device`.
+pub fn router(root: &Path, device: &Device) -> Result<Router, DashboardError> {
     let root = root.canonicalize().map_err(|e| {
         DashboardError::Io(format!(
             "runs folder {}: {e}; pass an existing folder (e.g. `runs`)",
@@ -57,6 +61,7 @@ pub fn router(root: &Path) -> Result<Router, DashboardError> {
     }
     let state = AppState {
         root: Arc::new(root),
+        device: device.clone(),
         playgrounds: Arc::default(),
         boomerangs: Arc::default(),
     };
@@ -77,15 +82,16 @@ pub fn router(root: &Path) -> Result<Router, DashboardError> {
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     root: &Path,
+    device: &Device,
 ) -> Result<(), DashboardError> {
-    let app = router(root)?;
+    let app = router(root, device)?;
     axum::serve(listener, app)
         .await
         .map_err(|e| DashboardError::Io(format!("server stopped: {e}")))
 }
 
 /// Binds `addr` and serves the dashboard for `root` (blocking; builds its own runtime).
-pub fn serve(root: &Path, addr: SocketAddr) -> Result<(), DashboardError> {
+pub fn serve(root: &Path, addr: SocketAddr, device: &Device) -> Result<(), DashboardError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,7 +103,7 @@ pub fn serve(root: &Path, addr: SocketAddr) -> Result<(), DashboardError> {
             ))
         })?;
         tracing::info!("serving {} on http://{addr}", root.display());
-        serve_on(listener, root).await
+        serve_on(listener, root, device).await
     })
 }
 
@@ -189,7 +195,7 @@ fn load_playground(s: &AppState, id: &str) -> Result<Arc<playground::Playground>
     {
         return Ok(p);
     }
-    let p = Arc::new(playground::Playground::load(&dir)?);
+    let p = Arc::new(playground::Playground::load(&dir, &s.device)?);
     s.playgrounds
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -290,7 +296,7 @@ fn load_boomerang(
     {
         return Ok(b);
     }
-    let b = Arc::new(boomerang_view::BoomerangView::load(&dir)?);
+    let b = Arc::new(boomerang_view::BoomerangView::load(&dir, &s.device)?);
     s.boomerangs
         .lock()
         .unwrap_or_else(|p| p.into_inner())

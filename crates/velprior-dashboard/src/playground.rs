@@ -90,8 +90,9 @@ fn pairs(flat: &[f32]) -> Vec<(f64, f64)> {
 
 impl Playground {
     /// Loads the prior of run folder `dir`, encodes (part of) its training corpus when the
-    /// file is still there and the network has an encoder, and decodes the prior's samples.
-    pub fn load(dir: &Path) -> Result<Playground, DashboardError> {
+    /// file is still there and the network has an encoder, and decodes the prior's samples;
+    /// the network runs on `device`.
+    pub fn load(dir: &Path, device: &candle_core::Device) -> Result<Playground, DashboardError> {
         let path = dir.join(CHECKPOINT);
         if !has_latent_prior(dir) {
             return Err(DashboardError::BadRequest(format!(
@@ -102,7 +103,7 @@ impl Playground {
         let bad = |e: velprior_diffusion::DiffusionError| {
             DashboardError::BadRequest(format!("{}: {e}", path.display()))
         };
-        let prior = AnyPrior::load(&path, &candle_core::Device::Cpu).map_err(bad)?; // host: the dashboard
+        let prior = AnyPrior::load(&path, device).map_err(bad)?;
         let (decoder, s) = latent_parts(&prior).map_err(bad)?;
         if decoder.latent_dim() != 2 {
             return Err(DashboardError::BadRequest(format!(

@@ -46,7 +46,13 @@ fn start(root: &Path) -> SocketAddr {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let root = root.to_path_buf();
-    std::thread::spawn(move || rt.block_on(velprior_dashboard::serve_on(listener, &root)));
+    std::thread::spawn(move || {
+        rt.block_on(velprior_dashboard::serve_on(
+            listener,
+            &root,
+            &candle_core::Device::Cpu,
+        ))
+    });
     addr
 }
 
@@ -135,7 +141,8 @@ fn every_page_answers_and_bad_requests_get_4xx() {
 
 #[test]
 fn a_missing_runs_folder_is_a_clear_error() {
-    let err = velprior_dashboard::router(Path::new("/no/such/runs")).unwrap_err();
+    let err = velprior_dashboard::router(Path::new("/no/such/runs"), &candle_core::Device::Cpu)
+        .unwrap_err();
     assert!(err.to_string().contains("/no/such/runs"), "{err}");
 }
 
