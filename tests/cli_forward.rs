@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Output;
 
 use common::{ok, one_error_line, s, velprior, write_npy};
 use velprior_data::import::read_npy;
@@ -18,6 +19,19 @@ fn forward(out: &Path, extra: &[&str]) -> Vec<f32> {
     let raw = read_npy(out).unwrap();
     assert_eq!(raw.shape, vec![1, 5, 1000, 70]);
     raw.values
+}
+
+/// `velprior forward` of the sample model with the survey of `config`, written to `out`.
+fn forward_with_config(config: &Path, out: &Path) -> Output {
+    velprior(&[
+        "forward",
+        "--velocity",
+        VELOCITY,
+        "--config",
+        s(config),
+        "-o",
+        s(out),
+    ])
 }
 
 /// A survey file: 2 surface shots of `nt` steps at 1 ms, 15 Hz, grid spacing `dx`, C-PML.
@@ -140,18 +154,7 @@ fn bad_input_is_one_error_line_and_writes_nothing() {
     // 40 m cells at 15 Hz leave 1.5 points per wavelength: refused with the dx that works.
     let coarse = dir.path().join("coarse.toml");
     std::fs::write(&coarse, survey(40.0, 100, 4500.0)).unwrap();
-    one_error_line(
-        &velprior(&[
-            "forward",
-            "--velocity",
-            VELOCITY,
-            "--config",
-            s(&coarse),
-            "-o",
-            s(&out),
-        ]),
-        "use dx <= 11.76 m",
-    );
+    one_error_line(&forward_with_config(&coarse, &out), "use dx <= 11.76 m");
     one_error_line(
         &velprior(&["forward", "--velocity", s(&bad_shape), "-o", s(&out)]),
         "is not (N, 1, H, W)",
@@ -180,15 +183,7 @@ fn config_survey_is_read_from_a_whole_posterior_config() {
     .unwrap();
     let data = |config: &Path, name: &str| {
         let out = dir.path().join(name);
-        ok(&velprior(&[
-            "forward",
-            "--velocity",
-            VELOCITY,
-            "--config",
-            s(config),
-            "-o",
-            s(&out),
-        ]));
+        ok(&forward_with_config(config, &out));
         read_npy(&out).unwrap()
     };
     let (a, b) = (data(&alone, "a.npy"), data(&whole, "b.npy"));
@@ -198,15 +193,7 @@ fn config_survey_is_read_from_a_whole_posterior_config() {
     let no_survey = dir.path().join("no-survey.toml");
     std::fs::write(&no_survey, "[prior]\npath = \"p\"\n").unwrap();
     one_error_line(
-        &velprior(&[
-            "forward",
-            "--velocity",
-            VELOCITY,
-            "--config",
-            s(&no_survey),
-            "-o",
-            s(&dir.path().join("c.npy")),
-        ]),
+        &forward_with_config(&no_survey, &dir.path().join("c.npy")),
         "missing field `solver`",
     );
 }

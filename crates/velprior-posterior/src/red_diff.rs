@@ -2,6 +2,12 @@
 //! Variational Perspective on Solving Inverse Problems with Diffusion Models"), in the FWI form
 //! of RED-DiffEq (Shan et al. 2026): no reverse chain, plain optimisation of
 //! misfit(x) + λ·mean(sg[ε̂(x_t, t) − ε] · x), a fresh random t and ε every iteration.
+//!
+//! At the edge of the prior's support (the velocity cap, where many training models sit) the
+//! regulariser's gradient E[ε̂ − ε] does not vanish as t → 0: the noise that pushes x outward is
+//! predicted, the noise that pushes it inward is not, so the mean residual points inward at
+//! every level. Where the data are blind nothing resists that pull; [`PriorWeight::Illumination`]
+//! fades λ there.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -11,6 +17,7 @@ use velprior_diffusion::noise::standard_normal;
 use velprior_kernels::Schedule;
 use velprior_physics::fwi::adam::Adam;
 
+use crate::illumination::data_precision;
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
 use crate::tensors::{level, to_batch, to_models};
@@ -31,32 +38,89 @@ pub struct RedDiffConfig {
     pub t_max: f64,
     /// Independent runs (different t and ε draws), the spread of RED-diff's answers.
     pub samples: usize,
+    /// How λ varies over the model (default: the same everywhere).
+    #[serde(default)]
+    pub prior_weight: PriorWeight,
+}
+
+/// How RED-diff's prior weight λ varies over the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PriorWeight {
+    /// λ in every cell (the paper).
+    #[default]
+    Uniform,
+    /// λ · h / (h + fade_below · max h) per cell, h = diag(JᵀJ) / s estimated at the start
+    /// ([`data_precision`], `probes` random data vectors, blurred by `smooth` cells): the
+    /// prior's pull fades in cells the data see less than `fade_below` of the best-seen cell,
+    /// so those keep the start's values.
+    Illumination {
+        probes: usize,
+        smooth: f32,
+        fade_below: f32,
+    },
+}
+
+impl PriorWeight {
+    /// λ per cell for a run from `start`.
+    fn per_cell(
+        self,
+        lambda: f64,
+        problem: &Problem,
+        start: &[f32],
+        seed: u64,
+    ) -> Result<Vec<f64>> {
+        match self {
+            PriorWeight::Uniform => Ok(vec![lambda; start.len()]),
+            PriorWeight::Illumination {
+                probes,
+                smooth,
+                fade_below,
+            } => {
+                let ok = probes >= 1 && smooth >= 0.0 && smooth.is_finite() && fade_below > 0.0;
+                if !ok || !fade_below.is_finite() {
+                    return Err(PosteriorError::invalid(
+                        "red_diff: prior_weight needs probes >= 1, a finite smooth >= 0 and a finite fade_below > 0 (e.g. probes = 8, smooth = 2, fade_below = 0.01)",
+                    ));
+                }
+                let h = data_precision(problem, start, probes, smooth, seed)?;
+                let reference =
+                    f64::from(fade_below) * h.iter().fold(0f64, |m, &v| m.max(f64::from(v)));
+                Ok(h.iter()
+                    .map(|&v| lambda * f64::from(v) / (f64::from(v) + reference))
+                    .collect())
+            }
+        }
+    }
 }
 
 /// The RED-diff objective at x (normalised, one model) for a given noise level and noise ε:
-/// (value, gradient) of f(x)/s + λ·mean(c · x) with c = ε̂(√ᾱ x + σ ε, t) − ε held fixed
-/// (the stop-gradient), i.e. gradient ∇f/s + λ c / D. `eps_hat` is ε̂ already evaluated.
+/// (misfit, regulariser, gradient) of f(x)/s + mean(λ · c · x) with c = ε̂(√ᾱ x + σ ε, t) − ε
+/// held fixed (the stop-gradient) and λ per cell, i.e. gradient ∇f/s + λ c / D. `eps_hat` is ε̂
+/// already evaluated.
 pub fn red_diff_objective(
     problem: &Problem,
     x: &[f32],
     eps_hat: &[f32],
     eps: &[f32],
-    lambda: f64,
+    lambda: &[f64],
 ) -> Result<(f64, f64, Vec<f32>)> {
     let (f, mut g) = problem.neg_log_likelihood(x)?;
     let d = x.len() as f64;
     let mut reg = 0.0;
-    for ((gi, xi), (eh, e)) in g.iter_mut().zip(x).zip(eps_hat.iter().zip(eps)) {
-        let c = f64::from(eh - e);
+    let residuals = eps_hat.iter().zip(eps).zip(lambda);
+    for ((gi, xi), ((eh, e), l)) in g.iter_mut().zip(x).zip(residuals) {
+        let c = l * f64::from(eh - e);
         reg += c * f64::from(*xi);
-        *gi += (lambda * c / d) as f32;
+        *gi += (c / d) as f32;
     }
-    Ok((f, lambda * reg / d, g))
+    Ok((f, reg / d, g))
 }
 
 /// RED-diff from `start` (normalised, one model): `cfg.iterations` Adam steps on
 /// [`red_diff_objective`], each with t ~ U{t_min·T … t_max·T} and ε ~ N(0, I) per sample,
-/// x clipped to [−1, 1]. Returns `cfg.samples` models (normalised) concatenated.
+/// x clipped to [−1, 1], λ per cell from `cfg.prior_weight`. Returns `cfg.samples` models
+/// (normalised) concatenated.
 pub fn red_diff(
     model: &dyn Denoiser,
     problem: &Problem,
@@ -78,6 +142,9 @@ pub fn red_diff(
         ((cfg.t_min * steps as f64).ceil() as usize).clamp(1, steps) - 1,
         ((cfg.t_max * steps as f64).ceil() as usize).clamp(1, steps) - 1,
     );
+    let lambda = cfg
+        .prior_weight
+        .per_cell(cfg.lambda, problem, start, seed)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut xs: Vec<Vec<f32>> = vec![start.to_vec(); n];
     let mut adams: Vec<Adam> = (0..n)
@@ -96,7 +163,7 @@ pub fn red_diff(
         let eps = to_models(&eps)?;
         let mut record = (0.0, 0.0);
         for (i, (x, adam)) in xs.iter_mut().zip(&mut adams).enumerate() {
-            let (f, reg, g) = red_diff_objective(problem, x, &eps_hat[i], &eps[i], cfg.lambda)?;
+            let (f, reg, g) = red_diff_objective(problem, x, &eps_hat[i], &eps[i], &lambda)?;
             if i == 0 {
                 record = (f * problem.likelihood_scale, reg);
             }

@@ -285,6 +285,7 @@ fn red_diff_with_a_memorising_prior_against_the_exact_posterior() {
             t_min: 0.001,
             t_max: 1.0,
             samples: m,
+            prior_weight: Default::default(),
         };
         let schedule = Schedule::cosine(1000).unwrap();
         let start = vec![0.0; NZ * NX];

@@ -31,12 +31,13 @@ fn red_diff_objective_gradient_matches_finite_differences() {
     let x: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin() * 0.8).collect();
     let eps_hat: Vec<f32> = (0..12).map(|i| (i as f32 * 1.3).cos()).collect();
     let eps: Vec<f32> = (0..12).map(|i| (i as f32 * 0.7).sin()).collect();
-    let lambda = 0.8;
+    // λ differs per cell, so a weight applied to the wrong cell fails the comparison.
+    let lambda: Vec<f64> = (0..12).map(|i| 0.4 + 0.1 * f64::from(i)).collect();
     let value = |x: &[f32]| {
-        let (f, r, _) = red_diff_objective(&problem, x, &eps_hat, &eps, lambda).unwrap();
+        let (f, r, _) = red_diff_objective(&problem, x, &eps_hat, &eps, &lambda).unwrap();
         f + r
     };
-    let (_, _, g) = red_diff_objective(&problem, &x, &eps_hat, &eps, lambda).unwrap();
+    let (_, _, g) = red_diff_objective(&problem, &x, &eps_hat, &eps, &lambda).unwrap();
     for i in 0..12 {
         let h = 1e-2f32;
         let mut p = x.clone();
@@ -129,6 +130,7 @@ fn red_diff_fits_a_linear_problem() {
         t_min: 0.01,
         t_max: 1.0,
         samples: 2,
+        prior_weight: Default::default(),
     };
     let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
     let out = red_diff(
@@ -146,4 +148,77 @@ fn red_diff_fits_a_linear_problem() {
         let after = distance(x, &truth);
         assert!(after < 0.25 * before, "error {before} -> {after} ({x:?})");
     }
+}
+
+/// With the prior weight faded by illumination, cells the data do not see keep the start's
+/// values, while the same run with a uniform λ pulls them toward the prior; the seen cells
+/// still move to the data. Catches a weight that is inverted (blind cells pulled, seen cells
+/// left alone) or ignored.
+#[test]
+fn illumination_weight_leaves_blind_cells_at_the_start() {
+    use velprior_posterior::red_diff::{PriorWeight, RedDiffConfig, red_diff};
+    let LinearCase {
+        truth,
+        oracle,
+        start: mean,
+        ..
+    } = linear_case();
+    // Only cells 0 and 1 are observed; cells 2 and 3 start far from the prior mean.
+    let mut a = nalgebra::DMatrix::zeros(2, 4);
+    a[(0, 0)] = 1e-3;
+    a[(1, 1)] = 1e-3;
+    let op = MatrixOperator {
+        shape: ModelShape::new(2, 2),
+        a,
+    };
+    let observed: Vec<f32> = truth[..2]
+        .iter()
+        .map(|x| (1000.0 * x + 2000.0) / 1000.0)
+        .collect();
+    let problem = Problem::new(
+        &op,
+        &observed,
+        Normalisation::new(1000.0, 3000.0).unwrap(),
+        0.01,
+    )
+    .unwrap();
+    let start = [mean[0], mean[1], 0.8, -0.7];
+    let run = |prior_weight| {
+        let cfg = RedDiffConfig {
+            iterations: 300,
+            lr: 0.02,
+            lambda: 1.0,
+            t_min: 0.01,
+            t_max: 1.0,
+            samples: 1,
+            prior_weight,
+        };
+        let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
+        red_diff(
+            &oracle,
+            &problem,
+            &schedule,
+            &start,
+            &cfg,
+            5,
+            &mut velprior_posterior::NoObserver,
+        )
+        .unwrap()
+    };
+    let uniform = run(PriorWeight::Uniform);
+    let faded = run(PriorWeight::Illumination {
+        probes: 4,
+        smooth: 0.0,
+        fade_below: 0.01,
+    });
+    let blind_move = |x: &[f32]| distance(&x[2..], &start[2..]);
+    assert!(blind_move(&uniform) > 0.1, "uniform λ: {uniform:?}");
+    assert!(
+        blind_move(&faded) < 1e-6,
+        "faded λ moved blind cells: {faded:?}"
+    );
+    assert!(
+        distance(&faded[..2], &truth[..2]) < 0.25 * distance(&start[..2], &truth[..2]),
+        "faded λ: seen cells {faded:?} vs truth {truth:?}"
+    );
 }
