@@ -1,12 +1,14 @@
 # Seismic calibration (README "Posterior sampling"): configs/posterior-calibration-seismic.toml —
 # 20 held-out OpenFWI-style 70x70 models, 5 shots, 5 % noise, 16 samples each of the two-stage
-# sampler (RED-diff's mode, then Gauss-Newton DAPS from t0 = 0.3 with 20 preconditioned CG
-# iterations, Tweedie variance) with the shipped openfwi70 prior — as coverage, calibration curve,
-# CRPS and SSIM beside RED-diff's (the first stage); and from t0 = 0.55 with 5 CG iterations per
+# sampler (RED-diff's mode with its prior weight faded where the data are blind, then
+# Gauss-Newton DAPS from t0 = 0.3 with 20 preconditioned CG iterations, Tweedie variance) with the
+# shipped openfwi70 prior — as coverage, calibration curve, CRPS and SSIM beside RED-diff's (the
+# first stage); and with RED-diff's uniform weight from t0 = 0.55 with 5 CG iterations per
 # Gauss-Newton draw, plain and preconditioned.
-# About 100 minutes per row on 2 quiet cores (the first row two hours), so resumable across sessions: the run folder's per-model
-# lines and posterior summaries are kept in results/calibration-seismic-*run (committed) and seed
-# the work folder; a rerun samples only the models still missing. Sourced by scripts/results.sh.
+# About 100 minutes per row on 2 quiet cores, so resumable across sessions: the run folder's
+# per-model lines and posterior summaries are kept in results/calibration-seismic-*run
+# (committed) and seed the work folder; a rerun samples only the models still missing. Sourced by
+# scripts/results.sh.
 
 table_calibration_seismic() {
     local dir="$work/calibration-seismic"
@@ -16,14 +18,14 @@ table_calibration_seismic() {
     # The runs first (hours), then the table: an interrupted run leaves the old table alone.
     local rows="$dir/rows.md"
     calibration_seismic_row "$dir" two-stage results/calibration-seismic-run \
-        "RED-diff → Gauss–Newton DAPS (t0 = 0.3, Tweedie variance, 20 CG iterations preconditioned by diag(JᵀJ)/s)" '' >"$rows"
-    local t055='s/^t0 = 0.3$/t0 = 0.55/'
+        "RED-diff, prior weight faded where the data are blind → Gauss–Newton DAPS (t0 = 0.3, Tweedie variance, 20 CG iterations preconditioned by diag(JᵀJ)/s)" '' >"$rows"
+    local uniform='/^prior_weight = /d' t055='s/^t0 = 0.3$/t0 = 0.55/'
     calibration_seismic_row "$dir" cg5 results/calibration-seismic-cg5-run \
-        "the same from t0 = 0.55 with 5 plain CG iterations" \
-        "$t055; s/^x0_step = .*/x0_step = { kind = \"gauss-newton\", cg_iterations = 5 }/" >>"$rows"
+        "the same (uniform weight) from t0 = 0.55 with 5 plain CG iterations" \
+        "$uniform; $t055; s/^x0_step = .*/x0_step = { kind = \"gauss-newton\", cg_iterations = 5 }/" >>"$rows"
     calibration_seismic_row "$dir" preconditioned results/calibration-seismic-preconditioned-run \
-        "the same from t0 = 0.55 with 5 preconditioned CG iterations (\`preconditioner = { probes = 8, smooth = 2 }\`)" \
-        "$t055; s/cg_iterations = 20,/cg_iterations = 5,/" >>"$rows"
+        "the same (uniform weight) from t0 = 0.55 with 5 preconditioned CG iterations (\`preconditioner = { probes = 8, smooth = 2 }\`)" \
+        "$uniform; $t055; s/cg_iterations = 20,/cg_iterations = 5,/" >>"$rows"
     {
         stamp
         echo

@@ -38,8 +38,9 @@ pub struct RedDiffConfig {
     pub t_max: f64,
     /// Independent runs (different t and ε draws), the spread of RED-diff's answers.
     pub samples: usize,
-    /// How λ varies over the model (default: the same everywhere).
-    #[serde(default)]
+    /// How λ varies over the model (default: the same everywhere; not written when default,
+    /// so the states of runs made before it match).
+    #[serde(default, skip_serializing_if = "PriorWeight::is_uniform")]
     pub prior_weight: PriorWeight,
 }
 
@@ -62,6 +63,10 @@ pub enum PriorWeight {
 }
 
 impl PriorWeight {
+    fn is_uniform(&self) -> bool {
+        *self == PriorWeight::Uniform
+    }
+
     /// λ per cell for a run from `start`.
     fn per_cell(
         self,
