@@ -106,8 +106,9 @@ pub enum X0Step {
         #[serde(default)]
         linearise_at: Linearisation,
         /// Precondition CG by diag(JᵀJ) / s, estimated at the start model by each chain
-        /// (default: none).
-        #[serde(default)]
+        /// (default: none; not written when none, so runs recorded before the setting existed
+        /// still resume).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         preconditioner: Option<Preconditioner>,
     },
 }

@@ -216,3 +216,49 @@ fn bad_settings_are_refused_with_the_key() {
     .unwrap_err();
     assert!(err.to_string().contains("noise level 0"), "{err}");
 }
+
+/// A calibration run resumes only when its recorded state (the config as JSON) equals the new
+/// one's, so settings added later must not be written when left at their defaults. The state
+/// below was recorded before RED-diff's `prior_weight` and DAPS's `preconditioner` existed.
+/// Catches a new optional setting serialised as `null` or as its default (found: the
+/// preconditioner's `null` made `make results` resample a kept 20-model run from scratch).
+#[test]
+fn settings_added_later_leave_recorded_states_unchanged() {
+    let config: velprior_posterior::calibration::CalibrationConfig = toml::from_str(
+        r#"
+        prior = "p.safetensors"
+        models = "m.h5"
+        count = 2
+        noise_relative = 0.05
+        operator = { kind = "blur", sigma = 1.0 }
+        [start_method]
+        kind = "red-diff"
+        iterations = 3
+        lr = 0.5
+        lambda = 2.0
+        t_min = 0.25
+        t_max = 1.0
+        samples = 1
+        [method]
+        kind = "daps"
+        steps = 12
+        t0 = 0.5
+        x0_step = { kind = "gauss-newton", cg_iterations = 5 }
+        x0_variance = "tweedie"
+        samples = 4
+        "#,
+    )
+    .unwrap();
+    let recorded: serde_json::Value = serde_json::from_str(
+        r#"{"count": 2, "method": {"candidate_steps": 25, "candidates": 0, "clip_x0": true,
+            "kind": "daps", "langevin_steps": 10, "lr": 0.0001, "rho": 1.0, "samples": 4,
+            "steps": 12, "t0": 0.5, "x0_step": {"cg_iterations": 5, "kind": "gauss-newton",
+            "linearise_at": "anchor"}, "x0_variance": "tweedie"}, "models": "m.h5",
+            "noise_relative": 0.05, "noise_std": null, "operator": {"kind": "blur", "sigma": 1.0},
+            "prior": "p.safetensors", "start_method": {"iterations": 3, "kind": "red-diff",
+            "lambda": 2.0, "lr": 0.5, "samples": 1, "t_max": 1.0, "t_min": 0.25},
+            "start_smooth_sigma": 10.0}"#,
+    )
+    .unwrap();
+    assert_eq!(serde_json::to_value(&config).unwrap(), recorded);
+}
