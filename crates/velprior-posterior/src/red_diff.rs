@@ -82,15 +82,20 @@ impl PriorWeight {
                 smooth,
                 fade_below,
             } => {
-                let ok = probes >= 1 && smooth >= 0.0 && smooth.is_finite() && fade_below > 0.0;
-                if !ok || !fade_below.is_finite() {
+                let valid = |v: f32, min: f32| v.is_finite() && v >= min;
+                if probes == 0 || !valid(smooth, 0.0) || !valid(fade_below, f32::MIN_POSITIVE) {
                     return Err(PosteriorError::invalid(
                         "red_diff: prior_weight needs probes >= 1, a finite smooth >= 0 and a finite fade_below > 0 (e.g. probes = 8, smooth = 2, fade_below = 0.01)",
                     ));
                 }
                 let h = data_precision(problem, start, probes, smooth, seed)?;
-                let reference =
-                    f64::from(fade_below) * h.iter().fold(0f64, |m, &v| m.max(f64::from(v)));
+                let best_seen = h.iter().fold(0f64, |m, &v| m.max(f64::from(v)));
+                if best_seen <= 0.0 {
+                    return Err(PosteriorError::invalid(
+                        "red_diff: the data see no cell of the start model (diag(JᵀJ) is zero), so prior_weight = illumination has nothing to fade by; use the uniform weight or check the operator",
+                    ));
+                }
+                let reference = f64::from(fade_below) * best_seen;
                 Ok(h.iter()
                     .map(|&v| lambda * f64::from(v) / (f64::from(v) + reference))
                     .collect())

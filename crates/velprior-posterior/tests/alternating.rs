@@ -6,20 +6,14 @@
 mod common;
 
 use common::*;
-use velprior_data::Normalisation;
+
+use velprior_posterior::NoObserver;
 use velprior_posterior::alternating::{AlternatingConfig, alternating};
-use velprior_posterior::{NoObserver, Problem};
 
 #[test]
 fn alternating_fits_a_linear_problem() {
     let c = linear_case();
-    let problem = Problem::new(
-        &c.op,
-        &c.observed,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        0.01,
-    )
-    .unwrap();
+    let problem = problem_1000_to_3000(&c.op, &c.observed, 0.01);
     let cfg = AlternatingConfig {
         steps: 50,
         t0: 0.5,

@@ -88,13 +88,7 @@ fn dps_network_gradient_matches_finite_differences() {
         a: random_matrix(20, 64, 4) / 1000.0,
     };
     let observed = vec![0.5f32; 20];
-    let problem = Problem::new(
-        &op,
-        &observed,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        1.0,
-    )
-    .unwrap();
+    let problem = problem_1000_to_3000(&op, &observed, 1.0);
     let lvl = NoiseLevel {
         alpha_bar: 0.6,
         t: 0.4,

@@ -56,13 +56,7 @@ fn case() -> Case {
 
 /// The case's likelihood: velocities 1000–3000 m/s, noise variance SIGMA2.
 fn problem(c: &Case) -> Problem<'_> {
-    Problem::new(
-        &c.op,
-        &c.data,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        SIGMA2,
-    )
-    .unwrap()
+    problem_1000_to_3000(&c.op, &c.data, SIGMA2)
 }
 
 fn check(samples: &[f32], exact: &(DVector<f64>, nalgebra::DMatrix<f64>), what: &str) {

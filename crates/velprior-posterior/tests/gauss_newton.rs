@@ -135,13 +135,7 @@ fn assert_draws_exact(op: &MatrixOperator, observed: &[f32], sigma2: f64, draws:
         precision,
     } = draws;
     let dim = anchor.len();
-    let problem = velprior_posterior::Problem::new(
-        op,
-        observed,
-        velprior_data::Normalisation::new(1000.0, 3000.0).unwrap(),
-        sigma2,
-    )
-    .unwrap();
+    let problem = problem_1000_to_3000(op, observed, sigma2);
     let a = DVector::from_iterator(dim, anchor.iter().map(|&v| f64::from(v)));
     let prior = Gaussian::new(a, DMatrix::identity(dim, dim) * r2);
     // v = 1000 x + 2000 m/s, so d = A v = (1000 A) x + A·2000.

@@ -18,13 +18,7 @@ fn data_precision_is_the_diagonal_of_the_gauss_newton_hessian() {
     };
     let observed = vec![0.0f32; 6];
     let s2 = 0.02;
-    let problem = velprior_posterior::Problem::new(
-        &op,
-        &observed,
-        velprior_data::Normalisation::new(1000.0, 3000.0).unwrap(),
-        s2,
-    )
-    .unwrap();
+    let problem = problem_1000_to_3000(&op, &observed, s2);
     let probes = 4000;
     let h = data_precision(&problem, &[0.1; 12], probes, 0.0, 3).unwrap();
     for (j, &h) in h.iter().enumerate() {

@@ -1,6 +1,7 @@
 //! RED-diff: the objective's gradient against finite differences (through the m/s chain rule),
 //! the patch denoiser's overlap averaging, and a run that fits a linear problem
-//! (noise-free data, weak regulariser: most of the way from the prior mean to the truth).
+//! (noise-free data, weak regulariser: most of the way from the prior mean to the truth), and
+//! the prior weight faded by illumination.
 
 mod common;
 
@@ -116,13 +117,7 @@ fn red_diff_fits_a_linear_problem() {
         oracle,
         start,
     } = linear_case();
-    let problem = Problem::new(
-        &op,
-        &observed,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        0.01,
-    )
-    .unwrap();
+    let problem = problem_1000_to_3000(&op, &observed, 0.01);
     let cfg = RedDiffConfig {
         iterations: 300,
         lr: 0.02,
@@ -175,13 +170,7 @@ fn illumination_weight_leaves_blind_cells_at_the_start() {
         .iter()
         .map(|x| (1000.0 * x + 2000.0) / 1000.0)
         .collect();
-    let problem = Problem::new(
-        &op,
-        &observed,
-        Normalisation::new(1000.0, 3000.0).unwrap(),
-        0.01,
-    )
-    .unwrap();
+    let problem = problem_1000_to_3000(&op, &observed, 0.01);
     let start = [mean[0], mean[1], 0.8, -0.7];
     let run = |prior_weight| {
         let cfg = RedDiffConfig {
@@ -221,4 +210,56 @@ fn illumination_weight_leaves_blind_cells_at_the_start() {
         distance(&faded[..2], &truth[..2]) < 0.25 * distance(&start[..2], &truth[..2]),
         "faded λ: seen cells {faded:?} vs truth {truth:?}"
     );
+}
+
+/// The illumination weight refuses, with the setting named, data that see no cell (its fade
+/// would be 0/0: NaN weights, and a run that returns NaN models) and settings that make no
+/// weight (no probes, a fade threshold that is not a positive number).
+#[test]
+fn illumination_weight_refuses_blind_data_and_bad_settings() {
+    use velprior_posterior::red_diff::{PriorWeight, RedDiffConfig, red_diff};
+    let LinearCase { oracle, start, .. } = linear_case();
+    let blind = MatrixOperator {
+        shape: ModelShape::new(2, 2),
+        a: nalgebra::DMatrix::zeros(2, 4),
+    };
+    let seeing = linear_case().op;
+    let observed = [0.5f32; 4];
+    let run = |op: &MatrixOperator, probes, fade_below| {
+        let problem = problem_1000_to_3000(op, &observed[..op.a.nrows()], 0.01);
+        let cfg = RedDiffConfig {
+            iterations: 3,
+            lr: 0.02,
+            lambda: 1.0,
+            t_min: 0.01,
+            t_max: 1.0,
+            samples: 1,
+            prior_weight: PriorWeight::Illumination {
+                probes,
+                smooth: 0.0,
+                fade_below,
+            },
+        };
+        let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
+        red_diff(
+            &oracle,
+            &problem,
+            &schedule,
+            &start,
+            &cfg,
+            5,
+            &mut velprior_posterior::NoObserver,
+        )
+        .map_err(|e| e.to_string())
+    };
+    assert!(run(&seeing, 4, 0.01).is_ok());
+    let err = run(&blind, 4, 0.01).unwrap_err();
+    assert!(err.contains("see no cell"), "{err}");
+    for (probes, fade_below) in [(0, 0.01), (4, 0.0), (4, f32::NAN), (4, f32::INFINITY)] {
+        let err = run(&seeing, probes, fade_below).unwrap_err();
+        assert!(
+            err.contains("prior_weight needs"),
+            "{probes} {fade_below}: {err}"
+        );
+    }
 }

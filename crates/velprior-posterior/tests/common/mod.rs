@@ -203,6 +203,22 @@ pub fn linear_case() -> LinearCase {
     }
 }
 
+/// The likelihood of data `observed` through `op` with noise variance `likelihood_scale`, for
+/// models normalised from 1000–3000 m/s (the tests' velocity range).
+pub fn problem_1000_to_3000<'a>(
+    op: &'a dyn ForwardOperator,
+    observed: &'a [f32],
+    likelihood_scale: f64,
+) -> velprior_posterior::Problem<'a> {
+    velprior_posterior::Problem::new(
+        op,
+        observed,
+        velprior_data::Normalisation::new(1000.0, 3000.0).unwrap(),
+        likelihood_scale,
+    )
+    .unwrap()
+}
+
 /// Euclidean distance of two models.
 pub fn distance(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
