@@ -44,6 +44,7 @@ use crate::gauss_newton::gauss_newton_draw;
 use crate::illumination::data_precision;
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
+use crate::start_error::StartError;
 use crate::tensors::{level, to_batch, to_models};
 use crate::{PosteriorError, Result};
 
@@ -73,6 +74,11 @@ pub struct DapsConfig {
     /// default) starts from pure noise.
     #[serde(default = "one")]
     pub t0: f64,
+    /// With t0 < 1, each chain starts from the start model plus a draw of this error field
+    /// ([`StartError`]): the start's stated uncertainty, which stays where the data are blind
+    /// (default: none, every chain from the start itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_error: Option<StartError>,
     /// Independent samples (one chain each, seeded seed + j by the runner).
     pub samples: usize,
     /// Evaluate the likelihood at x_0 clamped to [−1, 1] (the prior's range, so that the
@@ -232,6 +238,14 @@ pub fn daps(
     if !(cfg.t0 > 0.0 && cfg.t0 <= 1.0) {
         return Err(PosteriorError::invalid("daps: t0 must lie in (0, 1]"));
     }
+    if let Some(e) = &cfg.start_error {
+        if cfg.t0 >= 1.0 {
+            return Err(PosteriorError::invalid(
+                "daps: start_error needs t0 < 1 (from t0 = 1 the chains start from noise, not from the start model)",
+            ));
+        }
+        e.check()?;
+    }
     let training = schedule;
     let schedule = velprior_diffusion::samplers::respaced(schedule, cfg.steps)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -251,7 +265,19 @@ pub fn daps(
         let noise = standard_normal(&mut rng, &[1, 1, shape[0], shape[1]], model.device())?;
         let mut x = if cfg.t0 < 1.0 {
             let a0 = level(&schedule, k0)?.alpha_bar;
-            let x_start = to_batch(start, 1, shape, model.device())?;
+            let x_start = match &cfg.start_error {
+                Some(e) => {
+                    let error = e.draw(
+                        problem.operator.model_shape(),
+                        problem.normalisation,
+                        &mut rng,
+                    );
+                    let perturbed: Vec<f32> =
+                        start.iter().zip(&error).map(|(s, e)| s + e).collect();
+                    to_batch(&perturbed, 1, shape, model.device())?
+                }
+                None => to_batch(start, 1, shape, model.device())?,
+            };
             ((x_start * a0.sqrt())? + (noise * (1.0 - a0).sqrt())?)?
         } else {
             noise

@@ -39,6 +39,7 @@ pub mod problem;
 pub mod red_diff;
 pub mod report;
 pub mod sgld;
+pub mod start_error;
 pub mod summary;
 pub mod target;
 pub mod tensors;

@@ -72,6 +72,7 @@ fn moves_to_the_exact_gaussian_posterior_of(case: &GaussianProblem, x0_step: X0S
         lr: 0.05,
         rho: 1.0,
         t0: 1.0,
+        start_error: None,
         samples: 1000,
         clip_x0: false,
         candidates: 0,

@@ -116,6 +116,7 @@ fn plain() -> DapsConfig {
         lr: 0.05,
         rho: 1.0,
         t0: 1.0,
+        start_error: None,
         samples: 0,
         clip_x0: true,
         candidates: 0,

@@ -17,12 +17,8 @@ pub fn gaussian_smooth(v: &[f32], shape: ModelShape, sigma: f32) -> Vec<f32> {
     if sigma <= 0.0 {
         return v.to_vec();
     }
-    let r = (4.0 * f64::from(sigma) + 0.5) as isize;
-    let w: Vec<f64> = (-r..=r)
-        .map(|k| (-((k * k) as f64) / (2.0 * f64::from(sigma).powi(2))).exp())
-        .collect();
-    let s: f64 = w.iter().sum();
-    let w: Vec<f64> = w.iter().map(|x| x / s).collect();
+    let w = gaussian_kernel(sigma);
+    let r = (w.len() / 2) as isize;
     let (nz, nx) = (shape.nz as isize, shape.nx as isize);
     let mut tmp = vec![0.0f64; v.len()];
     for i in 0..nz {
@@ -42,6 +38,17 @@ pub fn gaussian_smooth(v: &[f32], shape: ModelShape, sigma: f32) -> Vec<f32> {
         }
     }
     out
+}
+
+/// The normalised 1-D Gaussian kernel of [`gaussian_smooth`] (σ > 0 cells): weights at
+/// offsets −r..=r, r = ⌊4σ + 0.5⌋, summing to 1.
+pub fn gaussian_kernel(sigma: f32) -> Vec<f64> {
+    let r = (4.0 * f64::from(sigma) + 0.5) as isize;
+    let w: Vec<f64> = (-r..=r)
+        .map(|k| (-((k * k) as f64) / (2.0 * f64::from(sigma).powi(2))).exp())
+        .collect();
+    let s: f64 = w.iter().sum();
+    w.iter().map(|x| x / s).collect()
 }
 
 /// Causal 4th-order Butterworth low-pass of one trace sampled at `dt` (s), corner `fc` (Hz):

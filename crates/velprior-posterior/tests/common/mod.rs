@@ -275,13 +275,7 @@ impl GaussianProblem {
 
     /// The likelihood as a [`velprior_posterior::Problem`] (velocities 1000–3000 m/s).
     pub fn problem(&self) -> velprior_posterior::Problem<'_> {
-        velprior_posterior::Problem::new(
-            &self.op,
-            &self.observed,
-            velprior_data::Normalisation::new(1000.0, 3000.0).unwrap(),
-            self.sigma2,
-        )
-        .unwrap()
+        problem_1000_to_3000(&self.op, &self.observed, self.sigma2)
     }
 
     /// The exact denoiser of the prior.

@@ -1,0 +1,65 @@
+//! The error of a start model, as a stated belief: a stationary Gaussian field of `std` m/s per
+//! cell whose correlation falls off as exp(−r² / (4 `length`²)) (white noise blurred by a
+//! Gaussian of `length` cells). A sampler that starts each chain from the start plus a draw of
+//! it carries the start's uncertainty into cells the data do not constrain, where nothing else
+//! can tell how wrong the start is; where the data see, they correct the draw.
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+use velprior_data::Normalisation;
+use velprior_physics::ModelShape;
+use velprior_physics::fwi::smooth::{gaussian_kernel, gaussian_smooth};
+
+use crate::{PosteriorError, Result};
+
+/// A start model's error: std (m/s) and correlation length (cells).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartError {
+    /// Std per cell, m/s.
+    pub std: f32,
+    /// σ of the Gaussian blur of white noise, cells (0: independent cells).
+    pub length: f32,
+}
+
+impl StartError {
+    /// Refuses settings that make no field.
+    pub fn check(&self) -> Result<()> {
+        if !(self.std.is_finite()
+            && self.std > 0.0
+            && self.length.is_finite()
+            && self.length >= 0.0)
+        {
+            return Err(PosteriorError::invalid(
+                "daps: start_error needs a finite std > 0 (m/s) and a finite length >= 0 (cells), e.g. { std = 250, length = 5 }",
+            ));
+        }
+        Ok(())
+    }
+
+    /// One draw of the field in normalised units (the prior's `normalisation`).
+    pub fn draw(
+        &self,
+        shape: ModelShape,
+        normalisation: Normalisation,
+        rng: &mut impl Rng,
+    ) -> Vec<f32> {
+        let white: Vec<f32> = (0..shape.len())
+            .map(|_| StandardNormal.sample(rng))
+            .collect();
+        let field = gaussian_smooth(&white, shape, self.length);
+        // Blurring unit white noise by a separable kernel w leaves variance (Σ w²)² per cell.
+        let units = self.std / (0.5 * (normalisation.vmax - normalisation.vmin));
+        let scale = units / kernel_energy(self.length);
+        field.iter().map(|&v| v * scale).collect()
+    }
+}
+
+/// Σ w² of the 1-D kernel that [`gaussian_smooth`] applies (1 for σ = 0: no blur).
+fn kernel_energy(sigma: f32) -> f32 {
+    if sigma <= 0.0 {
+        return 1.0;
+    }
+    gaussian_kernel(sigma).iter().map(|w| w * w).sum::<f64>() as f32
+}

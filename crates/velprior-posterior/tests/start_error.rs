@@ -1,0 +1,186 @@
+//! The start model's stated error: its draws have the stated std and correlation (closed form
+//! of blurred white noise), and DAPS chains started from start + error keep that spread where
+//! the data are blind and lose it where the data see.
+
+mod common;
+
+use common::*;
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use velprior_data::Normalisation;
+use velprior_diffusion::oracles::GaussianOracle;
+use velprior_kernels::Schedule;
+use velprior_physics::ModelShape;
+use velprior_posterior::NoObserver;
+use velprior_posterior::daps::{DapsConfig, X0Step, daps};
+use velprior_posterior::start_error::StartError;
+
+/// Away from the edges a draw's cells have the stated std (m/s, converted to normalised
+/// units) and neighbours at lag k correlate as exp(−k² / (4 length²)), the closed form for
+/// white noise blurred by a Gaussian of σ = length. 400 draws of 48×48, the central 16×16 cells
+/// pooled. Catches a std left in the blur's units (without Σw²: 0.09 of the stated std), a
+/// normalisation by the full range instead of the half range (half the std) and a blur of the
+/// wrong width.
+#[test]
+fn draws_have_the_stated_std_and_correlation() {
+    let shape = ModelShape::new(48, 48);
+    let norm = Normalisation::new(1500.0, 4500.0).unwrap();
+    let error = StartError {
+        std: 300.0,
+        length: 3.0,
+    };
+    let expected_std = 300.0 / 1500.0;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (mut sum2, mut lag2, mut lag4, mut n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for _ in 0..400 {
+        let x = error.draw(shape, norm, &mut rng);
+        let at = |i: usize, j: usize| f64::from(x[i * 48 + j]);
+        for i in 16..32 {
+            for j in 16..32 {
+                sum2 += at(i, j).powi(2);
+                lag2 += at(i, j) * at(i, j + 2);
+                lag4 += at(i, j) * at(i + 4, j);
+                n += 1.0;
+            }
+        }
+    }
+    let std = (sum2 / n).sqrt();
+    let (c2, c4) = (lag2 / sum2, lag4 / sum2);
+    let (e2, e4) = ((-4.0f64 / 36.0).exp(), (-16.0f64 / 36.0).exp());
+    eprintln!(
+        "std {std:.4} (stated {expected_std:.4}), corr lag 2 {c2:.3} ({e2:.3}), lag 4 {c4:.3} ({e4:.3})"
+    );
+    assert!(
+        (std / expected_std - 1.0).abs() < 0.05,
+        "std {std} vs {expected_std}"
+    );
+    assert!((c2 - e2).abs() < 0.05, "lag 2: {c2} vs {e2}");
+    assert!((c4 - e4).abs() < 0.05, "lag 4: {c4} vs {e4}");
+}
+
+/// A linear problem that sees cells 0 and 1 precisely (noise 0.1 m/s) and not cells 2
+/// and 3, a broad Gaussian prior (exact denoiser) and one annealing level near t = 0: the
+/// chains start from start + error, so the blind cells' samples spread by the stated std
+/// (250 m/s = 0.25 units; 1000 samples, within 10 %: 4.5 standard errors) while the seen
+/// cells keep less than 5 % of it. Without `start_error` the blind cells do not spread. Catches
+/// the error not drawn, drawn in the wrong units, or added after the data step.
+#[test]
+fn daps_chains_keep_the_start_error_only_where_the_data_are_blind() {
+    let mut a = DMatrix::zeros(2, 4);
+    a[(0, 0)] = 1e-3;
+    a[(1, 1)] = 1e-3;
+    let op = MatrixOperator {
+        shape: ModelShape::new(2, 2),
+        a,
+    };
+    let observed = [2.3f32, 1.8];
+    let problem = problem_1000_to_3000(&op, &observed, 1e-8);
+    let broad: Vec<f64> = DMatrix::<f64>::identity(4, 4)
+        .scale(1e4)
+        .as_slice()
+        .to_vec();
+    let oracle = GaussianOracle::new(&[0.0; 4], &broad).unwrap();
+    let start = [0.1f32, -0.1, 0.2, -0.3];
+    let run = |start_error| {
+        let cfg = DapsConfig {
+            steps: 20,
+            langevin_steps: 1,
+            lr: 1e-4,
+            rho: 1.0,
+            t0: 0.05,
+            start_error,
+            samples: 1000,
+            clip_x0: false,
+            candidates: 0,
+            candidate_steps: 25,
+            x0_step: X0Step::GaussNewton {
+                cg_iterations: 4,
+                linearise_at: Default::default(),
+                preconditioner: None,
+            },
+            x0_variance: velprior_posterior::daps::X0Variance::Tweedie,
+        };
+        let schedule = Schedule::cosine(1000).unwrap();
+        let samples = daps(
+            &oracle,
+            &problem,
+            &schedule,
+            &cfg,
+            &start,
+            7,
+            &mut NoObserver,
+        )
+        .unwrap();
+        let (_, cov) = moments(&samples, 4);
+        (0..4).map(|i| cov[(i, i)].sqrt()).collect::<Vec<f64>>()
+    };
+    let stated = 0.25;
+    let with = run(Some(StartError {
+        std: 250.0,
+        length: 0.0,
+    }));
+    let without = run(None);
+    eprintln!("std per cell with the start error {with:?}, without {without:?}");
+    for i in [2, 3] {
+        assert!(
+            (with[i] / stated - 1.0).abs() < 0.1,
+            "blind cell {i}: {}",
+            with[i]
+        );
+        assert!(
+            without[i] < 0.2 * stated,
+            "blind cell {i} without: {}",
+            without[i]
+        );
+    }
+    for i in [0, 1] {
+        assert!(with[i] < 0.05 * stated, "seen cell {i}: {}", with[i]);
+    }
+}
+
+/// A start error DAPS cannot use is refused with the setting named: from t0 = 1 the chains do
+/// not start from the start model, and a std that is not a positive number makes no field.
+#[test]
+fn daps_refuses_a_start_error_it_cannot_use() {
+    let case = GaussianProblem::new();
+    let problem = case.problem();
+    let oracle = case.oracle();
+    let run = |t0, std| {
+        let cfg = DapsConfig {
+            steps: 4,
+            langevin_steps: 1,
+            lr: 1e-4,
+            rho: 1.0,
+            t0,
+            start_error: Some(StartError { std, length: 1.0 }),
+            samples: 1,
+            clip_x0: false,
+            candidates: 0,
+            candidate_steps: 25,
+            x0_step: X0Step::Langevin,
+            x0_variance: Default::default(),
+        };
+        let schedule = Schedule::cosine(1000).unwrap();
+        daps(
+            &oracle,
+            &problem,
+            &schedule,
+            &cfg,
+            &[0.0; 4],
+            1,
+            &mut NoObserver,
+        )
+        .map_err(|e| e.to_string())
+    };
+    assert!(run(0.5, 100.0).is_ok());
+    let err = run(1.0, 100.0).unwrap_err();
+    assert!(err.contains("start_error needs t0 < 1"), "{err}");
+    for std in [0.0, -5.0, f32::NAN] {
+        let err = run(0.5, std).unwrap_err();
+        assert!(
+            err.contains("start_error needs a finite std"),
+            "{std}: {err}"
+        );
+    }
+}
