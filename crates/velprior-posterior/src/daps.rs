@@ -75,8 +75,9 @@ pub struct DapsConfig {
     #[serde(default = "one")]
     pub t0: f64,
     /// With t0 < 1, each chain starts from the start model plus a draw of this error field
-    /// ([`StartError`]): the start's stated uncertainty, which stays where the data are blind
-    /// (default: none, every chain from the start itself).
+    /// ([`StartError`]), kept where the data are blind: the start's stated uncertainty there
+    /// (default: none, every chain from the start itself). Estimates diag(JᵀJ) / s at the start
+    /// as the preconditioner does (with its settings, or 8 probes and a blur of 2 cells).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_error: Option<StartError>,
     /// Independent samples (one chain each, seeded seed + j by the runner).
@@ -254,22 +255,35 @@ pub fn daps(
     let mut out = Vec::with_capacity(cfg.samples * d);
     let k0 = ((cfg.t0 * schedule.len() as f64).ceil() as usize).clamp(1, schedule.len()) - 1;
     let total = k0 + 1;
-    let precision = match cfg.x0_step {
-        X0Step::GaussNewton {
-            preconditioner: Some(p),
-            ..
-        } => Some(data_precision(problem, start, p.probes, p.smooth, seed)?),
+    let preconditioner = match cfg.x0_step {
+        X0Step::GaussNewton { preconditioner, .. } => preconditioner,
+        X0Step::Langevin => None,
+    };
+    // diag(JᵀJ) / s at the start: the preconditioner's, and where the start error is kept.
+    let precision = if preconditioner.is_some() || cfg.start_error.is_some() {
+        let p = preconditioner.unwrap_or(Preconditioner {
+            probes: probes(),
+            smooth: two(),
+        });
+        Some(data_precision(problem, start, p.probes, p.smooth, seed)?)
+    } else {
+        None
+    };
+    let start_error = match (&cfg.start_error, &precision) {
+        (Some(e), Some(h)) => Some((e, e.kept(h)?)),
         _ => None,
     };
+    let precondition = preconditioner.and(precision.as_deref());
     for j in 0..cfg.samples {
         let noise = standard_normal(&mut rng, &[1, 1, shape[0], shape[1]], model.device())?;
         let mut x = if cfg.t0 < 1.0 {
             let a0 = level(&schedule, k0)?.alpha_bar;
-            let x_start = match &cfg.start_error {
-                Some(e) => {
+            let x_start = match &start_error {
+                Some((e, kept)) => {
                     let error = e.draw(
                         problem.operator.model_shape(),
                         problem.normalisation,
+                        kept,
                         &mut rng,
                     );
                     let perturbed: Vec<f32> =
@@ -324,7 +338,7 @@ pub fn daps(
                         at,
                         r2,
                         cg_iterations,
-                        precision.as_deref(),
+                        precondition,
                         &mut rng,
                     )?;
                     let f = if j == 0 {

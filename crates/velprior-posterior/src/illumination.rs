@@ -46,3 +46,19 @@ pub fn data_precision(
     let [nz, nx] = problem.shape();
     Ok(gaussian_smooth(&h, ModelShape::new(nz, nx), smooth))
 }
+
+/// How much of each cell the data see, h / (h + `fade_below` · max h) for the data precision
+/// h ([`data_precision`]): near 1 where the data constrain the cell well, near 0 where they
+/// see it less than `fade_below` of the best-seen cell. Refused when the data see no cell.
+pub fn seen_fraction(h: &[f32], fade_below: f32) -> Result<Vec<f64>> {
+    let best_seen = h.iter().fold(0f64, |m, &v| m.max(f64::from(v)));
+    if best_seen <= 0.0 {
+        return Err(PosteriorError::invalid(
+            "the data see no cell of the start model (diag(JᵀJ) is zero), so there is nothing to fade by illumination; check the operator",
+        ));
+    }
+    let reference = f64::from(fade_below) * best_seen;
+    Ok(h.iter()
+        .map(|&v| f64::from(v) / (f64::from(v) + reference))
+        .collect())
+}

@@ -17,7 +17,7 @@ use velprior_diffusion::noise::standard_normal;
 use velprior_kernels::Schedule;
 use velprior_physics::fwi::adam::Adam;
 
-use crate::illumination::data_precision;
+use crate::illumination::{data_precision, seen_fraction};
 use crate::observer::{IterationRecord, PosteriorObserver};
 use crate::problem::Problem;
 use crate::tensors::{level, to_batch, to_models};
@@ -89,16 +89,9 @@ impl PriorWeight {
                     ));
                 }
                 let h = data_precision(problem, start, probes, smooth, seed)?;
-                let best_seen = h.iter().fold(0f64, |m, &v| m.max(f64::from(v)));
-                if best_seen <= 0.0 {
-                    return Err(PosteriorError::invalid(
-                        "red_diff: the data see no cell of the start model (diag(JᵀJ) is zero), so prior_weight = illumination has nothing to fade by; use the uniform weight or check the operator",
-                    ));
-                }
-                let reference = f64::from(fade_below) * best_seen;
-                Ok(h.iter()
-                    .map(|&v| lambda * f64::from(v) / (f64::from(v) + reference))
-                    .collect())
+                let seen = seen_fraction(&h, fade_below)
+                    .map_err(|e| PosteriorError::invalid(format!("red_diff: prior_weight: {e}")))?;
+                Ok(seen.iter().map(|w| lambda * w).collect())
             }
         }
     }

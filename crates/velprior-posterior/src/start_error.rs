@@ -1,8 +1,10 @@
 //! The error of a start model, as a stated belief: a stationary Gaussian field of `std` m/s per
 //! cell whose correlation falls off as exp(−r² / (4 `length`²)) (white noise blurred by a
-//! Gaussian of `length` cells). A sampler that starts each chain from the start plus a draw of
-//! it carries the start's uncertainty into cells the data do not constrain, where nothing else
-//! can tell how wrong the start is; where the data see, they correct the draw.
+//! Gaussian of `length` cells), faded where the data see the cell
+//! ([`crate::illumination::seen_fraction`] with `fade_below`): there the first stage has fit
+//! the data, and a short anneal could not remove the error again. A sampler that starts each
+//! chain from the start plus a draw of it carries the start's uncertainty into the cells the
+//! data do not constrain, where nothing else can tell how wrong the start is.
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -11,9 +13,11 @@ use velprior_data::Normalisation;
 use velprior_physics::ModelShape;
 use velprior_physics::fwi::smooth::{gaussian_kernel, gaussian_smooth};
 
+use crate::illumination::seen_fraction;
 use crate::{PosteriorError, Result};
 
-/// A start model's error: std (m/s) and correlation length (cells).
+/// A start model's error: std (m/s), correlation length (cells), and the illumination below
+/// which it is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartError {
@@ -21,6 +25,14 @@ pub struct StartError {
     pub std: f32,
     /// σ of the Gaussian blur of white noise, cells (0: independent cells).
     pub length: f32,
+    /// The error is kept in full where the data see a cell less than this fraction of the
+    /// best-seen cell, and fades above (default 0.01).
+    #[serde(default = "fade_below")]
+    pub fade_below: f32,
+}
+
+fn fade_below() -> f32 {
+    0.01
 }
 
 impl StartError {
@@ -38,11 +50,21 @@ impl StartError {
         Ok(())
     }
 
-    /// One draw of the field in normalised units (the prior's `normalisation`).
+    /// The fraction of the error kept in each cell, 1 − seen for the data precision `h` at the
+    /// start ([`crate::illumination::data_precision`]).
+    pub fn kept(&self, h: &[f32]) -> Result<Vec<f32>> {
+        let seen = seen_fraction(h, self.fade_below)
+            .map_err(|e| PosteriorError::invalid(format!("daps: start_error: {e}")))?;
+        Ok(seen.iter().map(|w| (1.0 - w) as f32).collect())
+    }
+
+    /// One draw of the field in normalised units (the prior's `normalisation`), times `kept`
+    /// per cell.
     pub fn draw(
         &self,
         shape: ModelShape,
         normalisation: Normalisation,
+        kept: &[f32],
         rng: &mut impl Rng,
     ) -> Vec<f32> {
         let white: Vec<f32> = (0..shape.len())
@@ -52,7 +74,11 @@ impl StartError {
         // Blurring unit white noise by a separable kernel w leaves variance (Σ w²)² per cell.
         let units = self.std / (0.5 * (normalisation.vmax - normalisation.vmin));
         let scale = units / kernel_energy(self.length);
-        field.iter().map(|&v| v * scale).collect()
+        field
+            .iter()
+            .zip(kept)
+            .map(|(&v, &k)| v * scale * k)
+            .collect()
     }
 }
 

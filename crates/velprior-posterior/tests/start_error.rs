@@ -1,6 +1,6 @@
 //! The start model's stated error: its draws have the stated std and correlation (closed form
 //! of blurred white noise), and DAPS chains started from start + error keep that spread where
-//! the data are blind and lose it where the data see.
+//! the data are blind and not where the data see.
 
 mod common;
 
@@ -13,7 +13,7 @@ use velprior_diffusion::oracles::GaussianOracle;
 use velprior_kernels::Schedule;
 use velprior_physics::ModelShape;
 use velprior_posterior::NoObserver;
-use velprior_posterior::daps::{DapsConfig, X0Step, daps};
+use velprior_posterior::daps::{DapsConfig, Preconditioner, X0Step, daps};
 use velprior_posterior::start_error::StartError;
 
 /// Away from the edges a draw's cells have the stated std (m/s, converted to normalised
@@ -29,12 +29,14 @@ fn draws_have_the_stated_std_and_correlation() {
     let error = StartError {
         std: 300.0,
         length: 3.0,
+        fade_below: 0.01,
     };
+    let kept = vec![1.0f32; shape.len()];
     let expected_std = 300.0 / 1500.0;
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let (mut sum2, mut lag2, mut lag4, mut n) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for _ in 0..400 {
-        let x = error.draw(shape, norm, &mut rng);
+        let x = error.draw(shape, norm, &kept, &mut rng);
         let at = |i: usize, j: usize| f64::from(x[i * 48 + j]);
         for i in 16..32 {
             for j in 16..32 {
@@ -59,12 +61,12 @@ fn draws_have_the_stated_std_and_correlation() {
     assert!((c4 - e4).abs() < 0.05, "lag 4: {c4} vs {e4}");
 }
 
-/// A linear problem that sees cells 0 and 1 precisely (noise 0.1 m/s) and not cells 2
+/// A linear problem that sees cells 0 and 1 precisely (noise 1 m/s) and not cells 2
 /// and 3, a broad Gaussian prior (exact denoiser) and one annealing level near t = 0: the
 /// chains start from start + error, so the blind cells' samples spread by the stated std
 /// (250 m/s = 0.25 units; 1000 samples, within 10 %: 4.5 standard errors) while the seen
-/// cells keep less than 5 % of it. Without `start_error` the blind cells do not spread. Catches
-/// the error not drawn, drawn in the wrong units, or added after the data step.
+/// cells' spread grows by less than 2 % of it (kept there, the data step would leave 7 %). Without `start_error` the blind cells do not spread. Catches
+/// the error not drawn, drawn in the wrong units, or kept where the data see.
 #[test]
 fn daps_chains_keep_the_start_error_only_where_the_data_are_blind() {
     let mut a = DMatrix::zeros(2, 4);
@@ -75,7 +77,7 @@ fn daps_chains_keep_the_start_error_only_where_the_data_are_blind() {
         a,
     };
     let observed = [2.3f32, 1.8];
-    let problem = problem_1000_to_3000(&op, &observed, 1e-8);
+    let problem = problem_1000_to_3000(&op, &observed, 1e-6);
     let broad: Vec<f64> = DMatrix::<f64>::identity(4, 4)
         .scale(1e4)
         .as_slice()
@@ -94,10 +96,14 @@ fn daps_chains_keep_the_start_error_only_where_the_data_are_blind() {
             clip_x0: false,
             candidates: 0,
             candidate_steps: 25,
+            // Not blurred: on 2×2 cells a blur would spread the seen cells' precision to all.
             x0_step: X0Step::GaussNewton {
                 cg_iterations: 4,
                 linearise_at: Default::default(),
-                preconditioner: None,
+                preconditioner: Some(Preconditioner {
+                    probes: 64,
+                    smooth: 0.0,
+                }),
             },
             x0_variance: velprior_posterior::daps::X0Variance::Tweedie,
         };
@@ -119,6 +125,7 @@ fn daps_chains_keep_the_start_error_only_where_the_data_are_blind() {
     let with = run(Some(StartError {
         std: 250.0,
         length: 0.0,
+        fade_below: 0.01,
     }));
     let without = run(None);
     eprintln!("std per cell with the start error {with:?}, without {without:?}");
@@ -135,7 +142,12 @@ fn daps_chains_keep_the_start_error_only_where_the_data_are_blind() {
         );
     }
     for i in [0, 1] {
-        assert!(with[i] < 0.05 * stated, "seen cell {i}: {}", with[i]);
+        assert!(
+            with[i] < without[i] + 0.02 * stated,
+            "seen cell {i}: {} (without {})",
+            with[i],
+            without[i]
+        );
     }
 }
 
@@ -153,7 +165,11 @@ fn daps_refuses_a_start_error_it_cannot_use() {
             lr: 1e-4,
             rho: 1.0,
             t0,
-            start_error: Some(StartError { std, length: 1.0 }),
+            start_error: Some(StartError {
+                std,
+                length: 1.0,
+                fade_below: 0.01,
+            }),
             samples: 1,
             clip_x0: false,
             candidates: 0,
