@@ -26,25 +26,25 @@ pub struct StartError {
     /// σ of the Gaussian blur of white noise, cells (0: independent cells).
     pub length: f32,
     /// The error is kept in full where the data see a cell less than this fraction of the
-    /// best-seen cell, and fades above (default 0.01).
+    /// best-seen cell, and fades above (default 0.001).
     #[serde(default = "fade_below")]
     pub fade_below: f32,
 }
 
 fn fade_below() -> f32 {
-    0.01
+    0.001
 }
 
 impl StartError {
     /// Refuses settings that make no field.
     pub fn check(&self) -> Result<()> {
-        if !(self.std.is_finite()
-            && self.std > 0.0
-            && self.length.is_finite()
-            && self.length >= 0.0)
+        let valid = |v: f32, min: f32| v.is_finite() && v >= min;
+        if !valid(self.std, f32::MIN_POSITIVE)
+            || !valid(self.length, 0.0)
+            || !valid(self.fade_below, f32::MIN_POSITIVE)
         {
             return Err(PosteriorError::invalid(
-                "daps: start_error needs a finite std > 0 (m/s) and a finite length >= 0 (cells), e.g. { std = 250, length = 5 }",
+                "daps: start_error needs a finite std > 0 (m/s), a finite length >= 0 (cells) and a finite fade_below > 0, e.g. { std = 250, length = 5, fade_below = 0.001 }",
             ));
         }
         Ok(())

@@ -152,13 +152,14 @@ fn daps_chains_keep_the_start_error_only_where_the_data_are_blind() {
 }
 
 /// A start error DAPS cannot use is refused with the setting named: from t0 = 1 the chains do
-/// not start from the start model, and a std that is not a positive number makes no field.
+/// not start from the start model; a std or fade threshold that is not a positive number makes
+/// no field (a zero threshold would keep the error nowhere, silently).
 #[test]
 fn daps_refuses_a_start_error_it_cannot_use() {
     let case = GaussianProblem::new();
     let problem = case.problem();
     let oracle = case.oracle();
-    let run = |t0, std| {
+    let run = |t0, std, fade_below| {
         let cfg = DapsConfig {
             steps: 4,
             langevin_steps: 1,
@@ -168,7 +169,7 @@ fn daps_refuses_a_start_error_it_cannot_use() {
             start_error: Some(StartError {
                 std,
                 length: 1.0,
-                fade_below: 0.01,
+                fade_below,
             }),
             samples: 1,
             clip_x0: false,
@@ -189,14 +190,14 @@ fn daps_refuses_a_start_error_it_cannot_use() {
         )
         .map_err(|e| e.to_string())
     };
-    assert!(run(0.5, 100.0).is_ok());
-    let err = run(1.0, 100.0).unwrap_err();
+    assert!(run(0.5, 100.0, 0.001).is_ok());
+    let err = run(1.0, 100.0, 0.001).unwrap_err();
     assert!(err.contains("start_error needs t0 < 1"), "{err}");
-    for std in [0.0, -5.0, f32::NAN] {
-        let err = run(0.5, std).unwrap_err();
+    for (std, fade_below) in [(0.0, 0.001), (-5.0, 0.001), (f32::NAN, 0.001), (100.0, 0.0)] {
+        let err = run(0.5, std, fade_below).unwrap_err();
         assert!(
             err.contains("start_error needs a finite std"),
-            "{std}: {err}"
+            "{std} {fade_below}: {err}"
         );
     }
 }
