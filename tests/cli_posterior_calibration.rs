@@ -230,10 +230,11 @@ fn calibration_config_writes_coverage() {
     }
 }
 
-/// A seismic calibration with a two-stage sampler, tiny (one model, 100 time steps, 3 RED-diff
-/// iterations, one DAPS level): the first stage runs and is reported, the calibration curve and
-/// error-vs-std come out with their pictures. Catches the seismic observation or the first stage
-/// not wired into the run, a curve not ordered by level (its observed coverage must not fall as
+/// A seismic calibration with a two-stage sampler as the shipped config has it, tiny (one model,
+/// 100 time steps, 3 RED-diff iterations with the illumination-faded weight, one DAPS level from
+/// the mode plus a start error): the first stage runs and is reported, the calibration curve and
+/// error-vs-std come out with their pictures. Catches the seismic observation, the first stage or
+/// the config's settings not wired into the run, a curve not ordered by level (its observed coverage must not fall as
 /// the nominal level rises), and two noise levels accepted.
 #[test]
 fn seismic_calibration_with_a_first_stage() {
@@ -250,8 +251,11 @@ fn seismic_calibration_with_a_first_stage() {
          boundary = {{ kind = \"cpml\", width = 20, reflection = 0.001, max_velocity = 4500.0 }} }}\n\
          acquisition = {{ n_sources = 2, depth = 1, nt = 100, wavelet = {{ kind = \"openfwi\", freq = 15.0 }} }}\n\n\
          [calibration.start_method]\nkind = \"red-diff\"\niterations = 3\nlr = 0.03\nlambda = 1e7\n\
-         t_min = 0.001\nt_max = 1.0\nsamples = 1\n\n[calibration.method]\nkind = \"daps\"\nsteps = 5\n\
-         t0 = 0.2\nx0_step = {{ kind = \"gauss-newton\", cg_iterations = 1 }}\nsamples = 2\n"
+         t_min = 0.001\nt_max = 1.0\nsamples = 1\n\
+         prior_weight = {{ kind = \"illumination\", probes = 2, smooth = 2.0, fade_below = 0.01 }}\n\n\
+         [calibration.method]\nkind = \"daps\"\nsteps = 5\n\
+         t0 = 0.2\nx0_step = {{ kind = \"gauss-newton\", cg_iterations = 1 }}\n\
+         start_error = {{ std = 250.0, length = 5.0 }}\nsamples = 2\n"
     );
     let cfg = dir.path().join("seismic.toml");
     std::fs::write(&cfg, &text).unwrap();
