@@ -32,6 +32,7 @@ use rand::distr::weighted::WeightedIndex;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
+use velprior_data::item_seed;
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::denoiser::{NoiseLevel, x0_from_eps};
 use velprior_diffusion::noise::standard_normal;
@@ -280,10 +281,11 @@ pub fn daps(
             let a0 = level(&schedule, k0)?.alpha_bar;
             let x_start = match &start_error {
                 Some((e, kept)) => {
-                    let error = e.draw(
+                    let error = e.draw_for_chain(
                         problem.operator.model_shape(),
                         problem.normalisation,
                         kept,
+                        item_seed(seed, j),
                         &mut rng,
                     );
                     let perturbed: Vec<f32> =

@@ -4,9 +4,12 @@
 //! ([`crate::illumination::seen_fraction`] with `fade_below`): there the first stage has fit
 //! the data, and a short anneal could not remove the error again. A sampler that starts each
 //! chain from the start plus a draw of it carries the start's uncertainty into the cells the
-//! data do not constrain, where nothing else can tell how wrong the start is.
+//! data do not constrain, where nothing else can tell how wrong the start is. With
+//! `antithetic`, chains seeded 2k and 2k + 1 start from the start plus and minus the same draw:
+//! each chain's start is distributed as before, while the pair's mean keeps none of the error.
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use velprior_data::Normalisation;
@@ -29,6 +32,10 @@ pub struct StartError {
     /// best-seen cell, and fades above (default 0.001).
     #[serde(default = "fade_below")]
     pub fade_below: f32,
+    /// Chains seeded 2k and 2k + 1 start from the start ± one draw (default false: a draw
+    /// each).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub antithetic: bool,
 }
 
 fn fade_below() -> f32 {
@@ -56,6 +63,30 @@ impl StartError {
         let seen = seen_fraction(h, self.fade_below)
             .map_err(|e| PosteriorError::invalid(format!("daps: start_error: {e}")))?;
         Ok(seen.iter().map(|w| (1.0 - w) as f32).collect())
+    }
+
+    /// The error of the chain seeded `chain_seed`: a draw from `rng`, or with `antithetic`
+    /// ± the pair's draw (from its own stream, seeded `chain_seed / 2`), + for even seeds.
+    pub fn draw_for_chain(
+        &self,
+        shape: ModelShape,
+        normalisation: Normalisation,
+        kept: &[f32],
+        chain_seed: u64,
+        rng: &mut impl Rng,
+    ) -> Vec<f32> {
+        if !self.antithetic {
+            return self.draw(shape, normalisation, kept, rng);
+        }
+        // Stream 1: no chain's own random numbers (stream 0 of its seed) repeat the pair's.
+        let mut pair_rng = ChaCha8Rng::seed_from_u64(chain_seed / 2);
+        pair_rng.set_stream(1);
+        let error = self.draw(shape, normalisation, kept, &mut pair_rng);
+        if chain_seed.is_multiple_of(2) {
+            error
+        } else {
+            error.iter().map(|e| -e).collect()
+        }
     }
 
     /// One draw of the field in normalised units (the prior's `normalisation`), times `kept`

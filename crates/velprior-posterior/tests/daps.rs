@@ -12,7 +12,7 @@ use velprior_diffusion::Denoiser;
 use velprior_diffusion::denoiser::NoiseLevel;
 use velprior_kernels::Schedule;
 use velprior_posterior::NoObserver;
-use velprior_posterior::daps::{DapsConfig, Preconditioner, X0Step, daps, tweedie_x0_variance};
+use velprior_posterior::daps::{Preconditioner, X0Step, daps, tweedie_x0_variance};
 
 /// DAPS is approximate (x_0 | x_t is taken as N(x̂_0, r_t² I)), so the bounds are those any
 /// posterior sampler must meet, not exactness: the samples' mean nearer the exact posterior
@@ -66,20 +66,7 @@ fn moves_to_the_exact_gaussian_posterior_of(case: &GaussianProblem, x0_step: X0S
     let problem = case.problem();
     let oracle = case.oracle();
     let d = 4;
-    let cfg = DapsConfig {
-        steps: 50,
-        langevin_steps: 50,
-        lr: 0.05,
-        rho: 1.0,
-        t0: 1.0,
-        start_error: None,
-        samples: 1000,
-        clip_x0: false,
-        candidates: 0,
-        candidate_steps: 25,
-        x0_step,
-        x0_variance: Default::default(),
-    };
+    let cfg = daps_config(x0_step);
     let schedule = Schedule::cosine(1000).unwrap();
     let samples = daps(
         &oracle,

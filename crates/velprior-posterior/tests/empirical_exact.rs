@@ -113,16 +113,9 @@ fn plain() -> DapsConfig {
     DapsConfig {
         steps: 10,
         langevin_steps: 10,
-        lr: 0.05,
-        rho: 1.0,
-        t0: 1.0,
-        start_error: None,
         samples: 0,
         clip_x0: true,
-        candidates: 0,
-        candidate_steps: 25,
-        x0_step: Default::default(),
-        x0_variance: Default::default(),
+        ..common::daps_config(Default::default())
     }
 }
 

@@ -13,7 +13,7 @@ use velprior_diffusion::{Denoiser, NoiseLevel};
 use velprior_physics::ModelShape;
 use velprior_posterior::Problem;
 use velprior_posterior::patches::{PatchDenoiser, window_starts};
-use velprior_posterior::red_diff::red_diff_objective;
+use velprior_posterior::red_diff::{RedDiffConfig, red_diff_objective};
 
 #[test]
 fn red_diff_objective_gradient_matches_finite_differences() {
@@ -109,7 +109,6 @@ fn patch_denoiser_reproduces_a_pixelwise_denoiser() {
 /// gradient of the wrong sign or scale, or a run that returns its start.
 #[test]
 fn red_diff_fits_a_linear_problem() {
-    use velprior_posterior::red_diff::{RedDiffConfig, red_diff};
     let LinearCase {
         op,
         observed,
@@ -119,25 +118,11 @@ fn red_diff_fits_a_linear_problem() {
     } = linear_case();
     let problem = problem_1000_to_3000(&op, &observed, 0.01);
     let cfg = RedDiffConfig {
-        iterations: 300,
-        lr: 0.02,
         lambda: 0.01,
-        t_min: 0.01,
-        t_max: 1.0,
         samples: 2,
-        prior_weight: Default::default(),
+        ..linear_config()
     };
-    let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
-    let out = red_diff(
-        &oracle,
-        &problem,
-        &schedule,
-        &start,
-        &cfg,
-        5,
-        &mut velprior_posterior::NoObserver,
-    )
-    .unwrap();
+    let out = run_red_diff(&oracle, &problem, &start, &cfg).unwrap();
     let before = distance(&start, &truth);
     for x in out.chunks(4) {
         let after = distance(x, &truth);
@@ -151,7 +136,7 @@ fn red_diff_fits_a_linear_problem() {
 /// left alone) or ignored.
 #[test]
 fn illumination_weight_leaves_blind_cells_at_the_start() {
-    use velprior_posterior::red_diff::{PriorWeight, RedDiffConfig, red_diff};
+    use velprior_posterior::red_diff::PriorWeight;
     let LinearCase {
         truth,
         oracle,
@@ -174,25 +159,10 @@ fn illumination_weight_leaves_blind_cells_at_the_start() {
     let start = [mean[0], mean[1], 0.8, -0.7];
     let run = |prior_weight| {
         let cfg = RedDiffConfig {
-            iterations: 300,
-            lr: 0.02,
-            lambda: 1.0,
-            t_min: 0.01,
-            t_max: 1.0,
-            samples: 1,
             prior_weight,
+            ..linear_config()
         };
-        let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
-        red_diff(
-            &oracle,
-            &problem,
-            &schedule,
-            &start,
-            &cfg,
-            5,
-            &mut velprior_posterior::NoObserver,
-        )
-        .unwrap()
+        run_red_diff(&oracle, &problem, &start, &cfg).unwrap()
     };
     let uniform = run(PriorWeight::Uniform);
     let faded = run(PriorWeight::Illumination {
@@ -217,7 +187,7 @@ fn illumination_weight_leaves_blind_cells_at_the_start() {
 /// weight (no probes, a fade threshold that is not a positive number).
 #[test]
 fn illumination_weight_refuses_blind_data_and_bad_settings() {
-    use velprior_posterior::red_diff::{PriorWeight, RedDiffConfig, red_diff};
+    use velprior_posterior::red_diff::PriorWeight;
     let LinearCase { oracle, start, .. } = linear_case();
     let blind = MatrixOperator {
         shape: ModelShape::new(2, 2),
@@ -229,28 +199,14 @@ fn illumination_weight_refuses_blind_data_and_bad_settings() {
         let problem = problem_1000_to_3000(op, &observed[..op.a.nrows()], 0.01);
         let cfg = RedDiffConfig {
             iterations: 3,
-            lr: 0.02,
-            lambda: 1.0,
-            t_min: 0.01,
-            t_max: 1.0,
-            samples: 1,
             prior_weight: PriorWeight::Illumination {
                 probes,
                 smooth: 0.0,
                 fade_below,
             },
+            ..linear_config()
         };
-        let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
-        red_diff(
-            &oracle,
-            &problem,
-            &schedule,
-            &start,
-            &cfg,
-            5,
-            &mut velprior_posterior::NoObserver,
-        )
-        .map_err(|e| e.to_string())
+        run_red_diff(&oracle, &problem, &start, &cfg).map_err(|e| e.to_string())
     };
     assert!(run(&seeing, 4, 0.01).is_ok());
     let err = run(&blind, 4, 0.01).unwrap_err();
@@ -262,4 +218,36 @@ fn illumination_weight_refuses_blind_data_and_bad_settings() {
             "{probes} {fade_below}: {err}"
         );
     }
+}
+
+/// The linear cases' settings: 300 iterations, λ = 1, one noise draw per step, uniform weight.
+fn linear_config() -> RedDiffConfig {
+    RedDiffConfig {
+        iterations: 300,
+        lr: 0.02,
+        lambda: 1.0,
+        t_min: 0.01,
+        t_max: 1.0,
+        samples: 1,
+        prior_weight: Default::default(),
+    }
+}
+
+/// RED-diff from `start` with the cosine schedule of 1000 steps and seed 5.
+fn run_red_diff(
+    oracle: &GaussianOracle,
+    problem: &Problem<'_>,
+    start: &[f32],
+    cfg: &RedDiffConfig,
+) -> velprior_posterior::Result<Vec<f32>> {
+    let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
+    velprior_posterior::red_diff::red_diff(
+        oracle,
+        problem,
+        &schedule,
+        start,
+        cfg,
+        5,
+        &mut velprior_posterior::NoObserver,
+    )
 }

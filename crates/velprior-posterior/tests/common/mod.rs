@@ -288,3 +288,24 @@ impl GaussianProblem {
         .unwrap()
     }
 }
+
+/// DAPS on the small linear cases: 50 levels × 50 Langevin steps (lr 0.05) from pure noise,
+/// 1000 unclamped samples, x_0 drawn by `x0_step`; tests change what they examine with `..`.
+pub fn daps_config(
+    x0_step: velprior_posterior::daps::X0Step,
+) -> velprior_posterior::daps::DapsConfig {
+    velprior_posterior::daps::DapsConfig {
+        steps: 50,
+        langevin_steps: 50,
+        lr: 0.05,
+        rho: 1.0,
+        t0: 1.0,
+        start_error: None,
+        samples: 1000,
+        clip_x0: false,
+        candidates: 0,
+        candidate_steps: 25,
+        x0_step,
+        x0_variance: Default::default(),
+    }
+}
