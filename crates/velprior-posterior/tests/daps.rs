@@ -10,9 +10,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use velprior_diffusion::Denoiser;
 use velprior_diffusion::denoiser::NoiseLevel;
-use velprior_kernels::Schedule;
-use velprior_posterior::NoObserver;
-use velprior_posterior::daps::{Preconditioner, X0Step, daps, tweedie_x0_variance};
+use velprior_posterior::daps::{Preconditioner, X0Step, tweedie_x0_variance};
 
 /// DAPS is approximate (x_0 | x_t is taken as N(x̂_0, r_t² I)), so the bounds are those any
 /// posterior sampler must meet, not exactness: the samples' mean nearer the exact posterior
@@ -67,17 +65,7 @@ fn moves_to_the_exact_gaussian_posterior_of(case: &GaussianProblem, x0_step: X0S
     let oracle = case.oracle();
     let d = 4;
     let cfg = daps_config(x0_step);
-    let schedule = Schedule::cosine(1000).unwrap();
-    let samples = daps(
-        &oracle,
-        &problem,
-        &schedule,
-        &cfg,
-        &[0.0; 4],
-        5,
-        &mut NoObserver,
-    )
-    .unwrap();
+    let samples = run_daps(&oracle, &problem, &cfg, &[0.0; 4], 5).unwrap();
     let (m, cv) = moments(&samples, d);
     let mean_bias = mean_error(&m, pm, pc);
     let prior_gap = mean_error(&prior.mean, pm, pc);

@@ -33,7 +33,7 @@ use velprior_physics::{
     SolverConfig, Storage, ricker,
 };
 use velprior_posterior::alternating::{AlternatingConfig, alternating};
-use velprior_posterior::daps::{DapsConfig, daps};
+use velprior_posterior::daps::DapsConfig;
 use velprior_posterior::dps::{DpsConfig, Guidance, dps};
 use velprior_posterior::red_diff::{RedDiffConfig, red_diff};
 use velprior_posterior::{NoObserver, Problem};
@@ -151,9 +151,7 @@ fn daps_samples(
         samples: m,
         ..cfg.clone()
     };
-    let schedule = Schedule::cosine(1000).unwrap();
-    let start = vec![0.0; NZ * NX];
-    daps(oracle, problem, &schedule, &cfg, &start, 3, &mut NoObserver).unwrap()
+    common::run_daps(oracle, problem, &cfg, &[0.0; NZ * NX], 3).unwrap()
 }
 
 /// Total-variation distance of two distributions over the training models.

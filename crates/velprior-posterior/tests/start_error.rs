@@ -10,10 +10,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use velprior_data::Normalisation;
 use velprior_diffusion::oracles::GaussianOracle;
-use velprior_kernels::Schedule;
 use velprior_physics::ModelShape;
-use velprior_posterior::NoObserver;
-use velprior_posterior::daps::{DapsConfig, Preconditioner, X0Step, daps};
+use velprior_posterior::daps::{DapsConfig, Preconditioner, X0Step};
 use velprior_posterior::start_error::StartError;
 
 /// Away from the edges a draw's cells have the stated std (m/s, converted to normalised
@@ -98,17 +96,7 @@ fn blind_cells_samples(start_error: Option<StartError>, seed: u64) -> Vec<f32> {
             }),
         })
     };
-    let schedule = Schedule::cosine(1000).unwrap();
-    daps(
-        &oracle,
-        &problem,
-        &schedule,
-        &cfg,
-        &BLIND_CASE_START,
-        seed,
-        &mut NoObserver,
-    )
-    .unwrap()
+    run_daps(&oracle, &problem, &cfg, &BLIND_CASE_START, seed).unwrap()
 }
 
 const BLIND_CASE_START: [f32; 4] = [0.1, -0.1, 0.2, -0.3];
@@ -231,17 +219,7 @@ fn daps_refuses_a_start_error_it_cannot_use() {
             samples: 1,
             ..daps_config(X0Step::Langevin)
         };
-        let schedule = Schedule::cosine(1000).unwrap();
-        daps(
-            &oracle,
-            &problem,
-            &schedule,
-            &cfg,
-            &[0.0; 4],
-            1,
-            &mut NoObserver,
-        )
-        .map_err(|e| e.to_string())
+        run_daps(&oracle, &problem, &cfg, &[0.0; 4], 1).map_err(|e| e.to_string())
     };
     assert!(run(0.5, 100.0, 0.001).is_ok());
     let err = run(1.0, 100.0, 0.001).unwrap_err();

@@ -309,3 +309,24 @@ pub fn daps_config(
         x0_variance: Default::default(),
     }
 }
+
+/// `cfg`'s DAPS samples from `start` on the cosine schedule of 1000 steps, chains seeded from
+/// `seed`.
+pub fn run_daps(
+    oracle: &dyn velprior_diffusion::Denoiser,
+    problem: &velprior_posterior::Problem,
+    cfg: &velprior_posterior::daps::DapsConfig,
+    start: &[f32],
+    seed: u64,
+) -> velprior_posterior::Result<Vec<f32>> {
+    let schedule = velprior_kernels::Schedule::cosine(1000).unwrap();
+    velprior_posterior::daps::daps(
+        oracle,
+        problem,
+        &schedule,
+        cfg,
+        start,
+        seed,
+        &mut velprior_posterior::NoObserver,
+    )
+}
