@@ -43,15 +43,36 @@ pub(super) unsafe fn input_transform<L: Level>(
         for ci in 0..cin {
             let plane = &x[(s * cin + ci) * hw..][..hw];
             // Only the columns of tiles tx0..tx1: even and odd padded columns tx0..=tx1,
-            // image columns 2·tx0 − 1 .. 2·tx1 + 1 copied into the zero-padded line first.
+            // image columns 2·tx0 − 1 .. 2·tx1 + 1 (through the zero-padded line at the ends
+            // of x).
             let n = tx1 - tx0;
             let (c0, c1) = ((2 * tx0).max(1) - 1, (2 * tx1 + 1).min(w));
             for (i, row) in scr.rows.chunks_exact_mut(wp).enumerate() {
                 let y = (2 * ty + i).wrapping_sub(1);
                 let (e, o) = row.split_at_mut(hstride);
-                if y < h {
+                let nv = (n + 1).next_multiple_of(lanes);
+                // Straight from x where the vector reads stay inside it (they run on past the
+                // row: garbage past the run), the columns outside the image zeroed after.
+                let direct = (y < h)
+                    .then(|| ((s * cin + ci) * hw + y * w + 2 * tx0).checked_sub(1))
+                    .flatten()
+                    .filter(|&a| a + 2 * nv <= x.len());
+                if let Some(a) = direct {
+                    // SAFETY: the CPU runs L.
+                    unsafe {
+                        L::deinterleave(&x[a..], &mut e[tx0..tx0 + nv], &mut o[tx0..tx0 + nv])
+                    };
+                    if tx0 == 0 {
+                        e[0] = 0.0;
+                    }
+                    if 2 * tx1 >= w {
+                        o[tx1] = 0.0;
+                    }
+                    if 2 * tx1 > w {
+                        e[tx1] = 0.0;
+                    }
+                } else if y < h {
                     scr.line[c0 + 1..c1 + 1].copy_from_slice(&plane[y * w + c0..y * w + c1]);
-                    let nv = (n + 1).next_multiple_of(lanes);
                     // SAFETY: the CPU runs L.
                     unsafe {
                         L::deinterleave(
@@ -214,9 +235,19 @@ pub(super) unsafe fn output_grad_transform<L: Level>(
             for (a, row) in scr.dy_rows.chunks_exact_mut(wp).enumerate() {
                 let y = 2 * ty + a;
                 let (e, o) = row.split_at_mut(hstride);
-                if y < h {
+                let nv = n.next_multiple_of(lanes);
+                // Straight from dy where the vector reads stay inside it, as the input's.
+                let a = (s * cout + co) * hw + y * w + c0;
+                if y < h && a + 2 * nv <= dy.len() {
+                    // SAFETY (caller): the CPU runs L.
+                    unsafe {
+                        L::deinterleave(&dy[a..], &mut e[tx0..tx0 + nv], &mut o[tx0..tx0 + nv])
+                    };
+                    if 2 * tx1 > w {
+                        o[tx1 - 1] = 0.0;
+                    }
+                } else if y < h {
                     scr.dy_line[c0..c1].copy_from_slice(&plane[y * w + c0..y * w + c1]);
-                    let nv = n.next_multiple_of(lanes);
                     // SAFETY (caller): the CPU runs L.
                     unsafe {
                         L::deinterleave(
