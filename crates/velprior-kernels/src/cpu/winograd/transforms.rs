@@ -51,17 +51,21 @@ pub(super) unsafe fn input_transform<L: Level>(
                 let y = (2 * ty + i).wrapping_sub(1);
                 let (e, o) = row.split_at_mut(hstride);
                 let nv = (n + 1).next_multiple_of(lanes);
-                // Straight from x where the vector reads stay inside it (they run on past the
-                // row: garbage past the run), the columns outside the image zeroed after.
-                let direct = (y < h)
-                    .then(|| ((s * cin + ci) * hw + y * w + 2 * tx0).checked_sub(1))
-                    .flatten()
-                    .filter(|&a| a + 2 * nv <= x.len());
-                if let Some(a) = direct {
-                    // SAFETY: the CPU runs L.
-                    unsafe {
-                        L::deinterleave(&x[a..], &mut e[tx0..tx0 + nv], &mut o[tx0..tx0 + nv])
+                if y < h {
+                    // Straight from x where the vector reads stay inside it (they run on past
+                    // the row: garbage past the run), else through the zero-padded line.
+                    let start = ((s * cin + ci) * hw + y * w + 2 * tx0).checked_sub(1);
+                    let src = match start.filter(|&a| a + 2 * nv <= x.len()) {
+                        Some(a) => &x[a..],
+                        None => {
+                            scr.line[c0 + 1..c1 + 1]
+                                .copy_from_slice(&plane[y * w + c0..y * w + c1]);
+                            &scr.line[2 * tx0..]
+                        }
                     };
+                    // SAFETY: the CPU runs L.
+                    unsafe { L::deinterleave(src, &mut e[tx0..tx0 + nv], &mut o[tx0..tx0 + nv]) };
+                    // The padding columns outside the image.
                     if tx0 == 0 {
                         e[0] = 0.0;
                     }
@@ -71,16 +75,6 @@ pub(super) unsafe fn input_transform<L: Level>(
                     if 2 * tx1 > w {
                         e[tx1] = 0.0;
                     }
-                } else if y < h {
-                    scr.line[c0 + 1..c1 + 1].copy_from_slice(&plane[y * w + c0..y * w + c1]);
-                    // SAFETY: the CPU runs L.
-                    unsafe {
-                        L::deinterleave(
-                            &scr.line[2 * tx0..],
-                            &mut e[tx0..tx0 + nv],
-                            &mut o[tx0..tx0 + nv],
-                        )
-                    };
                 } else {
                     e[tx0..=tx1].fill(0.0);
                     o[tx0..=tx1].fill(0.0);
@@ -236,26 +230,21 @@ pub(super) unsafe fn output_grad_transform<L: Level>(
                 let y = 2 * ty + a;
                 let (e, o) = row.split_at_mut(hstride);
                 let nv = n.next_multiple_of(lanes);
-                // Straight from dy where the vector reads stay inside it, as the input's.
-                let a = (s * cout + co) * hw + y * w + c0;
-                if y < h && a + 2 * nv <= dy.len() {
-                    // SAFETY (caller): the CPU runs L.
-                    unsafe {
-                        L::deinterleave(&dy[a..], &mut e[tx0..tx0 + nv], &mut o[tx0..tx0 + nv])
+                if y < h {
+                    // Straight from dy where the vector reads stay inside it, as the input's.
+                    let a = (s * cout + co) * hw + y * w + c0;
+                    let src = if a + 2 * nv <= dy.len() {
+                        &dy[a..]
+                    } else {
+                        scr.dy_line[c0..c1].copy_from_slice(&plane[y * w + c0..y * w + c1]);
+                        &scr.dy_line[c0..]
                     };
+                    // SAFETY (caller): the CPU runs L.
+                    unsafe { L::deinterleave(src, &mut e[tx0..tx0 + nv], &mut o[tx0..tx0 + nv]) };
+                    // The padding column past an odd width.
                     if 2 * tx1 > w {
                         o[tx1 - 1] = 0.0;
                     }
-                } else if y < h {
-                    scr.dy_line[c0..c1].copy_from_slice(&plane[y * w + c0..y * w + c1]);
-                    // SAFETY (caller): the CPU runs L.
-                    unsafe {
-                        L::deinterleave(
-                            &scr.dy_line[c0..],
-                            &mut e[tx0..tx0 + nv],
-                            &mut o[tx0..tx0 + nv],
-                        )
-                    };
                 } else {
                     e[tx0..tx1].fill(0.0);
                     o[tx0..tx1].fill(0.0);
