@@ -168,10 +168,13 @@ impl Trainer {
     /// A fresh run (step 0, zero optimiser state, the config's learning-rate schedule and
     /// seed) whose weights and EMA start from the EMA weights of `prior` (a shipped prior or a
     /// training checkpoint): more training of a prior, on its corpus or another. The config
-    /// must describe the same model, noise process and normalisation.
+    /// must describe the same model, noise process and normalisation; its objective may differ
+    /// (an ε-prior retrained to predict v keeps its features, its loss retrains the output).
     pub fn warm_start(cfg: TrainConfig, prior: &Path, device: &Device) -> Result<Trainer> {
         let (meta, tensors) = load_checkpoint(prior, device)?;
-        check_same_model(&cfg, &meta, prior, "warm-start")?;
+        let mut as_trained = cfg.clone();
+        as_trained.diffusion.objective = diffusion_details(&meta, prior)?.diffusion.objective;
+        check_same_model(&as_trained, &meta, prior, "warm-start")?;
         let mut t = Trainer::new(cfg, device)?;
         for (k, name) in t.names.iter().enumerate() {
             let w = tensor(&tensors, &format!("ema.{name}"), prior)?;

@@ -232,7 +232,7 @@ fn ema_values(t: &Trainer) -> Vec<(String, Vec<f32>)> {
 /// A warm start takes a prior's EMA weights as both the weights and the EMA, at step 0 with a
 /// fresh optimiser, on any corpus; a prior of another model is refused by name. Catches loading
 /// the raw (non-EMA) weights, leaving the EMA at the seeded initial weights, or carrying the
-/// step count over.
+/// step count over, or refusing a prior trained with another objective.
 #[test]
 fn warm_start_takes_the_priors_ema_weights_at_step_zero() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,6 +252,11 @@ fn warm_start_takes_the_priors_ema_weights_at_step_zero() {
     assert_eq!(warm.step(), 0);
     assert_eq!(weights(&warm), ema);
     assert_eq!(ema_values(&warm), ema);
+
+    let mut to_eps = tiny_config(dir.path(), "eps", 6, 6);
+    to_eps.diffusion.objective = velprior_diffusion::config::Objective::Eps;
+    let retrained = Trainer::warm_start(to_eps, &prior, &cpu).unwrap();
+    assert_eq!(weights(&retrained), ema);
 
     let mut other = tiny_config(dir.path(), "c", 6, 6);
     other.model.base_channels = 4;
