@@ -5,9 +5,12 @@
 //! ```text
 //! cargo run --release -p velprior-nn --example bench_unet_train_step -- [--steps 10] [--attn]
 //!     [--batch 16] [--infer-batch 64] [--infer-reps 7] [--candle-ops] [--system-malloc]
-//!     [--device cpu|cuda|cuda:N] [--size 64]
+//!     [--device cpu|cuda|cuda:N] [--size 64] [--config TRAIN.toml]
 //! ```
 //! `--size` sets the square image side (70 for the shipped priors' 70×70 models).
+//! `--config` takes the network (`[model]`) and batch (`[train] batch_size`) of a `velprior
+//! train` config instead of unet_bench's, to set a whole training run's steps/s beside the bare
+//! step of its network.
 //! On a GPU (`--device cuda`, a `--features cuda` build) every timed call ends with a device
 //! synchronise; the conv is im2col + cuBLAS (candle's own with `--candle-ops`) and AdamW three
 //! fused passes per parameter (`velprior_kernels::adamw_step_fused`, as the trainer runs it).
@@ -122,6 +125,24 @@ impl FusedAdamW {
     }
 }
 
+/// The UNet (`[model]`, every key optional) and batch size (`[train] batch_size`, default 16)
+/// of the velprior training config at `path`.
+fn training_network(path: &str) -> anyhow::Result<(UNetConfig, usize)> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--config {path}: {e}; give a velprior train config"))?;
+    let table: toml::Table = toml::from_str(&text)?;
+    let model = match table.get("model") {
+        Some(m) => m.clone().try_into()?,
+        None => UNetConfig::default(),
+    };
+    let batch = table
+        .get("train")
+        .and_then(|t| t.get("batch_size"))
+        .and_then(|b| b.as_integer())
+        .map_or(Ok(16), usize::try_from)?;
+    Ok((model, batch))
+}
+
 fn main() -> anyhow::Result<()> {
     if !flag("--system-malloc") {
         velprior_kernels::cpu::keep_freed_buffers();
@@ -139,17 +160,24 @@ fn run() -> anyhow::Result<()> {
     let infer_batch: usize = arg("--infer-batch", 64);
     let infer_reps: usize = arg("--infer-reps", 7);
     let hw: usize = arg("--size", 64);
-    let cfg = if flag("--attn") {
-        UNetConfig::unet_bench_attn()
+    let config: String = arg("--config", String::new());
+    let (cfg, batch, name) = if !config.is_empty() {
+        let (cfg, batch) = training_network(&config)?;
+        (cfg, batch, config.clone())
+    } else if flag("--attn") {
+        (
+            UNetConfig::unet_bench_attn(),
+            batch,
+            "unet_bench --attn".into(),
+        )
     } else {
-        UNetConfig::unet_bench()
+        (UNetConfig::unet_bench(), batch, "unet_bench".into())
     };
     let device: String = arg("--device", "cpu".to_string());
     let dev = device.parse::<DeviceSpec>()?.open()?;
     let (net, varmap) = UNet::new_seeded(&cfg, 0, &dev)?;
     println!(
-        "unet_bench{} at {hw}x{hw} in candle on {device} ({}): {} params, threads = {}, loadavg at start: {}",
-        if cfg.mid_attention { " --attn" } else { "" },
+        "{name} at {hw}x{hw} in candle on {device} ({}): {} params, threads = {}, loadavg at start: {}",
         if flag("--candle-ops") {
             "candle's ops"
         } else {
@@ -253,7 +281,8 @@ fn run() -> anyhow::Result<()> {
             rep.wall, p[0], p[1], p[2], p[3], rep.own_cpu, rep.other_cores
         );
     }
-    let cpu = dev.is_cpu();
+    // The PyTorch reference figures are unet_bench's on a CPU.
+    let pytorch_reference = dev.is_cpu() && config.is_empty();
     if steps > 0 {
         let med = median(&walls);
         let clean: Vec<f64> = walls
@@ -281,7 +310,7 @@ fn run() -> anyhow::Result<()> {
             median(&parts[2]),
             median(&parts[3])
         );
-        if cpu {
+        if pytorch_reference {
             println!(
                 "  ratio to PyTorch reference 0.79–0.96 s/step (bench README, not measured here): \
                  {:.2}–{:.2}x slower",
@@ -326,7 +355,7 @@ fn run() -> anyhow::Result<()> {
         median(&ic),
         io.iter().sum::<f64>() / io.len().max(1) as f64
     );
-    if cpu {
+    if pytorch_reference {
         println!(
             "  ratio to PyTorch reference 1.8–2.0 s (bench README, not measured here): {:.2}–{:.2}x",
             imed / 2.0,
