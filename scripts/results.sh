@@ -10,7 +10,10 @@
 # Each table is written to results/NAME.md, headed by the machine (CPU model, ISA, cores) and
 # the date, and spliced into README.md between `<!-- results:NAME -->` and
 # `<!-- /results:NAME -->` (not with --no-splice). Finished evaluations and posterior runs in
-# target/results-work are reused, so an interrupted run resumes. --quick runs every table at toy
+# target/results-work are reused, so an interrupted run resumes; those of the prior tables
+# (priors, prior-families, samplers, red-diff, marmousi-daps, calibration) are also kept in
+# results/records with the fingerprint of their inputs (see `reuse`), so that a fresh clone reruns
+# only what its priors and configs changed. --quick runs every table at toy
 # size (a few samples and iterations) with the test build into target/results-quick and leaves
 # README.md alone: the check that the pipeline works (CI runs it). Std over seeds is the sample
 # std (n − 1).
@@ -90,14 +93,60 @@ corpus() {
         --seed "$held" -o "$dir/held.h5"
 }
 
+# A run's results (its report or metrics, a few kB) are reused when they come from the same
+# inputs: its directory in $work, or its record in $out/records (results/records: committed, so
+# a long `make results` can be spread over several clones), carries their fingerprint.
+records="$out/records"
+
+# fingerprint TEXT FILE...: 16 hex digits of the SHA-256 of TEXT and the files' bytes.
+fingerprint() {
+    local text="$1"
+    shift
+    { printf '%s\n' "$text"; cat "$@"; } | sha256sum | cut -c1-16
+}
+
+# reuse DIR KEY FILE...: true when DIR (in $work) holds the FILEs of a finished run with the
+# fingerprint KEY, restored from its record if needed. Otherwise DIR (other inputs', an
+# interrupted run's, or a record without a FILE) is removed.
+reuse() {
+    local dir="$1" key="$2" rec="$records/${1#"$work"/}" f
+    shift 2
+    if [ "$(cat "$dir/fingerprint" 2>/dev/null)" != "$key" ]; then
+        rm -rf "$dir"
+        [ "$(cat "$rec/fingerprint" 2>/dev/null)" = "$key" ] || return 1
+        mkdir -p "$dir"
+        cp -r "$rec/." "$dir/"
+    fi
+    for f; do [ -e "$dir/$f" ] || {
+        rm -rf "$dir"
+        return 1
+    }; done
+}
+
+# keep DIR KEY FILE...: marks DIR a finished run with the fingerprint KEY and records its FILEs.
+keep() {
+    local dir="$1" key="$2" rec="$records/${1#"$work"/}" f
+    shift 2
+    rm -rf "$rec"
+    for f; do
+        mkdir -p "$(dirname "$rec/$f")"
+        cp "$dir/$f" "$rec/$f"
+    done
+    echo "$key" >"$rec/fingerprint"
+    echo "$key" >"$dir/fingerprint"
+}
+
 # evaluate PRIOR N DIR [FLAG...]: runs `velprior evaluate` on N samples of a shipped prior against
 # its held-out models, with the given flags (sampler, steps, --train); prints the report path.
 evaluate() {
-    local p="$1" count="$2" dir="$3"
+    local p="$1" count="$2" dir="$3" key
     shift 3
-    # A finished evaluation is kept (a rerun resumes where an interrupted one stopped).
-    [ -e "$dir/report.json" ] || "$V" evaluate --checkpoint "priors/$p/prior.safetensors" \
-        --test "$work/corpus-$p/held.h5" "$@" -n "$count" --batch 64 --seed 1 -o "$dir" >/dev/null
+    key="$(fingerprint "$count $*" "priors/$p/prior.safetensors")"
+    if ! reuse "$dir" "$key" report.json; then
+        "$V" evaluate --checkpoint "priors/$p/prior.safetensors" --test "$work/corpus-$p/held.h5" \
+            "$@" -n "$count" --batch 64 --seed 1 -o "$dir" >/dev/null
+        keep "$dir" "$key" report.json
+    fi
     echo "$dir/report.json"
 }
 
@@ -126,16 +175,19 @@ config_with() {
     sed "${args[@]}" "$file"
 }
 
-# red_diff_run PRIOR SEED DIR [KEY=VALUE...]: RED-diff on Marmousi 70x190
+# red_diff_run PRIOR SEED DIR NEED [KEY=VALUE...]: RED-diff on Marmousi 70x190
 # (configs/posterior-marmousi-red-diff.toml with PRIOR and the config edits) into DIR, unless
-# DIR holds a finished run.
+# DIR holds a finished run with the file NEED (metrics.json; samples.h5, the model, is not
+# recorded).
 red_diff_run() {
-    local p="$1" seed="$2" dir="$3"
-    shift 3
-    [ -e "$dir/metrics.json" ] && return
+    local p="$1" seed="$2" dir="$3" need="$4" key
+    shift 4
     config_with configs/posterior-marmousi-red-diff.toml "iterations=$red_diff_iterations" \
         "prior=\"priors/$p/prior.safetensors\"" "$@" >"$dir.toml"
+    key="$(fingerprint "seed $seed" "priors/$p/prior.safetensors" "$dir.toml")"
+    reuse "$dir" "$key" metrics.json "$need" && return
     "$V" posterior --config "$dir.toml" --seed "$seed" --out "$dir" >/dev/null
+    keep "$dir" "$key" metrics.json
 }
 
 # splice NAME: README.md's block between the NAME markers becomes results/NAME.md.

@@ -12,7 +12,7 @@ table_benchmark_priors() {
     local dir="$work/benchmark-priors" families="$work/prior-families-openfwi70" kind
     for kind in gaussian gmm gp flow vae gan; do
         [ -e "$families/$kind/checkpoint.safetensors" ] || {
-            prior_family_rows openfwi70 >/dev/null
+            prior_family_rows openfwi70 checkpoint.safetensors >/dev/null
             break
         }
     done

@@ -9,27 +9,31 @@ table_calibration() {
     [ "$quick" = 1 ] && count=2 edit=("steps=2" "samples=2")
     mkdir -p "$dir"
     [ -e "$dir/models.h5" ] || "$V" data synth -f marmousi -n 20 --size 70x70 --seed 99 -o "$dir/models.h5"
-    local p run
+    local p run key
     for p in marmousi70-small marmousi70; do
         run="$dir/dps-$p"
-        [ -e "$run/metrics.json" ] && continue
         config_with configs/posterior-calibration.toml "prior=\"priors/$p/prior.safetensors\"" \
-            "models=\"$dir/models.h5\"" "count=$count" "${edit[@]}" >"$dir/dps.toml"
-        "$V" posterior --config "$dir/dps.toml" --seed 0 --out "$run" >/dev/null
+            "models=\"$dir/models.h5\"" "count=$count" "${edit[@]}" >"$run.toml"
+        key="$(fingerprint "seed 0" "priors/$p/prior.safetensors" "$run.toml")"
+        reuse "$run" "$key" metrics.json && continue
+        "$V" posterior --config "$run.toml" --seed 0 --out "$run" >/dev/null
+        keep "$run" "$key" metrics.json
     done
     # The reference: truths drawn from a Gaussian prior fitted to the prior's family, the exact
     # posterior sampler; expected coverage P(|T| ≤ k/√(1 + 1/S)), T Student's t with S − 1 dof.
     run="$dir/exact"
-    if [ ! -e "$run/metrics.json" ]; then
+    printf 'kind = "gaussian"\noutput = "%s"\n\n[data]\ncorpus = "%s"\nvmin = 1500.0\nvmax = 4500.0\n\n[model]\nrank = 16\n\n[fit]\nsample_count = 0\nseed = 0\n' \
+        "$dir/gaussian" "$dir/gaussian-corpus.h5" >"$dir/gaussian.toml"
+    printf '[calibration]\nprior = "%s"\nmodels = "%s"\ncount = %s\nnoise_std = 50.0\noperator = { kind = "wells", every = 10 }\n\n[calibration.method]\nkind = "linear-gaussian"\nsamples = 8\n' \
+        "$dir/gaussian/checkpoint.safetensors" "$dir/gaussian-truths.h5" "$count" >"$dir/exact.toml"
+    key="$(fingerprint "corpus seed 7, truths seed 5, seed 0" "$dir/gaussian.toml" "$dir/exact.toml")"
+    if ! reuse "$run" "$key" metrics.json; then
         "$V" data synth -f marmousi -n 500 --size 70x70 --seed 7 -o "$dir/gaussian-corpus.h5"
-        printf 'kind = "gaussian"\noutput = "%s"\n\n[data]\ncorpus = "%s"\nvmin = 1500.0\nvmax = 4500.0\n\n[model]\nrank = 16\n\n[fit]\nsample_count = 0\nseed = 0\n' \
-            "$dir/gaussian" "$dir/gaussian-corpus.h5" >"$dir/gaussian.toml"
         "$V" train --config "$dir/gaussian.toml" >/dev/null
         "$V" sample --checkpoint "$dir/gaussian/checkpoint.safetensors" -n "$count" --seed 5 \
             --output "$dir/gaussian-truths.h5" >/dev/null
-        printf '[calibration]\nprior = "%s"\nmodels = "%s"\ncount = %s\nnoise_std = 50.0\noperator = { kind = "wells", every = 10 }\n\n[calibration.method]\nkind = "linear-gaussian"\nsamples = 8\n' \
-            "$dir/gaussian/checkpoint.safetensors" "$dir/gaussian-truths.h5" "$count" >"$dir/exact.toml"
         "$V" posterior --config "$dir/exact.toml" --seed 0 --out "$run" >/dev/null
+        keep "$run" "$key" metrics.json
     fi
     {
         stamp

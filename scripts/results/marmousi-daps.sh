@@ -17,25 +17,25 @@ table_marmousi_daps() {
         echo
         echo "| data | seeds | RED-diff's SSIM (start) | SSIM of the mean | MAE | RMSE | ±1σ coverage | ±2σ coverage | mean std (m/s) | CRPS (m/s) | DAPS wall per run |"
         echo "|---|---|---|---|---|---|---|---|---|---|---|"
-        local data observed start dir seed runs
+        local data observed start dir seed runs key edit
         for data in clean noisy; do
             runs=()
             for seed in "${seeds[@]}"; do
-                if [ "$data" = clean ]; then
-                    observed=data/reference/marmousi-70x190/seismic.npy
-                    start="$work/red-diff-marmousi70-$seed"
-                    red_diff_run marmousi70 "$seed" "$start"
-                else
-                    observed="$noisy"
-                    start="$work/red-diff-marmousi70-noisy-$seed"
-                    red_diff_run marmousi70 "$seed" "$start" "observed=\"$noisy\""
-                fi
+                observed=data/reference/marmousi-70x190/seismic.npy start="$work/red-diff-marmousi70-$seed"
+                edit=()
+                [ "$data" = clean ] || observed="$noisy" start="$work/red-diff-marmousi70-noisy-$seed" \
+                    edit=("observed=\"$noisy\"")
                 dir="$work/marmousi-daps-$data-$seed"
                 runs+=("$dir/metrics.json")
-                [ -e "$dir/metrics.json" ] && continue
                 config_with configs/posterior-marmousi-daps.toml "observed=\"$observed\"" \
                     "initial_model=\"$start/samples.h5\"" "${daps_edit[@]}" >"$dir.toml"
+                # Its inputs: the data, RED-diff's (prior, config, seed) and its own config.
+                key="$(fingerprint "seed $seed iterations $red_diff_iterations ${edit[*]}" "$observed" \
+                    priors/marmousi70/prior.safetensors configs/posterior-marmousi-red-diff.toml "$dir.toml")"
+                reuse "$dir" "$key" metrics.json && continue
+                red_diff_run marmousi70 "$seed" "$start" samples.h5 "${edit[@]}"
                 "$V" posterior --config "$dir.toml" --seed "$seed" --out "$dir" >/dev/null
+                keep "$dir" "$key" metrics.json
             done
             local label="clean"
             [ "$data" = noisy ] && label="5 % Gaussian noise"
@@ -45,9 +45,10 @@ table_marmousi_daps() {
         done
     } >"$out/marmousi-daps.md"
     if [ "$quick" = 0 ]; then
-        local f
+        local f png
         for f in mean std abs_error zscore; do
-            cp "$work/marmousi-daps-clean-0/$f.png" "$out/marmousi-daps-$f.png"
+            png="$work/marmousi-daps-clean-0/$f.png" # (a run restored from its record has none)
+            [ ! -e "$png" ] || cp "$png" "$out/marmousi-daps-$f.png"
         done
     fi
     splice marmousi-daps

@@ -21,9 +21,10 @@ table_prior_families() {
     splice prior-families
 }
 
-# prior_family_rows PRIOR: the rows of one family.
+# prior_family_rows PRIOR [FILE]: the rows of one family (the fitted priors' runs hold FILE too,
+# checkpoint.safetensors for the benchmark-priors table: a record has only the scores).
 prior_family_rows() {
-    local p="$1" family seed held_seed count=2000
+    local p="$1" need="${2:-fit-ms}" family seed held_seed count=2000
     read -r family seed held_seed <<<"$(corpus_of "$p")"
     [ "$quick" = 1 ] && count=200
     corpus "$p" >&2
@@ -35,26 +36,27 @@ prior_family_rows() {
         local r="$3"
         echo "| $family | $1 | $2 | $(f3 .samples.precision "$r") ($(f3 .precision_ratio "$r")×) | $(f3 .samples.recall "$r") ($(f3 .recall_ratio "$r")×) | $(f1 .samples.frechet_pca "$r") | $(f1 .samples.velocity_w1 "$r") | $(f1 .samples.lateral_step "$r") | $(f3 .memorised_fraction "$r") |"
     }
-    local spec kind config epochs
+    local spec kind config epochs run key t0
     for spec in gaussian:gaussian gmm:gmm gp:gp flow:flow vae:vae-conv:20 gan:gan:40; do
         IFS=: read -r kind config epochs <<<"$spec"
         [ "$quick" = 1 ] && [ -n "$epochs" ] && epochs=1
-        local run="$dir/$kind"
-        if [ ! -e "$run/checkpoint.safetensors" ]; then
-            config_with "configs/$config-curvefault.toml" "output=\"$run\"" \
-                "corpus=\"$dir/train.h5\"" "flip_lateral=false" ${epochs:+"epochs=$epochs"} \
-                >"$dir/$kind.toml"
-            local t0
+        run="$dir/$kind"
+        config_with "configs/$config-curvefault.toml" "output=\"$run\"" \
+            "corpus=\"$dir/train.h5\"" "flip_lateral=false" ${epochs:+"epochs=$epochs"} \
+            >"$dir/$kind.toml"
+        key="$(fingerprint "$family seed $seed, $count models; held seed $held_seed, $n samples" \
+            "$dir/$kind.toml")"
+        if ! reuse "$run" "$key" fit-ms eval/report.json "$need"; then
             t0=$(date +%s%N)
             "$V" train --config "$dir/$kind.toml" >/dev/null
             echo $((($(date +%s%N) - t0) / 1000000)) >"$run/fit-ms"
+            "$V" evaluate --checkpoint "$run/checkpoint.safetensors" --test "$held" \
+                --train "$dir/train.h5" -n "$n" --seed 1 -o "$run/eval" >/dev/null
+            keep "$run" "$key" fit-ms eval/report.json
+            [ "$quick" = 1 ] || cp "$run/eval/samples.png" "$out/prior-families-$family-$kind.png"
         fi
-        [ -e "$run/eval/report.json" ] || "$V" evaluate \
-            --checkpoint "$run/checkpoint.safetensors" --test "$held" --train "$dir/train.h5" \
-            -n "$n" --seed 1 -o "$run/eval" >/dev/null
         row "\`$kind\` ($count models)" "$(awk '{ printf "%.1f s", $1 / 1000 }' "$run/fit-ms")" \
             "$run/eval/report.json"
-        [ "$quick" = 1 ] || cp "$run/eval/samples.png" "$out/prior-families-$family-$kind.png"
     done
     local r
     r="$(evaluate "$p" "$n" "$work/priors-$p" --sampler dpm-solver --steps 25 \

@@ -10,7 +10,7 @@ table_red_diff() {
         for p in marmousi70-small marmousi70; do
             local runs=()
             for seed in "${seeds[@]}"; do
-                red_diff_run "$p" "$seed" "$work/red-diff-$p-$seed"
+                red_diff_run "$p" "$seed" "$work/red-diff-$p-$seed" metrics.json
                 runs+=("$work/red-diff-$p-$seed/metrics.json")
             done
             jq -rs --arg p "$p" "$STAT"'
