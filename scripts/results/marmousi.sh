@@ -1,8 +1,8 @@
 # Marmousi 70x190 (README "Posterior sampling on Marmousi 70×190"): plain FWI with Tikhonov and
 # TV (configs/fwi-marmousi-*.toml, 300 Adam iterations, deterministic) and the two sampling-style
-# methods (configs/posterior-marmousi-{alternating,dps}.toml, seeds 0, 1, 2, mean ± std), scored
-# as RED-DiffEq scores (SSIM, MAE, RMSE on [-1, 1] velocities). ~30 min on 2 cores. Sourced by
-# scripts/results.sh.
+# methods (configs/posterior-marmousi-{alternating,dps}.toml with each shipped Marmousi prior,
+# seeds 0, 1, 2, mean ± std), scored as RED-DiffEq scores (SSIM, MAE, RMSE on [-1, 1]
+# velocities). ~40 min on 2 cores. Sourced by scripts/results.sh.
 
 table_marmousi() {
     local fwi_edit=() post_edit=()
@@ -13,33 +13,39 @@ table_marmousi() {
     {
         stamp
         echo
-        echo "| method | config | seeds | SSIM | MAE | RMSE | wall per run |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| method | config | prior | seeds | SSIM | MAE | RMSE | wall per run |"
+        echo "|---|---|---|---|---|---|---|---|"
         local m dir
         for m in tikhonov tv; do
             dir="$work/fwi-marmousi-$m"
             [ -e "$dir/summary.json" ] || "$V" fwi --config "configs/fwi-marmousi-$m.toml" \
                 --out "$dir" "${fwi_edit[@]}" >/dev/null
             if [ "$m" = tikhonov ]; then
-                jq -r "$FIXED"'"| start (σ = 20 smoothed truth) | | | \(.start_metrics.ssim | fixed(3)) | \(.start_metrics.mae | fixed(3)) | \(.start_metrics.rmse | fixed(3)) | |"' \
+                jq -r "$FIXED"'"| start (σ = 20 smoothed truth) | | | | \(.start_metrics.ssim | fixed(3)) | \(.start_metrics.mae | fixed(3)) | \(.start_metrics.rmse | fixed(3)) | |"' \
                     "$dir/summary.json"
             fi
             jq -r --arg m "$m" --arg what "FWI + $( [ "$m" = tv ] && echo TV || echo Tikhonov)" "$FIXED"'
-                "| \($what) | `fwi-marmousi-\($m)` | | \(.final_metrics.ssim | fixed(3)) | \(.final_metrics.mae | fixed(3)) | \(.final_metrics.rmse | fixed(3)) | \(.wall_time_s | round) s |"' \
+                "| \($what) | `fwi-marmousi-\($m)` | | | \(.final_metrics.ssim | fixed(3)) | \(.final_metrics.mae | fixed(3)) | \(.final_metrics.rmse | fixed(3)) | \(.wall_time_s | round) s |"' \
                 "$dir/summary.json"
         done
+        local p runs seed key
         for m in alternating dps; do
-            local runs=() seed
-            for seed in "${seeds[@]}"; do
-                dir="$work/posterior-marmousi-$m-$seed"
-                runs+=("$dir/metrics.json")
-                [ -e "$dir/metrics.json" ] && continue
-                config_with "configs/posterior-marmousi-$m.toml" "${post_edit[@]}" >"$work/posterior-$m.toml"
-                "$V" posterior --config "$work/posterior-$m.toml" --seed "$seed" --out "$dir" >/dev/null
+            for p in marmousi70-small marmousi70; do
+                runs=()
+                for seed in "${seeds[@]}"; do
+                    dir="$work/posterior-marmousi-$m-$p-$seed"
+                    runs+=("$dir/metrics.json")
+                    config_with "configs/posterior-marmousi-$m.toml" \
+                        "prior=\"priors/$p/prior.safetensors\"" "${post_edit[@]}" >"$dir.toml"
+                    key="$(fingerprint "seed $seed" "priors/$p/prior.safetensors" "$dir.toml")"
+                    reuse "$dir" "$key" metrics.json && continue
+                    "$V" posterior --config "$dir.toml" --seed "$seed" --out "$dir" >/dev/null
+                    keep "$dir" "$key" metrics.json
+                done
+                jq -rs --arg m "$m" --arg p "$p" "$STAT"'
+                    "| \($m) | `posterior-marmousi-\($m)` | `\($p)` | \(map(.seed) | join(", ")) | \(stat(.truth.mean_metrics.ssim)) | \(stat(.truth.mean_metrics.mae)) | \(stat(.truth.mean_metrics.rmse)) | \(map(.wall_time_s) | add / length | round) s |"' \
+                    "${runs[@]}"
             done
-            jq -rs --arg m "$m" "$STAT"'
-                "| \($m) | `posterior-marmousi-\($m)` | \(map(.seed) | join(", ")) | \(stat(.truth.mean_metrics.ssim)) | \(stat(.truth.mean_metrics.mae)) | \(stat(.truth.mean_metrics.rmse)) | \(map(.wall_time_s) | add / length | round) s |"' \
-                "${runs[@]}"
         done
     } >"$out/marmousi.md"
     splice marmousi
