@@ -11,12 +11,12 @@
 # the date, and spliced into README.md between `<!-- results:NAME -->` and
 # `<!-- /results:NAME -->` (not with --no-splice). Finished evaluations and posterior runs in
 # target/results-work are reused, so an interrupted run resumes; those of the prior tables
-# (priors, prior-families, samplers, red-diff, marmousi-daps, calibration) are also kept in
-# results/records with the fingerprint of their inputs (see `reuse`), so that a fresh clone reruns
-# only what its priors and configs changed. --quick runs every table at toy
-# size (a few samples and iterations) with the test build into target/results-quick and leaves
-# README.md alone: the check that the pipeline works (CI runs it). Std over seeds is the sample
-# std (n − 1).
+# (priors, prior-families, samplers, red-diff, marmousi's sampling methods, marmousi-daps,
+# calibration) are also kept in results/records with the fingerprint of their inputs (see
+# `reuse`), so that a fresh clone reruns only what its priors and configs changed. --quick runs
+# every table at toy size (a few samples and iterations) with the test build into
+# target/results-quick and leaves README.md alone: the check that the pipeline works (CI runs
+# it). Std over seeds is the sample std (n − 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
