@@ -29,7 +29,7 @@
 # python3 with torch; unet_bench.py and benchutil.py are read from PACK/bench/ (its timestep
 # table is moved to the GPU here: the script as shipped builds it on the CPU).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 pack="$(realpath "${1:-target/gpu-pack}")"
 out="$(realpath -m "${2:-${OUT:-/tmp/gpu-check}}")"

@@ -175,19 +175,27 @@ config_with() {
     sed "${args[@]}" "$file"
 }
 
+# recorded_posterior DIR SEED PRIOR [NEED]: `velprior posterior` with the config DIR.toml (whose
+# prior is the file PRIOR) and SEED into DIR, unless DIR holds a finished run of the same inputs
+# with the file NEED (default metrics.json, the only file recorded).
+recorded_posterior() {
+    local dir="$1" seed="$2" prior="$3" need="${4:-metrics.json}" key
+    key="$(fingerprint "seed $seed" "$prior" "$dir.toml")"
+    reuse "$dir" "$key" metrics.json "$need" && return
+    "$V" posterior --config "$dir.toml" --seed "$seed" --out "$dir" >/dev/null
+    keep "$dir" "$key" metrics.json
+}
+
 # red_diff_run PRIOR SEED DIR NEED [KEY=VALUE...]: RED-diff on Marmousi 70x190
 # (configs/posterior-marmousi-red-diff.toml with PRIOR and the config edits) into DIR, unless
 # DIR holds a finished run with the file NEED (metrics.json; samples.h5, the model, is not
 # recorded).
 red_diff_run() {
-    local p="$1" seed="$2" dir="$3" need="$4" key
+    local p="$1" seed="$2" dir="$3" need="$4"
     shift 4
     config_with configs/posterior-marmousi-red-diff.toml "iterations=$red_diff_iterations" \
         "prior=\"priors/$p/prior.safetensors\"" "$@" >"$dir.toml"
-    key="$(fingerprint "seed $seed" "priors/$p/prior.safetensors" "$dir.toml")"
-    reuse "$dir" "$key" metrics.json "$need" && return
-    "$V" posterior --config "$dir.toml" --seed "$seed" --out "$dir" >/dev/null
-    keep "$dir" "$key" metrics.json
+    recorded_posterior "$dir" "$seed" "priors/$p/prior.safetensors" "$need"
 }
 
 # splice NAME: README.md's block between the NAME markers becomes results/NAME.md.

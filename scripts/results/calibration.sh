@@ -14,10 +14,7 @@ table_calibration() {
         run="$dir/dps-$p"
         config_with configs/posterior-calibration.toml "prior=\"priors/$p/prior.safetensors\"" \
             "models=\"$dir/models.h5\"" "count=$count" "${edit[@]}" >"$run.toml"
-        key="$(fingerprint "seed 0" "priors/$p/prior.safetensors" "$run.toml")"
-        reuse "$run" "$key" metrics.json && continue
-        "$V" posterior --config "$run.toml" --seed 0 --out "$run" >/dev/null
-        keep "$run" "$key" metrics.json
+        recorded_posterior "$run" 0 "priors/$p/prior.safetensors"
     done
     # The reference: truths drawn from a Gaussian prior fitted to the prior's family, the exact
     # posterior sampler; expected coverage P(|T| ≤ k/√(1 + 1/S)), T Student's t with S − 1 dof.

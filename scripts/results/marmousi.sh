@@ -28,7 +28,7 @@ table_marmousi() {
                 "| \($what) | `fwi-marmousi-\($m)` | | | \(.final_metrics.ssim | fixed(3)) | \(.final_metrics.mae | fixed(3)) | \(.final_metrics.rmse | fixed(3)) | \(.wall_time_s | round) s |"' \
                 "$dir/summary.json"
         done
-        local p runs seed key
+        local p runs seed
         for m in alternating dps; do
             for p in marmousi70-small marmousi70; do
                 runs=()
@@ -37,10 +37,7 @@ table_marmousi() {
                     runs+=("$dir/metrics.json")
                     config_with "configs/posterior-marmousi-$m.toml" \
                         "prior=\"priors/$p/prior.safetensors\"" "${post_edit[@]}" >"$dir.toml"
-                    key="$(fingerprint "seed $seed" "priors/$p/prior.safetensors" "$dir.toml")"
-                    reuse "$dir" "$key" metrics.json && continue
-                    "$V" posterior --config "$dir.toml" --seed "$seed" --out "$dir" >/dev/null
-                    keep "$dir" "$key" metrics.json
+                    recorded_posterior "$dir" "$seed" "priors/$p/prior.safetensors"
                 done
                 jq -rs --arg m "$m" --arg p "$p" "$STAT"'
                     "| \($m) | `posterior-marmousi-\($m)` | `\($p)` | \(map(.seed) | join(", ")) | \(stat(.truth.mean_metrics.ssim)) | \(stat(.truth.mean_metrics.mae)) | \(stat(.truth.mean_metrics.rmse)) | \(map(.wall_time_s) | add / length | round) s |"' \
