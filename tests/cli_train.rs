@@ -299,6 +299,47 @@ fn a_run_that_cannot_start_writes_nothing() {
     assert!(!dir.path().join("run").exists(), "a run folder was written");
 }
 
+/// Asking for more samples than memory holds is refused up front, naming what it needs and how
+/// to ask for less, and writes no file. Catches the check missing: the run then samples batch
+/// after batch until the machine runs out of memory (killed here after 60 s).
+#[test]
+fn more_samples_than_memory_holds_are_refused() {
+    if velprior_data::memory::available_bytes().is_none() {
+        return; // not Linux: the check is off
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("samples.h5");
+    let prior = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/priors/marmousi70-small/prior.safetensors"
+    );
+    let mut child = common::cmd(&[
+        "sample",
+        "--checkpoint",
+        prior,
+        "-n",
+        "100000000000",
+        "--output",
+        output.to_str().unwrap(),
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 60 {
+            child.kill().unwrap();
+            panic!("still sampling after 60 s: the request was not refused");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    one_error_line(&out, "100000000000 models of 70x70 need");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"));
+    assert!(!output.exists(), "a file was written");
+}
+
 /// Models smaller than the UNet's downsampling factor are refused with the minimum size.
 /// Catches a corpus of tiny models training without complaint.
 #[test]

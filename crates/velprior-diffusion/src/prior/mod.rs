@@ -146,6 +146,15 @@ impl AnyPrior {
     ) -> Result<Vec<f32>> {
         let batch = batch.max(1);
         let [h, w] = self.meta().model_shape;
+        let models =
+            batches.end.saturating_mul(batch).min(n) - batches.start.saturating_mul(batch).min(n);
+        velprior_data::memory::check_models_fit(
+            "sampling",
+            models,
+            h,
+            w,
+            "draw fewer models, or split the run into shards (`velprior sample --shard I/N`)",
+        )?;
         let mut out = Vec::new();
         for k in batches {
             let start = k * batch;
